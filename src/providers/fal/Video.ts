@@ -1,0 +1,217 @@
+/**
+ * Image-to-video through fal (Kling 1.6 standard/pro, Wan i2v), over the queue (`Queue.run`).
+ *
+ * The money rule: a clip is ALWAYS requested at the provider's own length (Kling `duration: "5"`, Wan's
+ * 81 frames at 16 fps), never at the shot's duration. Shots last 2–3.99 s and change whenever a sentence
+ * is re-voiced; if the shot length entered the request, every re-voicing would re-buy every clip of the
+ * sentence. The mux cuts the clip to the shot instead, so a timing change costs nothing here. That is also
+ * why the shot length is not a parameter of `requestFor`: it cannot reach the body (or the fingerprint).
+ *
+ * Surprises:
+ * - Kling's `duration` is a string ("5" | "10"), not a number; there are no clips shorter than 5 s.
+ * - The image goes as a URL (a fal storage upload always works); some models also take a data URI, which
+ *   saves the upload: `imageInput` per model says which to use, and a caller may override it.
+ * - The uploaded image's URL changes on every upload: to fingerprint a request, pass the image's content
+ *   hash as `imageUrl` to `requestFor` (the body is otherwise exactly what is sent).
+ */
+import { Effect, Either, Schema } from "effect"
+import * as Cost from "../../engine/Cost.ts"
+import { download, Http } from "../Http.ts"
+import { ProviderError, ProviderUnavailable } from "../ProviderError.ts"
+import * as Prices from "./prices.ts"
+import * as Queue from "./Queue.ts"
+import * as Storage from "./Storage.ts"
+
+export type VideoFamily = "kling" | "wan"
+export type ImageInput = "upload" | "data-uri"
+
+export interface VideoModel {
+  readonly family: VideoFamily
+  /** length of the clip the provider makes, in seconds (what the mux can cut from) */
+  readonly clipSeconds: number
+  /** how the still image is handed over by default */
+  readonly imageInput: ImageInput
+}
+
+const wanFrames = 81
+const wanFps = 16
+
+export const models: Readonly<Record<string, VideoModel>> = {
+  "fal-ai/kling-video/v1.6/standard/image-to-video": { family: "kling", clipSeconds: 5, imageInput: "upload" },
+  "fal-ai/kling-video/v1.6/pro/image-to-video": { family: "kling", clipSeconds: 5, imageInput: "upload" },
+  "fal-ai/wan-i2v": { family: "wan", clipSeconds: wanFrames / wanFps, imageInput: "upload" }
+}
+
+export const modelFor = (model: string): Either.Either<VideoModel, ProviderUnavailable> => {
+  const spec = models[model]
+  return spec === undefined
+    ? Either.left(
+      new ProviderUnavailable({
+        provider: "fal",
+        message: `fal video model "${model}" is not supported; set FALAI_VIDEO_MODEL to one of: ${Object.keys(models).join(", ")}`
+      })
+    )
+    : Either.right(spec)
+}
+
+export interface ClipRequest {
+  readonly prompt: string
+  /** a URL (or data URI) of the still image; for fingerprinting, the image's content hash */
+  readonly imageUrl: string
+  readonly negativePrompt?: string | undefined
+  /** Kling only: how closely to follow the prompt, 0–1 (default 0.5) */
+  readonly cfgScale?: number | undefined
+  /** Wan only (default "480p") */
+  readonly resolution?: "480p" | "720p" | undefined
+}
+
+const defaultNegativePrompt = "blur, distort, and low quality"
+
+/** The exact JSON body sent for one clip (used to fingerprint and to estimate, as well as to send). */
+export const requestFor = (model: string, clip: ClipRequest): Either.Either<Record<string, unknown>, ProviderUnavailable> =>
+  Either.map(modelFor(model), (spec): Record<string, unknown> => {
+    switch (spec.family) {
+      case "kling":
+        return {
+          prompt: clip.prompt,
+          image_url: clip.imageUrl,
+          duration: String(spec.clipSeconds), // the money rule: never the shot's length
+          negative_prompt: clip.negativePrompt ?? defaultNegativePrompt,
+          cfg_scale: clip.cfgScale ?? 0.5
+        }
+      case "wan":
+        return {
+          prompt: clip.prompt,
+          image_url: clip.imageUrl,
+          num_frames: wanFrames,
+          frames_per_second: wanFps,
+          resolution: clip.resolution ?? "480p"
+        }
+    }
+  })
+
+/** What one clip is expected to cost. */
+export const estimate = (model: string, clip: Omit<ClipRequest, "imageUrl">): Cost.Cost =>
+  Either.match(requestFor(model, { ...clip, imageUrl: "" }), {
+    onLeft: () => Cost.unknown,
+    onRight: (body) => Prices.videoCost(model, body)
+  })
+
+export type ImageSource =
+  | { readonly url: string }
+  | { readonly bytes: Uint8Array; readonly contentType: string; readonly fileName?: string }
+
+export interface AnimateOptions extends Omit<ClipRequest, "imageUrl"> {
+  readonly baseUrl: string
+  readonly storageUrl: string
+  readonly apiKey: string
+  readonly model: string
+  readonly image: ImageSource
+  /** The shot this clip is for. It never enters the request (see the money rule above); it is only
+   *  checked to fit in the clip, so the mux can cut it. */
+  readonly shotSeconds?: number
+  /** overrides the model's default way of handing over the image */
+  readonly imageInput?: ImageInput
+  /** URLs the clip may be downloaded from besides https (default: `[baseUrl, storageUrl]`) */
+  readonly allowedBases?: ReadonlyArray<string>
+  /** clip file size limit (default 512 MiB) */
+  readonly maxBytes?: number
+  readonly pollMs?: Queue.PollOptions
+  readonly onStatus?: (status: Queue.FalStatus) => Effect.Effect<void>
+  readonly onSubmitted?: (handle: Queue.FalHandle) => Effect.Effect<void>
+  readonly resume?: Queue.FalHandle | undefined
+  readonly cancelOnInterrupt?: boolean
+}
+
+export interface Clip {
+  readonly bytes: Uint8Array
+  readonly ext: "mp4"
+  readonly clipSeconds: number
+  readonly seed: number | undefined
+  readonly handle: Queue.FalHandle
+  readonly cost: Cost.Cost
+  readonly resumed: boolean
+  readonly record: Cost.RequestRecord
+}
+
+const VideoOutput = Schema.Struct({
+  video: Schema.Struct({ url: Schema.String }),
+  seed: Schema.optional(Schema.NullOr(Schema.Number))
+})
+
+const imageUrlOf = (options: AnimateOptions, spec: VideoModel): Effect.Effect<string, ProviderError, Http> => {
+  const image = options.image
+  if ("url" in image) return Effect.succeed(image.url)
+  if ((options.imageInput ?? spec.imageInput) === "data-uri") {
+    return Effect.succeed(`data:${image.contentType};base64,${Buffer.from(image.bytes).toString("base64")}`)
+  }
+  return Storage.upload({
+    storageUrl: options.storageUrl,
+    apiKey: options.apiKey,
+    bytes: image.bytes,
+    contentType: image.contentType,
+    fileName: image.fileName ?? `shot.${image.contentType.split("/")[1] ?? "png"}`
+  })
+}
+
+/** Turns a still image into a clip of the model's own length and returns the downloaded MP4. */
+export const animate = Effect.fn("FalVideo.animate")(function*(options: AnimateOptions) {
+  const spec = yield* modelFor(options.model)
+  if (options.shotSeconds !== undefined && options.shotSeconds > spec.clipSeconds) {
+    return yield* new ProviderUnavailable({
+      provider: "fal",
+      message: `a ${options.shotSeconds.toFixed(2)} s shot does not fit in ${options.model}'s ${spec.clipSeconds} s clip; shots are at most 3.99 s, so check the shot planner`
+    })
+  }
+  const startedAt = Date.now()
+  // The body is built only when a request is actually submitted: a re-attached request needs no upload.
+  const input = () =>
+    Effect.map(imageUrlOf(options, spec), (imageUrl) => Either.getOrThrow(requestFor(options.model, { ...options, imageUrl })))
+  const result = yield* Queue.run({
+    baseUrl: options.baseUrl,
+    apiKey: options.apiKey,
+    model: options.model,
+    input,
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+    ...(options.onStatus === undefined ? {} : { onStatus: options.onStatus }),
+    ...(options.onSubmitted === undefined ? {} : { onSubmitted: options.onSubmitted }),
+    ...(options.cancelOnInterrupt === undefined ? {} : { cancelOnInterrupt: options.cancelOnInterrupt }),
+    resume: options.resume
+  })
+  const output = yield* Schema.decodeUnknown(VideoOutput)(result.output).pipe(
+    Effect.mapError((e) =>
+      new ProviderError({
+        provider: "fal",
+        message: `${options.model} answered without a video URL: ${e.message}`,
+        requestId: result.handle.requestId,
+        transient: false
+      })
+    )
+  )
+  const bytes = yield* download("fal", output.video.url, {
+    allowedBases: options.allowedBases ?? [options.baseUrl, options.storageUrl],
+    maxBytes: options.maxBytes ?? 512 * 1024 * 1024,
+    contentTypePrefix: "video/"
+  })
+  // Even a re-attached request is charged here: the run that submitted it stopped before recording it.
+  const cost = estimate(options.model, options)
+  const record: Cost.RequestRecord = {
+    provider: "fal",
+    model: options.model,
+    requestId: result.handle.requestId,
+    startedAt: result.resumed ? startedAt : result.handle.submittedAt,
+    endedAt: Date.now(),
+    queueMs: result.queueMs,
+    cost
+  }
+  return {
+    bytes,
+    ext: "mp4",
+    clipSeconds: spec.clipSeconds,
+    seed: output.seed ?? undefined,
+    handle: result.handle,
+    cost,
+    resumed: result.resumed,
+    record
+  } satisfies Clip
+})
