@@ -72,6 +72,8 @@ export interface SubmitOptions {
   readonly apiKey: string
   readonly model: string
   readonly input: unknown
+  /** time-out of the submit call (default 60 s) */
+  readonly timeoutMs?: number
 }
 
 export interface AwaitOptions {
@@ -156,7 +158,7 @@ export const submit = Effect.fn("FalQueue.submit")(function*(options: SubmitOpti
     url: `${trimSlash(options.baseUrl)}/${options.model}`,
     headers: authHeaders(options.apiKey),
     json: options.input,
-    timeoutMs: 60_000
+    timeoutMs: options.timeoutMs ?? 60_000
   })
   const error = classify(provider, res)
   if (error !== undefined) return yield* error
@@ -336,7 +338,13 @@ export const run = Effect.fn("FalQueue.run")(function*(options: RunOptions) {
     const input = typeof options.input === "function"
       ? yield* (options.input as () => Effect.Effect<unknown, ProviderError, Http>)()
       : options.input
-    const handle = yield* submit({ baseUrl: options.baseUrl, apiKey: options.apiKey, model: options.model, input })
+    const handle = yield* submit({
+      baseUrl: options.baseUrl,
+      apiKey: options.apiKey,
+      model: options.model,
+      input,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs })
+    })
     if (options.onSubmitted) yield* options.onSubmitted(handle)
     const result = yield* follow(handle)
     return { ...result, handle, resumed: false } satisfies RunResult
