@@ -1,0 +1,103 @@
+import { expect, it } from "@effect/vitest"
+import { Effect, Either } from "effect"
+import { afterAll, beforeAll, describe } from "vitest"
+import * as Queue from "../../../src/providers/fal/Queue.ts"
+import * as Video from "../../../src/providers/fal/Video.ts"
+import { startFakeFal, type FakeFal } from "../../fakes/fal.ts"
+import { apiKey, pollMs, testLayer } from "./helpers.ts"
+
+const kling = "fal-ai/kling-video/v1.6/standard/image-to-video"
+const wan = "fal-ai/wan-i2v"
+
+let fal: FakeFal
+beforeAll(async () => {
+  fal = await startFakeFal({ pollsInQueue: 1, pollsInProgress: 1 })
+})
+afterAll(() => fal.close())
+
+const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4])
+
+const animate = (model: string, extra: Partial<Video.AnimateOptions> = {}) =>
+  Video.animate({
+    baseUrl: fal.baseUrl,
+    storageUrl: fal.baseUrl,
+    apiKey,
+    model,
+    prompt: "slow push-in on the lighthouse",
+    image: { bytes: png, contentType: "image/png", fileName: "shot-1.png" },
+    pollMs,
+    ...extra
+  })
+
+describe("fal image-to-video", () => {
+  it.live("Kling is asked for a 5 s clip whatever the shot's length (the mux cuts it)", () =>
+    Effect.gen(function*() {
+      const short = yield* animate(kling, { shotSeconds: 2 })
+      const long = yield* animate(kling, { shotSeconds: 3.99 })
+      const [first, second] = fal.inputs(kling)
+      expect(first.duration).toBe("5")
+      expect(second.duration).toBe("5")
+      const { image_url: _a, ...restFirst } = first
+      const { image_url: _b, ...restSecond } = second
+      expect(restFirst).toEqual(restSecond)
+      expect(short.clipSeconds).toBe(5)
+      expect(Buffer.from(long.bytes).equals(Buffer.from(fal.media.mp4))).toBe(true)
+      expect(long.cost).toEqual({ usd: 0.225, source: "table" })
+    }).pipe(Effect.provide(testLayer)))
+
+  it.live("the still image is uploaded to fal storage and passed by URL", () =>
+    Effect.gen(function*() {
+      yield* animate(kling)
+      const imageUrl: string = fal.inputs(kling).at(-1).image_url
+      const upload = [...fal.uploads.values()].find((u) => imageUrl.includes(u.id))
+      expect(upload?.contentType).toBe("image/png")
+      expect(upload?.fileName).toBe("shot-1.png")
+      expect(Buffer.from(upload!.bytes!).equals(Buffer.from(png))).toBe(true)
+      // the pre-signed PUT carries no key
+      const put = fal.received.find((r) => r.method === "PUT" && r.path === `/upload/${upload!.id}`)
+      expect(put?.headers.authorization).toBeUndefined()
+    }).pipe(Effect.provide(testLayer)))
+
+  it.live("Wan sends its own fields, and a data URI when asked to", () =>
+    Effect.gen(function*() {
+      const uploadsBefore = fal.uploads.size
+      const clip = yield* animate(wan, { resolution: "720p", imageInput: "data-uri" })
+      const body = fal.inputs(wan).at(-1)
+      expect(body).toEqual({
+        prompt: "slow push-in on the lighthouse",
+        image_url: `data:image/png;base64,${Buffer.from(png).toString("base64")}`,
+        num_frames: 81,
+        frames_per_second: 16,
+        resolution: "720p"
+      })
+      expect(fal.uploads.size).toBe(uploadsBefore)
+      expect(clip.seed).toBe(42)
+      expect(clip.cost).toEqual({ usd: 0.4, source: "table" })
+    }).pipe(Effect.provide(testLayer)))
+
+  it.live("re-attaching to a recorded clip request neither uploads nor submits again", () =>
+    Effect.gen(function*() {
+      const model = "fal-ai/kling-video/v1.6/pro/image-to-video"
+      const handle = yield* Queue.submit({ baseUrl: fal.baseUrl, apiKey, model, input: { prompt: "x" } })
+      const uploadsBefore = fal.uploads.size
+      const clip = yield* animate(model, { resume: handle })
+      expect(clip.resumed).toBe(true)
+      expect(fal.submits(model)).toBe(1)
+      expect(fal.uploads.size).toBe(uploadsBefore)
+      expect(clip.cost).toEqual({ usd: 0.475, source: "table" })
+    }).pipe(Effect.provide(testLayer)))
+
+  it("requestFor is the exact body, so estimates and fingerprints match what is sent", () => {
+    const body = Either.getOrThrow(Video.requestFor(kling, { prompt: "p", imageUrl: "sha256:abc" }))
+    expect(body).toEqual({ prompt: "p", image_url: "sha256:abc", duration: "5", negative_prompt: "blur, distort, and low quality", cfg_scale: 0.5 })
+    expect(Video.estimate(wan, { prompt: "p" })).toEqual({ usd: 0.2, source: "table" })
+    expect(Video.estimate("fal-ai/unknown-video", { prompt: "p" })).toEqual({ usd: undefined, source: "unknown" })
+  })
+
+  it.live("an unknown video model is a clear configuration error", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(animate("fal-ai/luma-dream-machine"))
+      expect(error._tag).toBe("ProviderUnavailable")
+      expect(error.message).toContain(kling)
+    }).pipe(Effect.provide(testLayer)))
+})
