@@ -1,0 +1,158 @@
+/**
+ * A fake OpenAI Images API (`POST /v1/images/generations`) that speaks the real protocol: Bearer key check,
+ * parameter validation with OpenAI's error shape, `b64_json` images that really decode (PNG from our encoder;
+ * JPEG/WebP converted by the bundled ffmpeg), token usage, and `x-request-id`.
+ */
+import { spawn } from "node:child_process"
+import ffmpeg from "@ffmpeg-installer/ffmpeg"
+import { seededPng } from "./png.ts"
+import { hasBearer, startServer, type CommonFault, type FakeRequest, type FakeServer, type Reply } from "./server.ts"
+
+export type OpenAIFault =
+  | CommonFault
+  /** 400 `moderation_blocked`, as OpenAI answers a prompt its safety system rejects. */
+  | { readonly kind: "moderation" }
+  /** A 200 whose image is empty. */
+  | { readonly kind: "emptyImage" }
+  /** A 200 whose `b64_json` decodes to bytes that are no image. */
+  | { readonly kind: "notAnImage" }
+
+export interface OpenAIFakeOptions {
+  readonly apiKey?: string
+  readonly models?: ReadonlyArray<string>
+}
+
+export interface OpenAIFake extends FakeServer<OpenAIFault> {
+  /** What to configure as OPENAI_BASE_URL: `<url>/v1`. */
+  readonly baseUrl: string
+  readonly apiKey: string
+}
+
+export const defaultKey = "sk-fake-openai-0123456789abcdef"
+
+const sizes = ["1024x1024", "1536x1024", "1024x1536", "auto"]
+const qualities = ["low", "medium", "high", "auto"]
+const formats = ["png", "jpeg", "webp"]
+
+// Output tokens per image as OpenAI documents them for GPT image models (quality × size).
+const outputTokens: Record<string, Record<string, number>> = {
+  low: { "1024x1024": 272, "1536x1024": 400, "1024x1536": 408 },
+  medium: { "1024x1024": 1056, "1536x1024": 1568, "1024x1536": 1584 },
+  high: { "1024x1024": 4160, "1536x1024": 6208, "1024x1536": 6240 }
+}
+
+const openaiError = (status: number, message: string, type = "invalid_request_error", code: string | null = null, param: string | null = null) => ({
+  error: { message, type, param, code: code ?? (status === 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : null) }
+})
+
+const invalid = (param: string, value: unknown, allowed: ReadonlyArray<string>): Reply => ({
+  status: 400,
+  json: openaiError(400, `Invalid value: '${String(value)}'. Supported values are: ${allowed.map((a) => `'${a}'`).join(", ")}.`, "invalid_request_error", "invalid_value", param)
+})
+
+const convert = (png: Uint8Array, format: "jpeg" | "webp"): Promise<Uint8Array> =>
+  new Promise((resolve, reject) => {
+    const codec = format === "jpeg" ? ["-c:v", "mjpeg", "-f", "image2pipe"] : ["-c:v", "libwebp", "-f", "webp"]
+    const child = spawn(ffmpeg.path, ["-hide_banner", "-loglevel", "error", "-f", "png_pipe", "-i", "pipe:0", ...codec, "pipe:1"], {
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    const out: Array<Buffer> = []
+    const err: Array<Buffer> = []
+    child.stdout.on("data", (c: Buffer) => out.push(c))
+    child.stderr.on("data", (c: Buffer) => err.push(c))
+    child.on("error", reject)
+    child.on("close", (code) =>
+      code === 0 ? resolve(new Uint8Array(Buffer.concat(out))) : reject(new Error(`ffmpeg exited ${code}: ${Buffer.concat(err).toString()}`))
+    )
+    child.stdin.end(Buffer.from(png))
+  })
+
+export const start = async (opts: OpenAIFakeOptions = {}): Promise<OpenAIFake> => {
+  const apiKey = opts.apiKey ?? defaultKey
+  const models = opts.models ?? ["gpt-image-1", "gpt-image-1.5", "gpt-image-1-mini"]
+  const images = new Map<string, Uint8Array>()
+  let counter = 0
+
+  const imageFor = async (prompt: string, size: string, format: string): Promise<Uint8Array> => {
+    const key = `${size}|${format}|${prompt}`
+    const cached = images.get(key)
+    if (cached) return cached
+    const [w, h] = (size === "auto" ? "1024x1024" : size).split("x").map(Number) as [number, number]
+    const png = seededPng(prompt, w, h)
+    const bytes = format === "png" ? png : await convert(png, format as "jpeg" | "webp")
+    images.set(key, bytes)
+    return bytes
+  }
+
+  const handle = async (req: FakeRequest, fault: OpenAIFault | undefined): Promise<Reply> => {
+    const requestId = `req_${(++counter).toString(16).padStart(24, "0")}`
+    const headers = { "x-request-id": requestId }
+    if (!req.path.startsWith("/v1/images/generations") || req.method !== "POST") {
+      return { status: 404, headers, json: openaiError(404, `Invalid URL (${req.method} ${req.path})`) }
+    }
+    if (!hasBearer(req, apiKey)) {
+      const given = String(req.headers["authorization"] ?? "").replace(/^Bearer\s+/, "")
+      const masked = given.length > 8 ? `${given.slice(0, 3)}*********${given.slice(-4)}` : "***"
+      return {
+        status: 401,
+        headers,
+        json: { error: { message: `Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`, type: "invalid_request_error", param: null, code: "invalid_api_key" } }
+      }
+    }
+    const body = req.json as Record<string, unknown> | undefined
+    if (typeof body !== "object" || body === null) {
+      return { status: 400, headers, json: openaiError(400, "We could not parse the JSON body of your request.") }
+    }
+    const { model, prompt, size = "auto", quality = "auto", n = 1, output_format: format = "png" } = body
+    if (typeof prompt !== "string" || prompt.trim() === "") {
+      return { status: 400, headers, json: openaiError(400, "Missing required parameter: 'prompt'.", "invalid_request_error", "missing_required_parameter", "prompt") }
+    }
+    if (typeof model !== "string" || !models.includes(model)) return { ...invalid("model", model, models), headers }
+    if (!sizes.includes(String(size))) return { ...invalid("size", size, sizes), headers }
+    if (!qualities.includes(String(quality))) return { ...invalid("quality", quality, qualities), headers }
+    if (!formats.includes(String(format))) return { ...invalid("output_format", format, formats), headers }
+    if (n !== 1) return { status: 400, headers, json: openaiError(400, "This fake only makes n=1 images.", "invalid_request_error", "invalid_value", "n") }
+
+    if (fault?.kind === "moderation") {
+      return {
+        status: 400,
+        headers,
+        json: openaiError(400, "Your request was rejected as a result of our safety system. Your request may contain content that is not allowed by our safety system.", "image_generation_user_error", "moderation_blocked")
+      }
+    }
+
+    const image = fault?.kind === "emptyImage"
+      ? new Uint8Array()
+      : fault?.kind === "notAnImage"
+      ? new TextEncoder().encode("<html>not an image</html>")
+      : await imageFor(prompt, String(size), String(format))
+    const q = quality === "auto" ? "medium" : String(quality)
+    const s = size === "auto" ? "1024x1024" : String(size)
+    const textTokens = Math.max(1, Math.ceil(prompt.length / 4))
+    const out = outputTokens[q]![s]!
+    return {
+      status: 200,
+      headers,
+      json: {
+        created: 1_760_000_000 + counter,
+        background: "opaque",
+        output_format: format,
+        quality: q,
+        size: s,
+        data: [{ b64_json: Buffer.from(image).toString("base64") }],
+        usage: {
+          input_tokens: textTokens,
+          input_tokens_details: { text_tokens: textTokens, image_tokens: 0 },
+          output_tokens: out,
+          total_tokens: textTokens + out
+        }
+      }
+    }
+  }
+
+  const server = await startServer<OpenAIFault>({
+    handle,
+    errorBody: (status, message) => openaiError(status, message, status >= 500 ? "server_error" : status === 429 ? "requests" : "invalid_request_error")
+  })
+  return { ...server, baseUrl: `${server.url}/v1`, apiKey }
+}
