@@ -12,15 +12,17 @@
  * Results point at real small media made with the bundled ffmpeg (a 1 s sine MP3, a 5 s 64x64 H.264
  * MP4), served from `/files/...` on the same server. Faults are injected per request with `inject`:
  * each injected fault is consumed by the next submit (for any model, or only for `model` when given).
+ * The HTTP plumbing (request record, hang/429/5xx/malformed/truncated faults) is `./server.ts`'s.
  */
 import ffmpegInstaller from "@ffmpeg-installer/ffmpeg"
 import { spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { mkdtemp, readFile, rm } from "node:fs/promises"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
+import { startServer, type FakeRequest as ReceivedRequest, type Reply } from "./server.ts"
+
+export type { ReceivedRequest }
 
 export type FalFault =
   /** submit answers 429 with `Retry-After: retryAfterSec` */
@@ -45,14 +47,6 @@ export interface FakeFalOptions {
   readonly pollsInProgress?: number
   /** delay before every answer, in ms */
   readonly latencyMs?: number
-}
-
-export interface ReceivedRequest {
-  readonly method: string
-  readonly path: string
-  readonly headers: http.IncomingHttpHeaders
-  /** parsed JSON when the body was JSON, otherwise the raw bytes */
-  readonly body: unknown
 }
 
 export interface FakeRequest {
@@ -127,23 +121,23 @@ const isVideoModel = (model: string) => /video|i2v|t2v/.test(model)
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Faults that play out over a fal request's life, handed to the handler by the submit they were taken by. */
+type LifeFault = Extract<FalFault, { kind: "completed-with-error" | "truncated-download" | "gone" }>
+
+const isSubmit = (req: ReceivedRequest) =>
+  req.method === "POST" && !req.path.startsWith("/storage/") && !req.path.split("?")[0]!.includes("/requests/")
+
 export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFal> => {
   const media = await makeMedia()
   let options: Required<FakeFalOptions> = { pollsInQueue: 2, pollsInProgress: 1, latencyMs: 0, ...initial }
-  const received: Array<ReceivedRequest> = []
   const requests = new Map<string, FakeRequest>()
   const uploads = new Map<string, Upload>()
   const submitCounts = new Map<string, number>()
-  const faults: Array<{ fault: FalFault; model: string | undefined }> = []
-  const hanging = new Set<http.ServerResponse>()
   let cancels = 0
   let baseUrl = ""
 
-  const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    const text = JSON.stringify(body)
-    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers })
-    res.end(text)
-  }
+  const json = (status: number, body: unknown, headers?: Record<string, string>): Reply =>
+    headers === undefined ? { status, json: body } : { status, json: body, headers }
 
   const urlsFor = (ownerApp: string, id: string) => ({
     request_id: id,
@@ -152,22 +146,12 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
     cancel_url: `${baseUrl}/${ownerApp}/requests/${id}/cancel`
   })
 
-  const takeFault = (model: string): FalFault | undefined => {
-    const index = faults.findIndex((f) => f.model === undefined || f.model === model)
-    return index < 0 ? undefined : faults.splice(index, 1)[0]!.fault
-  }
-
   const outputFor = (request: FakeRequest) => {
-    const file = `/files/${request.id}/${isVideoModel(request.model) ? "output.mp4" : "output.mp3"}`
-    if (isVideoModel(request.model)) {
-      return {
-        video: { url: baseUrl + file, content_type: "video/mp4", file_name: "output.mp4", file_size: media.mp4.length },
-        seed: 42
-      }
-    }
-    return {
-      audio: { url: baseUrl + file, content_type: "audio/mpeg", file_name: "output.mp3", file_size: media.mp3.length }
-    }
+    const video = isVideoModel(request.model)
+    const url = `${baseUrl}/files/${request.id}/${video ? "output.mp4" : "output.mp3"}`
+    return video
+      ? { video: { url, content_type: "video/mp4", file_name: "output.mp4", file_size: media.mp4.length }, seed: 42 }
+      : { audio: { url, content_type: "audio/mpeg", file_name: "output.mp3", file_size: media.mp3.length } }
   }
 
   const advance = (request: FakeRequest) => {
@@ -183,64 +167,43 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
     request.cancelled
       ? "Request was cancelled"
       : request.fault?.kind === "completed-with-error"
-        ? request.fault.message
-        : undefined
+      ? request.fault.message
+      : undefined
 
-  const handle = async (req: http.IncomingMessage, res: http.ServerResponse, raw: Uint8Array) => {
-    const url = new URL(req.url ?? "/", baseUrl)
-    const segments = url.pathname.split("/").filter((s) => s.length > 0).map(decodeURIComponent)
-    const isJson = (req.headers["content-type"] ?? "").includes("json")
-    let body: unknown = raw
-    if (isJson && raw.length > 0) {
-      try {
-        body = JSON.parse(Buffer.from(raw).toString("utf8"))
-      } catch {
-        return send(res, 422, { detail: [{ msg: "Request body is not valid JSON" }] })
-      }
-    }
-    received.push({ method: req.method ?? "", path: url.pathname + url.search, headers: req.headers, body })
+  const handle = async (req: ReceivedRequest, fault: LifeFault | undefined): Promise<Reply> => {
     if (options.latencyMs > 0) await sleep(options.latencyMs)
+    const url = new URL(req.path, baseUrl)
+    const segments = url.pathname.split("/").filter((s) => s.length > 0).map(decodeURIComponent)
 
     // storage: initiate, upload, and the files it serves
     if (req.method === "POST" && url.pathname === "/storage/upload/initiate") {
-      const { content_type, file_name } = (body ?? {}) as { content_type?: string; file_name?: string }
+      const { content_type, file_name } = (req.json ?? {}) as { content_type?: unknown; file_name?: unknown }
       if (typeof content_type !== "string" || typeof file_name !== "string") {
-        return send(res, 422, { detail: [{ msg: "content_type and file_name are required" }] })
+        return json(422, { detail: [{ msg: "content_type and file_name are required" }] })
       }
       const id = randomUUID()
       uploads.set(id, { id, contentType: content_type, fileName: file_name, bytes: undefined })
-      return send(res, 200, {
+      return json(200, {
         upload_url: `${baseUrl}/upload/${id}`,
         file_url: `${baseUrl}/files/uploads/${id}/${encodeURIComponent(file_name)}`
       })
     }
     if (req.method === "PUT" && segments[0] === "upload" && segments.length === 2) {
       const upload = uploads.get(segments[1]!)
-      if (!upload) return send(res, 404, { detail: "upload not found" })
-      upload.bytes = raw
-      res.writeHead(200).end()
-      return
+      if (!upload) return json(404, { detail: "upload not found" })
+      upload.bytes = req.body
+      return { status: 200 }
     }
     if (req.method === "GET" && segments[0] === "files") {
       if (segments[1] === "uploads") {
         const upload = uploads.get(segments[2] ?? "")
-        if (!upload?.bytes) return send(res, 404, { detail: "file not found" })
-        res.writeHead(200, { "content-type": upload.contentType, "content-length": upload.bytes.length })
-        res.end(upload.bytes)
-        return
+        if (!upload?.bytes) return json(404, { detail: "file not found" })
+        return { status: 200, headers: { "content-type": upload.contentType }, body: upload.bytes }
       }
       const request = requests.get(segments[1] ?? "")
-      if (!request || request.state !== "COMPLETED") return send(res, 404, { detail: "file not found" })
+      if (!request || request.state !== "COMPLETED") return json(404, { detail: "file not found" })
       const video = isVideoModel(request.model)
-      const bytes = video ? media.mp4 : media.mp3
-      res.writeHead(200, { "content-type": video ? "video/mp4" : "audio/mpeg", "content-length": bytes.length })
-      if (request.fault?.kind === "truncated-download") {
-        // announce the full length, send half, then cut the connection
-        res.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => res.destroy())
-        return
-      }
-      res.end(bytes)
-      return
+      return { status: 200, headers: { "content-type": video ? "video/mp4" : "audio/mpeg" }, body: video ? media.mp4 : media.mp3 }
     }
 
     // queue: /{owner}/{app}/requests/{id}[/status|/cancel]
@@ -249,19 +212,19 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
       const request = requests.get(segments[3]!)
       const tail = segments.slice(4).join("/")
       if (!request || request.gone || request.model.split("/").slice(0, 2).join("/") !== ownerApp) {
-        return send(res, 404, { detail: "Request not found" })
+        return json(404, { detail: "Request not found" })
       }
       if (req.method === "GET" && tail === "status") {
         const n = advance(request)
-        const logs = request.state === "IN_QUEUE" ? [] : [{ message: "Generating...", level: "INFO", timestamp: new Date().toISOString() }]
+        const logs = request.state === "IN_QUEUE"
+          ? []
+          : [{ message: "Generating...", level: "INFO", timestamp: new Date().toISOString() }]
         if (request.state === "IN_QUEUE") {
-          return send(res, 202, { status: "IN_QUEUE", queue_position: options.pollsInQueue - 1 - n, ...urlsFor(ownerApp, request.id) })
+          return json(202, { status: "IN_QUEUE", queue_position: Math.max(0, options.pollsInQueue - 1 - n), ...urlsFor(ownerApp, request.id) })
         }
-        if (request.state === "IN_PROGRESS") {
-          return send(res, 202, { status: "IN_PROGRESS", logs, ...urlsFor(ownerApp, request.id) })
-        }
+        if (request.state === "IN_PROGRESS") return json(202, { status: "IN_PROGRESS", logs, ...urlsFor(ownerApp, request.id) })
         const failure = failureOf(request)
-        return send(res, 200, {
+        return json(200, {
           status: "COMPLETED",
           logs,
           metrics: { inference_time: 1.5 },
@@ -270,79 +233,78 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
         })
       }
       if (req.method === "GET" && tail === "") {
-        if (request.state !== "COMPLETED") return send(res, 400, { detail: "Request is still in progress" })
+        if (request.state !== "COMPLETED") return json(400, { detail: "Request is still in progress" })
         const failure = failureOf(request)
         if (failure) {
           return request.cancelled
-            ? send(res, 400, { detail: failure })
-            : send(res, 422, { detail: [{ loc: ["body"], msg: failure, type: "value_error" }] })
+            ? json(400, { detail: failure })
+            : json(422, { detail: [{ loc: ["body"], msg: failure, type: "value_error" }] })
         }
-        return send(res, 200, outputFor(request))
+        return json(200, outputFor(request))
       }
       if (req.method === "PUT" && tail === "cancel") {
         cancels++
-        if (request.state === "COMPLETED") return send(res, 400, { status: "ALREADY_COMPLETED" })
+        if (request.state === "COMPLETED") return json(400, { status: "ALREADY_COMPLETED" })
         request.cancelled = true
-        return send(res, 202, { status: "CANCELLATION_REQUESTED" })
+        return json(202, { status: "CANCELLATION_REQUESTED" })
       }
-      return send(res, 405, { detail: "Method not allowed" })
+      return json(405, { detail: "Method not allowed" })
     }
 
     // submit: POST /{model id, with subpath}
-    if (req.method === "POST" && segments.length >= 2) {
+    if (isSubmit(req) && segments.length >= 2) {
       const model = segments.join("/")
-      submitCounts.set(model, (submitCounts.get(model) ?? 0) + 1)
-      if (!req.headers.authorization?.startsWith("Key ")) {
-        return send(res, 401, { detail: "No user found for Key ID and Secret" })
-      }
-      const fault = takeFault(model)
-      switch (fault?.kind) {
-        case "rate-limit":
-          return send(res, 429, { detail: "Too many requests" }, { "retry-after": String(fault.retryAfterSec) })
-        case "server-error":
-          return send(res, fault.status, { detail: "Internal server error" })
-        case "timeout":
-          hanging.add(res)
-          res.on("close", () => hanging.delete(res))
-          return
-        case "malformed-json":
-          res.writeHead(200, { "content-type": "application/json" })
-          res.end("{\"request_id\": \"abc\", \"status_url\": ")
-          return
+      if (!String(req.headers.authorization ?? "").startsWith("Key ")) {
+        return json(401, { detail: "No user found for Key ID and Secret" })
       }
       const id = randomUUID()
-      const ownerApp = segments.slice(0, 2).join("/")
-      requests.set(id, {
-        id,
-        model,
-        input: body,
-        polls: 0,
-        state: "IN_QUEUE",
-        cancelled: false,
-        gone: fault?.kind === "gone",
-        fault
-      })
-      return send(res, 200, { ...urlsFor(ownerApp, id), queue_position: options.pollsInQueue })
+      requests.set(id, { id, model, input: req.json, polls: 0, state: "IN_QUEUE", cancelled: false, gone: fault?.kind === "gone", fault })
+      if (fault?.kind === "truncated-download") server.inject({ kind: "truncated" }, { path: `/files/${id}/` })
+      return json(200, { ...urlsFor(segments.slice(0, 2).join("/"), id), queue_position: options.pollsInQueue })
     }
-    return send(res, 404, { detail: `Not found: ${req.method} ${url.pathname}` })
+    return json(404, { detail: `Not found: ${req.method} ${url.pathname}` })
   }
 
-  const server = http.createServer((req, res) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (chunk: Buffer) => chunks.push(chunk))
-    req.on("end", () => {
-      handle(req, res, new Uint8Array(Buffer.concat(chunks))).catch((error) => {
-        if (!res.headersSent) send(res, 500, { detail: String(error) })
-        else res.destroy()
-      })
-    })
+  const server = await startServer<LifeFault>({
+    handle: (req, fault) => {
+      if (isSubmit(req)) {
+        const model = new URL(req.path, baseUrl).pathname.slice(1)
+        submitCounts.set(model, (submitCounts.get(model) ?? 0) + 1)
+      }
+      return handle(req, fault)
+    },
+    errorBody: (_status, message) => ({ detail: message })
   })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  baseUrl = server.url
+
+  const inject = (fault: FalFault, model?: string) => {
+    // Each fault is taken by the next submit (of `model`, when given); the server plays the HTTP-level ones.
+    const common = fault.kind === "rate-limit"
+      ? { kind: "rateLimit" as const, retryAfter: String(fault.retryAfterSec) }
+      : fault.kind === "server-error"
+      ? { kind: "serverError" as const, status: fault.status }
+      : fault.kind === "timeout"
+      ? { kind: "hang" as const }
+      : fault.kind === "malformed-json"
+      ? { kind: "malformedJson" as const }
+      : fault
+    server.inject(
+      (req) => {
+        if (!isSubmit(req) || (model !== undefined && new URL(req.path, baseUrl).pathname !== `/${model}`)) return undefined
+        if (common !== fault) {
+          // the handler does not see requests the server answers with a common fault: count them here
+          const m = new URL(req.path, baseUrl).pathname.slice(1)
+          submitCounts.set(m, (submitCounts.get(m) ?? 0) + 1)
+        }
+        return common
+      },
+      { times: 1 }
+    )
+  }
 
   return {
     baseUrl,
-    received,
+    received: server.requests,
     requests,
     uploads,
     submits: (model) =>
@@ -351,18 +313,13 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
       return cancels
     },
     inputs: (model) => [...requests.values()].filter((r) => r.model === model).map((r) => r.input),
-    inject: (fault, model) => void faults.push({ fault, model }),
+    inject,
     forget: (requestId) => {
       const request = requests.get(requestId)
       if (request) request.gone = true
     },
     setOptions: (next) => void (options = { ...options, ...next }),
     media,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const res of hanging) res.destroy()
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
+    close: server.close
   }
 }
