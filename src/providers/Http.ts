@@ -381,7 +381,9 @@ export const errorFrom = (
   body: unknown,
   text: string = ""
 ): ProviderError => {
-  const { code, message } = errorBodyOf(body, text.trim())
+  const parsed = errorBodyOf(body, text.trim())
+  const code = parsed.code
+  const message = parsed.message ?? text
   const falRetryable = headers["x-fal-retryable"]?.trim().toLowerCase()
   const transient = falRetryable === "false"
     ? false
