@@ -1,0 +1,54 @@
+/**
+ * What a build says while it runs. The engine only emits these; reporters (TTY progress, plain lines,
+ * JSON) decide what a person sees. Engine code never calls `console`.
+ */
+import { Context, Effect, Layer } from "effect"
+import type * as Cost from "./Cost.ts"
+
+export type BuildEvent =
+  | { readonly _tag: "Discovered"; readonly nodes: ReadonlyArray<{ readonly id: string; readonly stage: string }> }
+  | { readonly _tag: "Started"; readonly id: string; readonly stage: string; readonly attempt: number; readonly pool: string }
+  | {
+      readonly _tag: "Cached"
+      readonly id: string
+      readonly stage: string
+      /** What the stored result cost when it was made: money this build did not spend again. */
+      readonly saved: Cost.Cost
+      readonly savedMs: number
+    }
+  | {
+      readonly _tag: "Built"
+      readonly id: string
+      readonly stage: string
+      readonly cost: Cost.Cost
+      readonly startedAt: number
+      readonly endedAt: number
+      readonly attempts: number
+    }
+  | {
+      readonly _tag: "Retrying"
+      readonly id: string
+      readonly stage: string
+      readonly attempt: number
+      readonly delayMs: number
+      readonly error: string
+    }
+  | { readonly _tag: "Failed"; readonly id: string; readonly stage: string; readonly error: string }
+  | { readonly _tag: "Skipped"; readonly id: string; readonly stage: string; readonly because: string }
+  | { readonly _tag: "WouldBuild"; readonly id: string; readonly stage: string; readonly estimate: Cost.Cost; readonly reason: string }
+  | { readonly _tag: "Request"; readonly id: string; readonly request: Cost.RequestRecord }
+  | { readonly _tag: "Warning"; readonly message: string }
+
+export class BuildEvents extends Context.Tag("storyshot/BuildEvents")<
+  BuildEvents,
+  { readonly emit: (event: BuildEvent) => Effect.Effect<void> }
+>() {
+  static readonly layerNoop = Layer.succeed(this, { emit: () => Effect.void })
+  static readonly layerFanout = (...sinks: ReadonlyArray<(event: BuildEvent) => void>) =>
+    Layer.succeed(this, {
+      emit: (event) =>
+        Effect.sync(() => {
+          for (const sink of sinks) sink(event)
+        })
+    })
+}

@@ -1,0 +1,67 @@
+/**
+ * A node's fingerprint: its kind and rule version, its recipe, and the output hashes of its immediate
+ * dependencies — never the root inputs (with nondeterministic generators, hashing from the roots gives wrong
+ * builds: "Build Systems à la Carte", §8). Computed only once the dependencies are built.
+ * Like wireit's FingerprintData, the data is a plain object, hashed once with sorted keys.
+ */
+import type { Built, Dep, NodeSpec } from "./Node.ts"
+import { hashJson, type Json } from "./Hash.ts"
+
+export interface FingerprintData {
+  readonly kind: string
+  readonly version: number
+  readonly recipe: { readonly [key: string]: Json }
+  /** `id` or `id#output` → the hash of what the node read. */
+  readonly deps: { readonly [dep: string]: string }
+  /** A new take asked for with --force: a counter that makes the fingerprint new. */
+  readonly take?: number | undefined
+}
+
+export const depKey = (dep: Dep): string => (dep.output === undefined ? dep.id : `${dep.id}#${dep.output}`)
+
+export const depHash = (dep: Dep, built: Built): string => {
+  if (dep.output === undefined) return built.hash
+  const output = built.outputs[dep.output]
+  if (!output) throw new Error(`${built.id} has no output "${dep.output}"`)
+  return output.hash
+}
+
+export const data = (
+  node: NodeSpec,
+  deps: ReadonlyArray<Dep>,
+  lookup: (id: string) => Built
+): FingerprintData => {
+  const hashes: Record<string, string> = {}
+  for (const dep of deps) hashes[depKey(dep)] = depHash(dep, lookup(dep.id))
+  return { kind: node.kind, version: node.version, recipe: node.recipe, deps: hashes }
+}
+
+export const of = (fingerprintData: FingerprintData): string => hashJson(fingerprintData)
+
+export interface Change {
+  readonly ingredient: string
+  readonly before: Json | undefined
+  readonly after: Json | undefined
+}
+
+/** What differs between two fingerprints' data, ingredient by ingredient: what `why` prints. */
+export const diff = (before: FingerprintData, after: FingerprintData): ReadonlyArray<Change> => {
+  const changes: Array<Change> = []
+  if (before.kind !== after.kind) changes.push({ ingredient: "kind", before: before.kind, after: after.kind })
+  if (before.version !== after.version)
+    changes.push({ ingredient: "rule version", before: before.version, after: after.version })
+  const keys = (a: object, b: object) => [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()
+  for (const k of keys(before.recipe, after.recipe)) {
+    const b = before.recipe[k]
+    const a = after.recipe[k]
+    if (hashJson(b ?? null) !== hashJson(a ?? null)) changes.push({ ingredient: k, before: b, after: a })
+  }
+  for (const k of keys(before.deps, after.deps)) {
+    const b = before.deps[k]
+    const a = after.deps[k]
+    if (b !== a) changes.push({ ingredient: `input ${k}`, before: b?.slice(0, 12), after: a?.slice(0, 12) })
+  }
+  if ((before.take ?? 0) !== (after.take ?? 0))
+    changes.push({ ingredient: "take (--force)", before: before.take ?? 0, after: after.take ?? 0 })
+  return changes
+}

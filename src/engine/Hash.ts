@@ -1,0 +1,41 @@
+import { createHash } from "node:crypto"
+import { createReadStream } from "node:fs"
+import { Effect } from "effect"
+
+export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
+
+/**
+ * JSON with object keys sorted at every level, so that equal data always hashes equal.
+ * `undefined` members are dropped (as JSON.stringify does); non-finite numbers are refused, because
+ * they would all print as `null` and two different recipes would collide.
+ */
+export const stableStringify = (value: unknown): string => {
+  if (value === null || typeof value !== "object") {
+    if (typeof value === "number" && !Number.isFinite(value)) throw new Error(`cannot fingerprint ${value}`)
+    return JSON.stringify(value) ?? "null"
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : stableStringify(v))).join(",")}]`
+  const entries = Object.keys(value)
+    .filter((k) => (value as any)[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${stableStringify((value as any)[k])}`)
+  return `{${entries.join(",")}}`
+}
+
+export const sha256 = (data: string | Uint8Array): string => createHash("sha256").update(data).digest("hex")
+
+export const hashJson = (value: unknown): string => sha256(stableStringify(value))
+
+export const hashFile = (path: string): Effect.Effect<{ readonly hash: string; readonly size: number }, Error> =>
+  Effect.async((resume) => {
+    const hash = createHash("sha256")
+    let size = 0
+    const stream = createReadStream(path)
+    stream.on("data", (chunk) => {
+      size += chunk.length
+      hash.update(chunk)
+    })
+    stream.on("error", (e) => resume(Effect.fail(e)))
+    stream.on("end", () => resume(Effect.succeed({ hash: hash.digest("hex"), size })))
+    return Effect.sync(() => stream.destroy())
+  })

@@ -1,0 +1,608 @@
+/**
+ * The scheduler: builds the nodes a build asks for, each at most once, in dependency order, as
+ * concurrently as the named pools allow.
+ *
+ * For each node: build its dependencies; if it expands (dynamic dependencies, as in Shake), build its
+ * `after` nodes, expand, and build what the expansion added; hash it (fingerprint over the output hashes of
+ * its immediate dependencies); if the store has a record for that fingerprint it is done (this is also the
+ * early cutoff: a rebuilt dependency whose output hash did not change leaves the fingerprint as it was).
+ * Otherwise run the rule inside its pool with a time-out and retries for transient errors, verify and store
+ * the outputs, and only then write the record.
+ *
+ * Fail-fast by default: the first failure interrupts running nodes (their finalizers kill child processes
+ * and cancel queued requests). With keepGoing, every node that does not depend on a failure still finishes.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { randomBytes } from "node:crypto"
+import { Cause, Deferred, Duration, Effect, Exit, FiberId, Option, Ref, Schedule, Schema, Scope } from "effect"
+import * as Cost from "./Cost.ts"
+import { BuildEvents } from "./Events.ts"
+import * as Fingerprint from "./Fingerprint.ts"
+import { hashJson, type Json } from "./Hash.ts"
+import type { Built, BuiltLookup, Dep, NodeSpec, Output, Produced, Rule, RunContext } from "./Node.ts"
+import { Store, type NodeRecord, type State, type StateNode } from "./Store.ts"
+import { isTransient, retryAfterMs } from "./Transient.ts"
+
+export class UnknownTarget extends Schema.TaggedError<UnknownTarget>()("UnknownTarget", {
+  id: Schema.String,
+  message: Schema.String
+}) {}
+
+export class NodeTimeout extends Schema.TaggedError<NodeTimeout>()("NodeTimeout", {
+  id: Schema.String,
+  message: Schema.String
+}) {
+  readonly transient = true
+}
+
+export class OutputMissing extends Schema.TaggedError<OutputMissing>()("OutputMissing", {
+  id: Schema.String,
+  message: Schema.String
+}) {}
+
+export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("BudgetExceeded", {
+  id: Schema.String,
+  message: Schema.String
+}) {}
+
+/** Why a node did not produce a result in this build. */
+type Miss =
+  | { readonly _tag: "Failed"; readonly id: string; readonly error: string; readonly cause?: unknown }
+  | { readonly _tag: "Upstream"; readonly id: string; readonly failed: string }
+  | { readonly _tag: "WouldBuild"; readonly id: string }
+  | { readonly _tag: "Budget"; readonly id: string }
+
+export interface BuildOptions {
+  /** Ids to build; each with what it needs, nothing downstream. */
+  readonly targets: ReadonlyArray<string>
+  /** Ids to rebuild even when fresh (a new take; the old one stays in the store). */
+  readonly force?: ReadonlySet<string> | undefined
+  readonly keepGoing?: boolean | undefined
+  /** Plan only: report what would run and its estimated cost; run nothing, pay nothing. */
+  readonly dryRun?: boolean | undefined
+  /** Retries for transient errors (the original spec asks for 1). */
+  readonly retries?: number | undefined
+  readonly retryBaseMs?: number | undefined
+  /** Pool name → how many nodes may run in it at once. */
+  readonly pools?: { readonly [pool: string]: number } | undefined
+  readonly defaultPoolLimit?: number | undefined
+  readonly timeoutMs?: number | undefined
+  /** No new paid node starts once recorded spend plus what is running would pass this. */
+  readonly maxCostUsd?: number | undefined
+  /** A build of every target replaces the recorded graph; a partial one merges into it. */
+  readonly complete?: boolean | undefined
+}
+
+export interface BuildResult {
+  readonly built: ReadonlyArray<string>
+  readonly cached: ReadonlyArray<string>
+  readonly failed: ReadonlyArray<{ readonly id: string; readonly error: string }>
+  readonly skipped: ReadonlyArray<{ readonly id: string; readonly because: string }>
+  readonly wouldBuild: ReadonlyArray<{ readonly id: string; readonly stage: string; readonly estimate: Cost.Cost }>
+  readonly blockedByBudget: ReadonlyArray<string>
+  readonly cost: Cost.Total
+  readonly saved: Cost.Total
+  readonly wallMs: number
+  readonly interrupted: boolean
+  /** Every node known at the end (the initial ones plus what expansions added). */
+  readonly nodes: ReadonlyMap<string, NodeSpec>
+  readonly results: ReadonlyMap<string, Built>
+  readonly state: State
+}
+
+export interface Graph {
+  readonly nodes: ReadonlyArray<NodeSpec>
+  readonly rules: { readonly [kind: string]: Rule<any, any> }
+}
+
+/**
+ * A dependency cycle reachable from `start`, as the ids around it (first id repeated at the end), or
+ * undefined. `depsOf` gives what is known of each node's dependencies, including expansions so far.
+ */
+export const findCycle = (
+  starts: Iterable<string>,
+  depsOf: (id: string) => ReadonlyArray<string>
+): ReadonlyArray<string> | undefined => {
+  const done = new Set<string>()
+  const onPath = new Map<string, number>()
+  const pathStack: Array<string> = []
+  for (const start of starts) {
+    if (done.has(start)) continue
+    // Iterative DFS: graphs of 10,000+ nodes must not overflow the stack.
+    const stack: Array<{ id: string; next: number }> = [{ id: start, next: 0 }]
+    onPath.set(start, 0)
+    pathStack.push(start)
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!
+      const deps = depsOf(top.id)
+      if (top.next < deps.length) {
+        const dep = deps[top.next++]!
+        if (onPath.has(dep)) return [...pathStack.slice(onPath.get(dep)!), dep]
+        if (done.has(dep)) continue
+        onPath.set(dep, pathStack.length)
+        pathStack.push(dep)
+        stack.push({ id: dep, next: 0 })
+      } else {
+        stack.pop()
+        pathStack.pop()
+        onPath.delete(top.id)
+        done.add(top.id)
+      }
+    }
+  }
+  return undefined
+}
+
+export class CycleError extends Schema.TaggedError<CycleError>()("CycleError", {
+  cycle: Schema.Array(Schema.String),
+  message: Schema.String
+}) {}
+
+const messageOf = (error: unknown): string => {
+  if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string" && error.message)
+    return error.message
+  return String(error)
+}
+
+const missMessage = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) return messageOf(failure.value)
+  const defect = Cause.dieOption(cause)
+  if (Option.isSome(defect)) return `internal error: ${messageOf(defect.value)}`
+  return "interrupted"
+}
+
+export const build = <R>(graph: Graph, options: BuildOptions) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const events = yield* BuildEvents
+    const startedAt = Date.now()
+    const previous = yield* store.readState
+    const force = options.force ?? new Set<string>()
+    const retries = options.retries ?? 1
+    const dryRun = options.dryRun === true
+
+    const specs = new Map<string, NodeSpec>()
+    for (const n of graph.nodes) specs.set(n.id, n)
+    const expandedDeps = new Map<string, ReadonlyArray<string>>()
+    const depsOf = (id: string) => {
+      const spec = specs.get(id)
+      if (!spec) return []
+      const extra = expandedDeps.get(id) ?? []
+      return [...spec.deps.map((d) => d.id), ...(spec.after ?? []), ...extra]
+    }
+    const initialCycle = findCycle(specs.keys(), depsOf)
+    if (initialCycle)
+      return yield* Effect.fail(new CycleError({ cycle: initialCycle, message: `dependency cycle: ${initialCycle.join(" → ")}` }))
+    const results = new Map<string, Deferred.Deferred<Built, Miss>>()
+    const expansions = new Map<string, Deferred.Deferred<ReadonlyArray<Dep>, Miss>>()
+    const builtMap = new Map<string, Built>()
+    const stateNodes = new Map<string, StateNode>()
+    const newExpansions: Record<string, ReadonlyArray<{ id: string; kind: string; stage: string }>> = {}
+    const built: Array<string> = []
+    const cached: Array<string> = []
+    const failed: Array<{ id: string; error: string }> = []
+    const skipped: Array<{ id: string; because: string }> = []
+    const wouldBuild: Array<{ id: string; stage: string; estimate: Cost.Cost }> = []
+    const blockedByBudget: Array<string> = []
+    let spent = Cost.zero
+    let saved = Cost.zero
+    let reserved = 0
+    const abort = yield* Deferred.make<void>()
+    const scope = yield* Scope.make()
+
+    const pools = new Map<string, Effect.Semaphore>()
+    const poolFor = (name: string) => {
+      let sem = pools.get(name)
+      if (!sem) {
+        sem = Effect.unsafeMakeSemaphore(options.pools?.[name] ?? options.defaultPoolLimit ?? 4)
+        pools.set(name, sem)
+      }
+      return sem
+    }
+
+    const lookup: BuiltLookup = {
+      get: (id) => {
+        const b = builtMap.get(id)
+        if (!b) throw new Error(`${id} was read before it was built`)
+        return b
+      },
+      value: (id, output) => {
+        const o = lookup.get(id).outputs[output]
+        if (!o || o.value === undefined) throw new Error(`${id} has no value output "${output}"`)
+        return o.value
+      }
+    }
+
+    const ruleOf = (spec: NodeSpec): Rule<any, any> => {
+      const rule = graph.rules[spec.kind]
+      if (!rule) throw new Error(`no rule implements kind "${spec.kind}" (${spec.id})`)
+      return rule
+    }
+
+    const fork = <A>(deferred: Deferred.Deferred<A, Miss>, body: Effect.Effect<A, Miss, any>) =>
+      body.pipe(
+        Effect.exit,
+        Effect.tap((exit) => {
+          // Fail-fast: a node's own failure (not a dependency's) stops the build.
+          if (options.keepGoing || Exit.isSuccess(exit)) return Effect.void
+          const failure = Cause.failureOption(exit.cause)
+          const own = Option.isNone(failure) ? !Cause.isInterruptedOnly(exit.cause) : failure.value._tag === "Failed"
+          return own ? Deferred.succeed(abort, undefined) : Effect.void
+        }),
+        Effect.flatMap((exit) => Deferred.done(deferred, exit)),
+        Effect.forkIn(scope),
+        Effect.asVoid
+      )
+
+    /** Awaits dependencies; a dependency's miss becomes this node's (Upstream, or WouldBuild in a dry run). */
+    const awaitAll = (id: string, ids: ReadonlyArray<string>) =>
+      Effect.forEach(ids, (dep) => ensure(dep), { concurrency: "unbounded", discard: true }).pipe(
+        Effect.mapError((miss): Miss => {
+          if (miss._tag === "WouldBuild") return { _tag: "WouldBuild", id }
+          if (miss._tag === "Budget") return { _tag: "Budget", id }
+          return { _tag: "Upstream", id, failed: miss._tag === "Upstream" ? miss.failed : miss.id }
+        })
+      )
+
+    const ensure = (id: string): Effect.Effect<Built, Miss, any> =>
+      Effect.suspend(() => {
+        let deferred = results.get(id)
+        if (deferred) return Deferred.await(deferred)
+        deferred = Deferred.unsafeMake<Built, Miss>(FiberId.none)
+        results.set(id, deferred)
+        return fork(deferred, runNode(id)).pipe(Effect.zipRight(Deferred.await(deferred)))
+      })
+
+    const expand = (spec: NodeSpec): Effect.Effect<ReadonlyArray<Dep>, Miss, any> =>
+      Effect.suspend(() => {
+        if (!spec.expand) return Effect.succeed([])
+        let deferred = expansions.get(spec.id)
+        if (deferred) return Deferred.await(deferred)
+        deferred = Deferred.unsafeMake<ReadonlyArray<Dep>, Miss>(FiberId.none)
+        expansions.set(spec.id, deferred)
+        const body = Effect.gen(function* () {
+          yield* awaitAll(spec.id, spec.after ?? [])
+          const expansion = yield* Effect.try({
+            try: () => spec.expand!(lookup),
+            catch: (e): Miss => ({ _tag: "Failed", id: spec.id, error: `could not expand: ${messageOf(e)}` })
+          })
+          const added: Array<{ id: string; stage: string }> = []
+          for (const n of expansion.nodes) {
+            if (!specs.has(n.id)) added.push({ id: n.id, stage: n.stage })
+            specs.set(n.id, n)
+          }
+          newExpansions[spec.id] = expansion.nodes.map((n) => ({ id: n.id, kind: n.kind, stage: n.stage }))
+          expandedDeps.set(spec.id, expansion.deps.map((d) => d.id))
+          const cycle = findCycle([spec.id, ...expansion.nodes.map((n) => n.id)], depsOf)
+          if (cycle) return yield* Effect.fail<Miss>({ _tag: "Failed", id: spec.id, error: `dependency cycle: ${cycle.join(" → ")}` })
+          if (added.length > 0) yield* events.emit({ _tag: "Discovered", nodes: added })
+          return expansion.deps
+        })
+        return fork(deferred, body).pipe(Effect.zipRight(Deferred.await(deferred)))
+      })
+
+    const record = (spec: NodeSpec, fingerprint: string, deps: ReadonlyArray<Dep>, result: Built) => {
+      builtMap.set(spec.id, result)
+      stateNodes.set(spec.id, {
+        id: spec.id,
+        kind: spec.kind,
+        stage: spec.stage,
+        fingerprint,
+        deps: deps.map((d) => d.id).filter((v, i, a) => a.indexOf(v) === i),
+        hash: result.hash
+      })
+    }
+
+    const runNode = (id: string): Effect.Effect<Built, Miss, any> =>
+      Effect.gen(function* () {
+        const spec = specs.get(id)
+        if (!spec) return yield* Effect.fail<Miss>({ _tag: "Failed", id, error: `unknown target ${id}` })
+        const rule = ruleOf(spec)
+        yield* awaitAll(id, spec.deps.map((d) => d.id))
+        const extra = yield* expand(spec)
+        yield* awaitAll(id, extra.map((d) => d.id))
+        const deps = [...spec.deps, ...extra]
+        const data = Fingerprint.data(spec, deps, lookup.get)
+        const fingerprint = Fingerprint.of(data)
+
+        const existing = yield* store.getRecord(fingerprint)
+        if (Option.isSome(existing) && !force.has(id)) {
+          const r = existing.value
+          const result: Built = { id, fingerprint, outputs: r.outputs, hash: r.hash }
+          record(spec, fingerprint, deps, result)
+          cached.push(id)
+          saved = Cost.add(saved, r.cost)
+          yield* events.emit({ _tag: "Cached", id, stage: spec.stage, saved: r.cost, savedMs: r.endedAt - r.startedAt })
+          return result
+        }
+
+        const estimate = rule.estimate?.(spec) ?? (rule.paid(spec) ? Cost.unknown : Cost.free)
+        if (dryRun) {
+          wouldBuild.push({ id, stage: spec.stage, estimate })
+          yield* events.emit({
+            _tag: "WouldBuild",
+            id,
+            stage: spec.stage,
+            estimate,
+            reason: force.has(id) ? "forced" : "no stored result for its fingerprint"
+          })
+          return yield* Effect.fail<Miss>({ _tag: "WouldBuild", id })
+        }
+
+        return yield* runRule(spec, rule, fingerprint, data, deps, estimate, Option.getOrUndefined(existing))
+      })
+
+    const runRule = (
+      spec: NodeSpec,
+      rule: Rule<any, any>,
+      fingerprint: string,
+      data: Fingerprint.FingerprintData,
+      deps: ReadonlyArray<Dep>,
+      estimate: Cost.Cost,
+      previousRecord: NodeRecord | undefined
+    ): Effect.Effect<Built, Miss, any> =>
+      Effect.gen(function* () {
+        const id = spec.id
+        const paid = rule.paid(spec)
+        const pool = rule.pool(spec)
+        const requests = yield* Ref.make<ReadonlyArray<Cost.RequestRecord>>([])
+        const costOf = (rs: ReadonlyArray<Cost.RequestRecord>): Cost.Cost =>
+          rs.length === 0 ? (paid ? Cost.unknown : Cost.free) : sumCosts(rs)
+        let attempt = 0
+        const started = Date.now()
+
+        const scratchDir = Effect.acquireRelease(
+          Effect.sync(() => {
+            const dir = path.join(store.root, "tmp", `${fingerprint.slice(0, 16)}-${randomBytes(4).toString("hex")}`)
+            fs.mkdirSync(dir, { recursive: true })
+            return dir
+          }),
+          (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+        )
+
+        let holding = false
+        const checkBudget = Effect.suspend(() => {
+          if (!paid || options.maxCostUsd === undefined) return Effect.void
+          const need = estimate.usd ?? 0
+          if (spent.usd + reserved + need > options.maxCostUsd + 1e-9) {
+            blockedByBudget.push(id)
+            return Effect.fail<Miss>({ _tag: "Budget", id })
+          }
+          reserved += need
+          holding = true
+          return Effect.void
+        })
+
+        const attemptOnce = (dir: string) =>
+          Effect.suspend(() => {
+            attempt++
+            const ctx: RunContext = {
+              node: spec,
+              fingerprint,
+              scratch: dir,
+              attempt,
+              deps,
+              dep: lookup.get,
+              value: lookup.value,
+              file: (depId, output) => {
+                const o = lookup.get(depId).outputs[output]
+                if (!o || o.ext === undefined) throw new Error(`${depId} has no file output "${output}"`)
+                return store.objectPath(o.hash, o.ext)
+              },
+              request: (request) =>
+                Ref.update(requests, (rs) => [...rs, request]).pipe(
+                  Effect.zipRight(events.emit({ _tag: "Request", id, request }))
+                ),
+              inflight: {
+                get: store.getInflight(fingerprint),
+                set: (handle) => store.putInflight(fingerprint, handle).pipe(Effect.orDie),
+                clear: store.deleteInflight(fingerprint)
+              }
+            }
+            return events.emit({ _tag: "Started", id, stage: spec.stage, attempt, pool }).pipe(
+              Effect.zipRight(rule.run(ctx)),
+              Effect.timeoutFail({
+                duration: Duration.millis(rule.timeoutMs ?? options.timeoutMs ?? 30 * 60_000),
+                onTimeout: () =>
+                  new NodeTimeout({ id, message: `${id} took longer than ${Math.round((rule.timeoutMs ?? options.timeoutMs ?? 1_800_000) / 1000)} s` })
+              }),
+              Effect.tap((produced) => (rule.verify ? rule.verify(produced, ctx) : Effect.void)),
+              Effect.flatMap((produced) => ingest(id, produced))
+            )
+          })
+
+        const policy = Schedule.exponential(Duration.millis(options.retryBaseMs ?? 1000), 2).pipe(
+          Schedule.jittered,
+          Schedule.intersect(Schedule.recurs(retries)),
+          Schedule.whileInput((e: unknown) => isTransient(e)),
+          Schedule.intersect(Schedule.identity<unknown>()),
+          Schedule.modifyDelayEffect(([, error], delay) => {
+            const wait = Math.max(Duration.toMillis(delay), retryAfterMs(error) ?? 0)
+            return events
+              .emit({ _tag: "Retrying", id, stage: spec.stage, attempt, delayMs: wait, error: messageOf(error) })
+              .pipe(Effect.as(Duration.millis(wait)))
+          })
+        )
+
+        const outputs = yield* poolFor(pool).withPermits(1)(
+          checkBudget.pipe(
+            Effect.zipRight(
+              Effect.scoped(
+                scratchDir.pipe(
+                  Effect.flatMap((dir) =>
+                    attemptOnce(dir).pipe(
+                      Effect.retry(policy),
+                      Effect.mapError((e): Miss => ({ _tag: "Failed", id, error: messageOf(e), cause: e })),
+                      // Count the spend before the pool slot is released, so the next paid node's budget
+                      // check sees it.
+                      Effect.tap(() => Ref.get(requests).pipe(Effect.map((rs) => (spent = Cost.add(spent, costOf(rs))))))
+                    )
+                  )
+                )
+              )
+            ),
+            Effect.ensuring(Effect.sync(() => holding && ((reserved -= estimate.usd ?? 0), (holding = false))))
+          )
+        )
+
+        const rs = yield* Ref.get(requests)
+        const cost = costOf(rs)
+        const hash = hashJson(Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, o.hash])))
+        const ended = Date.now()
+        const takes = previousRecord
+          ? [...(previousRecord.takes ?? []), { outputs: previousRecord.outputs, hash: previousRecord.hash, createdAt: previousRecord.endedAt, cost: previousRecord.cost }]
+          : undefined
+        const nodeRecord: NodeRecord = {
+          fingerprint,
+          id,
+          kind: spec.kind,
+          stage: spec.stage,
+          data,
+          context: spec.context,
+          outputs,
+          hash,
+          cost,
+          requests: rs,
+          startedAt: started,
+          endedAt: ended,
+          attempts: attempt,
+          takes
+        }
+        yield* store.putRecord(nodeRecord).pipe(
+          Effect.mapError((e): Miss => ({ _tag: "Failed", id, error: e.message, cause: e }))
+        )
+        yield* store.deleteInflight(fingerprint)
+        const result: Built = { id, fingerprint, outputs, hash }
+        record(spec, fingerprint, deps, result)
+        yield* store.appendJournal(stateNodes.get(id)!).pipe(Effect.ignore)
+        built.push(id)
+        yield* events.emit({ _tag: "Built", id, stage: spec.stage, cost, startedAt: started, endedAt: ended, attempts: attempt })
+        return result
+      })
+
+    const ingest = (id: string, produced: Produced) =>
+      Effect.gen(function* () {
+        const outputs: Record<string, Output> = {}
+        for (const [name, p] of Object.entries(produced)) {
+          if ("value" in p) {
+            outputs[name] = { hash: hashJson(p.value), value: p.value }
+            continue
+          }
+          let size = 0
+          try {
+            size = fs.statSync(p.file).size
+          } catch {}
+          if (size === 0)
+            return yield* Effect.fail(new OutputMissing({ id, message: `${id} produced no ${name} (${p.file} is missing or empty)` }))
+          const stored = yield* store.putFile(p.file, p.ext)
+          outputs[name] = { hash: stored.hash, ext: p.ext, size: stored.size }
+        }
+        return outputs
+      })
+
+    /** Settles a requested target and reports misses (each node once). */
+    const reported = new Set<string>()
+    const settle = (id: string) => Effect.suspend(() => ensure(id)).pipe(Effect.ignore)
+
+    const main = Effect.forEach(options.targets, settle, { concurrency: "unbounded", discard: true })
+    const writePartialState = Effect.suspend(() =>
+      store
+        .writeState({
+          nodes: { ...previous.nodes, ...Object.fromEntries(stateNodes) },
+          expansions: { ...previous.expansions, ...newExpansions },
+          updatedAt: Date.now()
+        })
+        .pipe(Effect.ignore)
+    )
+    // Interrupted (Ctrl-C): stop every running node (their finalizers kill processes and cancel requests),
+    // then record the graph as far as it got; every finished node's record is already in the store.
+    const interrupted = yield* Effect.raceFirst(main, Deferred.await(abort)).pipe(
+      Effect.as(false),
+      Effect.onInterrupt(() => Scope.close(scope, Exit.void).pipe(Effect.zipRight(dryRun ? Effect.void : writePartialState))),
+      Effect.ensuring(Scope.close(scope, Exit.void))
+    )
+
+    // Collect what did not succeed, once per node.
+    for (const [id, deferred] of results) {
+      const exit = yield* Deferred.poll(deferred).pipe(Effect.flatMap((o) => (Option.isSome(o) ? Effect.exit(o.value) : Effect.succeed(undefined))))
+      if (!exit || Exit.isSuccess(exit) || reported.has(id)) continue
+      reported.add(id)
+      const failure = Cause.failureOption(exit.cause)
+      const spec = specs.get(id)
+      const stage = spec?.stage ?? "?"
+      if (Option.isNone(failure)) {
+        if (!Cause.isInterruptedOnly(exit.cause)) {
+          const error = missMessage(exit.cause)
+          failed.push({ id, error })
+          yield* events.emit({ _tag: "Failed", id, stage, error })
+        }
+        continue
+      }
+      const miss = failure.value
+      if (miss._tag === "Failed" && miss.id === id) {
+        failed.push({ id, error: miss.error })
+        yield* events.emit({ _tag: "Failed", id, stage, error: miss.error })
+      } else if (miss._tag === "Upstream") {
+        skipped.push({ id, because: miss.failed })
+        yield* events.emit({ _tag: "Skipped", id, stage, because: `${miss.failed} failed` })
+      } else if (miss._tag === "Failed") {
+        failed.push({ id, error: miss.error })
+      }
+    }
+    for (const [id, deferred] of expansions) {
+      const polled = yield* Deferred.poll(deferred)
+      if (Option.isNone(polled)) continue
+      const exit = yield* Effect.exit(polled.value)
+      if (Exit.isFailure(exit)) {
+        const failure = Cause.failureOption(exit.cause)
+        if (Option.isSome(failure) && failure.value._tag === "Failed" && !reported.has(id)) {
+          reported.add(id)
+          failed.push({ id, error: failure.value.error })
+          yield* events.emit({ _tag: "Failed", id, stage: specs.get(id)?.stage ?? "?", error: failure.value.error })
+        }
+      }
+    }
+
+    for (const w of yield* store.warnings) yield* events.emit({ _tag: "Warning", message: w.message })
+
+    // The recorded graph: a complete build replaces it; a partial one merges into it.
+    const state: State = {
+      nodes: options.complete && !dryRun && failed.length === 0 ? Object.fromEntries(stateNodes) : { ...previous.nodes, ...Object.fromEntries(stateNodes) },
+      expansions: { ...previous.expansions, ...newExpansions },
+      updatedAt: Date.now()
+    }
+    if (!dryRun) yield* store.writeState(state).pipe(Effect.catchAll((e) => events.emit({ _tag: "Warning", message: e.message })))
+
+    const result: BuildResult = {
+      built,
+      cached,
+      failed,
+      skipped,
+      wouldBuild,
+      blockedByBudget,
+      cost: spent,
+      saved,
+      wallMs: Date.now() - startedAt,
+      interrupted,
+      nodes: specs,
+      results: builtMap,
+      state
+    }
+    return result
+  })
+
+const sumCosts = (requests: ReadonlyArray<Cost.RequestRecord>): Cost.Cost => {
+  const total = Cost.sum(requests.map((r) => r.cost))
+  if (!total.known) return Cost.unknown
+  const sources = new Set(requests.map((r) => r.cost.source))
+  return { usd: total.usd, source: sources.has("table") ? "table" : sources.has("reported") ? "reported" : "free" }
+}
+
+/** Default pool sizes: local media work by cores, providers by what their rate limits tolerate. */
+export const defaultPools = (): Record<string, number> => ({
+  ffmpeg: Math.max(1, os.cpus().length),
+  local: Math.max(1, os.cpus().length)
+})
