@@ -75,8 +75,11 @@ const openers = `"'“‘«‹「『（【〈《〔(\\[`
 const terminators = "。｡！？।॥؟۔።‼⁇⁈⁉\u037E" // U+037E is the Greek question mark
 const hardEnd = new RegExp(`[${terminators}]+([${closers}]*)`, "gu")
 const opensOrSpace = new RegExp(`^(?:$|\\s|[${openers}])`, "u")
-/** ASCII "!?." straight before CJK text: a Japanese sentence typed with Latin punctuation. */
-const cjkAfterAscii = /(?<=[!?.][\p{Pe}\p{Pf}"']*)(?=[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}])/u
+/**
+ * ASCII "!" or "?" straight before CJK text: a Japanese sentence typed with Latin punctuation. Not
+ * ".", which joins names and abbreviations to Japanese text ("Mr.田中").
+ */
+const cjkAfterAscii = /(?<=[!?][\p{Pe}\p{Pf}"']*)(?=[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}])/u
 const startsCapital = new RegExp(`^[${openers}]*\\p{Lu}`, "u")
 const startsGreekCapital = new RegExp(`^[${openers}]*(?=\\p{Script=Greek})\\p{Lu}`, "u")
 const plainWordWithStop = /^[\p{L}\p{M}]{2,}\.$/u
