@@ -161,7 +161,7 @@ export const generate = Effect.fn("OpenAI.Images.generate")(function*(req: Gener
   )
   const first = answer.data[0]!
   let bytes: Uint8Array
-  if (typeof first.b64_json === "string" && first.b64_json.length > 0) {
+  if (typeof first.b64_json === "string") {
     bytes = new Uint8Array(Buffer.from(first.b64_json, "base64"))
   } else if (typeof first.url === "string" && first.url.length > 0) {
     bytes = yield* download(provider, first.url, { allowedBases: [req.baseUrl], contentTypePrefix: "image/" })
