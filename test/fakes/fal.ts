@@ -39,6 +39,8 @@ export type FalFault =
   | { readonly kind: "truncated-download" }
   /** the request is accepted, but its status URL answers 404 (the provider no longer holds it) */
   | { readonly kind: "gone" }
+  /** the request's first `times` status polls answer 503 (a hiccup while waiting) */
+  | { readonly kind: "flaky-status"; readonly times: number }
 
 export interface FakeFalOptions {
   /** status polls answering IN_QUEUE before the request starts (queue_position counts down to 0) */
@@ -57,6 +59,8 @@ export interface FakeRequest {
   state: "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED"
   cancelled: boolean
   gone: boolean
+  /** 503s already answered for a `flaky-status` fault */
+  flaky: number
   readonly fault: FalFault | undefined
 }
 
@@ -122,7 +126,7 @@ const isVideoModel = (model: string) => /video|i2v|t2v/.test(model)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Faults that play out over a fal request's life, handed to the handler by the submit they were taken by. */
-type LifeFault = Extract<FalFault, { kind: "completed-with-error" | "truncated-download" | "gone" }>
+type LifeFault = Extract<FalFault, { kind: "completed-with-error" | "truncated-download" | "gone" | "flaky-status" }>
 
 const isSubmit = (req: ReceivedRequest) =>
   req.method === "POST" && !req.path.startsWith("/storage/") && !req.path.split("?")[0]!.includes("/requests/")
@@ -215,6 +219,10 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
         return json(404, { detail: "Request not found" })
       }
       if (req.method === "GET" && tail === "status") {
+        if (request.fault?.kind === "flaky-status" && request.flaky < request.fault.times) {
+          request.flaky++
+          return json(503, { detail: "Service temporarily unavailable" })
+        }
         const n = advance(request)
         const logs = request.state === "IN_QUEUE"
           ? []
@@ -258,7 +266,7 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
         return json(401, { detail: "No user found for Key ID and Secret" })
       }
       const id = randomUUID()
-      requests.set(id, { id, model, input: req.json, polls: 0, state: "IN_QUEUE", cancelled: false, gone: fault?.kind === "gone", fault })
+      requests.set(id, { id, model, input: req.json, polls: 0, state: "IN_QUEUE", cancelled: false, gone: fault?.kind === "gone", flaky: 0, fault })
       if (fault?.kind === "truncated-download") server.inject({ kind: "truncated" }, { path: `/files/${id}/` })
       return json(200, { ...urlsFor(segments.slice(0, 2).join("/"), id), queue_position: options.pollsInQueue })
     }

@@ -85,6 +85,15 @@ describe("fal queue", () => {
       expect(timedOut.transient).toBe(true)
     }).pipe(Effect.provide(testLayer)))
 
+  it.live("a 503 while polling is retried in place: no second submit, no failure", () =>
+    Effect.gen(function*() {
+      const model = "fal-ai/kokoro/american-english"
+      fal.inject({ kind: "flaky-status", times: 2 }, model)
+      const result = yield* Queue.run(runOptions(model))
+      expect((result.output as any).audio.url).toMatch(/\.mp3$/)
+      expect(fal.submits(model)).toBe(1)
+    }).pipe(Effect.provide(testLayer)))
+
   it.live("onSubmitted receives the handle before the result arrives", () =>
     Effect.gen(function*() {
       const events: Array<string> = []

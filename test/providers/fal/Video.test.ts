@@ -1,4 +1,9 @@
 import { expect, it } from "@effect/vitest"
+import ffprobeInstaller from "@ffprobe-installer/ffprobe"
+import { execFile } from "node:child_process"
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import * as path from "node:path"
 import { Effect, Either } from "effect"
 import { afterAll, beforeAll, describe } from "vitest"
 import * as Queue from "../../../src/providers/fal/Queue.ts"
@@ -14,6 +19,26 @@ beforeAll(async () => {
   fal = await startFakeFal({ pollsInQueue: 1, pollsInProgress: 1 })
 })
 afterAll(() => fal.close())
+
+/** Duration and codec of an MP4, as ffprobe sees it (the mux will cut this clip). */
+const probe = async (bytes: Uint8Array) => {
+  const dir = await mkdtemp(path.join(tmpdir(), "storyshot-falvideo-"))
+  try {
+    const file = path.join(dir, "clip.mp4")
+    await writeFile(file, bytes)
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        ffprobeInstaller.path,
+        ["-v", "error", "-show_entries", "format=duration:stream=codec_name", "-of", "json", file],
+        (error, stdout) => (error ? reject(error) : resolve(stdout))
+      )
+    )
+    const parsed = JSON.parse(out) as { format: { duration: string }; streams: Array<{ codec_name: string }> }
+    return { seconds: Number(parsed.format.duration), codec: parsed.streams[0]?.codec_name }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
 
 const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4])
 
@@ -43,6 +68,9 @@ describe("fal image-to-video", () => {
       expect(short.clipSeconds).toBe(5)
       expect(Buffer.from(long.bytes).equals(Buffer.from(fal.media.mp4))).toBe(true)
       expect(long.cost).toEqual({ usd: 0.225, source: "table" })
+      const media = yield* Effect.promise(() => probe(long.bytes))
+      expect(media.codec).toBe("h264")
+      expect(media.seconds).toBeCloseTo(5, 0)
     }).pipe(Effect.provide(testLayer)))
 
   it.live("the still image is uploaded to fal storage and passed by URL", () =>
