@@ -78,12 +78,15 @@ const redactJson = (value: unknown, secrets: ReadonlyArray<string>): unknown => 
 }
 
 const redactBytes = (bytes: Uint8Array, secrets: ReadonlyArray<string>): Uint8Array => {
-  let buf = Buffer.from(bytes)
+  let buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  let changed = false
   for (const secret of secrets) {
     if (secret.length === 0 || buf.indexOf(secret) < 0) continue
+    // latin1 maps bytes 1:1, so splitting on the key's UTF-8 bytes leaves every other byte untouched.
     buf = Buffer.from(buf.toString("latin1").split(Buffer.from(secret).toString("latin1")).join(mask), "latin1")
+    changed = true
   }
-  return buf === bytes ? bytes : new Uint8Array(buf)
+  return changed ? new Uint8Array(buf) : bytes
 }
 
 const secretHeaders = new Set(["authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie"])

@@ -139,6 +139,15 @@ describe("Http.request", () => {
       expect(serialized).not.toContain("fal-key-secret-999")
     }).pipe(Effect.provide(Http.layer.pipe(Layer.provideMerge(IoLog.layerMemory)))))
 
+  it.live("a raw PUT upload reaches the server intact and is logged as a file with its content-type", () =>
+    Effect.gen(function*() {
+      const res = yield* request("/upload", { method: "PUT", headers: { "content-type": "image/png" }, body: png })
+      expect(res.status).toBe(200)
+      expect(Buffer.from(server.requests[server.requests.length - 1]!.body).equals(Buffer.from(png))).toBe(true)
+      const [entry] = yield* IoLog.entries
+      expect(entry!.requestBody).toEqual({ file: png, contentType: "image/png" })
+    }).pipe(Effect.provide(layer())))
+
   it.live("a time-out is transient and says how long it waited", () =>
     Effect.gen(function*() {
       server.inject({ kind: "hang" })
