@@ -9,7 +9,9 @@
  *   whether the WAV exists.
  * - The glue mutates the `arguments` array it is given (it unshifts the program name): always pass a fresh one.
  * - Text is an argument, never shell input; after `--`, a text starting with "-" is not read as an option.
- * - An empty or punctuation-only text still yields a valid WAV with a few milliseconds of silence: that is
+ * - espeak-ng resolves a voice by language prefix: "en-xx" quietly speaks as "en". Only a voice with no known
+ *   prefix fails ("The specified espeak-ng voice does not exist" on stderr); we then suggest real voices.
+ * - An empty text still yields a valid WAV with a few milliseconds of silence: that is
  *   reported as an error, not as a narration.
  */
 import { Context, Effect, Layer, Schema } from "effect"

@@ -1,0 +1,94 @@
+import { expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe } from "vitest"
+import { Ffmpeg } from "../../../src/media/Ffmpeg.ts"
+import * as Espeak from "../../../src/providers/espeak/Espeak.ts"
+
+let dir: string
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "storyshot-espeak-test-"))
+})
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+const sentence = "The keeper climbed the narrow stairs one last time, and the lamp came alive."
+
+const probeSeconds = (file: string) =>
+  Effect.flatMap(Ffmpeg, (ff) => ff.probe(file)).pipe(
+    Effect.map((info) => info.durationSec),
+    Effect.provide(Ffmpeg.layer)
+  )
+
+describe("Espeak.synthesize", () => {
+  it.live("speaks a sentence into a WAV that ffprobe measures at more than half a second", () =>
+    Effect.gen(function*() {
+      const out = path.join(dir, "audio", "001.wav")
+      const result = yield* Espeak.synthesize({ text: sentence, voice: "en-us", wordsPerMinute: 175, out })
+      expect(result.out).toBe(out)
+      const seconds = yield* probeSeconds(out)
+      expect(seconds).toBeGreaterThan(0.5)
+      expect(result.durationSec).toBeCloseTo(seconds, 1)
+      // Only the WAV is left: the temporary name was renamed away.
+      expect(fs.readdirSync(path.dirname(out))).toEqual(["001.wav"])
+    }))
+
+  it.live("a slower rate gives a longer narration", () =>
+    Effect.gen(function*() {
+      const fast = yield* Espeak.synthesize({ text: sentence, voice: "en-us", wordsPerMinute: 260, out: path.join(dir, "fast.wav") })
+      const slow = yield* Espeak.synthesize({ text: sentence, voice: "en-us", wordsPerMinute: 120, out: path.join(dir, "slow.wav") })
+      expect(slow.durationSec).toBeGreaterThan(fast.durationSec * 1.5)
+    }))
+
+  it.live("text that starts with a dash is spoken, not read as an option", () =>
+    Effect.gen(function*() {
+      const plain = yield* Espeak.synthesize({ text: "v fr hello there", voice: "en", wordsPerMinute: 175, out: path.join(dir, "plain.wav") })
+      const dashed = yield* Espeak.synthesize({ text: "-v fr hello there", voice: "en", wordsPerMinute: 175, out: path.join(dir, "dashed.wav") })
+      expect(dashed.durationSec).toBeGreaterThan(0.5)
+      expect(Math.abs(dashed.durationSec - plain.durationSec)).toBeLessThan(0.5)
+    }))
+
+  it.live("quotes, percent signs, emoji and CJK do not break it", () =>
+    Effect.gen(function*() {
+      const result = yield* Espeak.synthesize({
+        text: `it's 50% "done": a\\b; [x], y 🎬 日本語`,
+        voice: "en-us",
+        wordsPerMinute: 175,
+        out: path.join(dir, "hostile.wav")
+      })
+      expect(yield* probeSeconds(result.out)).toBeGreaterThan(0.5)
+    }))
+
+  it.live("an unknown voice is a clear error that suggests real voices, and leaves the exit code alone", () =>
+    Effect.gen(function*() {
+      const before = process.exitCode
+      const out = path.join(dir, "never.wav")
+      const error = yield* Effect.flip(Espeak.synthesize({ text: "hello", voice: "zz-nowhere", wordsPerMinute: 175, out }))
+      expect(error._tag).toBe("EspeakUnknownVoice")
+      if (error._tag !== "EspeakUnknownVoice") return
+      expect(error.message).toContain(`"zz-nowhere"`)
+      expect(error.suggestions).toContain("en-us")
+      expect(error.message).toContain("en-gb")
+      expect(process.exitCode).toBe(before)
+      expect(fs.existsSync(out)).toBe(false)
+    }))
+
+  it.live("empty text is an error, not a silent narration", () =>
+    Effect.gen(function*() {
+      const out = path.join(dir, "empty.wav")
+      const error = yield* Effect.flip(Espeak.synthesize({ text: "", voice: "en-us", wordsPerMinute: 175, out }))
+      expect(error._tag).toBe("EspeakFailed")
+      if (error._tag === "EspeakFailed") expect(error.reason).toBe("empty-audio")
+      expect(fs.existsSync(out)).toBe(false)
+    }))
+})
+
+describe("Espeak.listVoices", () => {
+  it.live("lists the bundled voices", () =>
+    Effect.gen(function*() {
+      const voices = yield* Espeak.listVoices()
+      expect(voices.length).toBeGreaterThan(50)
+      expect(voices.map((v) => v.language)).toContain("en-us")
+    }))
+})
