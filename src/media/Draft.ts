@@ -165,7 +165,7 @@ export interface CardOptions {
   readonly out: string
   readonly width: number
   readonly height: number
-  /** "#rrggbb" */
+  /** "#rrggbb", darkened for the background so white text reads; anything else falls back to a slate blue. */
   readonly colour: string
   readonly sentence: string
   readonly prompt: string
