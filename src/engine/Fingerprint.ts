@@ -22,9 +22,13 @@ export const depKey = (dep: Dep): string => (dep.output === undefined ? dep.id :
 export const depHash = (dep: Dep, built: Built): string => {
   if (dep.output === undefined) return built.hash
   const output = built.outputs[dep.output]
+  if (!output && isGuess(built)) return `${built.hash}#${dep.output}`
   if (!output) throw new Error(`${built.id} has no output "${dep.output}"`)
   return output.hash
 }
+
+/** A dry run's stand-in for a node that is not built yet (see `Rule.guess`). */
+export const isGuess = (built: Built): boolean => built.hash.startsWith("guess:")
 
 export const data = (
   node: NodeSpec,

@@ -104,4 +104,7 @@ export interface Rule<E = unknown, R = never> {
   /** Estimated cost of building the node, for dry runs and the cost cap. */
   readonly estimate?: ((node: NodeSpec) => Cost.Cost) | undefined
   readonly timeoutMs?: number | undefined
+  /** For dry runs and `graph`: a cheap guess at the node's value outputs when it is not built yet (e.g. a
+   *  narration's length from its word count), so expansions can be estimated without paying. */
+  readonly guess?: ((node: NodeSpec, built: BuiltLookup) => { readonly [name: string]: Json }) | undefined
 }

@@ -89,6 +89,8 @@ export interface BuildResult {
   /** Every node known at the end (the initial ones plus what expansions added). */
   readonly nodes: ReadonlyMap<string, NodeSpec>
   readonly results: ReadonlyMap<string, Built>
+  /** Each known node's data dependencies (declared and expanded), for `graph`. */
+  readonly edges: (id: string) => ReadonlyArray<string>
   readonly state: State
 }
 
@@ -240,12 +242,32 @@ export const build = <R>(graph: Graph, options: BuildOptions) =>
     /** Awaits dependencies; a dependency's miss becomes this node's (Upstream, or WouldBuild in a dry run). */
     const awaitAll = (id: string, ids: ReadonlyArray<string>) =>
       Effect.forEach(ids, (dep) => ensure(dep), { concurrency: "unbounded", discard: true }).pipe(
-        Effect.mapError((miss): Miss => {
-          if (miss._tag === "WouldBuild") return { _tag: "WouldBuild", id }
-          if (miss._tag === "Budget") return { _tag: "Budget", id }
-          return { _tag: "Upstream", id, failed: miss._tag === "Upstream" ? miss.failed : miss.id }
+        Effect.catchAll((miss): Effect.Effect<never, Miss> => {
+          if (miss._tag === "WouldBuild") return wouldBuildUpstream(id)
+          if (miss._tag === "Budget") return Effect.fail({ _tag: "Budget", id })
+          return Effect.fail({ _tag: "Upstream", id, failed: miss._tag === "Upstream" ? miss.failed : miss.id })
         })
       )
+
+    const noted = new Set<string>()
+    const noteWouldBuild = (spec: NodeSpec, reason: string) =>
+      Effect.suspend(() => {
+        if (noted.has(spec.id)) return Effect.void
+        noted.add(spec.id)
+        const rule = ruleOf(spec)
+        const estimate = rule.estimate?.(spec) ?? (rule.paid(spec) ? Cost.unknown : Cost.free)
+        wouldBuild.push({ id: spec.id, stage: spec.stage, estimate })
+        return events.emit({ _tag: "WouldBuild", id: spec.id, stage: spec.stage, estimate, reason })
+      })
+
+    /** Dry run: a node whose input would be rebuilt is rebuilt too (early cutoff cannot be known ahead). */
+    const wouldBuildUpstream = (id: string): Effect.Effect<never, Miss> =>
+      Effect.suspend(() => {
+        const spec = specs.get(id)
+        return (spec ? noteWouldBuild(spec, "an input would be rebuilt") : Effect.void).pipe(
+          Effect.zipRight(Effect.fail<Miss>({ _tag: "WouldBuild", id }))
+        )
+      })
 
     const ensure = (id: string): Effect.Effect<Built, Miss, any> =>
       Effect.suspend(() => {
@@ -253,7 +275,10 @@ export const build = <R>(graph: Graph, options: BuildOptions) =>
         if (deferred) return Deferred.await(deferred)
         deferred = Deferred.unsafeMake<Built, Miss>(FiberId.none)
         results.set(id, deferred)
-        return fork(deferred, runNode(id)).pipe(Effect.zipRight(Deferred.await(deferred)))
+        return events.emit({ _tag: "Discovered", nodes: [{ id, stage: specs.get(id)?.stage ?? "?" }] }).pipe(
+          Effect.zipRight(fork(deferred, runNode(id))),
+          Effect.zipRight(Deferred.await(deferred))
+        )
       })
 
     const expand = (spec: NodeSpec): Effect.Effect<ReadonlyArray<Dep>, Miss, any> =>
@@ -269,16 +294,11 @@ export const build = <R>(graph: Graph, options: BuildOptions) =>
             try: () => spec.expand!(lookup),
             catch: (e): Miss => ({ _tag: "Failed", id: spec.id, error: `could not expand: ${messageOf(e)}` })
           })
-          const added: Array<{ id: string; stage: string }> = []
-          for (const n of expansion.nodes) {
-            if (!specs.has(n.id)) added.push({ id: n.id, stage: n.stage })
-            specs.set(n.id, n)
-          }
+          for (const n of expansion.nodes) specs.set(n.id, n)
           newExpansions[spec.id] = expansion.nodes.map((n) => ({ id: n.id, kind: n.kind, stage: n.stage }))
           expandedDeps.set(spec.id, expansion.deps.map((d) => d.id))
           const cycle = findCycle([spec.id, ...expansion.nodes.map((n) => n.id)], depsOf)
           if (cycle) return yield* Effect.fail<Miss>({ _tag: "Failed", id: spec.id, error: `dependency cycle: ${cycle.join(" → ")}` })
-          if (added.length > 0) yield* events.emit({ _tag: "Discovered", nodes: added })
           return expansion.deps
         })
         return fork(deferred, body).pipe(Effect.zipRight(Deferred.await(deferred)))
@@ -305,6 +325,10 @@ export const build = <R>(graph: Graph, options: BuildOptions) =>
         const extra = yield* expand(spec)
         yield* awaitAll(id, extra.map((d) => d.id))
         const deps = [...spec.deps, ...extra]
+        if (dryRun && deps.some((d) => Fingerprint.isGuess(lookup.get(d.id)))) {
+          yield* noteWouldBuild(spec, "an input would be rebuilt")
+          return yield* guessOrMiss(spec, rule)
+        }
         const data = Fingerprint.data(spec, deps, lookup.get)
         const fingerprint = Fingerprint.of(data)
 
@@ -321,18 +345,29 @@ export const build = <R>(graph: Graph, options: BuildOptions) =>
 
         const estimate = rule.estimate?.(spec) ?? (rule.paid(spec) ? Cost.unknown : Cost.free)
         if (dryRun) {
-          wouldBuild.push({ id, stage: spec.stage, estimate })
-          yield* events.emit({
-            _tag: "WouldBuild",
-            id,
-            stage: spec.stage,
-            estimate,
-            reason: force.has(id) ? "forced" : "no stored result for its fingerprint"
-          })
-          return yield* Effect.fail<Miss>({ _tag: "WouldBuild", id })
+          yield* noteWouldBuild(spec, force.has(id) ? "forced" : "no stored result for its fingerprint")
+          return yield* guessOrMiss(spec, rule)
         }
 
         return yield* runRule(spec, rule, fingerprint, data, deps, estimate, Option.getOrUndefined(existing))
+      })
+
+    /** Dry run: stand in for an unbuilt node with the rule's guess, so expansions can still be estimated. */
+    const guessOrMiss = (spec: NodeSpec, rule: Rule<any, any>): Effect.Effect<Built, Miss> =>
+      Effect.suspend(() => {
+        if (!rule.guess) return Effect.fail<Miss>({ _tag: "WouldBuild", id: spec.id })
+        let values: { readonly [name: string]: Json }
+        try {
+          values = rule.guess(spec, lookup)
+        } catch {
+          return Effect.fail<Miss>({ _tag: "WouldBuild", id: spec.id })
+        }
+        const outputs = Object.fromEntries(
+          Object.entries(values).map(([k, v]) => [k, { hash: `guess:${spec.id}#${k}`, value: v }])
+        )
+        const guessed: Built = { id: spec.id, fingerprint: `guess:${spec.id}`, outputs, hash: `guess:${spec.id}` }
+        builtMap.set(spec.id, guessed)
+        return Effect.succeed(guessed)
       })
 
     const runRule = (
@@ -589,6 +624,10 @@ export const build = <R>(graph: Graph, options: BuildOptions) =>
       interrupted,
       nodes: specs,
       results: builtMap,
+      edges: (id) => {
+        const spec = specs.get(id)
+        return spec ? [...new Set([...spec.deps.map((d) => d.id), ...(expandedDeps.get(id) ?? [])])] : []
+      },
       state
     }
     return result

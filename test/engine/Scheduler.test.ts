@@ -213,7 +213,9 @@ describe("Scheduler on a toy graph", () => {
       const graph = [leaf("free", 1), leaf("paid", 2, { paid: true }), sum("top", ["free", "paid"])]
       const dry = yield* runBuild(root, probe, graph, { targets: ["top"], dryRun: true })
       expect(probe.runs).toEqual([])
-      expect(sorted(dry.result.wouldBuild.map((w) => w.id))).toEqual(["free", "paid"])
+      // "top" would build too: its inputs would be rebuilt.
+      expect(sorted(dry.result.wouldBuild.map((w) => w.id))).toEqual(["free", "paid", "top"])
+      expect(dry.result.wouldBuild.find((w) => w.id === "paid")!.estimate.usd).toBe(0.1)
       yield* runBuild(root, probe, graph, { targets: ["top"] })
       const after = yield* runBuild(root, makeProbe(), graph, { targets: ["top"], dryRun: true })
       expect(after.result.wouldBuild).toEqual([])

@@ -1,0 +1,167 @@
+/**
+ * The workspace configuration: `storyshot.config.ts` default-exports `defineConfig({...})`.
+ * Validated with Schema; an error names the field and the shape it expected. Unknown fields are refused
+ * (a typo like `shotSecond` would otherwise be ignored silently).
+ */
+import { Either, ParseResult, Schema } from "effect"
+
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+
+export const Aspect = Schema.Literal("16:9", "9:16", "1:1")
+export type Aspect = typeof Aspect.Type
+
+export const Stage = Schema.Literal("audio", "prompts", "image", "video", "mux", "final")
+
+export const AudioProvider = Schema.Literal("espeak", "fal")
+export const PromptsProvider = Schema.Literal("planner", "openrouter")
+export const ImageProvider = Schema.Literal("card", "openai")
+export const VideoProvider = Schema.Literal("kenburns", "fal")
+
+export const Profile = Schema.Literal("draft", "cloud")
+export type Profile = typeof Profile.Type
+
+const Providers = Schema.Struct({
+  audio: Schema.optional(AudioProvider),
+  prompts: Schema.optional(PromptsProvider),
+  image: Schema.optional(ImageProvider),
+  video: Schema.optional(VideoProvider)
+})
+
+export const ConfigInput = Schema.Struct({
+  /** The transcript, relative to the workspace. */
+  transcript: Schema.optional(Schema.String),
+  /** Which built-in profile (draft: offline and free; cloud: paid providers). STORYSHOT_PROFILE and --profile override. */
+  profile: Schema.optional(Profile),
+  /** Per-stage provider choice over the profile (e.g. draft cards with cloud narration). */
+  providers: Schema.optional(Providers),
+  aspect: Schema.optional(Aspect),
+  /** Frame height in pixels of the film (the width follows the aspect ratio). */
+  height: Schema.optional(PositiveInt.pipe(Schema.between(90, 2160))),
+  fps: Schema.optional(PositiveInt.pipe(Schema.between(1, 60))),
+  /** Shot length in seconds (the last shot of a sentence takes the remainder). */
+  shotSeconds: Schema.optional(Schema.Number.pipe(Schema.between(0.5, 30))),
+  /** A global style note every shot prompt carries, so shots stay coherent. */
+  style: Schema.optional(Schema.String),
+  voice: Schema.optional(
+    Schema.Struct({
+      /** espeak-ng voice (e.g. "en-us", "en-gb", "fr"). */
+      espeak: Schema.optional(Schema.String),
+      /** espeak-ng speed in words per minute. */
+      wordsPerMinute: Schema.optional(PositiveInt.pipe(Schema.between(80, 450))),
+      /** Voice name for the fal TTS model (its own names). */
+      fal: Schema.optional(Schema.String)
+    })
+  ),
+  image: Schema.optional(
+    Schema.Struct({
+      size: Schema.optional(Schema.Literal("1024x1024", "1536x1024", "1024x1536", "auto")),
+      quality: Schema.optional(Schema.Literal("low", "medium", "high"))
+    })
+  ),
+  video: Schema.optional(
+    Schema.Struct({
+      /** Wan's resolution; Kling ignores it. */
+      resolution: Schema.optional(Schema.Literal("480p", "720p"))
+    })
+  ),
+  /** Named concurrency pools: how many nodes may run at once in each (fal, openai, openrouter, ffmpeg, local). */
+  pools: Schema.optional(Schema.Record({ key: Schema.String, value: PositiveInt })),
+  /** Retries for transient errors (429, 5xx, time-outs). The original spec asks for 1. */
+  retries: Schema.optional(Schema.Int.pipe(Schema.between(0, 10))),
+  /** Time-out per node, in seconds. */
+  timeoutSeconds: Schema.optional(Schema.Number.pipe(Schema.positive())),
+  /** Default spend cap per build in USD (--max-cost overrides). */
+  maxCostUsd: Schema.optional(Schema.Number.pipe(Schema.nonNegative())),
+  subtitles: Schema.optional(
+    Schema.Struct({
+      /** Burn the subtitles into out/final.mp4 (out/final.srt and .vtt are always written). */
+      burn: Schema.optional(Schema.Boolean)
+    })
+  )
+})
+export type ConfigInput = typeof ConfigInput.Type
+
+/** Identity, for types and editor help in `storyshot.config.ts`. */
+export const defineConfig = (config: ConfigInput): ConfigInput => config
+
+export interface Config {
+  readonly transcript: string
+  readonly profile: Profile
+  readonly providers: {
+    readonly audio: typeof AudioProvider.Type
+    readonly prompts: typeof PromptsProvider.Type
+    readonly image: typeof ImageProvider.Type
+    readonly video: typeof VideoProvider.Type
+  }
+  readonly aspect: Aspect
+  readonly width: number
+  readonly height: number
+  readonly fps: number
+  readonly shotSeconds: number
+  readonly style: string
+  readonly voice: { readonly espeak: string; readonly wordsPerMinute: number; readonly fal: string | undefined }
+  readonly image: { readonly size: "1024x1024" | "1536x1024" | "1024x1536" | "auto"; readonly quality: "low" | "medium" | "high" }
+  readonly video: { readonly resolution: "480p" | "720p" }
+  readonly pools: { readonly [pool: string]: number }
+  readonly retries: number
+  readonly timeoutSeconds: number
+  readonly maxCostUsd: number | undefined
+  readonly subtitles: { readonly burn: boolean }
+}
+
+const profileProviders: Record<Profile, Config["providers"]> = {
+  draft: { audio: "espeak", prompts: "planner", image: "card", video: "kenburns" },
+  cloud: { audio: "fal", prompts: "openrouter", image: "openai", video: "fal" }
+}
+
+const even = (n: number) => Math.max(2, Math.round(n / 2) * 2)
+
+export const resolve = (input: ConfigInput, profileOverride?: Profile): Config => {
+  const profile = profileOverride ?? input.profile ?? "draft"
+  const aspect = input.aspect ?? "16:9"
+  const height = even(input.height ?? 360)
+  const [w, h] = aspect.split(":").map(Number) as [number, number]
+  const imageSize = input.image?.size ?? (aspect === "16:9" ? "1536x1024" : aspect === "9:16" ? "1024x1536" : "1024x1024")
+  return {
+    transcript: input.transcript ?? "transcript.txt",
+    profile,
+    providers: { ...profileProviders[profile], ...stripUndefined(input.providers ?? {}) },
+    aspect,
+    width: even((height * w) / h),
+    height,
+    fps: input.fps ?? 24,
+    shotSeconds: input.shotSeconds ?? 2,
+    style: input.style ?? "cinematic storyboard, soft light, consistent characters",
+    voice: {
+      espeak: input.voice?.espeak ?? "en-us",
+      wordsPerMinute: input.voice?.wordsPerMinute ?? 165,
+      fal: input.voice?.fal
+    },
+    image: { size: imageSize, quality: input.image?.quality ?? "medium" },
+    video: { resolution: input.video?.resolution ?? "480p" },
+    pools: { fal: 4, openai: 3, openrouter: 4, ...(input.pools ?? {}) },
+    retries: input.retries ?? 1,
+    timeoutSeconds: input.timeoutSeconds ?? 30 * 60,
+    maxCostUsd: input.maxCostUsd,
+    subtitles: { burn: input.subtitles?.burn ?? false }
+  }
+}
+
+const stripUndefined = <T extends object>(o: T): Partial<T> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+
+/** Validates what a config file exported; the error is one line naming the field and what it expected. */
+export const decode = (value: unknown): Either.Either<ConfigInput, string> =>
+  Schema.decodeUnknownEither(ConfigInput, { onExcessProperty: "error", errors: "first" })(value).pipe(
+    Either.mapLeft((error) => describe(error))
+  )
+
+const describe = (error: ParseResult.ParseError): string => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const first = issues[0]
+  if (!first) return "invalid configuration"
+  const field = first.path.length > 0 ? first.path.join(".") : "(the config object)"
+  const message = first.message.replace(/\s+/g, " ")
+  if (first._tag === "Unexpected") return `unknown field "${field}" (check its spelling; see \`storyshot init\` for every field)`
+  return `field "${field}": ${message}`
+}

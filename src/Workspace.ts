@@ -1,0 +1,119 @@
+/**
+ * Finding the workspace: the current directory (or --cwd), its `storyshot.config.ts` (or --config), its
+ * `.env`, and the transcript. Every problem here is the user's to fix, so each is one line that says what
+ * to do; the CLI turns them into exit code 2.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+import { Effect, Either, Schema } from "effect"
+import * as Config from "./Config.ts"
+
+export class WorkspaceError extends Schema.TaggedError<WorkspaceError>()("WorkspaceError", {
+  message: Schema.String
+}) {}
+
+export interface Workspace {
+  readonly dir: string
+  readonly configPath: string | undefined
+  readonly config: Config.Config
+  /** The environment: the process's, over `.env`'s (a variable set in the shell wins). */
+  readonly env: { readonly [name: string]: string | undefined }
+  readonly storeDir: string
+  readonly outDir: string
+  readonly transcriptPath: string
+}
+
+export const configFileNames = ["storyshot.config.ts", "storyshot.config.mts", "storyshot.config.js", "storyshot.config.mjs"]
+
+/** `.env` lines: `KEY=value`, `KEY="value"`, `export KEY=value`, `#` comments. Values are never logged. */
+export const parseDotenv = (text: string): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim()
+    if (!line || line.startsWith("#")) continue
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line)
+    if (!m) continue
+    let value = m[2]!
+    const quote = value[0]
+    if ((quote === '"' || quote === "'") && value.length >= 2 && value.endsWith(quote)) {
+      value = value.slice(1, -1)
+      if (quote === '"') value = value.replace(/\\n/g, "\n")
+    } else {
+      value = value.replace(/\s+#.*$/, "").trim()
+    }
+    out[m[1]!] = value
+  }
+  return out
+}
+
+export const readEnv = (dir: string, base: NodeJS.ProcessEnv = process.env) => {
+  let fromFile: Record<string, string> = {}
+  try {
+    fromFile = parseDotenv(fs.readFileSync(path.join(dir, ".env"), "utf8"))
+  } catch {}
+  const env: Record<string, string | undefined> = { ...fromFile }
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && v !== "") env[k] = v
+  return env
+}
+
+const importConfig = (file: string) =>
+  Effect.tryPromise({
+    try: () => import(`${pathToFileURL(file).href}?t=${fs.statSync(file).mtimeMs}`),
+    catch: (e) => {
+      const message = ((e as Error)?.message ?? String(e)).split("\n")[0]
+      return new WorkspaceError({ message: `could not load ${file}: ${message}` })
+    }
+  })
+
+export interface LoadOptions {
+  readonly cwd?: string | undefined
+  readonly config?: string | undefined
+  readonly profile?: Config.Profile | undefined
+  readonly env?: NodeJS.ProcessEnv | undefined
+}
+
+export const load = Effect.fn("Workspace.load")(function* (options: LoadOptions = {}) {
+  const dir = path.resolve(options.cwd ?? process.cwd())
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+    return yield* new WorkspaceError({ message: `workspace ${dir} is not a folder (check --cwd)` })
+  let configPath: string | undefined
+  if (options.config) {
+    configPath = path.resolve(dir, options.config)
+    if (!fs.existsSync(configPath))
+      return yield* new WorkspaceError({ message: `config file ${configPath} does not exist (check --config)` })
+  } else {
+    configPath = configFileNames.map((n) => path.join(dir, n)).find((p) => fs.existsSync(p))
+  }
+  let input: Config.ConfigInput = {}
+  if (configPath) {
+    const mod = yield* importConfig(configPath)
+    const exported = mod?.default ?? mod?.config
+    if (exported === undefined)
+      return yield* new WorkspaceError({
+        message: `${path.basename(configPath)} has no default export: write \`export default defineConfig({ ... })\``
+      })
+    const decoded = Config.decode(exported)
+    if (Either.isLeft(decoded))
+      return yield* new WorkspaceError({ message: `${path.basename(configPath)}: ${decoded.left}` })
+    input = decoded.right
+  }
+  const env = readEnv(dir, options.env ?? process.env)
+  let profile = options.profile
+  if (!profile && env.STORYSHOT_PROFILE) {
+    const p = env.STORYSHOT_PROFILE
+    if (p !== "draft" && p !== "cloud")
+      return yield* new WorkspaceError({ message: `STORYSHOT_PROFILE is "${p}"; use draft or cloud` })
+    profile = p
+  }
+  const config = Config.resolve(input, profile)
+  return {
+    dir,
+    configPath,
+    config,
+    env,
+    storeDir: path.join(dir, ".storyshot"),
+    outDir: path.join(dir, "out"),
+    transcriptPath: path.resolve(dir, config.transcript)
+  } satisfies Workspace
+})

@@ -1,0 +1,21 @@
+/**
+ * The root command and the options every subcommand shares. A subcommand reads them with `yield* root`.
+ */
+import { Command, Options } from "@effect/cli"
+
+export const globalOptions = {
+  cwd: Options.directory("cwd").pipe(
+    Options.optional,
+    Options.withDescription("The workspace folder (default: the current directory).")
+  ),
+  config: Options.file("config").pipe(
+    Options.optional,
+    Options.withDescription("The config file (default: storyshot.config.ts in the workspace; none means defaults).")
+  )
+}
+
+export const root = Command.make("storyshot", globalOptions).pipe(
+  Command.withDescription(
+    "Turn a transcript into a narrated short film, built like make: only what is stale is rebuilt (and paid for)."
+  )
+)

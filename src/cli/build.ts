@@ -1,0 +1,206 @@
+/**
+ * `storyshot build`: build the film (or the named targets and what they need), paying only for what is
+ * stale, then refresh `out/` from the store.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Command, Options } from "@effect/cli"
+import { Effect, Option } from "effect"
+import * as Cost from "../engine/Cost.ts"
+import type { BuildEvent } from "../engine/Events.ts"
+import * as Scheduler from "../engine/Scheduler.ts"
+import { Store } from "../engine/Store.ts"
+import * as Targets from "../../targets/index.ts"
+import { publish } from "../../targets/publish.ts"
+import { Profile } from "../Config.ts"
+import * as Reporter from "./Reporter.ts"
+import * as RunLog from "./RunLog.ts"
+import * as Session from "./Session.ts"
+import { root } from "./Root.ts"
+import type { Workspace } from "../Workspace.ts"
+
+export const options = {
+  target: Options.text("target").pipe(
+    Options.withAlias("t"),
+    Options.repeated,
+    Options.withDescription(
+      "Build this target and what it needs, nothing downstream (repeatable). Ids: transcript, sentence:N:audio, sentence:N:prompts, shot:K:image, shot:K:video, sentence:N:mux, final. Default: final."
+    )
+  ),
+  force: Options.boolean("force").pipe(
+    Options.withDescription("Rebuild the named --target ids even when fresh: a new take (paid again for paid stages); the old take stays in the store.")
+  ),
+  keepGoing: Options.boolean("keep-going").pipe(
+    Options.withAlias("k"),
+    Options.withDescription("After a failure, still finish every target that does not depend on it (default: stop at the first failure).")
+  ),
+  dryRun: Options.boolean("dry-run").pipe(
+    Options.withAlias("n"),
+    Options.withDescription("Show what would be built, per stage, with the estimated cost; build and pay nothing.")
+  ),
+  json: Options.boolean("json").pipe(
+    Options.withDescription('Print one JSON object at the end: {built, cached, failed, cost: {usd, known}, wallMs, ...}.')
+  ),
+  profile: Options.choice("profile", Profile.literals).pipe(
+    Options.optional,
+    Options.withDescription("draft (offline, free) or cloud (paid providers). Overrides STORYSHOT_PROFILE and the config.")
+  ),
+  maxCost: Options.float("max-cost").pipe(
+    Options.optional,
+    Options.withDescription("Spend cap in USD for this build: no new paid request starts once it would pass the cap (running ones finish).")
+  )
+}
+
+export interface BuildFlags {
+  readonly target: ReadonlyArray<string>
+  readonly force: boolean
+  readonly keepGoing: boolean
+  readonly dryRun: boolean
+  readonly json: boolean
+  readonly profile: Option.Option<Profile>
+  readonly maxCost: Option.Option<number>
+}
+
+export interface Summary {
+  readonly built: ReadonlyArray<string>
+  readonly cached: ReadonlyArray<string>
+  readonly failed: ReadonlyArray<{ readonly id: string; readonly error: string }>
+  readonly skipped: ReadonlyArray<{ readonly id: string; readonly because: string }>
+  readonly cost: Cost.Total
+  readonly saved: Cost.Total
+  readonly wallMs: number
+  readonly runId: string
+  readonly dryRun: boolean
+  readonly wouldBuild?: ReadonlyArray<{ readonly id: string; readonly stage: string; readonly estimate: Cost.Cost }>
+  readonly estimate?: Cost.Total
+  readonly blockedByBudget: ReadonlyArray<string>
+  readonly output?: string | undefined
+}
+
+/** The whole build, for the CLI and for tests: returns the summary, never exits the process. */
+export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) => void = () => {}) =>
+  Effect.gen(function* () {
+    if (flags.force && flags.target.length === 0)
+      return yield* new Session.UsageError({
+        message: "--force rebuilds named targets only: add --target ID (e.g. --force --target shot:3:image)"
+      })
+    const sentences = yield* Session.readSentences(ws)
+    yield* Session.checkTargets(flags.target, sentences.length)
+    if (!flags.dryRun) yield* Session.checkKeys(ws)
+    yield* Session.checkFfmpeg
+    const runId = RunLog.newRunId()
+    const dir = RunLog.runDir(ws.storeDir, runId)
+    const targets = flags.target.length > 0 ? [...new Set(flags.target)] : ["final"]
+    const maxCost = Option.getOrUndefined(flags.maxCost) ?? ws.config.maxCostUsd
+    const requests: Array<{ id: string; request: unknown }> = []
+    const program = Effect.gen(function* () {
+      const store = yield* Store
+      const result = yield* Scheduler.build(
+        { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
+        {
+          targets,
+          force: flags.force ? new Set(targets) : undefined,
+          keepGoing: flags.keepGoing,
+          dryRun: flags.dryRun,
+          retries: ws.config.retries,
+          pools: { ...Scheduler.defaultPools(), ...ws.config.pools },
+          timeoutMs: ws.config.timeoutSeconds * 1000,
+          maxCostUsd: maxCost,
+          complete: flags.target.length === 0
+        }
+      ).pipe(Effect.mapError((e) => new Session.UsageError({ message: e.message })))
+      if (!flags.dryRun) yield* publish(ws, store, sentences, result.results).pipe(Effect.ignore)
+      return result
+    })
+    const result = yield* program.pipe(
+      Effect.provide(
+        Session.layers(ws, dir, (e) => {
+          if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
+          onEvent(e)
+        })
+      )
+    )
+    const estimate = Cost.sum(result.wouldBuild.map((w) => w.estimate))
+    const summary: Summary = {
+      built: result.built,
+      cached: result.cached,
+      failed: result.failed,
+      skipped: result.skipped,
+      cost: result.cost,
+      saved: result.saved,
+      wallMs: result.wallMs,
+      runId,
+      dryRun: flags.dryRun,
+      blockedByBudget: result.blockedByBudget,
+      ...(flags.dryRun ? { wouldBuild: result.wouldBuild, estimate } : {}),
+      output: result.results.has("final") ? path.join(ws.outDir, "final.mp4") : undefined
+    }
+    if (!flags.dryRun) {
+      yield* Effect.sync(() => {
+        fs.mkdirSync(dir, { recursive: true })
+        fs.writeFileSync(
+          path.join(dir, "run.json"),
+          JSON.stringify({ ...summary, targets, profile: ws.config.profile, startedAt: Date.now() - result.wallMs, requests }, null, 2)
+        )
+      }).pipe(Effect.ignore)
+    }
+    return summary
+  })
+
+const print = (summary: Summary, json: boolean) => {
+  if (json) {
+    process.stdout.write(
+      JSON.stringify({
+        built: summary.built,
+        cached: summary.cached,
+        failed: summary.failed,
+        skipped: summary.skipped,
+        cost: summary.cost,
+        saved: summary.saved,
+        wallMs: summary.wallMs,
+        runId: summary.runId,
+        ...(summary.dryRun ? { dryRun: true, wouldBuild: summary.wouldBuild, estimate: summary.estimate } : {}),
+        ...(summary.blockedByBudget.length ? { blockedByBudget: summary.blockedByBudget } : {}),
+        ...(summary.output ? { output: summary.output } : {})
+      }) + "\n"
+    )
+    return
+  }
+  const out = (s: string) => process.stdout.write(s + "\n")
+  if (summary.dryRun) {
+    const byStage = new Map<string, Array<{ id: string; estimate: Cost.Cost }>>()
+    for (const w of summary.wouldBuild ?? []) byStage.set(w.stage, [...(byStage.get(w.stage) ?? []), w])
+    if (byStage.size === 0) out("Up to date: nothing would be built.")
+    else {
+      out("Would build:")
+      for (const [stage, nodes] of byStage)
+        out(`  ${stage.padEnd(10)} ${String(nodes.length).padStart(4)} node${nodes.length === 1 ? " " : "s"}  ${Cost.format(Cost.sum(nodes.map((n) => n.estimate)))}`)
+      out(`  estimated cost: ${Cost.format(summary.estimate ?? Cost.zero)} (shots of sentences not narrated yet are counted when their narration exists)`)
+    }
+    out(`${summary.cached.length} up to date.`)
+    return
+  }
+  const parts = [
+    `${summary.built.length} built`,
+    `${summary.cached.length} cached`,
+    ...(summary.failed.length ? [`${summary.failed.length} failed`] : []),
+    ...(summary.skipped.length ? [`${summary.skipped.length} not built (upstream failed)`] : [])
+  ]
+  out(`${parts.join(", ")} in ${(summary.wallMs / 1000).toFixed(1)} s · spent ${Cost.format(summary.cost)}${summary.saved.usd > 0 ? ` · cache saved ${Cost.format(summary.saved)}` : ""}`)
+  for (const f of summary.failed) out(`  failed ${f.id}: ${f.error}`)
+  if (summary.blockedByBudget.length)
+    out(`  stopped at the cost cap: ${summary.blockedByBudget.length} paid target(s) not started (${summary.blockedByBudget.slice(0, 5).join(", ")}${summary.blockedByBudget.length > 5 ? ", ..." : ""}); raise --max-cost to finish`)
+  if (summary.output && summary.failed.length === 0) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)
+}
+
+export const command = Command.make("build", options, (flags) =>
+    Effect.gen(function* () {
+      const g = yield* root
+      const ws = yield* Session.openWorkspace(g, Option.getOrUndefined(flags.profile))
+      const reporter = Reporter.make(Reporter.chooseMode(flags.json), { dryRun: flags.dryRun })
+      const summary = yield* run(ws, flags, reporter.onEvent).pipe(Effect.ensuring(Effect.sync(() => reporter.close())))
+      print(summary, flags.json)
+      if (summary.failed.length > 0) return yield* new Session.BuildFailed({ message: `${summary.failed.length} target(s) failed` })
+      if (summary.blockedByBudget.length > 0) return yield* new Session.BuildFailed({ message: "stopped at the cost cap" })
+    })
+  ).pipe(Command.withDescription("Build the film, or the named targets and what they need, rebuilding only what is stale."))

@@ -1,0 +1,45 @@
+/**
+ * The film's graph: every stage rule, and the nodes known before anything is built. Shots are added by the
+ * muxes' expansions once the narration is measured.
+ */
+import type { NodeSpec, Rule } from "../src/engine/Node.ts"
+import type { Workspace } from "../src/Workspace.ts"
+import * as Audio from "./audio.ts"
+import * as Final from "./final.ts"
+import * as Image from "./image.ts"
+import * as Mux from "./mux.ts"
+import * as Prompts from "./prompts.ts"
+import * as Timing from "./timing.ts"
+import * as Transcript from "./transcript.ts"
+import * as Video from "./video.ts"
+
+export const rules: { readonly [kind: string]: Rule<unknown, any> } = Object.fromEntries(
+  [
+    Transcript.rule,
+    Audio.rule,
+    Timing.shotsRule,
+    Timing.timingRule,
+    Prompts.rule,
+    Image.rule,
+    Video.rule,
+    Mux.rule,
+    Final.rule
+  ].map((r) => [r.kind, r])
+)
+
+export const plan = (ws: Workspace, sentences: ReadonlyArray<string>): ReadonlyArray<NodeSpec> => {
+  const { config, env } = ws
+  const nodes: Array<NodeSpec> = [Transcript.node(sentences)]
+  sentences.forEach((sentence, i) => {
+    const n = i + 1
+    nodes.push(
+      Audio.node(n, sentence, config, env),
+      Timing.shotsNode(n, config.shotSeconds),
+      Timing.timingNode(n, config.shotSeconds, config.fps),
+      Prompts.node(n, sentences, config, env),
+      Mux.node(n, sentences, config, env)
+    )
+  })
+  nodes.push(Final.node(sentences.length))
+  return nodes
+}

@@ -1,0 +1,117 @@
+/**
+ * `sentence:N:prompts`: one still-image prompt per shot of sentence N, with a shot type and a camera move.
+ *
+ * It depends on the shot count alone (not on exact durations: the money rule), and its recipe holds the
+ * sentence's normalized text, the style note and the model. The neighbouring sentences' text is given to the
+ * writer for continuity but kept out of the fingerprint (`context`): an edit must stay local, so editing
+ * sentence 5 never re-pays sentence 4's or 6's prompts. It never sees another sentence's *output*.
+ */
+import { Effect } from "effect"
+import type { Config } from "../src/Config.ts"
+import type { Json, NodeSpec, Rule } from "../src/engine/Node.ts"
+import { planShots } from "../src/providers/local/ShotPlanner.ts"
+import * as OpenRouter from "../src/providers/openrouter/OpenRouter.ts"
+import { normalize } from "../src/text/Sentences.ts"
+import * as Cloud from "./Cloud.ts"
+import { ids, kinds, Settings } from "./Settings.ts"
+
+export const version = 1
+/** Bump when the LLM prompt below changes: it changes every answer. */
+export const templateVersion = 1
+
+type Env = { readonly [name: string]: string | undefined }
+
+export const node = (
+  n: number,
+  sentences: ReadonlyArray<string>,
+  config: Config,
+  env: Env
+): NodeSpec => {
+  const sentence = sentences[n - 1]!
+  const provider = config.providers.prompts
+  return {
+    id: ids.prompts(n),
+    kind: kinds.prompts,
+    stage: "prompts",
+    version,
+    recipe: {
+      provider,
+      ...(provider === "openrouter" ? { model: Cloud.openrouter(env).model, template: templateVersion } : {}),
+      style: config.style,
+      text: normalize(sentence)
+    },
+    context: { sentence, previous: sentences[n - 2] ?? null, next: sentences[n] ?? null },
+    deps: [{ id: ids.shots(n), output: "count" }]
+  }
+}
+
+export const system = (style: string) =>
+  [
+    "You are a storyboard artist for a narrated short film.",
+    "For one sentence of narration you write one still-image prompt per shot, in order, each a single vivid",
+    "description of what the frame shows (subject, setting, framing, light), with no text or captions in the image.",
+    "Shots of one sentence must look like one continuous scene: same characters, places and palette.",
+    `Global style for every shot: ${style}.`,
+    'Answer only with JSON: {"shots":[{"prompt": "...", "shotType": "...", "camera": "push-in|pull-out|pan-left|pan-right|tilt-up|tilt-down"}]}.'
+  ].join(" ")
+
+export const user = (sentence: string, count: number, previous: string | null, next: string | null) =>
+  [
+    previous ? `Previous sentence (context only): ${previous}` : "This is the first sentence.",
+    `Sentence: ${sentence}`,
+    next ? `Next sentence (context only): ${next}` : "This is the last sentence.",
+    `Write exactly ${count} shot${count === 1 ? "" : "s"}.`
+  ].join("\n")
+
+const str = (v: Json | undefined) => (typeof v === "string" ? v : null)
+
+export const rule: Rule<unknown, any> = {
+  kind: kinds.prompts,
+  pool: (node) => (node.recipe.provider === "openrouter" ? "openrouter" : "local"),
+  paid: (node) => node.recipe.provider === "openrouter",
+  // About 400 prompt tokens and 120 per shot; the saved model list prices it when a cloud build has run.
+  estimate: (node) => (node.recipe.provider === "openrouter" ? { usd: 0.001, source: "table" } : { usd: 0, source: "free" }),
+  run: (ctx) =>
+    Effect.gen(function* () {
+      const count = Number(ctx.value(ids.shots(Number(ctx.node.id.split(":")[1])), "count"))
+      const recipe = ctx.node.recipe
+      const context = ctx.node.context ?? {}
+      const sentence = str(context.sentence) ?? String(recipe.text)
+      let shots: ReadonlyArray<{ prompt: string; shotType: string; camera: string }>
+      if (recipe.provider === "openrouter") {
+        const ws = yield* Settings
+        const o = Cloud.openrouter(ws.env)
+        const started = Date.now()
+        const list = yield* OpenRouter.shotList({
+          baseUrl: o.baseUrl,
+          apiKey: o.apiKey,
+          model: String(recipe.model),
+          system: system(String(recipe.style)),
+          user: user(sentence, count, str(context.previous), str(context.next)),
+          count,
+          title: "storyshot"
+        })
+        yield* ctx.request({
+          provider: "openrouter",
+          model: String(recipe.model),
+          requestId: list.requestId,
+          startedAt: started,
+          endedAt: Date.now(),
+          cost: list.cost,
+          attempt: list.attempts
+        })
+        shots = list.shots
+      } else {
+        shots = planShots({
+          text: sentence,
+          previous: str(context.previous) ?? undefined,
+          next: str(context.next) ?? undefined,
+          style: String(recipe.style),
+          count
+        })
+      }
+      return Object.fromEntries(
+        shots.map((s, i) => [String(i + 1), { value: { prompt: s.prompt, shotType: s.shotType, camera: s.camera } }])
+      )
+    })
+}

@@ -1,0 +1,121 @@
+/**
+ * `out/` is what a person opens, made from the store without paying: `out/final.mp4`,
+ * `out/sentences/NNN.mp4`, and the readable manifest `.storyshot/story.json` (sentence → audio → prompts →
+ * image → video, with file links and durations), the way the original spec keeps its ordered memory.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Effect } from "effect"
+import type { Built, Json } from "../src/engine/Node.ts"
+import type { Store } from "../src/engine/Store.ts"
+import type { Workspace } from "../src/Workspace.ts"
+import { ids } from "./Settings.ts"
+
+type StoreApi = Store["Type"]
+
+const fileOf = (store: StoreApi, built: Built | undefined, output: string) => {
+  const o = built?.outputs[output]
+  return o && o.ext !== undefined ? store.objectPath(o.hash, o.ext) : undefined
+}
+
+/** Copies to a temp name and renames, so `out/final.mp4` is never half-written. */
+const copyAtomic = (from: string, to: string) => {
+  fs.mkdirSync(path.dirname(to), { recursive: true })
+  try {
+    const a = fs.statSync(from)
+    const b = fs.statSync(to)
+    if (a.size === b.size && b.mtimeMs >= a.mtimeMs) return
+  } catch {}
+  const tmp = `${to}.tmp-${process.pid}`
+  fs.copyFileSync(from, tmp)
+  fs.renameSync(tmp, to)
+}
+
+export interface StoryShot {
+  readonly id: string
+  readonly k: number
+  readonly prompt: Json
+  readonly frames: number | undefined
+  readonly seconds: number | undefined
+  readonly image: string | undefined
+  readonly video: string | undefined
+}
+
+export interface StorySentence {
+  readonly n: number
+  readonly text: string
+  readonly audio: string | undefined
+  readonly durationSec: number | undefined
+  readonly mux: string | undefined
+  readonly out: string | undefined
+  readonly shots: ReadonlyArray<StoryShot>
+}
+
+export const publish = (
+  ws: Workspace,
+  store: StoreApi,
+  sentences: ReadonlyArray<string>,
+  results: ReadonlyMap<string, Built>
+) =>
+  Effect.try({
+    try: () => {
+      const rel = (p: string | undefined) => (p === undefined ? undefined : path.relative(ws.dir, p).split(path.sep).join("/"))
+      const value = (id: string, output: string) => results.get(id)?.outputs[output]?.value
+      const story: Array<StorySentence> = []
+      const sentencesDir = path.join(ws.outDir, "sentences")
+      let k = 1
+      sentences.forEach((text, i) => {
+        const n = i + 1
+        const count = Number(value(ids.shots(n), "count") ?? 0)
+        const frames = value(ids.timing(n), "frames") as ReadonlyArray<number> | undefined
+        const shots: Array<StoryShot> = []
+        for (let j = 1; j <= count; j++, k++) {
+          const f = frames?.[j - 1]
+          shots.push({
+            id: `shot:${k}`,
+            k,
+            prompt: value(ids.prompts(n), String(j)) ?? null,
+            frames: f,
+            seconds: f === undefined ? undefined : f / ws.config.fps,
+            image: rel(fileOf(store, results.get(ids.image(k)), "image")),
+            video: rel(fileOf(store, results.get(ids.video(k)), "video"))
+          })
+        }
+        const mux = fileOf(store, results.get(ids.mux(n)), "video")
+        let out: string | undefined
+        if (mux) {
+          out = path.join(sentencesDir, `${String(n).padStart(3, "0")}.mp4`)
+          copyAtomic(mux, out)
+        }
+        story.push({
+          n,
+          text,
+          audio: rel(fileOf(store, results.get(ids.audio(n)), "audio")),
+          durationSec: value(ids.audio(n), "duration") as number | undefined,
+          mux: rel(mux),
+          out: rel(out),
+          shots
+        })
+      })
+      // Sentence files past the end belong to a longer, earlier transcript.
+      if (fs.existsSync(sentencesDir))
+        for (const f of fs.readdirSync(sentencesDir)) {
+          const m = /^(\d+)\.mp4$/.exec(f)
+          if (m && Number(m[1]) > sentences.length) fs.rmSync(path.join(sentencesDir, f), { force: true })
+        }
+      const final = fileOf(store, results.get(ids.final), "video")
+      if (final) copyAtomic(final, path.join(ws.outDir, "final.mp4"))
+      const manifest = {
+        transcript: rel(ws.transcriptPath),
+        profile: ws.config.profile,
+        final: final ? rel(path.join(ws.outDir, "final.mp4")) : undefined,
+        sentences: story
+      }
+      const tmp = path.join(ws.storeDir, `story.json.tmp-${process.pid}`)
+      fs.mkdirSync(ws.storeDir, { recursive: true })
+      fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2))
+      fs.renameSync(tmp, path.join(ws.storeDir, "story.json"))
+      return manifest
+    },
+    catch: (e) => new Error(`could not write out/: ${(e as Error).message}`)
+  })
