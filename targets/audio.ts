@@ -56,6 +56,12 @@ export const rule: Rule<unknown, any> = {
     node.recipe.provider === "fal"
       ? FalTts.estimate(String(node.recipe.model), spoken(node))
       : { usd: 0, source: "free" },
+  // A dry run's guess at the narration's length: words at the voice's pace (about 2.6 words/s for cloud voices).
+  guess: (node) => {
+    const words = spoken(node).split(/\s+/).filter(Boolean).length
+    const wpm = node.recipe.provider === "espeak" ? Number(node.recipe.wordsPerMinute) : 156
+    return { duration: Math.max(0.5, (words * 60) / wpm + 0.3) }
+  },
   run: (ctx) =>
     Effect.gen(function* () {
       const recipe = ctx.node.recipe

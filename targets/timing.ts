@@ -35,6 +35,9 @@ export const shotsRule: Rule = {
   kind: kinds.shots,
   pool: () => "local",
   paid: () => false,
+  guess: (node, built) => ({
+    count: shotCount(Number(built.value(node.deps[0]!.id, "duration")), Number(node.recipe.shotSeconds))
+  }),
   run: (ctx) =>
     Effect.sync(() => ({ count: { value: shotCount(durationOf(ctx), Number(ctx.node.recipe.shotSeconds)) } }))
 }

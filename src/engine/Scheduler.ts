@@ -94,9 +94,9 @@ export interface BuildResult {
   readonly state: State
 }
 
-export interface Graph {
+export interface Graph<R = never> {
   readonly nodes: ReadonlyArray<NodeSpec>
-  readonly rules: { readonly [kind: string]: Rule<any, any> }
+  readonly rules: { readonly [kind: string]: Rule<any, R> }
 }
 
 /**
@@ -156,7 +156,10 @@ const missMessage = (cause: Cause.Cause<unknown>): string => {
   return "interrupted"
 }
 
-export const build = <R>(graph: Graph, options: BuildOptions) =>
+export const build = <R>(
+  graph: Graph<R>,
+  options: BuildOptions
+): Effect.Effect<BuildResult, CycleError, Store | BuildEvents | R> =>
   Effect.gen(function* () {
     const store = yield* Store
     const events = yield* BuildEvents
@@ -631,7 +634,7 @@ export const build = <R>(graph: Graph, options: BuildOptions) =>
       state
     }
     return result
-  })
+  }) as Effect.Effect<BuildResult, CycleError, Store | BuildEvents | R>
 
 const sumCosts = (requests: ReadonlyArray<Cost.RequestRecord>): Cost.Cost => {
   const total = Cost.sum(requests.map((r) => r.cost))

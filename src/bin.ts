@@ -1,0 +1,54 @@
+/**
+ * The only file that touches process.argv. Exit codes: 0 success, 1 a target failed, 2 bad usage, config or
+ * input, 130 interrupted. Errors a user can fix print as one line, without a stack trace.
+ */
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { ValidationError } from "@effect/cli"
+import { Cause, Effect, Exit, Option } from "effect"
+import { cli } from "./cli/Main.ts"
+
+let interrupts = 0
+process.on("SIGINT", () => {
+  // The first Ctrl-C interrupts the build (runMain's handler); a second one exits at once. Records are
+  // written atomically, so the store stays valid either way.
+  if (++interrupts > 1) {
+    process.stderr.write("\nstoryshot: stopped at once (second Ctrl-C)\n")
+    process.exit(130)
+  }
+  process.stderr.write("\nstoryshot: stopping (running steps are cancelled; Ctrl-C again to quit at once)\n")
+})
+
+const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
+  if (Exit.isSuccess(exit)) return 0
+  if (Cause.isInterruptedOnly(exit.cause)) return 130
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isNone(failure)) return 70
+  const error = failure.value as { _tag?: string }
+  if (error._tag === "BuildFailed") return 1
+  return 2
+}
+
+// Rules may need any service; every one is provided by the commands themselves (Session.layers).
+const program = (cli(process.argv) as Effect.Effect<void, unknown, NodeContext.NodeContext>).pipe(
+  Effect.tapErrorCause((cause) =>
+    Effect.sync(() => {
+      if (Cause.isInterruptedOnly(cause)) return
+      const failure = Cause.failureOption(cause)
+      if (Option.isSome(failure)) {
+        const error = failure.value as { _tag?: string; message?: string }
+        // @effect/cli already printed its usage errors with help.
+        if (ValidationError.isValidationError(error)) return
+        if (error._tag === "BuildFailed") return
+        process.stderr.write(`storyshot: ${error.message ?? String(error)}\n`)
+      } else {
+        process.stderr.write(`storyshot: internal error (please report it):\n${Cause.pretty(cause)}\n`)
+      }
+    })
+  ),
+  Effect.provide(NodeContext.layer)
+)
+
+NodeRuntime.runMain(program, {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) => onExit(exitCodeOf(exit))
+})

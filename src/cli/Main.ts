@@ -1,0 +1,11 @@
+/** The command tree. */
+import { Command } from "@effect/cli"
+import * as Build from "./build.ts"
+import * as Clean from "./clean.ts"
+import * as Graph from "./graph.ts"
+import * as Init from "./init.ts"
+import { root } from "./Root.ts"
+
+export const command = root.pipe(Command.withSubcommands([Build.command, Graph.command, Clean.command, Init.command]))
+
+export const cli = Command.run(command, { name: "storyshot", version: "0.1.0" })

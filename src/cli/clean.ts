@@ -1,0 +1,101 @@
+/**
+ * `storyshot clean`: drop stored results so the next build remakes them, and remove what nothing refers to.
+ * Whatever it drops that cost money, it says how much.
+ */
+import * as fs from "node:fs"
+import { Command, Options } from "@effect/cli"
+import { Effect, Option } from "effect"
+import * as Cost from "../engine/Cost.ts"
+import { Store, type NodeRecord } from "../engine/Store.ts"
+import { Stage } from "../Config.ts"
+import { root } from "./Root.ts"
+import * as Session from "./Session.ts"
+
+const paidOf = (records: ReadonlyArray<NodeRecord>) =>
+  Cost.sum(records.flatMap((r) => [r.cost, ...(r.takes ?? []).map((t) => t.cost)]).filter((c) => c.source !== "free"))
+
+const stages = [...Stage.literals, "timing", "transcript"] as const
+
+export interface CleanFlags {
+  readonly stage: Option.Option<string>
+  readonly target: ReadonlyArray<string>
+  readonly all: boolean
+}
+
+export const run = (g: Session.GlobalOptions, flags: CleanFlags, say: (line: string) => void) =>
+  Effect.gen(function* () {
+    const ws = yield* Session.openWorkspace(g)
+    const stage = Option.getOrUndefined(flags.stage)
+    if (stage !== undefined && !(stages as ReadonlyArray<string>).includes(stage))
+      return yield* new Session.UsageError({ message: `unknown stage "${stage}": use one of ${Stage.literals.join(", ")}` })
+    if (flags.target.length > 0) yield* Session.checkTargets(flags.target, Number.MAX_SAFE_INTEGER)
+
+    if (flags.all) {
+      if (!fs.existsSync(ws.storeDir)) return say("Nothing to clean: there is no store.")
+      const records = yield* Effect.provide(Effect.flatMap(Store, (s) => s.records), Store.layer(ws.storeDir))
+      const paid = paidOf(records)
+      fs.rmSync(ws.storeDir, { recursive: true, force: true })
+      fs.rmSync(ws.outDir, { recursive: true, force: true })
+      return say(
+        `Removed the store (${records.length} results${paid.usd > 0 || !paid.known ? `, which cost ${Cost.format(paid)} to make` : ""}) and out/.`
+      )
+    }
+
+    yield* Effect.gen(function* () {
+      const store = yield* Store
+      let dropped: Array<NodeRecord> = []
+      if (stage !== undefined || flags.target.length > 0) {
+        const state = yield* store.readState
+        const wanted = new Set(flags.target)
+        const currentFingerprints = new Set(
+          Object.values(state.nodes)
+            .filter((n) => wanted.has(n.id))
+            .map((n) => n.fingerprint)
+        )
+        for (const id of wanted) if (!state.nodes[id]) say(`${id}: no stored result from the last build`)
+        for (const r of yield* store.records) {
+          if ((stage !== undefined && r.stage === stage) || currentFingerprints.has(r.fingerprint)) {
+            yield* store.deleteRecord(r.fingerprint)
+            dropped.push(r)
+          }
+        }
+        const paid = paidOf(dropped)
+        say(
+          `Dropped ${dropped.length} stored result${dropped.length === 1 ? "" : "s"}${paid.usd > 0 || !paid.known ? ` that cost ${Cost.format(paid)} to make (the next build pays for them again)` : ""}.`
+        )
+      } else {
+        fs.rmSync(ws.outDir, { recursive: true, force: true })
+        say("Removed out/ (the next build remakes it from the store without paying).")
+      }
+      const gc = yield* store.collectGarbage
+      if (gc.removed > 0) say(`Removed ${gc.removed} unreferenced file${gc.removed === 1 ? "" : "s"} (${(gc.bytes / 1e6).toFixed(1)} MB).`)
+    }).pipe(
+      Effect.provide(Store.layer(ws.storeDir)),
+      Effect.mapError((e) => new Session.UsageError({ message: e.message }))
+    )
+  })
+
+export const command = Command.make(
+  "clean",
+  {
+    stage: Options.text("stage").pipe(
+      Options.optional,
+      Options.withDescription(`Drop every stored result of this stage (${Stage.literals.join(", ")}) so the next build remakes them.`)
+    ),
+    target: Options.text("target").pipe(
+      Options.withAlias("t"),
+      Options.repeated,
+      Options.withDescription("Drop the stored result of this target (from the last build); repeatable.")
+    ),
+    all: Options.boolean("all").pipe(Options.withDescription("Remove the whole store (.storyshot/) and out/."))
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const g = yield* root
+      yield* run(g, flags, (line) => process.stdout.write(line + "\n"))
+    })
+).pipe(
+  Command.withDescription(
+    "Without options: remove out/ and unreferenced files. --stage/--target: drop stored results so they are rebuilt (says what they cost). --all: remove the store."
+  )
+)
