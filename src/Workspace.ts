@@ -58,14 +58,15 @@ export const readEnv = (dir: string, base: NodeJS.ProcessEnv = process.env) => {
 }
 
 /**
- * A TypeScript config is bundled with esbuild (shipped with tsx) into one module and imported from memory:
+ * A config is bundled with esbuild (shipped with tsx) into one module and imported from memory:
  * ~50 ms, against ~1 s for tsx's loader, which remains the fallback (a config that imports packages).
  */
 const importConfig = (file: string) =>
   Effect.tryPromise({
     try: async () => {
+      // Through esbuild for .js too: the module is keyed by its content, so a long-running process (watch
+      // mode) sees every edit, where import() of the same file URL would return the first version forever.
       const version = `?t=${fs.statSync(file).mtimeMs}`
-      if (/\.m?js$/.test(file)) return import(`${pathToFileURL(file).href}${version}`)
       try {
         const esbuild = await import("esbuild")
         const out = await esbuild.build({
@@ -81,6 +82,7 @@ const importConfig = (file: string) =>
         return await import(`data:text/javascript;base64,${Buffer.from(code).toString("base64")}`)
       } catch (e) {
         if (isSyntaxError(e)) throw e
+        if (/\.m?js$/.test(file)) return import(`${pathToFileURL(file).href}${version}`)
         const { tsImport } = await import("tsx/esm/api")
         return tsImport(`${pathToFileURL(file).href}${version}`, import.meta.url)
       }

@@ -11,8 +11,12 @@ export interface FingerprintData {
   readonly kind: string
   readonly version: number
   readonly recipe: { readonly [key: string]: Json }
-  /** `id` or `id#output` → the hash of what the node read. */
-  readonly deps: { readonly [dep: string]: string }
+  /**
+   * The hashes of what the node read, in the order of its dependencies. By position and output name, never
+   * by the dependency's id: ids are positional ("sentence:3"), and inserting a sentence must not change the
+   * fingerprints of the sentences after it.
+   */
+  readonly deps: ReadonlyArray<{ readonly output?: string | undefined; readonly hash: string }>
   /** A new take asked for with --force: a counter that makes the fingerprint new. */
   readonly take?: number | undefined
 }
@@ -34,11 +38,12 @@ export const data = (
   node: NodeSpec,
   deps: ReadonlyArray<Dep>,
   lookup: (id: string) => Built
-): FingerprintData => {
-  const hashes: Record<string, string> = {}
-  for (const dep of deps) hashes[depKey(dep)] = depHash(dep, lookup(dep.id))
-  return { kind: node.kind, version: node.version, recipe: node.recipe, deps: hashes }
-}
+): FingerprintData => ({
+  kind: node.kind,
+  version: node.version,
+  recipe: node.recipe,
+  deps: deps.map((dep) => ({ output: dep.output, hash: depHash(dep, lookup(dep.id)) }))
+})
 
 export const of = (fingerprintData: FingerprintData): string => hashJson(fingerprintData)
 
@@ -48,8 +53,15 @@ export interface Change {
   readonly after: Json | undefined
 }
 
-/** What differs between two fingerprints' data, ingredient by ingredient: what `why` prints. */
-export const diff = (before: FingerprintData, after: FingerprintData): ReadonlyArray<Change> => {
+/**
+ * What differs between two fingerprints' data, ingredient by ingredient: what `why` prints. `names` are the
+ * current dependencies' ids, to say which input changed.
+ */
+export const diff = (
+  before: FingerprintData,
+  after: FingerprintData,
+  names: ReadonlyArray<string> = []
+): ReadonlyArray<Change> => {
   const changes: Array<Change> = []
   if (before.kind !== after.kind) changes.push({ ingredient: "kind", before: before.kind, after: after.kind })
   if (before.version !== after.version)
@@ -60,10 +72,19 @@ export const diff = (before: FingerprintData, after: FingerprintData): ReadonlyA
     const a = after.recipe[k]
     if (hashJson(b ?? null) !== hashJson(a ?? null)) changes.push({ ingredient: k, before: b, after: a })
   }
-  for (const k of keys(before.deps, after.deps)) {
-    const b = before.deps[k]
-    const a = after.deps[k]
-    if (b !== a) changes.push({ ingredient: `input ${k}`, before: b?.slice(0, 12), after: a?.slice(0, 12) })
+  const beforeDeps = Array.isArray(before.deps) ? before.deps : []
+  const n = Math.max(beforeDeps.length, after.deps.length)
+  for (let i = 0; i < n; i++) {
+    const b = beforeDeps[i]
+    const a = after.deps[i]
+    if (b?.hash === a?.hash && b?.output === a?.output) continue
+    const name = names[i] ?? `input ${i + 1}`
+    const output = a?.output ?? b?.output
+    changes.push({
+      ingredient: `input ${name}${output ? `#${output}` : ""}`,
+      before: b ? b.hash.slice(0, 12) : undefined,
+      after: a ? a.hash.slice(0, 12) : undefined
+    })
   }
   if ((before.take ?? 0) !== (after.take ?? 0))
     changes.push({ ingredient: "take (--force)", before: before.take ?? 0, after: after.take ?? 0 })

@@ -307,6 +307,37 @@ export const build = <R>(
         return fork(deferred, body).pipe(Effect.zipRight(Deferred.await(deferred)))
       })
 
+    /**
+     * A target that is not known yet (a shot, before its sentence's narration is measured): expand the
+     * expanding nodes in the order they were declared until one adds it. Only what those expansions need
+     * is built.
+     */
+    const discover = (id: string): Effect.Effect<NodeSpec, Miss, any> =>
+      Effect.gen(function* () {
+        const tried = new Set<string>()
+        for (;;) {
+          const found = specs.get(id)
+          if (found) return found
+          const next = [...specs.values()].find((s) => s.expand && !tried.has(s.id))
+          if (!next) break
+          tried.add(next.id)
+          yield* expand(next).pipe(
+            Effect.catchAll((miss) =>
+              miss._tag === "WouldBuild" ? Effect.fail(miss) : Effect.fail<Miss>({ _tag: "Upstream", id, failed: miss.id })
+            )
+          )
+        }
+        const pattern = new RegExp(`^${id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\d+/g, "(\\d+)")}$`)
+        const similar = [...specs.keys()].filter((k) => pattern.test(k))
+        return yield* Effect.fail<Miss>({
+          _tag: "Failed",
+          id,
+          error: similar.length
+            ? `no target ${id} in this film (there are ${similar.length} like it: ${similar[0]} … ${similar[similar.length - 1]})`
+            : `no target ${id} in this film`
+        })
+      })
+
     const record = (spec: NodeSpec, fingerprint: string, deps: ReadonlyArray<Dep>, result: Built) => {
       builtMap.set(spec.id, result)
       stateNodes.set(spec.id, {
@@ -321,8 +352,7 @@ export const build = <R>(
 
     const runNode = (id: string): Effect.Effect<Built, Miss, any> =>
       Effect.gen(function* () {
-        const spec = specs.get(id)
-        if (!spec) return yield* Effect.fail<Miss>({ _tag: "Failed", id, error: `unknown target ${id}` })
+        const spec = specs.get(id) ?? (yield* discover(id))
         const rule = ruleOf(spec)
         yield* awaitAll(id, spec.deps.map((d) => d.id))
         const extra = yield* expand(spec)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ffprobe, makeWorkspace, runBuild } from "./harness.ts"
+import { cli, ffprobe, makeWorkspace, runBuild } from "./harness.ts"
 
 const story = [
   "The fox ran across the frozen river at dawn.",
@@ -9,22 +9,136 @@ const story = [
   "A hunter watched from the ridge, silent and still, as the light grew over the valley."
 ]
 
+const write = (dir: string, sentences: ReadonlyArray<string>) =>
+  fs.writeFileSync(path.join(dir, "transcript.txt"), sentences.join("\n"))
+
+const sorted = (xs: ReadonlyArray<string>) => [...xs].sort()
+
+/** The ids of one sentence's nodes, given its number and its shots' numbers. */
+const sentenceNodes = (n: number, shots: ReadonlyArray<number>) => [
+  `sentence:${n}:audio`,
+  `sentence:${n}:shots`,
+  `sentence:${n}:timing`,
+  `sentence:${n}:prompts`,
+  `sentence:${n}:mux`,
+  ...shots.flatMap((k) => [`shot:${k}:image`, `shot:${k}:video`])
+]
+
+const manifest = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, ".storyshot", "story.json"), "utf8"))
+const shotNumbers = (dir: string, n: number): Array<number> => manifest(dir).sentences[n - 1].shots.map((s: { k: number }) => s.k)
+
 describe("draft pipeline, end to end (real ffmpeg, 160x90 @ 12 fps)", () => {
   it("builds out/final.mp4 whose length is the narration's, then a second build runs nothing", async () => {
     const dir = makeWorkspace(story.join("\n"))
     const first = await runBuild(dir)
     expect(first.summary.failed).toEqual([])
-    const final = path.join(dir, "out", "final.mp4")
-    const info = ffprobe(final)
+    const info = ffprobe(path.join(dir, "out", "final.mp4"))
     expect(info.streams.map((s) => s.codec_type).sort()).toEqual(["audio", "video"])
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, ".storyshot", "story.json"), "utf8"))
-    const narration = manifest.sentences.reduce((a: number, s: { durationSec: number }) => a + s.durationSec, 0)
+    const m = manifest(dir)
+    const narration = m.sentences.reduce((a: number, s: { durationSec: number }) => a + s.durationSec, 0)
     const video = Number(info.streams.find((s) => s.codec_type === "video")!.duration)
+    // Within one frame per sentence.
     expect(Math.abs(video - narration)).toBeLessThanOrEqual(story.length / 12)
-    expect(manifest.sentences).toHaveLength(3)
+    expect(m.sentences).toHaveLength(3)
+    for (const s of m.sentences) {
+      expect(s.shots.length).toBe(Math.max(1, Math.floor(s.durationSec / 2)))
+      for (const shot of s.shots) {
+        expect(fs.existsSync(path.join(dir, shot.image))).toBe(true)
+        expect(fs.existsSync(path.join(dir, shot.video))).toBe(true)
+      }
+    }
     expect(fs.readdirSync(path.join(dir, "out", "sentences"))).toEqual(["001.mp4", "002.mp4", "003.mp4"])
 
     const second = await runBuild(dir)
     expect(second.summary.built).toEqual([])
+    expect(second.summary.cached.length).toBe(first.summary.built.length)
+  })
+
+  it("editing one sentence rebuilds only that sentence's nodes and final; case and spacing alone rebuild nothing", async () => {
+    const dir = makeWorkspace(story.join("\n"))
+    await runBuild(dir)
+    write(dir, [story[0]!, "  SNOW fell   on the pines. ", story[2]!])
+    expect((await runBuild(dir)).summary.built).toEqual([])
+
+    write(dir, [story[0]!, "Snow fell softly on the tall pines.", story[2]!])
+    const edited = await runBuild(dir)
+    expect(sorted(edited.summary.built)).toEqual(sorted([...sentenceNodes(2, shotNumbers(dir, 2)), "final"]))
+  })
+
+  it("inserting a sentence in the middle rebuilds only the new sentence's nodes and final", async () => {
+    const dir = makeWorkspace(story.join("\n"))
+    await runBuild(dir)
+    write(dir, [story[0]!, "An owl called twice from the dark wood.", story[1]!, story[2]!])
+    const inserted = await runBuild(dir)
+    expect(sorted(inserted.summary.built)).toEqual(sorted([...sentenceNodes(2, shotNumbers(dir, 2)), "final"]))
+    expect(manifest(dir).sentences).toHaveLength(4)
+    expect(fs.readdirSync(path.join(dir, "out", "sentences"))).toHaveLength(4)
+  })
+
+  it("--target shot:3:image builds shot 3's card and what it needs, nothing else", async () => {
+    // Sentence 1 is short (one shot); sentence 2 is long (three or more), so shot 3 is its second shot.
+    const dir = makeWorkspace(
+      [
+        "Snow fell.",
+        "Far away, beyond the grey horizon, a storm was gathering its strength, turning slowly towards the sleeping coast and the little harbour town."
+      ].join("\n")
+    )
+    const r = await runBuild(dir, { target: ["shot:3:image"] })
+    expect(r.summary.failed).toEqual([])
+    // Numbering shot 3 needs sentence 1's shot count; the card needs sentence 2's prompts and timing.
+    expect(sorted(r.summary.built)).toEqual(
+      sorted([
+        "sentence:1:audio",
+        "sentence:1:shots",
+        "sentence:2:audio",
+        "sentence:2:shots",
+        "sentence:2:timing",
+        "sentence:2:prompts",
+        "shot:3:image"
+      ])
+    )
+    expect(fs.existsSync(path.join(dir, "out", "final.mp4"))).toBe(false)
+  })
+
+  it("clean --stage video, then build, remakes only the clips and what their outputs reach", async () => {
+    const dir = makeWorkspace(story.join("\n"))
+    const first = await runBuild(dir)
+    const clean = cli(["clean", "--stage", "video"], { cwd: dir })
+    expect(clean.code).toBe(0)
+    expect(clean.stdout).toMatch(/Dropped \d+ stored results/)
+    const again = await runBuild(dir)
+    const clips = first.summary.built.filter((id) => id.endsWith(":video"))
+    // Ken Burns is deterministic: the clips come back byte-identical, so early cutoff keeps the muxes.
+    expect(sorted(again.summary.built)).toEqual(sorted(clips))
+    expect(again.summary.cached).toContain("final")
+  })
+
+  it("changing a setting and changing it back finds the first results again", async () => {
+    const dir = makeWorkspace(story.slice(0, 2).join("\n"))
+    await runBuild(dir)
+    const cfg = path.join(dir, "storyshot.config.mjs")
+    const original = fs.readFileSync(cfg, "utf8")
+    fs.writeFileSync(cfg, original.replace('"test style"', '"noir, rain"'))
+    const changed = await runBuild(dir)
+    // The style reaches the prompts, and through their outputs the cards, clips, muxes and the final cut.
+    expect(changed.summary.built.some((id) => id.endsWith(":prompts"))).toBe(true)
+    expect(changed.summary.built.some((id) => id.endsWith(":audio"))).toBe(false)
+    fs.writeFileSync(cfg, original)
+    const back = await runBuild(dir)
+    expect(back.summary.built).toEqual([])
+  })
+
+  it("--force re-takes the named target and keeps the profile's other results", async () => {
+    const dir = makeWorkspace(story.slice(0, 1).join("\n"))
+    await runBuild(dir)
+    const forced = await runBuild(dir, { target: ["shot:1:image"], force: true })
+    expect(forced.summary.built).toEqual(["shot:1:image"])
+    // A card renders the same bytes again: the new take has the same hash, so nothing downstream rebuilds.
+    expect(sorted(forced.summary.cached)).toEqual(sorted([
+      "sentence:1:audio",
+      "sentence:1:shots",
+      "sentence:1:timing",
+      "sentence:1:prompts"
+    ]))
   })
 })
