@@ -36,6 +36,8 @@ export const collect = (g: Session.GlobalOptions, profile: Profile | undefined) 
     const nodes: Array<GraphNode> = []
     const seen = new Set<string>()
     for (const [id, spec] of result.nodes) {
+      // Only what the film needs (the `transcript` node is a target of its own, outside the film's closure).
+      if (!result.results.has(id) && !stale.has(id)) continue
       seen.add(id)
       const guessed = result.results.get(id)?.hash.startsWith("guess:") ?? false
       nodes.push({
