@@ -1,6 +1,7 @@
 /**
  * Reporters turn build events into what a person sees, on stderr (stdout is kept for results and --json):
- *   tty   — a live display redrawn in place: done/total per stage, what is running, elapsed, cost so far.
+ *   tty   — a live display redrawn in place: done/total per stage, what is running, elapsed, cost so far and
+ *           the estimate of what is left (from a dry walk before the build: `preview`).
  *   plain — one line per finished, failed or retried node (not a TTY, CI, or --json).
  *   quiet — nothing (--json alone prints its object at the end).
  */
@@ -12,7 +13,7 @@ export type Mode = "tty" | "plain" | "quiet"
 export const chooseMode = (json: boolean, stream: NodeJS.WriteStream = process.stderr): Mode =>
   json ? "quiet" : stream.isTTY && !process.env.CI ? "tty" : "plain"
 
-const stageOrder = ["transcript", "audio", "timing", "prompts", "image", "video", "mux", "final"]
+const stageOrder = ["transcript", "audio", "timing", "prompts", "image", "video", "mux", "final", "subtitles", "storyboard"]
 
 const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`)
 
@@ -21,6 +22,10 @@ export interface Reporter {
   readonly close: () => void
   /** Prints a line above the live display. */
   readonly line: (text: string) => void
+  /** What the build is expected to build, with estimates: the display counts down what is left of it. */
+  readonly preview: (wouldBuild: ReadonlyArray<{ readonly id: string; readonly stage: string; readonly estimate: Cost.Cost }>) => void
+  /** The estimate of what is left to build (undefined before a preview). */
+  readonly left: () => Cost.Total | undefined
 }
 
 export const make = (
@@ -32,6 +37,10 @@ export const make = (
   const stages = new Map<string, { total: number; done: number }>()
   const running = new Map<string, number>()
   let spent = Cost.zero
+  /** Planned node → its estimate; a node leaves it when it is built, found cached, fails or is refused. */
+  let plan: Map<string, Cost.Cost> | undefined
+  const estimateLeft = () =>
+    options.estimateLeft?.() ?? (plan ? Cost.sum(plan.values()) : undefined)
   let drawn = false
   let timer: ReturnType<typeof setInterval> | undefined
 
@@ -49,7 +58,7 @@ export const make = (
       .sort((a, b) => stageOrder.indexOf(a[0]) - stageOrder.indexOf(b[0]))
       .map(([name, s]) => `${name} ${s.done}/${s.total}`)
     const now = [...running.keys()].slice(0, 3).join(", ") + (running.size > 3 ? ` +${running.size - 3}` : "")
-    const left = options.estimateLeft?.()
+    const left = estimateLeft()
     return [
       `${parts.join("  ")}`,
       `${seconds(Date.now() - started)} elapsed · spent ${Cost.format(spent)}${left ? ` · left ≈ ${Cost.format(left)}` : ""}${now ? ` · running ${now}` : ""}`
@@ -82,6 +91,7 @@ export const make = (
   if (mode === "tty") timer = setInterval(draw, 250)
 
   const onEvent = (event: BuildEvent) => {
+    if ("id" in event && event._tag !== "Started" && event._tag !== "Request" && event._tag !== "Retrying") plan?.delete(event.id)
     switch (event._tag) {
       case "Discovered":
         for (const n of event.nodes) stage(n.stage).total++
@@ -96,7 +106,6 @@ export const make = (
       case "Built":
         running.delete(event.id)
         stage(event.stage).done++
-        spent = Cost.add(spent, event.cost)
         if (mode === "plain" || event.cost.usd !== 0)
           line(
             `built   ${event.id} in ${seconds(event.endedAt - event.startedAt)}${event.cost.source === "free" ? "" : ` · ${Cost.format(event.cost)}`}`
@@ -119,14 +128,28 @@ export const make = (
         line(`warning: ${event.message}`)
         break
       case "Request":
+        spent = Cost.add(spent, event.request.cost)
+        break
+      case "OverBudget":
+        line(`cap     ${event.id} not started: ${Cost.format(event.estimate)} more would pass the cost cap (spent $${event.spentUsd.toFixed(2)}, running $${event.runningUsd.toFixed(2)})`)
         break
     }
+    if (mode === "tty") draw()
+  }
+
+  const preview = (wouldBuild: ReadonlyArray<{ readonly id: string; readonly estimate: Cost.Cost }>) => {
+    plan = new Map(wouldBuild.map((w) => [w.id, w.estimate]))
+    const paid = wouldBuild.filter((w) => w.estimate.source !== "free")
+    if (mode === "plain" && wouldBuild.length > 0)
+      line(`plan    ${wouldBuild.length} to build${paid.length ? ` (${paid.length} paid)` : ""}, estimated ${Cost.format(Cost.sum(wouldBuild.map((w) => w.estimate)))}`)
     if (mode === "tty") draw()
   }
 
   return {
     onEvent,
     line,
+    preview,
+    left: estimateLeft,
     close: () => {
       if (timer) clearInterval(timer)
       clear()

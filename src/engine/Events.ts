@@ -37,6 +37,16 @@ export type BuildEvent =
   | { readonly _tag: "Skipped"; readonly id: string; readonly stage: string; readonly because: string }
   | { readonly _tag: "WouldBuild"; readonly id: string; readonly stage: string; readonly estimate: Cost.Cost; readonly reason: string }
   | { readonly _tag: "Request"; readonly id: string; readonly request: Cost.RequestRecord }
+  /** A paid node not started because its estimate would take the run over the cost cap. `spentUsd` is what
+   *  finished nodes cost so far, `runningUsd` the estimates of paid nodes still running. */
+  | {
+      readonly _tag: "OverBudget"
+      readonly id: string
+      readonly stage: string
+      readonly estimate: Cost.Cost
+      readonly spentUsd: number
+      readonly runningUsd: number
+    }
   | { readonly _tag: "Warning"; readonly message: string }
 
 export class BuildEvents extends Context.Tag("storyshot/BuildEvents")<

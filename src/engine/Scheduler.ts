@@ -92,6 +92,9 @@ export interface BuildResult {
   /** Each known node's data dependencies (declared and expanded), for `graph`. */
   readonly edges: (id: string) => ReadonlyArray<string>
   readonly state: State
+  /** Each node's fingerprint data as this build computed it (in a dry run, inputs that would be rebuilt
+   *  appear as `guess:` hashes): what `why` compares with the last record. */
+  readonly data: ReadonlyMap<string, Fingerprint.FingerprintData>
 }
 
 export interface Graph<R = never> {
@@ -184,6 +187,7 @@ export const build = <R>(
     const results = new Map<string, Deferred.Deferred<Built, Miss>>()
     const expansions = new Map<string, Deferred.Deferred<ReadonlyArray<Dep>, Miss>>()
     const builtMap = new Map<string, Built>()
+    const dataMap = new Map<string, Fingerprint.FingerprintData>()
     const stateNodes = new Map<string, StateNode>()
     const newExpansions: Record<string, ReadonlyArray<{ id: string; kind: string; stage: string }>> = {}
     const built: Array<string> = []
@@ -359,11 +363,15 @@ export const build = <R>(
         yield* awaitAll(id, extra.map((d) => d.id))
         const deps = [...spec.deps, ...extra]
         if (dryRun && deps.some((d) => Fingerprint.isGuess(lookup.get(d.id)))) {
+          try {
+            dataMap.set(id, Fingerprint.data(spec, deps, lookup.get))
+          } catch {}
           yield* noteWouldBuild(spec, "an input would be rebuilt")
           return yield* guessOrMiss(spec, rule)
         }
         const data = Fingerprint.data(spec, deps, lookup.get)
         const fingerprint = Fingerprint.of(data)
+        dataMap.set(id, data)
 
         const existing = yield* store.getRecord(fingerprint)
         if (Option.isSome(existing) && !force.has(id)) {
@@ -437,7 +445,9 @@ export const build = <R>(
           const need = estimate.usd ?? 0
           if (spent.usd + reserved + need > options.maxCostUsd + 1e-9) {
             blockedByBudget.push(id)
-            return Effect.fail<Miss>({ _tag: "Budget", id })
+            return events
+              .emit({ _tag: "OverBudget", id, stage: spec.stage, estimate, spentUsd: spent.usd, runningUsd: reserved })
+              .pipe(Effect.zipRight(Effect.fail<Miss>({ _tag: "Budget", id })))
           }
           reserved += need
           holding = true
@@ -661,7 +671,8 @@ export const build = <R>(
         const spec = specs.get(id)
         return spec ? [...new Set([...spec.deps.map((d) => d.id), ...(expandedDeps.get(id) ?? [])])] : []
       },
-      state
+      state,
+      data: dataMap
     }
     return result
   }) as Effect.Effect<BuildResult, CycleError, Store | BuildEvents | R>
