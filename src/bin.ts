@@ -8,15 +8,22 @@ import { Cause, Effect, Exit, Option } from "effect"
 import { cli } from "./cli/Main.ts"
 
 let interrupts = 0
-process.on("SIGINT", () => {
-  // The first Ctrl-C interrupts the build (runMain's handler); a second one exits at once. Records are
-  // written atomically, so the store stays valid either way.
+const onSignal = (signal: NodeJS.Signals) => {
+  // The first SIGINT/SIGTERM interrupts the build (runMain's handler): scheduling stops, queued provider
+  // requests are cancelled, ffmpeg is killed, finished nodes stay recorded, and the exit code is 130.
+  // A second one exits at once. Every store write is temp → fsync → rename and a record is written only
+  // after its objects, so even that leaves the store valid; the workspace lock goes with the process
+  // (an exit hook removes it, and a lock whose process is dead is taken over anyway).
   if (++interrupts > 1) {
-    process.stderr.write("\nstoryshot: stopped at once (second Ctrl-C)\n")
+    process.stderr.write(`\nstoryshot: stopped at once (second ${signal === "SIGINT" ? "Ctrl-C" : signal})\n`)
     process.exit(130)
   }
-  process.stderr.write("\nstoryshot: stopping (running steps are cancelled; Ctrl-C again to quit at once)\n")
-})
+  process.stderr.write(
+    `\nstoryshot: stopping (running steps are cancelled, finished ones are kept; ${signal === "SIGINT" ? "Ctrl-C" : signal} again to quit at once)\n`
+  )
+}
+process.on("SIGINT", onSignal)
+process.on("SIGTERM", onSignal)
 
 const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
   if (Exit.isSuccess(exit)) return 0

@@ -5,7 +5,8 @@ import * as Clean from "./clean.ts"
 import * as Graph from "./graph.ts"
 import * as Init from "./init.ts"
 import { root } from "./Root.ts"
+import * as Verify from "./verify.ts"
 
-export const command = root.pipe(Command.withSubcommands([Build.command, Graph.command, Clean.command, Init.command]))
+export const command = root.pipe(Command.withSubcommands([Build.command, Graph.command, Clean.command, Init.command, Verify.command]))
 
 export const cli = Command.run(command, { name: "storyshot", version: "0.1.0" })

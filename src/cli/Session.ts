@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import { Effect, Layer, Option, Schema } from "effect"
 import { BuildEvents, type BuildEvent } from "../engine/Events.ts"
 import { Store } from "../engine/Store.ts"
-import { Ffmpeg, resolveBinary } from "../media/Ffmpeg.ts"
+import { checkWorks, Ffmpeg } from "../media/Ffmpeg.ts"
 import { Espeak } from "../providers/espeak/Espeak.ts"
 import { Http } from "../providers/Http.ts"
 import { parseTranscript } from "../text/Sentences.ts"
@@ -104,8 +104,8 @@ export const checkKeys = (ws: Workspace.Workspace) => {
       )
 }
 
-export const checkFfmpeg = resolveBinary("ffmpeg").pipe(
-  Effect.zipRight(resolveBinary("ffprobe")),
+export const checkFfmpeg = checkWorks("ffmpeg").pipe(
+  Effect.zipRight(checkWorks("ffprobe")),
   Effect.mapError((e) => new UsageError({ message: e.message }))
 )
 

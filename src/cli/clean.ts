@@ -6,6 +6,7 @@ import * as fs from "node:fs"
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import * as Cost from "../engine/Cost.ts"
+import * as Lock from "../engine/Lock.ts"
 import { Store, type NodeRecord } from "../engine/Store.ts"
 import { Stage } from "../Config.ts"
 import { root } from "./Root.ts"
@@ -29,6 +30,13 @@ export const run = (g: Session.GlobalOptions, flags: CleanFlags, say: (line: str
     if (stage !== undefined && !(stages as ReadonlyArray<string>).includes(stage))
       return yield* new Session.UsageError({ message: `unknown stage "${stage}": use one of ${Stage.literals.join(", ")}` })
     if (flags.target.length > 0) yield* Session.checkTargets(flags.target, Number.MAX_SAFE_INTEGER)
+    if (!fs.existsSync(ws.storeDir) && !fs.existsSync(ws.outDir)) return say("Nothing to clean: there is no store.")
+    // A running build must not lose records or objects under its feet: clean waits for it.
+    yield* Lock.acquire(ws.storeDir, {
+      wait: true,
+      command: "storyshot clean",
+      onWait: (_, message) => Effect.sync(() => process.stderr.write(`storyshot: ${message}\n`))
+    }).pipe(Effect.mapError((e) => new Session.UsageError({ message: e.message })))
 
     if (flags.all) {
       if (!fs.existsSync(ws.storeDir)) return say("Nothing to clean: there is no store.")
@@ -92,7 +100,7 @@ export const command = Command.make(
   (flags) =>
     Effect.gen(function* () {
       const g = yield* root
-      yield* run(g, flags, (line) => process.stdout.write(line + "\n"))
+      yield* Effect.scoped(run(g, flags, (line) => process.stdout.write(line + "\n")))
     })
 ).pipe(
   Command.withDescription(

@@ -184,6 +184,50 @@ export const resolveBinary = (binary: "ffmpeg" | "ffprobe"): Effect.Effect<strin
     return Effect.succeed(candidate)
   })
 
+const working = new Map<string, true>()
+
+/**
+ * Resolves the binary and checks that it runs (`-version` exits 0 and names itself), before a build starts:
+ * a wrong FFMPEG_PATH, a binary for another platform or a broken install is the user's to fix (exit 2), not
+ * a failure of every render later. Remembered per binary file for the life of the process.
+ */
+export const checkWorks = (binary: "ffmpeg" | "ffprobe"): Effect.Effect<string, FfmpegMissing> =>
+  resolveBinary(binary).pipe(
+    Effect.flatMap((candidate) =>
+      Effect.async<string, FfmpegMissing>((resume) => {
+        const key = `${candidate}:${fs.statSync(candidate).mtimeMs}`
+        if (working.has(key)) return resume(Effect.succeed(candidate))
+        const envName = binary === "ffmpeg" ? "FFMPEG_PATH" : "FFPROBE_PATH"
+        const broken = (why: string) =>
+          resume(
+            Effect.fail(
+              new FfmpegMissing({
+                binary,
+                path: candidate,
+                message: `${binary} at ${candidate} does not work (${why}): set ${envName} to a working ${binary}, or reinstall the dependencies (npm ci).`
+              })
+            )
+          )
+        let out = ""
+        const child = spawn(candidate, ["-version"], { stdio: ["ignore", "pipe", "ignore"], windowsHide: true })
+        const timer = setTimeout(() => child.kill("SIGKILL"), 15_000)
+        child.stdout.on("data", (chunk) => (out += String(chunk)))
+        child.on("error", (e) => {
+          clearTimeout(timer)
+          broken(e.message)
+        })
+        child.on("close", (code, signal) => {
+          clearTimeout(timer)
+          if (code === 0 && new RegExp(`${binary} version`, "i").test(out)) {
+            working.set(key, true)
+            resume(Effect.succeed(candidate))
+          } else broken(signal ? `\`${binary} -version\` was killed by ${signal}` : `\`${binary} -version\` exited with code ${code}`)
+        })
+        return Effect.sync(() => child.kill("SIGKILL"))
+      })
+    )
+  )
+
 // ---------------------------------------------------------------------------------------------------------
 // Running
 

@@ -78,8 +78,11 @@ describe("storyshot command line", () => {
   it("exits 1 when a target fails, and says which", () => {
     if (process.platform === "win32") return
     const dir = makeWorkspace(story)
-    // An ffmpeg that always fails: every render fails, the narration (WASM) still works.
-    const r = cli(["build", "--keep-going"], { cwd: dir, env: { FFMPEG_PATH: "/bin/false" } })
+    // An ffmpeg that passes the start-up check (`-version`) and then fails every render; the narration
+    // (WASM) still works. (An ffmpeg that does not even run is bad input: exit 2, see test/e2e/safety.)
+    const fake = path.join(dir, "ffmpeg-fails")
+    fs.writeFileSync(fake, '#!/bin/sh\nif [ "$1" = "-version" ]; then echo "ffmpeg version 0-fake"; exit 0; fi\necho "render failed" >&2\nexit 1\n', { mode: 0o755 })
+    const r = cli(["build", "--keep-going"], { cwd: dir, env: { FFMPEG_PATH: fake } })
     expect(r.code).toBe(1)
     expect(r.stdout).toMatch(/failed/)
     expect(r.stderr).not.toMatch(/at .*\.ts:\d+/)
