@@ -8,7 +8,6 @@ import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import * as Cost from "../engine/Cost.ts"
 import type { BuildEvent } from "../engine/Events.ts"
-import * as Lock from "../engine/Lock.ts"
 import * as Scheduler from "../engine/Scheduler.ts"
 import { Store } from "../engine/Store.ts"
 import * as Targets from "../../targets/index.ts"
@@ -17,6 +16,7 @@ import { Profile } from "../Config.ts"
 import * as Reporter from "./Reporter.ts"
 import * as RunLog from "./RunLog.ts"
 import * as Session from "./Session.ts"
+import * as Watch from "./Watch.ts"
 import { root } from "./Root.ts"
 import type { Workspace } from "../Workspace.ts"
 
@@ -46,8 +46,11 @@ export const options = {
     Options.optional,
     Options.withDescription("draft (offline, free) or cloud (paid providers). Overrides STORYSHOT_PROFILE and the config.")
   ),
-  noWait: Options.boolean("no-wait").pipe(
-    Options.withDescription("When another build is using this workspace, exit at once (exit code 2) instead of waiting for it.")
+  watch: Options.boolean("watch").pipe(
+    Options.withAlias("w"),
+    Options.withDescription(
+      "Keep running: build, then rebuild (only what is stale) whenever the transcript, the config or .env changes (debounced 300 ms). An edit during a build queues the next build: the running one finishes, nothing it paid for is thrown away, and one build follows with every change so far; never two at once. Ctrl-C stops (a running build is cancelled cleanly; what it finished stays in the store)."
+    )
   ),
   maxCost: Options.float("max-cost").pipe(
     Options.optional,
@@ -63,8 +66,6 @@ export interface BuildFlags {
   readonly json: boolean
   readonly profile: Option.Option<Profile>
   readonly maxCost: Option.Option<number>
-  /** Exit at once when another build holds the workspace lock (default: wait for it). */
-  readonly noWait?: boolean
 }
 
 export interface Summary {
@@ -118,22 +119,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       if (!flags.dryRun) yield* publish(ws, store, sentences, result.results).pipe(Effect.ignore)
       return result
     })
-    // One build writes a store at a time: taken only now, after every check of the input, so a refused
-    // build leaves the store untouched. A dry run writes nothing and needs no lock.
-    const locked = flags.dryRun
-      ? program
-      : Effect.scoped(
-          Lock.acquire(ws.storeDir, {
-            wait: flags.noWait !== true,
-            command: "storyshot build",
-            onWait: (_, message) => Effect.sync(() => onEvent({ _tag: "Warning", message })),
-            onTakeOver: (_, message) => Effect.sync(() => onEvent({ _tag: "Warning", message }))
-          }).pipe(
-            Effect.mapError((e) => new Session.UsageError({ message: e.message })),
-            Effect.zipRight(program)
-          )
-        )
-    const result = yield* locked.pipe(
+    const result = yield* program.pipe(
       Effect.provide(
         Session.layers(ws, dir, (e) => {
           if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
@@ -214,19 +200,40 @@ const print = (summary: Summary, json: boolean) => {
   if (summary.output && summary.failed.length === 0) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)
 }
 
+/** `build --watch`: Watch.buildLoop runs the builds; each one gets its own progress display and summary. */
+const watchBuild = (g: Session.GlobalOptions, flags: BuildFlags) =>
+  Effect.gen(function* () {
+    if (flags.force)
+      return yield* new Session.UsageError({
+        message: "--watch with --force would re-take the targets on every save: run the --force build once without --watch"
+      })
+    return yield* Watch.buildLoop({
+      dir: path.resolve(Option.getOrElse(g.cwd, () => process.cwd())),
+      configOption: Option.getOrUndefined(g.config),
+      load: Session.openWorkspace(g, Option.getOrUndefined(flags.profile)),
+      build: (ws, attach) => {
+        const reporter = Reporter.make(Reporter.chooseMode(flags.json), { dryRun: flags.dryRun })
+        const stderr = (text: string) => void process.stderr.write(text + "\n")
+        attach(flags.json ? stderr : reporter.line)
+        const onEvent = (e: BuildEvent) => {
+          if (flags.json && e._tag === "Warning") stderr(`storyshot: ${e.message}`)
+          reporter.onEvent(e)
+        }
+        return run(ws, flags, onEvent).pipe(
+          Effect.ensuring(Effect.sync(() => reporter.close())),
+          Effect.tap((summary) => Effect.sync(() => print(summary, flags.json)))
+        )
+      }
+    })
+  })
+
 export const command = Command.make("build", options, (flags) =>
     Effect.gen(function* () {
       const g = yield* root
+      if (flags.watch) return yield* watchBuild(g, flags)
       const ws = yield* Session.openWorkspace(g, Option.getOrUndefined(flags.profile))
       const reporter = Reporter.make(Reporter.chooseMode(flags.json), { dryRun: flags.dryRun })
-      // --json keeps stdout for the summary; warnings (waiting for the lock, damaged records) still reach stderr.
-      const onEvent = flags.json
-        ? (e: BuildEvent) => {
-            if (e._tag === "Warning") process.stderr.write(`storyshot: ${e.message}\n`)
-            reporter.onEvent(e)
-          }
-        : reporter.onEvent
-      const summary = yield* run(ws, flags, onEvent).pipe(Effect.ensuring(Effect.sync(() => reporter.close())))
+      const summary = yield* run(ws, flags, reporter.onEvent).pipe(Effect.ensuring(Effect.sync(() => reporter.close())))
       print(summary, flags.json)
       if (summary.failed.length > 0) return yield* new Session.BuildFailed({ message: `${summary.failed.length} target(s) failed` })
       if (summary.blockedByBudget.length > 0) return yield* new Session.BuildFailed({ message: "stopped at the cost cap" })
