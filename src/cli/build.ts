@@ -8,6 +8,7 @@ import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import * as Cost from "../engine/Cost.ts"
 import type { BuildEvent } from "../engine/Events.ts"
+import * as Lock from "../engine/Lock.ts"
 import * as Scheduler from "../engine/Scheduler.ts"
 import { Store } from "../engine/Store.ts"
 import * as Targets from "../../targets/index.ts"
@@ -46,6 +47,9 @@ export const options = {
     Options.optional,
     Options.withDescription("draft (offline, free) or cloud (paid providers). Overrides STORYSHOT_PROFILE and the config.")
   ),
+  noWait: Options.boolean("no-wait").pipe(
+    Options.withDescription("When another build is using this workspace, exit at once (exit code 2) instead of waiting for it.")
+  ),
   watch: Options.boolean("watch").pipe(
     Options.withAlias("w"),
     Options.withDescription(
@@ -66,6 +70,8 @@ export interface BuildFlags {
   readonly json: boolean
   readonly profile: Option.Option<Profile>
   readonly maxCost: Option.Option<number>
+  /** Exit at once when another build holds the workspace lock (default: wait for it). */
+  readonly noWait?: boolean
 }
 
 export interface Summary {
@@ -119,7 +125,22 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       if (!flags.dryRun) yield* publish(ws, store, sentences, result.results).pipe(Effect.ignore)
       return result
     })
-    const result = yield* program.pipe(
+    // One build writes a store at a time: taken only now, after every check of the input, so a refused
+    // build leaves the store untouched. A dry run writes nothing and needs no lock.
+    const locked = flags.dryRun
+      ? program
+      : Effect.scoped(
+          Lock.acquire(ws.storeDir, {
+            wait: flags.noWait !== true,
+            command: "storyshot build",
+            onWait: (_, message) => Effect.sync(() => onEvent({ _tag: "Warning", message })),
+            onTakeOver: (_, message) => Effect.sync(() => onEvent({ _tag: "Warning", message }))
+          }).pipe(
+            Effect.mapError((e) => new Session.UsageError({ message: e.message })),
+            Effect.zipRight(program)
+          )
+        )
+    const result = yield* locked.pipe(
       Effect.provide(
         Session.layers(ws, dir, (e) => {
           if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
@@ -233,7 +254,14 @@ export const command = Command.make("build", options, (flags) =>
       if (flags.watch) return yield* watchBuild(g, flags)
       const ws = yield* Session.openWorkspace(g, Option.getOrUndefined(flags.profile))
       const reporter = Reporter.make(Reporter.chooseMode(flags.json), { dryRun: flags.dryRun })
-      const summary = yield* run(ws, flags, reporter.onEvent).pipe(Effect.ensuring(Effect.sync(() => reporter.close())))
+      // --json keeps stdout for the summary; warnings (waiting for the lock, damaged records) still reach stderr.
+      const onEvent = flags.json
+        ? (e: BuildEvent) => {
+            if (e._tag === "Warning") process.stderr.write(`storyshot: ${e.message}\n`)
+            reporter.onEvent(e)
+          }
+        : reporter.onEvent
+      const summary = yield* run(ws, flags, onEvent).pipe(Effect.ensuring(Effect.sync(() => reporter.close())))
       print(summary, flags.json)
       if (summary.failed.length > 0) return yield* new Session.BuildFailed({ message: `${summary.failed.length} target(s) failed` })
       if (summary.blockedByBudget.length > 0) return yield* new Session.BuildFailed({ message: "stopped at the cost cap" })
