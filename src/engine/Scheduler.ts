@@ -358,7 +358,19 @@ export const build = <R>(
       Effect.gen(function* () {
         const spec = specs.get(id) ?? (yield* discover(id))
         const rule = ruleOf(spec)
-        yield* awaitAll(id, spec.deps.map((d) => d.id))
+        yield* awaitAll(id, spec.deps.map((d) => d.id)).pipe(
+          // Dry run: a node whose declared input would be rebuilt still expands (from guesses), so the nodes
+          // its expansion adds (a sentence's shots) are counted in the plan and its estimate.
+          Effect.catchAll((miss) =>
+            dryRun && miss._tag === "WouldBuild" && spec.expand
+              ? expand(spec).pipe(
+                  Effect.flatMap((extra) => awaitAll(id, extra.map((d) => d.id))),
+                  Effect.ignore,
+                  Effect.zipRight(Effect.fail(miss))
+                )
+              : Effect.fail(miss)
+          )
+        )
         const extra = yield* expand(spec)
         yield* awaitAll(id, extra.map((d) => d.id))
         const deps = [...spec.deps, ...extra]

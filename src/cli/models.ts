@@ -1,0 +1,107 @@
+/**
+ * `storyshot models [--refresh]`: the OpenRouter model list with prices, saved in `.storyshot/models.json` so
+ * estimates and this listing work offline. The list is fetched when there is no saved one or with --refresh
+ * (`GET {OPENROUTER_BASE_URL}/models`; prices there are strings, USD per token; router pseudo-models say -1,
+ * which is shown as "varies", never as free).
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Command, Options } from "@effect/cli"
+import { Effect } from "effect"
+import * as OpenRouter from "../providers/openrouter/OpenRouter.ts"
+import * as Cloud from "../../targets/Cloud.ts"
+import type { Workspace } from "../Workspace.ts"
+import { root } from "./Root.ts"
+import * as RunLog from "./RunLog.ts"
+import * as Session from "./Session.ts"
+
+export interface SavedModels {
+  readonly fetchedAt: number
+  readonly baseUrl: string
+  readonly models: ReadonlyArray<OpenRouter.ModelInfo>
+}
+
+export const savedPath = (ws: Workspace) => path.join(ws.storeDir, "models.json")
+
+export const readSaved = (ws: Workspace): SavedModels | undefined => {
+  try {
+    const saved = JSON.parse(fs.readFileSync(savedPath(ws), "utf8")) as SavedModels
+    return Array.isArray(saved.models) ? saved : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The saved list, fetched (and saved) first when there is none or `refresh` is asked. */
+export const load = (ws: Workspace, refresh: boolean) =>
+  Effect.gen(function* () {
+    const saved = readSaved(ws)
+    if (saved && !refresh) return { ...saved, fetched: false }
+    const o = Cloud.openrouter(ws.env)
+    const models = yield* OpenRouter.listModels({ baseUrl: o.baseUrl, apiKey: o.apiKey }).pipe(
+      Effect.provide(Session.layers(ws, RunLog.runDir(ws.storeDir, "models"), () => {})),
+      Effect.mapError(
+        (e) =>
+          new Session.UsageError({
+            message: `could not fetch the model list from ${o.baseUrl}: ${e.message}${saved ? " (the saved list is kept)" : ""}`
+          })
+      )
+    )
+    const next: SavedModels = { fetchedAt: Date.now(), baseUrl: o.baseUrl, models }
+    fs.mkdirSync(ws.storeDir, { recursive: true })
+    const tmp = `${savedPath(ws)}.${process.pid}.tmp`
+    fs.writeFileSync(tmp, JSON.stringify(next))
+    fs.renameSync(tmp, savedPath(ws))
+    return { ...next, fetched: true }
+  })
+
+const perMillion = (perToken: number) =>
+  !Number.isFinite(perToken) || perToken < 0 ? "varies" : perToken === 0 ? "free" : `$${(perToken * 1e6).toFixed(perToken * 1e6 < 1 ? 3 : 2)}`
+
+/** A shot list for one sentence: about 400 prompt tokens and 120 completion tokens per shot (2 shots). */
+const perSentence = (m: OpenRouter.ModelInfo) => {
+  const c = OpenRouter.estimateCost(m.id, [m], 400, 240)
+  return c.usd === undefined ? "unknown" : c.usd === 0 ? "$0" : `$${c.usd.toFixed(5)}`
+}
+
+export const toText = (list: SavedModels & { fetched: boolean }, current: string, match?: string) => {
+  const models = list.models.filter((m) => !match || m.id.toLowerCase().includes(match.toLowerCase()))
+  const rows = [...models]
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .map((m) => [
+      `${m.id === current ? "*" : " "} ${m.id}`,
+      perMillion(m.pricing.prompt),
+      perMillion(m.pricing.completion),
+      perSentence(m),
+      m.supportedParameters.includes("structured_outputs") || m.supportedParameters.includes("response_format") ? "yes" : "no"
+    ])
+  const header = ["  MODEL", "PROMPT/1M", "COMPLETION/1M", "PER SENTENCE", "JSON SCHEMA"]
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (r: ReadonlyArray<string>) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")
+  return [
+    `${models.length} model${models.length === 1 ? "" : "s"} from ${list.baseUrl}, ${list.fetched ? "fetched now" : `saved ${new Date(list.fetchedAt).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC")} (--refresh to fetch again)`}; * = OPENROUTER_MODEL (${current})`,
+    line(header),
+    ...rows.map(line),
+    ...(list.models.some((m) => m.id === current) ? [] : [`OPENROUTER_MODEL ${current} is not in the list: its cost will be unknown in estimates.`])
+  ].join("\n")
+}
+
+export const command = Command.make(
+  "models",
+  {
+    refresh: Options.boolean("refresh").pipe(Options.withDescription("Fetch the list from OpenRouter again and save it (otherwise the saved list is shown; it is fetched when there is none).")),
+    match: Options.text("match").pipe(Options.optional, Options.withDescription("Only models whose id contains this text.")),
+    json: Options.boolean("json").pipe(Options.withDescription("Print {fetchedAt, baseUrl, models: [{id, pricing: {prompt, completion} (USD per token), contextLength, supportedParameters}]}."))
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const g = yield* root
+      const ws = yield* Session.openWorkspace(g)
+      const list = yield* load(ws, flags.refresh)
+      const match = flags.match._tag === "Some" ? flags.match.value : undefined
+      if (flags.json) {
+        const { fetched: _fetched, ...saved } = list
+        process.stdout.write(JSON.stringify({ ...saved, models: saved.models.filter((m) => !match || m.id.includes(match)) }, null, 2) + "\n")
+      } else process.stdout.write(toText(list, Cloud.openrouter(ws.env).model, match) + "\n")
+    })
+).pipe(Command.withDescription("The OpenRouter model list with prices (USD per million tokens and per sentence's shot list), saved in .storyshot/models.json."))
