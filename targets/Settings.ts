@@ -17,7 +17,9 @@ export const kinds = {
   image: "image",
   video: "video",
   mux: "mux",
-  final: "final"
+  final: "final",
+  storyboard: "storyboard",
+  subtitles: "subtitles"
 } as const
 
 export const ids = {
@@ -29,7 +31,9 @@ export const ids = {
   image: (k: number) => `shot:${k}:image`,
   video: (k: number) => `shot:${k}:video`,
   mux: (n: number) => `sentence:${n}:mux`,
-  final: "final"
+  final: "final",
+  storyboard: "storyboard",
+  subtitles: "subtitles"
 } as const
 
 /** The public target ids a person may name with --target, and the stage each belongs to. */
@@ -42,7 +46,9 @@ export const idPatterns: ReadonlyArray<{ readonly pattern: RegExp; readonly stag
   { pattern: /^shot:[1-9]\d*:image$/, stage: "image", example: "shot:1:image" },
   { pattern: /^shot:[1-9]\d*:video$/, stage: "video", example: "shot:1:video" },
   { pattern: /^sentence:[1-9]\d*:mux$/, stage: "mux", example: "sentence:1:mux" },
-  { pattern: /^final$/, stage: "final", example: "final" }
+  { pattern: /^final$/, stage: "final", example: "final" },
+  { pattern: /^storyboard$/, stage: "storyboard", example: "storyboard" },
+  { pattern: /^subtitles$/, stage: "subtitles", example: "subtitles" }
 ]
 
-export const stages = ["transcript", "audio", "timing", "prompts", "image", "video", "mux", "final"] as const
+export const stages = ["transcript", "audio", "timing", "prompts", "image", "video", "mux", "final", "storyboard", "subtitles"] as const

@@ -1,6 +1,7 @@
 /**
  * `final`: the sentence muxes joined into the film (stream copy when the parts allow it). It is written to
  * the store like every output; `out/final.mp4` is a copy made from the store (see `publish.ts`).
+ * With `subtitles.burn`, the joined film is re-encoded once more with the subtitles drawn in (`subtitles.ts`).
  */
 import * as path from "node:path"
 import { Effect } from "effect"
@@ -8,16 +9,21 @@ import type { NodeSpec, Rule } from "../src/engine/Node.ts"
 import { concatFinal } from "../src/media/Draft.ts"
 import { verifyMedia } from "../src/media/Ffmpeg.ts"
 import { ids, kinds } from "./Settings.ts"
+import * as Subtitles from "./subtitles.ts"
 
 export const version = 1
 
-export const node = (sentenceCount: number): NodeSpec => ({
+export const node = (sentenceCount: number, burnSubtitles = false): NodeSpec => ({
   id: ids.final,
   kind: kinds.final,
   stage: "final",
   version,
-  recipe: {},
-  deps: Array.from({ length: sentenceCount }, (_, i) => ({ id: ids.mux(i + 1), output: "video" }))
+  // Without burning, the recipe stays empty so existing films keep their fingerprints.
+  recipe: burnSubtitles ? { subtitles: "burned" } : {},
+  deps: [
+    ...Array.from({ length: sentenceCount }, (_, i) => ({ id: ids.mux(i + 1), output: "video" })),
+    ...(burnSubtitles ? [{ id: ids.subtitles, output: "srt" }] : [])
+  ]
 })
 
 export const rule: Rule<unknown, any> = {
@@ -27,7 +33,11 @@ export const rule: Rule<unknown, any> = {
   run: (ctx) =>
     Effect.gen(function* () {
       const file = path.join(ctx.scratch, "final.mp4")
-      yield* concatFinal({ parts: ctx.deps.map((d) => ctx.file(d.id, "video")), out: file, listDir: ctx.scratch })
+      const burn = ctx.node.recipe.subtitles === "burned"
+      const parts = ctx.deps.filter((d) => d.id !== ids.subtitles).map((d) => ctx.file(d.id, "video"))
+      const joined = burn ? path.join(ctx.scratch, "joined.mp4") : file
+      yield* concatFinal({ parts, out: joined, listDir: ctx.scratch })
+      if (burn) yield* Subtitles.burn({ input: joined, srt: ctx.file(ids.subtitles, "srt"), out: file })
       yield* verifyMedia(file, { video: true, audio: true })
       return { video: { file, ext: "mp4" } }
     })

@@ -9,6 +9,8 @@ import * as Final from "./final.ts"
 import * as Image from "./image.ts"
 import * as Mux from "./mux.ts"
 import * as Prompts from "./prompts.ts"
+import * as Storyboard from "./storyboard.ts"
+import * as Subtitles from "./subtitles.ts"
 import * as Timing from "./timing.ts"
 import * as Transcript from "./transcript.ts"
 import * as Video from "./video.ts"
@@ -23,9 +25,14 @@ export const rules: { readonly [kind: string]: Rule<unknown, any> } = Object.fro
     Image.rule,
     Video.rule,
     Mux.rule,
-    Final.rule
+    Final.rule,
+    Subtitles.rule,
+    Storyboard.rule
   ].map((r) => [r.kind, r])
 )
+
+/** What `storyshot build` makes when no --target is named: the film, its subtitles and its storyboard page. */
+export const defaultTargets: ReadonlyArray<string> = ["final", "subtitles", "storyboard"]
 
 export const plan = (ws: Workspace, sentences: ReadonlyArray<string>): ReadonlyArray<NodeSpec> => {
   const { config, env } = ws
@@ -40,6 +47,10 @@ export const plan = (ws: Workspace, sentences: ReadonlyArray<string>): ReadonlyA
       Mux.node(n, sentences, config, env)
     )
   })
-  nodes.push(Final.node(sentences.length))
+  nodes.push(
+    Subtitles.node(sentences, config.fps),
+    Final.node(sentences.length, config.subtitles.burn),
+    Storyboard.node(sentences, config, ws)
+  )
   return nodes
 }

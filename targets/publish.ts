@@ -105,6 +105,22 @@ export const publish = (
         }
       const final = fileOf(store, results.get(ids.final), "video")
       if (final) copyAtomic(final, path.join(ws.outDir, "final.mp4"))
+      // Small text files: copied whenever their bytes differ (a size-and-time check could miss a case change
+      // that went back to an older take).
+      const copyText = (from: string | undefined, to: string) => {
+        if (!from) return
+        const bytes = fs.readFileSync(from)
+        try {
+          if (fs.readFileSync(to).equals(bytes)) return
+        } catch {}
+        const tmp = `${to}.tmp-${process.pid}`
+        fs.writeFileSync(tmp, bytes)
+        fs.renameSync(tmp, to)
+      }
+      fs.mkdirSync(ws.outDir, { recursive: true })
+      copyText(fileOf(store, results.get(ids.subtitles), "srt"), path.join(ws.outDir, "final.srt"))
+      copyText(fileOf(store, results.get(ids.subtitles), "vtt"), path.join(ws.outDir, "final.vtt"))
+      copyText(fileOf(store, results.get(ids.storyboard), "page"), path.join(ws.outDir, "storyboard.html"))
       const manifest = {
         transcript: rel(ws.transcriptPath),
         profile: ws.config.profile,

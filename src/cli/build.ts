@@ -103,7 +103,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     yield* Session.checkFfmpeg
     const runId = RunLog.newRunId()
     const dir = RunLog.runDir(ws.storeDir, runId)
-    const targets = flags.target.length > 0 ? [...new Set(flags.target)] : ["final"]
+    const targets = flags.target.length > 0 ? [...new Set(flags.target)] : [...Targets.defaultTargets]
     const maxCost = Option.getOrUndefined(flags.maxCost) ?? ws.config.maxCostUsd
     const requests: Array<{ id: string; request: unknown }> = []
     const program = Effect.gen(function* () {

@@ -27,7 +27,7 @@ export const collect = (g: Session.GlobalOptions, profile: Profile | undefined) 
     const sentences = yield* Session.readSentences(ws)
     const result = yield* Scheduler.build(
       { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
-      { targets: ["final"], dryRun: true, keepGoing: true }
+      { targets: [...Targets.defaultTargets], dryRun: true, keepGoing: true }
     ).pipe(
       Effect.mapError((e) => new Session.UsageError({ message: e.message })),
       Effect.provide(Session.layers(ws, RunLog.runDir(ws.storeDir, "graph"), () => {}))

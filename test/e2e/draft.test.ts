@@ -12,6 +12,9 @@ const story = [
 const write = (dir: string, sentences: ReadonlyArray<string>) =>
   fs.writeFileSync(path.join(dir, "transcript.txt"), sentences.join("\n"))
 
+/** What the film's edits also refresh: the free storyboard page and subtitles. */
+const pages = ["final", "storyboard", "subtitles"]
+
 const sorted = (xs: ReadonlyArray<string>) => [...xs].sort()
 
 /** The ids of one sentence's nodes, given its number and its shots' numbers. */
@@ -58,11 +61,12 @@ describe("draft pipeline, end to end (real ffmpeg, 160x90 @ 12 fps)", () => {
     const dir = makeWorkspace(story.join("\n"))
     await runBuild(dir)
     write(dir, [story[0]!, "  SNOW fell   on the pines. ", story[2]!])
-    expect((await runBuild(dir)).summary.built).toEqual([])
+    // Nothing is voiced, drawn or cut again; only the free text outputs follow the new case.
+    expect(sorted((await runBuild(dir)).summary.built)).toEqual(["storyboard", "subtitles"])
 
     write(dir, [story[0]!, "Snow fell softly on the tall pines.", story[2]!])
     const edited = await runBuild(dir)
-    expect(sorted(edited.summary.built)).toEqual(sorted([...sentenceNodes(2, shotNumbers(dir, 2)), "final"]))
+    expect(sorted(edited.summary.built)).toEqual(sorted([...sentenceNodes(2, shotNumbers(dir, 2)), ...pages]))
   })
 
   it("inserting a sentence in the middle rebuilds only the new sentence's nodes and final", async () => {
@@ -70,7 +74,7 @@ describe("draft pipeline, end to end (real ffmpeg, 160x90 @ 12 fps)", () => {
     await runBuild(dir)
     write(dir, [story[0]!, "An owl called twice from the dark wood.", story[1]!, story[2]!])
     const inserted = await runBuild(dir)
-    expect(sorted(inserted.summary.built)).toEqual(sorted([...sentenceNodes(2, shotNumbers(dir, 2)), "final"]))
+    expect(sorted(inserted.summary.built)).toEqual(sorted([...sentenceNodes(2, shotNumbers(dir, 2)), ...pages]))
     expect(manifest(dir).sentences).toHaveLength(4)
     expect(fs.readdirSync(path.join(dir, "out", "sentences"))).toHaveLength(4)
   })
