@@ -19,7 +19,7 @@ export const node = (sentenceCount: number, burnSubtitles = false): NodeSpec => 
   stage: "final",
   version,
   // Without burning, the recipe stays empty so existing films keep their fingerprints.
-  recipe: burnSubtitles ? { subtitles: "burned" } : {},
+  recipe: burnSubtitles ? { subtitles: Subtitles.burnStyle } : {},
   deps: [
     ...Array.from({ length: sentenceCount }, (_, i) => ({ id: ids.mux(i + 1), output: "video" })),
     ...(burnSubtitles ? [{ id: ids.subtitles, output: "srt" }] : [])
@@ -33,11 +33,12 @@ export const rule: Rule<unknown, any> = {
   run: (ctx) =>
     Effect.gen(function* () {
       const file = path.join(ctx.scratch, "final.mp4")
-      const burn = ctx.node.recipe.subtitles === "burned"
+      const style = ctx.node.recipe.subtitles
+      const burn = typeof style === "string"
       const parts = ctx.deps.filter((d) => d.id !== ids.subtitles).map((d) => ctx.file(d.id, "video"))
       const joined = burn ? path.join(ctx.scratch, "joined.mp4") : file
       yield* concatFinal({ parts, out: joined, listDir: ctx.scratch })
-      if (burn) yield* Subtitles.burn({ input: joined, srt: ctx.file(ids.subtitles, "srt"), out: file })
+      if (burn) yield* Subtitles.burn({ input: joined, srt: ctx.file(ids.subtitles, "srt"), out: file, style })
       yield* verifyMedia(file, { video: true, audio: true })
       return { video: { file, ext: "mp4" } }
     })

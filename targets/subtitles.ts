@@ -101,16 +101,20 @@ export const rule: Rule = {
     })
 }
 
+/** How burned subtitles look (libass style overrides); it is in the final cut's recipe. */
+export const burnStyle = "FontName=DejaVu Sans,FontSize=18,BorderStyle=3,Outline=1,Shadow=0,MarginV=10,BackColour=&H60000000,OutlineColour=&H60000000"
+
 /**
  * Burns `srt` into `input`, writing `out` (re-encodes the picture; the sound is copied). Font size is in
- * libass's script units (a 288-line script scaled to the frame), so it reads the same at any height.
+ * libass's script units (a 288-line script scaled to the frame), so it reads the same at any height; the
+ * text sits on a translucent box because a draft card has its own text at the bottom.
  */
-export const burn = Effect.fn("Subtitles.burn")(function* (opts: { input: string; srt: string; out: string }) {
+export const burn = Effect.fn("Subtitles.burn")(function* (opts: { input: string; srt: string; out: string; style: string }) {
   const ff = yield* Ffmpeg
   const fonts = path.dirname(fontFile())
   const filter =
     `subtitles=filename=${filterPath(opts.srt)}:fontsdir=${filterPath(fonts)}` +
-    `:force_style=${filterValue("FontName=DejaVu Sans,FontSize=18,Outline=1,Shadow=0,MarginV=12")}`
+    `:force_style=${filterValue(opts.style)}`
   yield* ff.run(
     [
       "-i", path.resolve(opts.input),
