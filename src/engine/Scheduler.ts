@@ -597,7 +597,16 @@ export const build = <R>(
     const reported = new Set<string>()
     const settle = (id: string) => Effect.suspend(() => ensure(id)).pipe(Effect.ignore)
 
-    const main = Effect.forEach(options.targets, settle, { concurrency: "unbounded", discard: true })
+    // A target settles as soon as one of its inputs misses, but nodes already running still finish and are
+    // recorded (a paid request in flight is paid for either way; with the cost cap or --keep-going, the
+    // rest of the graph is still wanted). Only fail-fast (`abort`) or an interrupt stops them.
+    const drain: Effect.Effect<void> = Effect.suspend(() => {
+      const pending = [...results.values(), ...expansions.values()]
+      return Effect.forEach(pending, (d) => Effect.exit(Deferred.await(d as Deferred.Deferred<unknown, Miss>)), { discard: true }).pipe(
+        Effect.flatMap(() => (results.size + expansions.size > pending.length ? drain : Effect.void))
+      )
+    })
+    const main = Effect.forEach(options.targets, settle, { concurrency: "unbounded", discard: true }).pipe(Effect.zipRight(drain))
     const writePartialState = Effect.suspend(() =>
       store
         .writeState({
