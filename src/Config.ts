@@ -152,7 +152,7 @@ const stripUndefined = <T extends object>(o: T): Partial<T> =>
 
 /** Validates what a config file exported; the error is one line naming the field and what it expected. */
 export const decode = (value: unknown): Either.Either<ConfigInput, string> =>
-  Schema.decodeUnknownEither(ConfigInput, { onExcessProperty: "error", errors: "first" })(value).pipe(
+  Schema.decodeUnknownEither(ConfigInput, { onExcessProperty: "error", errors: "all" })(value).pipe(
     Either.mapLeft((error) => describe(error))
   )
 
@@ -161,7 +161,12 @@ const describe = (error: ParseResult.ParseError): string => {
   const first = issues[0]
   if (!first) return "invalid configuration"
   const field = first.path.length > 0 ? first.path.join(".") : "(the config object)"
-  const message = first.message.replace(/\s+/g, " ")
+  let message = first.message.replace(/\s+/g, " ")
+  // A union of literals ("16:9" | "9:16" | "1:1") fails once per member: name every allowed value, not the first.
+  const same = issues.filter((i) => i._tag === "Type" && i.path.join(".") === first.path.join("."))
+  const expected = same.map((i) => /^Expected (.+), actual (.+)$/s.exec(i.message)).filter((m) => m !== null)
+  if (first._tag === "Type" && expected.length > 1 && expected.length === same.length)
+    message = `Expected ${[...new Set(expected.map((m) => m![1]))].filter((e) => e !== "undefined").join(" | ")}, actual ${expected[0]![2]}`
   if (first._tag === "Unexpected") return `unknown field "${field}" (check its spelling; see \`storyshot init\` for every field)`
   return `field "${field}": ${message}`
 }
