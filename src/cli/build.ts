@@ -7,13 +7,16 @@ import * as path from "node:path"
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import * as Cost from "../engine/Cost.ts"
-import type { BuildEvent } from "../engine/Events.ts"
+import { BuildEvents, type BuildEvent } from "../engine/Events.ts"
 import * as Lock from "../engine/Lock.ts"
 import * as Scheduler from "../engine/Scheduler.ts"
 import { Store } from "../engine/Store.ts"
+import * as Cloud from "../../targets/Cloud.ts"
 import * as Targets from "../../targets/index.ts"
+import * as Models from "../../targets/Models.ts"
 import { publish } from "../../targets/publish.ts"
 import { Profile } from "../Config.ts"
+import * as Accounting from "./Accounting.ts"
 import * as Reporter from "./Reporter.ts"
 import * as RunLog from "./RunLog.ts"
 import * as Session from "./Session.ts"
@@ -58,7 +61,7 @@ export const options = {
   ),
   maxCost: Options.float("max-cost").pipe(
     Options.optional,
-    Options.withDescription("Spend cap in USD for this build: no new paid request starts once it would pass the cap (running ones finish).")
+    Options.withDescription("Spend cap in USD for this build (default: maxCostUsd in the config): no paid target starts when its estimate would take the run's spend over the cap; running ones finish and are recorded. Exits 1 saying what is left to build and its estimate.")
   )
 }
 
@@ -87,11 +90,18 @@ export interface Summary {
   readonly wouldBuild?: ReadonlyArray<{ readonly id: string; readonly stage: string; readonly estimate: Cost.Cost }>
   readonly estimate?: Cost.Total
   readonly blockedByBudget: ReadonlyArray<string>
+  /** Stopped at the cost cap: what is left to build and its estimate. */
+  readonly left?: Accounting.Left | undefined
   readonly output?: string | undefined
 }
 
+export interface RunHooks {
+  /** Called before a real build starts with what it is expected to build and cost (a dry walk first). */
+  readonly preview?: ((wouldBuild: ReadonlyArray<{ readonly id: string; readonly stage: string; readonly estimate: Cost.Cost }>) => void) | undefined
+}
+
 /** The whole build, for the CLI and for tests: returns the summary, never exits the process. */
-export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) => void = () => {}) =>
+export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) => void = () => {}, hooks: RunHooks = {}) =>
   Effect.gen(function* () {
     if (flags.force && flags.target.length === 0)
       return yield* new Session.UsageError({
@@ -106,8 +116,23 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     const targets = flags.target.length > 0 ? [...new Set(flags.target)] : [...Targets.defaultTargets]
     const maxCost = Option.getOrUndefined(flags.maxCost) ?? ws.config.maxCostUsd
     const requests: Array<{ id: string; request: unknown }> = []
+    const accounts = Accounting.collector()
+    let left: Accounting.Left | undefined
+    // A dry walk of the same targets: what would be built and its estimate, paying nothing. Its events are
+    // its own (a reporter must not count them as this build's).
+    const dryWalk = Scheduler.build(
+      { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
+      { targets, force: flags.force ? new Set(targets) : undefined, dryRun: true, keepGoing: true }
+    ).pipe(Effect.provide(BuildEvents.layerNoop))
     const program = Effect.gen(function* () {
       const store = yield* Store
+      // Saves OpenRouter's model list (prices) when the prompts stage uses it; a failure is only a warning.
+      if (!flags.dryRun) yield* Models.refresh(ws)
+      if (hooks.preview && !flags.dryRun)
+        yield* dryWalk.pipe(
+          Effect.tap((r) => Effect.sync(() => hooks.preview!(r.wouldBuild))),
+          Effect.ignore
+        )
       const result = yield* Scheduler.build(
         { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
         {
@@ -116,6 +141,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           keepGoing: flags.keepGoing,
           dryRun: flags.dryRun,
           retries: ws.config.retries,
+          retryBaseMs: Cloud.retryBaseMs(ws.env),
           pools: { ...Scheduler.defaultPools(), ...ws.config.pools },
           timeoutMs: ws.config.timeoutSeconds * 1000,
           maxCostUsd: maxCost,
@@ -123,6 +149,11 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
         }
       ).pipe(Effect.mapError((e) => new Session.UsageError({ message: e.message })))
       if (!flags.dryRun) yield* publish(ws, store, sentences, result.results).pipe(Effect.ignore)
+      if (!flags.dryRun && result.blockedByBudget.length > 0)
+        left = yield* dryWalk.pipe(
+          Effect.map((r) => Accounting.left(r.wouldBuild)),
+          Effect.orElseSucceed(() => undefined)
+        )
       return result
     })
     // One build writes a store at a time: taken only now, after every check of the input, so a refused
@@ -144,36 +175,66 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       Effect.provide(
         Session.layers(ws, dir, (e) => {
           if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
+          accounts.onEvent(e)
           onEvent(e)
         })
       )
     )
     const estimate = Cost.sum(result.wouldBuild.map((w) => w.estimate))
+    const stages = accounts.stages()
+    // What the run paid is the sum of its requests (a failed node's billed attempts included), by stage.
+    const paid = flags.dryRun ? Cost.zero : Cost.sum(stages.map((s) => s.cost))
     const summary: Summary = {
       built: result.built,
       cached: result.cached,
       failed: result.failed,
       skipped: result.skipped,
-      cost: result.cost,
+      cost: paid,
       saved: result.saved,
       wallMs: result.wallMs,
       runId,
       dryRun: flags.dryRun,
       blockedByBudget: result.blockedByBudget,
+      ...(left ? { left } : {}),
       ...(flags.dryRun ? { wouldBuild: result.wouldBuild, estimate } : {}),
       output: result.results.has("final") ? path.join(ws.outDir, "final.mp4") : undefined
     }
     if (!flags.dryRun) {
       yield* Effect.sync(() => {
         fs.mkdirSync(dir, { recursive: true })
-        fs.writeFileSync(
-          path.join(dir, "run.json"),
-          JSON.stringify({ ...summary, targets, profile: ws.config.profile, startedAt: Date.now() - result.wallMs, requests }, null, 2)
-        )
+        const endedAt = Date.now()
+        const report: Accounting.RunReport = {
+          version: 1,
+          runId,
+          startedAt: endedAt - result.wallMs,
+          endedAt,
+          wallMs: result.wallMs,
+          targets,
+          profile: ws.config.profile,
+          built: summary.built,
+          cached: summary.cached,
+          failed: summary.failed,
+          skipped: summary.skipped,
+          blockedByBudget: summary.blockedByBudget,
+          maxCostUsd: maxCost,
+          cost: paid,
+          saved: Cost.sum(stages.map((s) => s.saved)),
+          savedMs: stages.reduce((a, s) => a + s.savedMs, 0),
+          stages,
+          nodes: accounts.nodes(),
+          requests: accounts.requests(),
+          left,
+          output: summary.output
+        }
+        fs.writeFileSync(path.join(dir, "run.json"), JSON.stringify(report, null, 2))
       }).pipe(Effect.ignore)
     }
     return summary
   })
+
+/** Why a build stopped at the cost cap, and what finishing it would take. */
+export const capMessage = (summary: Summary) =>
+  `stopped at the cost cap after spending ${Cost.format(summary.cost)}: ${summary.blockedByBudget.length} paid target(s) not started (${summary.blockedByBudget.slice(0, 5).join(", ")}${summary.blockedByBudget.length > 5 ? ", ..." : ""}); ${summary.left ? Accounting.formatLeft(summary.left) : "what is left could not be estimated"}. Raise --max-cost to finish`
 
 const print = (summary: Summary, json: boolean) => {
   if (json) {
@@ -188,7 +249,7 @@ const print = (summary: Summary, json: boolean) => {
         wallMs: summary.wallMs,
         runId: summary.runId,
         ...(summary.dryRun ? { dryRun: true, wouldBuild: summary.wouldBuild, estimate: summary.estimate } : {}),
-        ...(summary.blockedByBudget.length ? { blockedByBudget: summary.blockedByBudget } : {}),
+        ...(summary.blockedByBudget.length ? { blockedByBudget: summary.blockedByBudget, left: summary.left } : {}),
         ...(summary.output ? { output: summary.output } : {})
       }) + "\n"
     )
@@ -201,9 +262,9 @@ const print = (summary: Summary, json: boolean) => {
     if (byStage.size === 0) out("Up to date: nothing would be built.")
     else {
       out("Would build:")
-      for (const [stage, nodes] of byStage)
+      for (const [stage, nodes] of [...byStage].sort((a, b) => Accounting.stageOrder.indexOf(a[0]) - Accounting.stageOrder.indexOf(b[0])))
         out(`  ${stage.padEnd(10)} ${String(nodes.length).padStart(4)} node${nodes.length === 1 ? " " : "s"}  ${Cost.format(Cost.sum(nodes.map((n) => n.estimate)))}`)
-      out(`  estimated cost: ${Cost.format(summary.estimate ?? Cost.zero)} (shots of sentences not narrated yet are counted when their narration exists)`)
+      out(`  estimated cost: ${Cost.format(summary.estimate ?? Cost.zero)} (nothing paid; stored results are not counted; the shots of a sentence not narrated yet are counted from its word count)`)
     }
     out(`${summary.cached.length} up to date.`)
     return
@@ -216,8 +277,7 @@ const print = (summary: Summary, json: boolean) => {
   ]
   out(`${parts.join(", ")} in ${(summary.wallMs / 1000).toFixed(1)} s · spent ${Cost.format(summary.cost)}${summary.saved.usd > 0 ? ` · cache saved ${Cost.format(summary.saved)}` : ""}`)
   for (const f of summary.failed) out(`  failed ${f.id}: ${f.error}`)
-  if (summary.blockedByBudget.length)
-    out(`  stopped at the cost cap: ${summary.blockedByBudget.length} paid target(s) not started (${summary.blockedByBudget.slice(0, 5).join(", ")}${summary.blockedByBudget.length > 5 ? ", ..." : ""}); raise --max-cost to finish`)
+  if (summary.blockedByBudget.length) out(`  ${capMessage(summary)}`)
   if (summary.output && summary.failed.length === 0) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)
 }
 
@@ -253,7 +313,8 @@ export const command = Command.make("build", options, (flags) =>
       const g = yield* root
       if (flags.watch) return yield* watchBuild(g, flags)
       const ws = yield* Session.openWorkspace(g, Option.getOrUndefined(flags.profile))
-      const reporter = Reporter.make(Reporter.chooseMode(flags.json), { dryRun: flags.dryRun })
+      const mode = Reporter.chooseMode(flags.json)
+      const reporter = Reporter.make(mode, { dryRun: flags.dryRun })
       // --json keeps stdout for the summary; warnings (waiting for the lock, damaged records) still reach stderr.
       const onEvent = flags.json
         ? (e: BuildEvent) => {
@@ -261,9 +322,11 @@ export const command = Command.make("build", options, (flags) =>
             reporter.onEvent(e)
           }
         : reporter.onEvent
-      const summary = yield* run(ws, flags, onEvent).pipe(Effect.ensuring(Effect.sync(() => reporter.close())))
+      // A person watching sees the estimate of what is left count down; --json skips the extra dry walk.
+      const hooks = mode === "quiet" ? {} : { preview: reporter.preview }
+      const summary = yield* run(ws, flags, onEvent, hooks).pipe(Effect.ensuring(Effect.sync(() => reporter.close())))
       print(summary, flags.json)
       if (summary.failed.length > 0) return yield* new Session.BuildFailed({ message: `${summary.failed.length} target(s) failed` })
-      if (summary.blockedByBudget.length > 0) return yield* new Session.BuildFailed({ message: "stopped at the cost cap" })
+      if (summary.blockedByBudget.length > 0) return yield* new Session.BuildFailed({ message: capMessage(summary) })
     })
   ).pipe(Command.withDescription("Build the film, or the named targets and what they need, rebuilding only what is stale."))
