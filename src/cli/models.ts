@@ -17,7 +17,8 @@ import * as Session from "./Session.ts"
 
 export interface SavedModels {
   readonly fetchedAt: number
-  readonly baseUrl: string
+  /** Absent in lists saved by a build (targets/Models.ts writes the same file without it). */
+  readonly baseUrl?: string | undefined
   readonly models: ReadonlyArray<OpenRouter.ModelInfo>
 }
 
@@ -79,7 +80,7 @@ export const toText = (list: SavedModels & { fetched: boolean }, current: string
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (r: ReadonlyArray<string>) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")
   return [
-    `${models.length} model${models.length === 1 ? "" : "s"} from ${list.baseUrl}, ${list.fetched ? "fetched now" : `saved ${new Date(list.fetchedAt).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC")} (--refresh to fetch again)`}; * = OPENROUTER_MODEL (${current})`,
+    `${models.length} model${models.length === 1 ? "" : "s"} from ${list.baseUrl ?? "OpenRouter"}, ${list.fetched ? "fetched now" : `saved ${new Date(list.fetchedAt).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC")} (--refresh to fetch again)`}; * = OPENROUTER_MODEL (${current})`,
     line(header),
     ...rows.map(line),
     ...(list.models.some((m) => m.id === current) ? [] : [`OPENROUTER_MODEL ${current} is not in the list: its cost will be unknown in estimates.`])
