@@ -114,12 +114,15 @@ describe("build --watch", () => {
       expect((await w.builds(3)).built).toEqual([])
       expect(w.log).toContain("changed: .env → building")
 
-      // A config edit reaches the next build: the style changes every sentence's prompts.
+      // A config edit reaches the next build, and what it points at is watched from then on.
+      fs.copyFileSync(path.join(dir, "transcript.txt"), path.join(dir, "story.txt"))
       const cfg = path.join(dir, "storyshot.config.mjs")
-      fs.writeFileSync(cfg, fs.readFileSync(cfg, "utf8").replace('"test style"', '"noir, rain"'))
-      const restyled = await w.builds(4)
-      expect(restyled.built.filter((id) => id.endsWith(":prompts")).length).toBe(2)
-      expect(restyled.built.some((id) => id.endsWith(":audio"))).toBe(false)
+      fs.writeFileSync(cfg, fs.readFileSync(cfg, "utf8").replace('transcript: "transcript.txt"', 'transcript: "story.txt"'))
+      expect((await w.builds(4)).built).toEqual([])
+      fs.writeFileSync(path.join(dir, "story.txt"), ["The fox swam across the river.", "Snow fell softly on the tall pines."].join("\n"))
+      const moved = await w.builds(5)
+      expect(w.log).toContain("changed: story.txt → building")
+      expect(local(moved.built)).toEqual(sorted([...sentenceNodes(1, shotNumbers(dir, 1)), "final"]))
     } finally {
       await w.stop()
     }
