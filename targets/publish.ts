@@ -10,6 +10,7 @@ import type { Built, Json } from "../src/engine/Node.ts"
 import type { Store } from "../src/engine/Store.ts"
 import type { Workspace } from "../src/Workspace.ts"
 import { ids } from "./Settings.ts"
+import { markStale } from "./storyboard.ts"
 
 type StoreApi = Store["Type"]
 
@@ -120,7 +121,13 @@ export const publish = (
       fs.mkdirSync(ws.outDir, { recursive: true })
       copyText(fileOf(store, results.get(ids.subtitles), "srt"), path.join(ws.outDir, "final.srt"))
       copyText(fileOf(store, results.get(ids.subtitles), "vtt"), path.join(ws.outDir, "final.vtt"))
-      copyText(fileOf(store, results.get(ids.storyboard), "page"), path.join(ws.outDir, "storyboard.html"))
+      const page = path.join(ws.outDir, "storyboard.html")
+      copyText(fileOf(store, results.get(ids.storyboard), "page"), page)
+      if (!results.has(ids.storyboard) && results.size > 0 && fs.existsSync(page)) {
+        const html = fs.readFileSync(page, "utf8")
+        const marked = markStale(html, "the last build did not rebuild this page (a target failed, or only some targets were built)")
+        if (marked !== html) fs.writeFileSync(page, marked)
+      }
       const manifest = {
         transcript: rel(ws.transcriptPath),
         profile: ws.config.profile,

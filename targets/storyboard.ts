@@ -12,9 +12,10 @@
  * Costs and provider names come from the records of the nodes shown (what each was paid when it was made);
  * they are not in the fingerprint: a record's cost never changes for a given output.
  *
- * "What is stale": when the page is built as a node, everything it shows is current. When a full build ends
- * with failures, the page is not built; `publish.ts` then renders the same page from what did build
- * (`collect` with the ids that are missing) and lists what is stale, so out/ never shows an old plan as new.
+ * "What is stale": `collect` lists the shown targets that have no current result (the page's data can be
+ * read from a partial set of results). Built as a node, everything it shows is current. When a build does
+ * not rebuild the page (a target failed, or only some --target ids were built), `publish.ts` keeps the last
+ * page but marks it (`markStale`), so out/ never shows an old plan as up to date.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -284,6 +285,12 @@ export const render = (page: Page): string => {
 </html>
 `
 }
+
+const freshLine = /<p class="fresh">[^<]*<\/p>/
+
+/** The last page, marked as possibly behind the transcript and settings (see the header). */
+export const markStale = (html: string, why: string): string =>
+  html.replace(freshLine, `<p class="stale">Stale: ${esc(why)}; run <code>storyshot build</code>.</p>`)
 
 export const rule: Rule<unknown, any> = {
   kind: kinds.storyboard,

@@ -1,3 +1,6 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// (the callbacks given to page.evaluate run in the browser)
 /**
  * The README's picture of the storyboard page, taken by the same headless Chromium as the page test:
  *

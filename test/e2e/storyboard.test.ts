@@ -1,3 +1,6 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// (the callbacks given to page.evaluate run in the browser)
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -177,4 +180,13 @@ describe("storyboard page and subtitles (real ffmpeg, 160x90 @ 12 fps)", () => {
     expect(back.summary.built).toEqual([])
     expect(fs.readFileSync(final).equals(fs.readFileSync(plain))).toBe(true)
   }, 120_000)
+
+  it("a build that does not remake the page marks it stale; the next full build shows it up to date again", async () => {
+    const page = path.join(dir, "out", "storyboard.html")
+    await runBuild(dir, { target: ["sentence:1:audio"] })
+    expect(fs.readFileSync(page, "utf8")).toMatch(/<p class="stale">Stale: the last build did not rebuild this page/)
+    const full = await runBuild(dir)
+    expect(full.summary.built).toEqual([])
+    expect(fs.readFileSync(page, "utf8")).toMatch(/<p class="fresh">Up to date/)
+  })
 })
