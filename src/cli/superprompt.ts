@@ -259,11 +259,11 @@ export const command = Command.make(
       Options.withAlias("w"),
       Options.withDescription("Keep running and rewrite the file whenever a source file, the notes or the config changes.")
     ),
-    out: Options.text("out").pipe(
+    out: Options.file("out").pipe(
       Options.optional,
       Options.withDescription(`The file to write (default ${defaultOut} in the workspace).`)
     ),
-    notes: Options.text("notes").pipe(
+    notes: Options.file("notes").pipe(
       Options.optional,
       Options.withDescription(`Markdown put first, before the sources: your question or context (default ${defaultNotes}, when present).`)
     )
