@@ -42,6 +42,31 @@ export const openrouter = (env: Env) => ({
   model: env.OPENROUTER_MODEL ?? defaults.OPENROUTER_MODEL
 })
 
+/**
+ * Speed settings, for a gateway with other limits and for tests against local fakes (documented in the
+ * README). Unset or not a positive number → the built-in behaviour.
+ * - `STORYSHOT_FAL_POLL_MS`: first interval between fal status polls (default 500 ms; it grows by half
+ *   each poll up to ten times this, at most 5 s by default).
+ * - `STORYSHOT_HTTP_TIMEOUT_MS`: the time-out of every HTTP request (by default each call has its own:
+ *   60 s for a fal submit, 300 s for an image, ...).
+ * - `STORYSHOT_RETRY_BASE_MS`: first back-off before a transient failure is retried (default 1000 ms,
+ *   doubling; a provider's `Retry-After` wins when longer).
+ */
+const positive = (value: string | undefined): number | undefined => {
+  if (value === undefined || value.trim() === "") return undefined
+  const n = Number(value)
+  return Number.isFinite(n) && n > 0 ? n : undefined
+}
+
+export const falPollMs = (env: Env): { readonly initialMs: number; readonly maxMs: number } | undefined => {
+  const initialMs = positive(env.STORYSHOT_FAL_POLL_MS)
+  return initialMs === undefined ? undefined : { initialMs, maxMs: Math.max(initialMs, Math.min(5_000, initialMs * 10)) }
+}
+
+export const httpTimeoutMs = (env: Env): number | undefined => positive(env.STORYSHOT_HTTP_TIMEOUT_MS)
+
+export const retryBaseMs = (env: Env): number | undefined => positive(env.STORYSHOT_RETRY_BASE_MS)
+
 /** Base URLs a provider's output may be downloaded from without https (so a local gateway or fake works). */
 export const allowedBases = (env: Env): ReadonlyArray<string> => {
   const f = fal(env)

@@ -78,6 +78,7 @@ export const rule: Rule<unknown, any> = {
           text: spoken(ctx.node),
           voice: recipe.voice === null ? undefined : String(recipe.voice),
           allowedBases: Cloud.allowedBases(ws.env),
+          ...(Cloud.falPollMs(ws.env) ? { pollMs: Cloud.falPollMs(ws.env)! } : {}),
           ...(yield* Resume.fal(ctx))
         })
         yield* ctx.request(speech.record)

@@ -13,6 +13,7 @@ import { planShots } from "../src/providers/local/ShotPlanner.ts"
 import * as OpenRouter from "../src/providers/openrouter/OpenRouter.ts"
 import { normalize } from "../src/text/Sentences.ts"
 import * as Cloud from "./Cloud.ts"
+import * as Models from "./Models.ts"
 import { ids, kinds, Settings } from "./Settings.ts"
 
 export const version = 1
@@ -25,7 +26,9 @@ export const node = (
   n: number,
   sentences: ReadonlyArray<string>,
   config: Config,
-  env: Env
+  env: Env,
+  /** The model's price from the saved model list (`Models.priceOf`), for estimates; never fingerprinted. */
+  price?: Models.Price
 ): NodeSpec => {
   const sentence = sentences[n - 1]!
   const provider = config.providers.prompts
@@ -40,7 +43,12 @@ export const node = (
       style: config.style,
       text: normalize(sentence)
     },
-    context: { sentence, previous: sentences[n - 2] ?? null, next: sentences[n] ?? null },
+    context: {
+      sentence,
+      previous: sentences[n - 2] ?? null,
+      next: sentences[n] ?? null,
+      ...(provider === "openrouter" && price ? { price: { prompt: price.prompt, completion: price.completion } } : {})
+    },
     deps: [{ id: ids.shots(n), output: "count" }]
   }
 }
@@ -65,12 +73,23 @@ export const user = (sentence: string, count: number, previous: string | null, n
 
 const str = (v: Json | undefined) => (typeof v === "string" ? v : null)
 
+const priceIn = (context: NodeSpec["context"]): Models.Price | undefined => {
+  const p = context?.price as { prompt?: unknown; completion?: unknown } | undefined
+  return typeof p?.prompt === "number" && typeof p.completion === "number" ? { prompt: p.prompt, completion: p.completion } : undefined
+}
+
 export const rule: Rule<unknown, any> = {
   kind: kinds.prompts,
   pool: (node) => (node.recipe.provider === "openrouter" ? "openrouter" : "local"),
   paid: (node) => node.recipe.provider === "openrouter",
-  // About 400 prompt tokens and 120 per shot; the saved model list prices it when a cloud build has run.
-  estimate: (node) => (node.recipe.provider === "openrouter" ? { usd: 0.001, source: "table" } : { usd: 0, source: "free" }),
+  // About 450 prompt tokens (instructions, schema, neighbours) and 150 completion tokens (two shots), at the
+  // saved model list's price; a rough $0.001 when no list was saved yet.
+  estimate: (node) =>
+    node.recipe.provider !== "openrouter"
+      ? { usd: 0, source: "free" }
+      : priceIn(node.context) !== undefined
+      ? Models.costAt(priceIn(node.context)!, 450, 150)
+      : { usd: 0.001, source: "table" },
   run: (ctx) =>
     Effect.gen(function* () {
       const count = Number(ctx.value(ids.shots(Number(ctx.node.id.split(":")[1])), "count"))
@@ -97,7 +116,11 @@ export const rule: Rule<unknown, any> = {
           requestId: list.requestId,
           startedAt: started,
           endedAt: Date.now(),
-          cost: list.cost,
+          // OpenRouter reports what it charged; an answer without it is priced from the saved model list.
+          cost:
+            list.cost.usd === undefined && priceIn(context) !== undefined
+              ? Models.costAt(priceIn(context)!, list.usage.promptTokens, list.usage.completionTokens)
+              : list.cost,
           attempt: list.attempts
         })
         shots = list.shots

@@ -89,6 +89,7 @@ export const rule: Rule<unknown, any> = {
           ...(recipe.resolution ? { resolution: recipe.resolution as "480p" | "720p" } : {}),
           image: { bytes: fs.readFileSync(imageFile), contentType: `image/${ext === "jpg" ? "jpeg" : ext}`, fileName: `shot.${ext}` },
           allowedBases: Cloud.allowedBases(ws.env),
+          ...(Cloud.falPollMs(ws.env) ? { pollMs: Cloud.falPollMs(ws.env)! } : {}),
           ...(yield* Resume.fal(ctx))
         })
         yield* ctx.request(clip.record)

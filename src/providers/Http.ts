@@ -46,6 +46,8 @@ export const defaultMaxBytes = 512 * 1024 * 1024
 export interface HttpOptions {
   /** Values replaced by `***` wherever they appear in what the IoLog receives. */
   readonly secrets: ReadonlyArray<string>
+  /** When set, the time-out of every request, replacing each call's own (`STORYSHOT_HTTP_TIMEOUT_MS`). */
+  readonly timeoutMs?: number | undefined
 }
 
 interface HttpService {
@@ -239,7 +241,7 @@ const make = (options: HttpOptions) =>
   Effect.gen(function*() {
     const io = yield* IoLog
     const request = Effect.fn("Http.request")(function*(provider: string, req: HttpRequest) {
-      const timeoutMs = req.timeoutMs ?? defaultTimeoutMs
+      const timeoutMs = options.timeoutMs ?? req.timeoutMs ?? defaultTimeoutMs
       const maxBytes = req.maxBytes ?? defaultMaxBytes
       const headers: Record<string, string> = { ...req.headers }
       let body = req.body

@@ -49,12 +49,16 @@ export interface FakeFalOptions {
   readonly pollsInProgress?: number
   /** delay before every answer, in ms */
   readonly latencyMs?: number
+  /** how long a request of this model works before it can complete, in ms from its submit (default 0:
+   *  only the poll counts above decide); lets a benchmark give TTS and video realistic proportions */
+  readonly workMs?: number | ((model: string) => number)
 }
 
 export interface FakeRequest {
   readonly id: string
   readonly model: string
   readonly input: any
+  readonly submittedAt: number
   polls: number
   state: "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED"
   cancelled: boolean
@@ -76,6 +80,10 @@ export interface FakeFal {
   /** every HTTP request the fake received, in order */
   readonly received: ReadonlyArray<ReceivedRequest>
   readonly requests: ReadonlyMap<string, FakeRequest>
+  /** Delays every HTTP answer by `ms(req)` (see `./server.ts`); on top of `latencyMs`. */
+  readonly setLatency: (ms: (req: ReceivedRequest) => number) => void
+  /** Drops every fault queued with `inject` and not taken yet. */
+  readonly clearFaults: () => void
   readonly uploads: ReadonlyMap<string, Upload>
   /** number of submits per model id (including those answered with an injected fault) */
   submits(model?: string): number
@@ -133,7 +141,7 @@ const isSubmit = (req: ReceivedRequest) =>
 
 export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFal> => {
   const media = await makeMedia()
-  let options: Required<FakeFalOptions> = { pollsInQueue: 2, pollsInProgress: 1, latencyMs: 0, ...initial }
+  let options: Required<FakeFalOptions> = { pollsInQueue: 2, pollsInProgress: 1, latencyMs: 0, workMs: 0, ...initial }
   const requests = new Map<string, FakeRequest>()
   const uploads = new Map<string, Upload>()
   const submitCounts = new Map<string, number>()
@@ -158,11 +166,14 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
       : { audio: { url, content_type: "audio/mpeg", file_name: "output.mp3", file_size: media.mp3.length } }
   }
 
+  const workOf = (model: string) => (typeof options.workMs === "function" ? options.workMs(model) : options.workMs)
+
   const advance = (request: FakeRequest) => {
     const n = request.polls++
     if (request.cancelled) request.state = "COMPLETED"
     else if (n < options.pollsInQueue) request.state = "IN_QUEUE"
     else if (n < options.pollsInQueue + options.pollsInProgress) request.state = "IN_PROGRESS"
+    else if (Date.now() - request.submittedAt < workOf(request.model)) request.state = "IN_PROGRESS"
     else request.state = "COMPLETED"
     return n
   }
@@ -266,7 +277,7 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
         return json(401, { detail: "No user found for Key ID and Secret" })
       }
       const id = randomUUID()
-      requests.set(id, { id, model, input: req.json, polls: 0, state: "IN_QUEUE", cancelled: false, gone: fault?.kind === "gone", flaky: 0, fault })
+      requests.set(id, { id, model, input: req.json, submittedAt: Date.now(), polls: 0, state: "IN_QUEUE", cancelled: false, gone: fault?.kind === "gone", flaky: 0, fault })
       if (fault?.kind === "truncated-download") server.inject({ kind: "truncated" }, { path: `/files/${id}/` })
       return json(200, { ...urlsFor(segments.slice(0, 2).join("/"), id), queue_position: options.pollsInQueue })
     }
@@ -315,6 +326,8 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
     received: server.requests,
     requests,
     uploads,
+    setLatency: server.setLatency,
+    clearFaults: server.clearFaults,
     submits: (model) =>
       model === undefined ? [...submitCounts.values()].reduce((a, b) => a + b, 0) : submitCounts.get(model) ?? 0,
     get cancels() {

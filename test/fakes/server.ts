@@ -55,6 +55,8 @@ export interface FakeServer<F> {
   /** Queues a fault for the next matching request; a function is consulted on every request until cleared. */
   readonly inject: (fault: FaultSource<F>, match?: { readonly path?: string | RegExp; readonly times?: number }) => void
   readonly clearFaults: () => void
+  /** Delays every answer (faults included) by `ms(req)` milliseconds; `() => 0` turns it off. */
+  readonly setLatency: (ms: (req: FakeRequest) => number) => void
 }
 
 export interface ServerOptions<F> {
@@ -99,6 +101,7 @@ export const startServer = async <F extends { readonly kind: string }>(
   const requests: Array<FakeRequest> = []
   let queue: Array<{ fault: FaultSource<Any>; path?: string | RegExp; times: number }> = []
   const hanging = new Set<http.ServerResponse>()
+  let latency: (req: FakeRequest) => number = () => 0
 
   const takeFault = (req: FakeRequest): Any | undefined => {
     for (const entry of queue) {
@@ -129,6 +132,8 @@ export const startServer = async <F extends { readonly kind: string }>(
     }
     const fake: FakeRequest = { method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body, text, json }
     requests.push(fake)
+    const wait = latency(fake)
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait))
     const fault = takeFault(fake)
     try {
       if (fault !== undefined && isCommon(fault)) {
@@ -191,6 +196,9 @@ export const startServer = async <F extends { readonly kind: string }>(
     },
     clearFaults: () => {
       queue = []
+    },
+    setLatency: (ms) => {
+      latency = ms
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -192,6 +192,13 @@ const pollRetry = Schedule.exponential(Duration.millis(250), 2).pipe(
   Schedule.whileInput((error: ProviderError) => Transient.isTransient(error))
 )
 
+/** A finished request's output file is paid for and fal keeps it about an hour: a download cut short (or
+ *  any transient failure fetching it) is tried again here, where a node retry would pay for a new request. */
+export const downloadRetry = Schedule.exponential(Duration.millis(250), 2).pipe(
+  Schedule.intersect(Schedule.recurs(3)),
+  Schedule.whileInput((error: ProviderError) => Transient.isTransient(error))
+)
+
 const pollStatus = (handle: FalHandle, apiKey: string) =>
   Effect.gen(function*() {
     const http = yield* Http

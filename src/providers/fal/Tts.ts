@@ -161,7 +161,7 @@ export const speak = Effect.fn("FalTts.speak")(function*(options: SpeakOptions) 
     allowedBases: options.allowedBases ?? [options.baseUrl],
     maxBytes: options.maxBytes ?? 100 * 1024 * 1024,
     contentTypePrefix: "audio/"
-  })
+  }).pipe(Effect.retry(Queue.downloadRetry))
   // A re-attached request was paid for once, by the run that submitted it; that run stopped before
   // recording anything, so this is the one record of the charge.
   const cost = estimate(options.model, options.text)

@@ -192,7 +192,7 @@ export const animate = Effect.fn("FalVideo.animate")(function*(options: AnimateO
     allowedBases: options.allowedBases ?? [options.baseUrl, options.storageUrl],
     maxBytes: options.maxBytes ?? 512 * 1024 * 1024,
     contentTypePrefix: "video/"
-  })
+  }).pipe(Effect.retry(Queue.downloadRetry))
   // Even a re-attached request is charged here: the run that submitted it stopped before recording it.
   const cost = estimate(options.model, options)
   const record: Cost.RequestRecord = {

@@ -64,13 +64,16 @@ describe("fal TTS", () => {
       expect(playai.cost).toEqual({ usd: undefined, source: "unknown" })
     }).pipe(Effect.provide(testLayer)))
 
-  it.live("a download cut short is transient (worth retrying)", () =>
+  it.live("a download cut short is fetched again in place, without paying for a new request", () =>
     Effect.gen(function*() {
-      fal.inject({ kind: "truncated-download" }, "fal-ai/kokoro/american-english")
-      const error = yield* Effect.flip(speak("fal-ai/kokoro/american-english"))
-      expect(error._tag).toBe("ProviderError")
-      expect(error.message).toMatch(/cut short|network error/)
-      expect(Transient.isTransient(error)).toBe(true)
+      const model = "fal-ai/kokoro/american-english"
+      const before = fal.submits(model)
+      fal.inject({ kind: "truncated-download" }, model)
+      const speech = yield* speak(model)
+      expect(Buffer.from(speech.bytes).equals(Buffer.from(fal.media.mp3))).toBe(true)
+      expect(fal.submits(model) - before).toBe(1)
+      const fetches = fal.received.filter((r) => r.method === "GET" && r.path.startsWith(`/files/${speech.handle.requestId}/`))
+      expect(fetches).toHaveLength(2)
     }).pipe(Effect.provide(testLayer)))
 
   it.live("the key never reaches the IoLog, the audio download included", () =>
