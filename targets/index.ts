@@ -5,8 +5,10 @@
 import type { NodeSpec, Rule } from "../src/engine/Node.ts"
 import type { Workspace } from "../src/Workspace.ts"
 import * as Audio from "./audio.ts"
+import * as Cloud from "./Cloud.ts"
 import * as Final from "./final.ts"
 import * as Image from "./image.ts"
+import * as Models from "./Models.ts"
 import * as Mux from "./mux.ts"
 import * as Prompts from "./prompts.ts"
 import * as Storyboard from "./storyboard.ts"
@@ -37,13 +39,14 @@ export const defaultTargets: ReadonlyArray<string> = ["final", "subtitles", "sto
 export const plan = (ws: Workspace, sentences: ReadonlyArray<string>): ReadonlyArray<NodeSpec> => {
   const { config, env } = ws
   const nodes: Array<NodeSpec> = [Transcript.node(sentences)]
+  const price = config.providers.prompts === "openrouter" ? Models.priceOf(ws.storeDir, Cloud.openrouter(env).model) : undefined
   sentences.forEach((sentence, i) => {
     const n = i + 1
     nodes.push(
       Audio.node(n, sentence, config, env),
       Timing.shotsNode(n, config.shotSeconds),
       Timing.timingNode(n, config.shotSeconds, config.fps),
-      Prompts.node(n, sentences, config, env),
+      Prompts.node(n, sentences, config, env, price),
       Mux.node(n, sentences, config, env)
     )
   })

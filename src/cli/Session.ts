@@ -113,7 +113,7 @@ export const checkFfmpeg = checkWorks("ffmpeg").pipe(
 export const layers = (ws: Workspace.Workspace, runDir: string, onEvent: (e: BuildEvent) => void) => {
   const store = Store.layer(ws.storeDir)
   const io = Layer.unwrapEffect(Effect.map(Store, (s) => RunLog.layerFile(s, runDir))).pipe(Layer.provide(store))
-  const http = Http.layerWith({ secrets: Cloud.secrets(ws.env) }).pipe(Layer.provide(io))
+  const http = Http.layerWith({ secrets: Cloud.secrets(ws.env), timeoutMs: Cloud.httpTimeoutMs(ws.env) }).pipe(Layer.provide(io))
   return Layer.mergeAll(
     store,
     Ffmpeg.layer,

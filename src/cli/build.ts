@@ -11,7 +11,9 @@ import { BuildEvents, type BuildEvent } from "../engine/Events.ts"
 import * as Lock from "../engine/Lock.ts"
 import * as Scheduler from "../engine/Scheduler.ts"
 import { Store } from "../engine/Store.ts"
+import * as Cloud from "../../targets/Cloud.ts"
 import * as Targets from "../../targets/index.ts"
+import * as Models from "../../targets/Models.ts"
 import { publish } from "../../targets/publish.ts"
 import { Profile } from "../Config.ts"
 import * as Accounting from "./Accounting.ts"
@@ -124,6 +126,8 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     ).pipe(Effect.provide(BuildEvents.layerNoop))
     const program = Effect.gen(function* () {
       const store = yield* Store
+      // Saves OpenRouter's model list (prices) when the prompts stage uses it; a failure is only a warning.
+      if (!flags.dryRun) yield* Models.refresh(ws)
       if (hooks.preview && !flags.dryRun)
         yield* dryWalk.pipe(
           Effect.tap((r) => Effect.sync(() => hooks.preview!(r.wouldBuild))),
@@ -137,6 +141,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           keepGoing: flags.keepGoing,
           dryRun: flags.dryRun,
           retries: ws.config.retries,
+          retryBaseMs: Cloud.retryBaseMs(ws.env),
           pools: { ...Scheduler.defaultPools(), ...ws.config.pools },
           timeoutMs: ws.config.timeoutSeconds * 1000,
           maxCostUsd: maxCost,

@@ -1,7 +1,6 @@
 import { expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { afterAll, beforeAll, describe } from "vitest"
-import * as Transient from "../../../src/engine/Transient.ts"
 import { IoLog } from "../../../src/providers/IoLog.ts"
 import * as Tts from "../../../src/providers/fal/Tts.ts"
 import { startFakeFal, type FakeFal } from "../../fakes/fal.ts"
