@@ -10,16 +10,30 @@ export type Json = null | boolean | number | string | ReadonlyArray<Json> | { re
  * they would all print as `null` and two different recipes would collide.
  */
 export const stableStringify = (value: unknown): string => {
+  // On the no-op path this runs once per node: plain loops, no intermediate arrays beyond the key list.
   if (value === null || typeof value !== "object") {
     if (typeof value === "number" && !Number.isFinite(value)) throw new Error(`cannot fingerprint ${value}`)
     return JSON.stringify(value) ?? "null"
   }
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : stableStringify(v))).join(",")}]`
-  const entries = Object.keys(value)
-    .filter((k) => (value as any)[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${stableStringify((value as any)[k])}`)
-  return `{${entries.join(",")}}`
+  if (Array.isArray(value)) {
+    let out = "["
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ","
+      out += value[i] === undefined ? "null" : stableStringify(value[i])
+    }
+    return out + "]"
+  }
+  const keys = Object.keys(value).sort()
+  let out = "{"
+  let first = true
+  for (const k of keys) {
+    const v = (value as Record<string, unknown>)[k]
+    if (v === undefined) continue
+    if (!first) out += ","
+    first = false
+    out += JSON.stringify(k) + ":" + stableStringify(v)
+  }
+  return out + "}"
 }
 
 export const sha256 = (data: string | Uint8Array): string => createHash("sha256").update(data).digest("hex")

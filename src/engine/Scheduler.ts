@@ -18,7 +18,7 @@ import * as path from "node:path"
 import { randomBytes } from "node:crypto"
 import { Cause, Deferred, Duration, Effect, Exit, FiberId, Option, Ref, Schedule, Schema, Scope } from "effect"
 import * as Cost from "./Cost.ts"
-import { BuildEvents } from "./Events.ts"
+import { BuildEvents, type BuildEvent } from "./Events.ts"
 import * as Fingerprint from "./Fingerprint.ts"
 import { hashJson, type Json } from "./Hash.ts"
 import type { Built, BuiltLookup, Dep, NodeSpec, Output, Produced, Rule, RunContext } from "./Node.ts"
@@ -246,9 +246,14 @@ export const build = <R>(
         Effect.asVoid
       )
 
-    /** Awaits dependencies; a dependency's miss becomes this node's (Upstream, or WouldBuild in a dry run). */
+    /**
+     * Awaits dependencies; a dependency's miss becomes this node's (Upstream, or WouldBuild in a dry run).
+     * All are started first, then awaited one by one: they run concurrently in their own fibers, and no
+     * extra fiber per edge is made (that cost dominated large builds).
+     */
     const awaitAll = (id: string, ids: ReadonlyArray<string>) =>
-      Effect.forEach(ids, (dep) => ensure(dep), { concurrency: "unbounded", discard: true }).pipe(
+      Effect.forEach(ids, start).pipe(
+        Effect.flatMap((deferreds) => Effect.forEach(deferreds, (d) => Deferred.await(d), { discard: true })),
         Effect.catchAll((miss): Effect.Effect<never, Miss> => {
           if (miss._tag === "WouldBuild") return wouldBuildUpstream(id)
           if (miss._tag === "Budget") return Effect.fail({ _tag: "Budget", id })
@@ -276,17 +281,87 @@ export const build = <R>(
         )
       })
 
-    const ensure = (id: string): Effect.Effect<Built, Miss, any> =>
+    /** Starts a node's fiber (once per build) and returns the deferred its result lands in. */
+    const start = (id: string): Effect.Effect<Deferred.Deferred<Built, Miss>, never, any> =>
       Effect.suspend(() => {
-        let deferred = results.get(id)
-        if (deferred) return Deferred.await(deferred)
-        deferred = Deferred.unsafeMake<Built, Miss>(FiberId.none)
+        const existing = results.get(id)
+        if (existing) return Effect.succeed(existing)
+        const deferred = Deferred.unsafeMake<Built, Miss>(FiberId.none)
         results.set(id, deferred)
         return events.emit({ _tag: "Discovered", nodes: [{ id, stage: specs.get(id)?.stage ?? "?" }] }).pipe(
           Effect.zipRight(fork(deferred, runNode(id))),
-          Effect.zipRight(Deferred.await(deferred))
+          Effect.as(deferred)
         )
       })
+
+    const ensure = (id: string): Effect.Effect<Built, Miss, any> =>
+      start(id).pipe(Effect.flatMap((deferred) => Deferred.await(deferred)))
+
+    /**
+     * The no-op fast path. A node whose inputs are all fresh and whose fingerprint has a stored record is
+     * resolved here, synchronously and without a fiber, so a no-op build of 10,000 nodes is a tight loop of
+     * hashing and record look-ups. Anything else (no record, forced, a failed expansion, a very deep chain)
+     * is left to the fibers, which pick up from what this resolved.
+     */
+    const slow = new Set<string>()
+    const pending: Array<BuildEvent> = []
+    const resolved = <A>(value: A) => {
+      const deferred = Deferred.unsafeMake<A, Miss>(FiberId.none)
+      Deferred.unsafeDone(deferred, Exit.succeed(value))
+      return deferred
+    }
+    const resolveFresh = (id: string, depth: number): Built | undefined => {
+      const done = builtMap.get(id)
+      if (done) return done
+      if (slow.has(id)) return undefined
+      const spec = specs.get(id)
+      const miss = () => {
+        slow.add(id)
+        return undefined
+      }
+      if (!spec || depth > 1000 || force.has(id) || results.has(id)) return miss()
+      for (const d of spec.deps) if (!resolveFresh(d.id, depth + 1)) return miss()
+      let extra: ReadonlyArray<Dep> = []
+      if (spec.expand) {
+        if (expansions.has(id)) return miss()
+        for (const a of spec.after ?? []) if (!resolveFresh(a, depth + 1)) return miss()
+        let expansion: ReturnType<NonNullable<NodeSpec["expand"]>>
+        try {
+          expansion = spec.expand(lookup)
+        } catch {
+          return miss()
+        }
+        for (const n of expansion.nodes) specs.set(n.id, n)
+        newExpansions[id] = expansion.nodes.map((n) => ({ id: n.id, kind: n.kind, stage: n.stage }))
+        expandedDeps.set(id, expansion.deps.map((d) => d.id))
+        if (findCycle([id, ...expansion.nodes.map((n) => n.id)], depsOf)) {
+          // Let the fibers expand it again and report the cycle.
+          expandedDeps.delete(id)
+          delete newExpansions[id]
+          return miss()
+        }
+        expansions.set(id, resolved<ReadonlyArray<Dep>>(expansion.deps))
+        extra = expansion.deps
+        for (const d of extra) if (!resolveFresh(d.id, depth + 1)) return miss()
+      }
+      const deps = extra.length ? [...spec.deps, ...extra] : spec.deps
+      const data = Fingerprint.data(spec, deps, lookup.get)
+      const fingerprint = Fingerprint.of(data)
+      const existing = Effect.runSync(store.getRecord(fingerprint))
+      if (Option.isNone(existing)) return miss()
+      const r = existing.value
+      const result: Built = { id, fingerprint, outputs: r.outputs, hash: r.hash }
+      dataMap.set(id, data)
+      record(spec, fingerprint, deps, result)
+      cached.push(id)
+      saved = Cost.add(saved, r.cost)
+      results.set(id, resolved(result))
+      pending.push(
+        { _tag: "Discovered", nodes: [{ id, stage: spec.stage }] },
+        { _tag: "Cached", id, stage: spec.stage, saved: r.cost, savedMs: r.endedAt - r.startedAt }
+      )
+      return result
+    }
 
     const expand = (spec: NodeSpec): Effect.Effect<ReadonlyArray<Dep>, Miss, any> =>
       Effect.suspend(() => {
@@ -596,6 +671,9 @@ export const build = <R>(
     /** Settles a requested target and reports misses (each node once). */
     const reported = new Set<string>()
     const settle = (id: string) => Effect.suspend(() => ensure(id)).pipe(Effect.ignore)
+
+    for (const id of options.targets) resolveFresh(id, 0)
+    yield* Effect.forEach(pending.splice(0), events.emit, { discard: true })
 
     // A target settles as soon as one of its inputs misses, but nodes already running still finish and are
     // recorded (a paid request in flight is paid for either way; with the cost cap or --keep-going, the
