@@ -15,8 +15,10 @@ export const fal = (ctx: RunContext) =>
     Effect.map((json) => ({
       onSubmitted: (handle: FalHandle) => ctx.inflight.set(handle as any),
       resume: json === undefined ? undefined : Option.getOrUndefined(decode(json)),
-      // Ctrl-C cancels requests still queued (nothing is billed for them); a crash cancels nothing, and the
-      // next build re-attaches.
-      cancelOnInterrupt: true
+      // Ctrl-C cancels requests still queued (nothing is billed for them) and forgets them, so the next build
+      // submits anew instead of re-attaching to a cancelled request; a crash cancels nothing, and the next
+      // build re-attaches.
+      cancelOnInterrupt: true,
+      onCancelled: () => ctx.inflight.clear
     }))
   )

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { models, startFakes, type Fakes } from "../fakes/all.ts"
-import { cliAsync, makeWorkspace, smallConfig } from "./harness.ts"
+import { cliAsync, makeWorkspace, runBuild, smallConfig } from "./harness.ts"
 
 let fakes: Fakes
 beforeAll(async () => {
@@ -47,5 +47,12 @@ describe("interrupting a cloud build", () => {
     const puts = fakes.fal.received.filter((q) => q.method === "PUT" && q.path.endsWith("/cancel"))
     expect(puts.map((q) => q.path).sort()).toEqual(tts.map((r) => `/fal-ai/minimax/requests/${r.id}/cancel`).sort())
     expect(fakes.counts().cancels).toBe(2)
+
+    // The next build does not re-attach to the cancelled requests: it submits anew and finishes.
+    fakes.fal.setOptions({ pollsInQueue: 1 })
+    fakes.reset()
+    const again = await runBuild(dir, {}, fakes.env)
+    expect(again.summary.failed).toEqual([])
+    expect(fakes.counts()).toMatchObject({ ttsSubmits: 2, cancels: 0 })
   })
 })

@@ -94,6 +94,9 @@ export interface RunOptions extends Omit<SubmitOptions, "input">, Omit<AwaitOpti
   /** Send `PUT cancel_url` when the wait is interrupted while the request is pending (default true).
    *  A resumable build that means to re-attach later may prefer false. */
   readonly cancelOnInterrupt?: boolean
+  /** Called after a cancel was sent on interruption: a recorded handle must be forgotten, or the next
+   *  build would re-attach to a request fal reports as cancelled. */
+  readonly onCancelled?: (handle: FalHandle) => Effect.Effect<void>
 }
 
 export interface RunResult extends FalResult {
@@ -337,7 +340,9 @@ export const run = Effect.fn("FalQueue.run")(function*(options: RunOptions) {
       ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs })
     }).pipe(
       Effect.onInterrupt(() =>
-        cancelOnInterrupt && !completed ? cancel(handle, options.apiKey) : Effect.void
+        cancelOnInterrupt && !completed
+          ? cancel(handle, options.apiKey).pipe(Effect.zipRight(options.onCancelled ? options.onCancelled(handle) : Effect.void))
+          : Effect.void
       )
     )
   }

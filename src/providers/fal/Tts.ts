@@ -91,6 +91,7 @@ export interface SpeakOptions {
   readonly onSubmitted?: (handle: Queue.FalHandle) => Effect.Effect<void>
   readonly resume?: Queue.FalHandle | undefined
   readonly cancelOnInterrupt?: boolean
+  readonly onCancelled?: (handle: Queue.FalHandle) => Effect.Effect<void>
 }
 
 export interface Speech {
@@ -145,6 +146,7 @@ export const speak = Effect.fn("FalTts.speak")(function*(options: SpeakOptions) 
     ...(options.onStatus === undefined ? {} : { onStatus: options.onStatus }),
     ...(options.onSubmitted === undefined ? {} : { onSubmitted: options.onSubmitted }),
     ...(options.cancelOnInterrupt === undefined ? {} : { cancelOnInterrupt: options.cancelOnInterrupt }),
+    ...(options.onCancelled === undefined ? {} : { onCancelled: options.onCancelled }),
     resume: options.resume
   })
   const output = yield* Schema.decodeUnknown(AudioOutput)(result.output).pipe(

@@ -121,6 +121,7 @@ export interface AnimateOptions extends Omit<ClipRequest, "imageUrl"> {
   readonly onSubmitted?: (handle: Queue.FalHandle) => Effect.Effect<void>
   readonly resume?: Queue.FalHandle | undefined
   readonly cancelOnInterrupt?: boolean
+  readonly onCancelled?: (handle: Queue.FalHandle) => Effect.Effect<void>
 }
 
 export interface Clip {
@@ -176,6 +177,7 @@ export const animate = Effect.fn("FalVideo.animate")(function*(options: AnimateO
     ...(options.onStatus === undefined ? {} : { onStatus: options.onStatus }),
     ...(options.onSubmitted === undefined ? {} : { onSubmitted: options.onSubmitted }),
     ...(options.cancelOnInterrupt === undefined ? {} : { cancelOnInterrupt: options.cancelOnInterrupt }),
+    ...(options.onCancelled === undefined ? {} : { onCancelled: options.onCancelled }),
     resume: options.resume
   })
   const output = yield* Schema.decodeUnknown(VideoOutput)(result.output).pipe(
