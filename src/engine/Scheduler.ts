@@ -21,7 +21,7 @@ import * as Cost from "./Cost.ts"
 import { BuildEvents, type BuildEvent } from "./Events.ts"
 import * as Fingerprint from "./Fingerprint.ts"
 import { hashJson, type Json } from "./Hash.ts"
-import type { Built, BuiltLookup, Dep, NodeSpec, Output, Produced, Rule, RunContext } from "./Node.ts"
+import type { Built, BuiltLookup, Dep, NodeSpec, Output, Outputs, Produced, Rule, RunContext } from "./Node.ts"
 import { Store, type NodeRecord, type State, type StateNode } from "./Store.ts"
 import { isTransient, retryAfterMs } from "./Transient.ts"
 
@@ -347,18 +347,27 @@ export const build = <R>(
       const deps = extra.length ? [...spec.deps, ...extra] : spec.deps
       const data = Fingerprint.data(spec, deps, lookup.get)
       const fingerprint = Fingerprint.of(data)
-      const existing = Effect.runSync(store.getRecord(fingerprint))
-      if (Option.isNone(existing)) return miss()
-      const r = existing.value
-      const result: Built = { id, fingerprint, outputs: r.outputs, hash: r.hash }
+      // The last build's state already holds this fingerprint's outputs: check the files are there and skip
+      // reading the record. Otherwise read the record (it may come from an older build or another setting).
+      const last = previous.nodes[id]
+      let found: { outputs: Outputs; hash: string; cost: Cost.Cost; ms: number } | undefined
+      if (last?.outputs && last.fingerprint === fingerprint && store.hasRecordWith(fingerprint, last.outputs)) {
+        found = { outputs: last.outputs, hash: last.hash, cost: last.cost ?? Cost.unknown, ms: last.ms ?? 0 }
+      } else {
+        const existing = Effect.runSync(store.getRecord(fingerprint))
+        if (Option.isNone(existing)) return miss()
+        const r = existing.value
+        found = { outputs: r.outputs, hash: r.hash, cost: r.cost, ms: r.endedAt - r.startedAt }
+      }
+      const result: Built = { id, fingerprint, outputs: found.outputs, hash: found.hash }
       dataMap.set(id, data)
-      record(spec, fingerprint, deps, result)
+      record(spec, fingerprint, deps, result, found.cost, found.ms)
       cached.push(id)
-      saved = Cost.add(saved, r.cost)
+      saved = Cost.add(saved, found.cost)
       results.set(id, resolved(result))
       pending.push(
         { _tag: "Discovered", nodes: [{ id, stage: spec.stage }] },
-        { _tag: "Cached", id, stage: spec.stage, saved: r.cost, savedMs: r.endedAt - r.startedAt }
+        { _tag: "Cached", id, stage: spec.stage, saved: found.cost, savedMs: found.ms }
       )
       return result
     }
@@ -417,15 +426,25 @@ export const build = <R>(
         })
       })
 
-    const record = (spec: NodeSpec, fingerprint: string, deps: ReadonlyArray<Dep>, result: Built) => {
+    const record = (
+      spec: NodeSpec,
+      fingerprint: string,
+      deps: ReadonlyArray<Dep>,
+      result: Built,
+      cost: Cost.Cost,
+      ms: number
+    ) => {
       builtMap.set(spec.id, result)
       stateNodes.set(spec.id, {
         id: spec.id,
         kind: spec.kind,
         stage: spec.stage,
         fingerprint,
-        deps: deps.map((d) => d.id).filter((v, i, a) => a.indexOf(v) === i),
-        hash: result.hash
+        deps: [...new Set(deps.map((d) => d.id))],
+        hash: result.hash,
+        outputs: result.outputs,
+        cost,
+        ms
       })
     }
 
@@ -464,7 +483,7 @@ export const build = <R>(
         if (Option.isSome(existing) && !force.has(id)) {
           const r = existing.value
           const result: Built = { id, fingerprint, outputs: r.outputs, hash: r.hash }
-          record(spec, fingerprint, deps, result)
+          record(spec, fingerprint, deps, result, r.cost, r.endedAt - r.startedAt)
           cached.push(id)
           saved = Cost.add(saved, r.cost)
           yield* events.emit({ _tag: "Cached", id, stage: spec.stage, saved: r.cost, savedMs: r.endedAt - r.startedAt })
@@ -641,7 +660,7 @@ export const build = <R>(
         )
         yield* store.deleteInflight(fingerprint)
         const result: Built = { id, fingerprint, outputs, hash }
-        record(spec, fingerprint, deps, result)
+        record(spec, fingerprint, deps, result, cost, ended - started)
         yield* store.appendJournal(stateNodes.get(id)!).pipe(Effect.ignore)
         built.push(id)
         yield* events.emit({ _tag: "Built", id, stage: spec.stage, cost, startedAt: started, endedAt: ended, attempts: attempt })
@@ -751,7 +770,17 @@ export const build = <R>(
       expansions: { ...previous.expansions, ...newExpansions },
       updatedAt: Date.now()
     }
-    if (!dryRun) yield* store.writeState(state).pipe(Effect.catchAll((e) => events.emit({ _tag: "Warning", message: e.message })))
+    // A no-op build leaves the recorded graph as it was: skip rewriting (and fsyncing) a large state file.
+    const unchanged =
+      built.length === 0 &&
+      Object.keys(state.nodes).length === Object.keys(previous.nodes).length &&
+      Object.values(state.nodes).every((n) => {
+        const p = previous.nodes[n.id]
+        return p !== undefined && p.fingerprint === n.fingerprint && p.outputs !== undefined
+      }) &&
+      hashJson(state.expansions) === hashJson(previous.expansions)
+    if (!dryRun && !unchanged)
+      yield* store.writeState(state).pipe(Effect.catchAll((e) => events.emit({ _tag: "Warning", message: e.message })))
 
     const result: BuildResult = {
       built,

@@ -58,6 +58,10 @@ export interface StateNode {
   readonly fingerprint: string
   readonly deps: ReadonlyArray<string>
   readonly hash: string
+  /** The record's outputs, cost and build time, so a no-op build need not read every record file. */
+  readonly outputs?: Outputs | undefined
+  readonly cost?: Cost.Cost | undefined
+  readonly ms?: number | undefined
 }
 
 export interface State {
@@ -83,6 +87,11 @@ export class Store extends Context.Tag("storyshot/Store")<
     readonly putBytes: (bytes: Uint8Array, ext: string) => Effect.Effect<{ hash: string; size: number }, StoreError>
     readonly hasObject: (hash: string, ext: string) => Effect.Effect<boolean>
     readonly getRecord: (fingerprint: string) => Effect.Effect<Option.Option<NodeRecord>>
+    /**
+     * The no-op path's cheap check, synchronous: the record file is there and so are these file outputs
+     * (a few stat calls, no read). Anything more doubtful goes through `getRecord`.
+     */
+    readonly hasRecordWith: (fingerprint: string, outputs: Outputs) => boolean
     readonly putRecord: (record: NodeRecord) => Effect.Effect<void, StoreError>
     readonly deleteRecord: (fingerprint: string) => Effect.Effect<void, StoreError>
     readonly records: Effect.Effect<ReadonlyArray<NodeRecord>>
@@ -311,11 +320,13 @@ export const make = (root: string) =>
       } catch {}
       if (journal) {
         const lines = journal.split("\n")
+        const nodes: Record<string, StateNode> = { ...state.nodes }
+        state.nodes = nodes
         lines.forEach((line, i) => {
           if (!line.trim()) return
           try {
             const n = JSON.parse(line) as StateNode
-            state.nodes = { ...state.nodes, [n.id]: n }
+            nodes[n.id] = n
           } catch {
             // A torn last line is what a crash mid-append leaves: expected, and harmless.
             if (i < lines.length - 1 || !journal.endsWith("\n"))
@@ -383,8 +394,17 @@ export const make = (root: string) =>
       return { removed, bytes }
     })
 
+    const exists = (p: string) => (fs.statSync(p, { throwIfNoEntry: false })?.size ?? 0) > 0
+
+    const hasRecordWith = (fp: string, outputs: Outputs) => {
+      if (!exists(recordPath(fp))) return false
+      for (const o of Object.values(outputs)) if (o.ext !== undefined && o.value === undefined && !exists(objectPath(o.hash, o.ext))) return false
+      return true
+    }
+
     return Store.of({
       root,
+      hasRecordWith,
       objectPath,
       putFile,
       putBytes,
