@@ -286,6 +286,13 @@ export const build = <R>(
       Effect.suspend(() => {
         const existing = results.get(id)
         if (existing) return Effect.succeed(existing)
+        // Resolved by the no-op fast path: a deferred is made only when a fiber asks.
+        const fresh = builtMap.get(id)
+        if (fresh) {
+          const done = resolved(fresh)
+          results.set(id, done)
+          return Effect.succeed(done)
+        }
         const deferred = Deferred.unsafeMake<Built, Miss>(FiberId.none)
         results.set(id, deferred)
         return events.emit({ _tag: "Discovered", nodes: [{ id, stage: specs.get(id)?.stage ?? "?" }] }).pipe(
@@ -364,7 +371,6 @@ export const build = <R>(
       record(spec, fingerprint, deps, result, found.cost, found.ms)
       cached.push(id)
       saved = Cost.add(saved, found.cost)
-      results.set(id, resolved(result))
       pending.push(
         { _tag: "Discovered", nodes: [{ id, stage: spec.stage }] },
         { _tag: "Cached", id, stage: spec.stage, saved: found.cost, savedMs: found.ms }
