@@ -27,7 +27,7 @@ describe("cloud profile against the fakes", () => {
     const first = await runBuild(dir, {}, fakes.env)
     expect(first.summary.failed).toEqual([])
     expect(streams(path.join(dir, "out", "final.mp4"))).toEqual(["audio", "video"])
-    // The fake narration lasts 1 s, so every sentence is one shot.
+    // The fake narrates ~0.4 s a word: each of these short sentences is one shot.
     expect(fakes.counts()).toMatchObject({ ttsSubmits: 3, chats: 3, images: 3, videoSubmits: 3, uploads: 3, cancels: 0, modelLists: 1 })
     expect(first.summary.cost.known).toBe(true)
     expect(first.summary.cost.usd).toBeGreaterThan(0)
@@ -51,6 +51,10 @@ describe("cloud profile against the fakes", () => {
     expect(chat.messages.find((m) => m.role === "user")!.content).toContain(`Sentence: ${edited}`)
     const paid = third.summary.built.filter((id) => /^(sentence:\d+:(audio|prompts)|shot:\d+:(image|video))$/.test(id))
     expect(paid.sort()).toEqual(["sentence:2:audio", "sentence:2:prompts", "shot:2:image", "shot:2:video"])
+    // The new narration and clip reach the sentence's mux and the final cut; the other muxes are kept.
+    expect(third.summary.built).toEqual(expect.arrayContaining(["sentence:2:mux", "final"]))
+    expect(third.summary.built).not.toContain("sentence:1:mux")
+    expect(third.summary.built).not.toContain("sentence:3:mux")
     expect(streams(path.join(dir, "out", "final.mp4"))).toEqual(["audio", "video"])
   })
 

@@ -101,6 +101,9 @@ export const startFakes = async (options: FakesOptions = {}): Promise<Fakes> => 
     Fal.startFakeFal({
       pollsInQueue: options.pollsInQueue ?? 1,
       pollsInProgress: options.pollsInProgress ?? 1,
+      // Real providers answer each request with its own media: narration as long as its text, clips that
+      // differ, so an edit reaches the mux and the final cut, and long sentences get several shots.
+      varyMedia: true,
       workMs: (model) => (/video|i2v/.test(model) ? options.workMs?.video ?? 0 : options.workMs?.tts ?? 0)
     }),
     OpenAI.start(),

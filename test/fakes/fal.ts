@@ -52,6 +52,9 @@ export interface FakeFalOptions {
   /** how long a request of this model works before it can complete, in ms from its submit (default 0:
    *  only the poll counts above decide); lets a benchmark give TTS and video realistic proportions */
   readonly workMs?: number | ((model: string) => number)
+  /** Media that differ per request, as a real provider's do: narration lasting ~0.4 s a word (1–12 s) at a
+   *  tone of its own, clips of a colour of their own. Default: the same small files for every request. */
+  readonly varyMedia?: boolean
 }
 
 export interface FakeRequest {
@@ -129,6 +132,45 @@ export const makeMedia = (): Promise<{ mp3: Uint8Array; mp4: Uint8Array }> =>
     }
   })())
 
+const hashOf = (text: string) => {
+  let h = 2166136261
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619) >>> 0
+  return h
+}
+
+const varied = new Map<string, Promise<Uint8Array>>()
+
+/** A request's own media (see `varyMedia`), made with ffmpeg once per distinct input. */
+export const mediaFor = (model: string, input: any): Promise<Uint8Array> => {
+  const video = isVideoModel(model)
+  const text = String(video ? `${input?.prompt}|${input?.image_url}` : input?.text ?? input?.input ?? input?.prompt ?? "")
+  // Another voice gives other sound of the same length (the tone changes, the duration does not).
+  const h = hashOf(video ? text : `${text}|${JSON.stringify(input?.voice ?? input?.voice_setting ?? null)}`)
+  const key = `${video ? "v" : "a"}:${h}:${video ? "" : text.split(/\s+/).length}`
+  let made = varied.get(key)
+  if (!made) {
+    made = (async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), "storyshot-fakefal-"))
+      try {
+        const quiet = ["-hide_banner", "-loglevel", "error", "-y"]
+        const out = path.join(dir, video ? "clip.mp4" : "speech.mp3")
+        if (video) {
+          const colour = (h & 0xffffff).toString(16).padStart(6, "0")
+          await runFfmpeg([...quiet, "-f", "lavfi", "-i", `color=c=0x${colour}:s=64x64:d=5:r=8`, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", out])
+        } else {
+          const seconds = Math.min(12, Math.max(1, Math.round(text.split(/\s+/).filter(Boolean).length * 4) / 10))
+          await runFfmpeg([...quiet, "-f", "lavfi", "-i", `sine=frequency=${300 + (h % 500)}:duration=${seconds}`, "-c:a", "libmp3lame", "-b:a", "32k", out])
+        }
+        return new Uint8Array(await readFile(out))
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
+    })()
+    varied.set(key, made)
+  }
+  return made
+}
+
 const isVideoModel = (model: string) => /video|i2v|t2v/.test(model)
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -141,7 +183,7 @@ const isSubmit = (req: ReceivedRequest) =>
 
 export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFal> => {
   const media = await makeMedia()
-  let options: Required<FakeFalOptions> = { pollsInQueue: 2, pollsInProgress: 1, latencyMs: 0, workMs: 0, ...initial }
+  let options: Required<FakeFalOptions> = { pollsInQueue: 2, pollsInProgress: 1, latencyMs: 0, workMs: 0, varyMedia: false, ...initial }
   const requests = new Map<string, FakeRequest>()
   const uploads = new Map<string, Upload>()
   const submitCounts = new Map<string, number>()
@@ -158,12 +200,16 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
     cancel_url: `${baseUrl}/${ownerApp}/requests/${id}/cancel`
   })
 
-  const outputFor = (request: FakeRequest) => {
+  const bytesOf = async (request: FakeRequest) =>
+    options.varyMedia ? mediaFor(request.model, request.input) : isVideoModel(request.model) ? media.mp4 : media.mp3
+
+  const outputFor = async (request: FakeRequest) => {
     const video = isVideoModel(request.model)
     const url = `${baseUrl}/files/${request.id}/${video ? "output.mp4" : "output.mp3"}`
+    const size = (await bytesOf(request)).length
     return video
-      ? { video: { url, content_type: "video/mp4", file_name: "output.mp4", file_size: media.mp4.length }, seed: 42 }
-      : { audio: { url, content_type: "audio/mpeg", file_name: "output.mp3", file_size: media.mp3.length } }
+      ? { video: { url, content_type: "video/mp4", file_name: "output.mp4", file_size: size }, seed: 42 }
+      : { audio: { url, content_type: "audio/mpeg", file_name: "output.mp3", file_size: size } }
   }
 
   const workOf = (model: string) => (typeof options.workMs === "function" ? options.workMs(model) : options.workMs)
@@ -218,7 +264,7 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
       const request = requests.get(segments[1] ?? "")
       if (!request || request.state !== "COMPLETED") return json(404, { detail: "file not found" })
       const video = isVideoModel(request.model)
-      return { status: 200, headers: { "content-type": video ? "video/mp4" : "audio/mpeg" }, body: video ? media.mp4 : media.mp3 }
+      return { status: 200, headers: { "content-type": video ? "video/mp4" : "audio/mpeg" }, body: await bytesOf(request) }
     }
 
     // queue: /{owner}/{app}/requests/{id}[/status|/cancel]
@@ -259,7 +305,7 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
             ? json(400, { detail: failure })
             : json(422, { detail: [{ loc: ["body"], msg: failure, type: "value_error" }] })
         }
-        return json(200, outputFor(request))
+        return json(200, await outputFor(request))
       }
       if (req.method === "PUT" && tail === "cancel") {
         cancels++
