@@ -23,6 +23,7 @@ import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Ffmpeg, filterPath, MediaInvalid, type FfmpegError, type ProbeResult } from "./Ffmpeg.ts"
+import { cameraMoves, type CameraMove } from "../Shot.ts"
 
 export class DraftIoError extends Schema.TaggedError<DraftIoError>()("DraftIoError", {
   path: Schema.String,
@@ -33,8 +34,9 @@ export class DraftIoError extends Schema.TaggedError<DraftIoError>()("DraftIoErr
 
 export type DraftError = FfmpegError | MediaInvalid | DraftIoError
 
-export type CameraMove = "push-in" | "pull-out" | "pan-left" | "pan-right" | "tilt-up" | "tilt-down"
-export const cameraMoves: ReadonlyArray<CameraMove> = ["push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down"]
+
+export { cameraMoves }
+export type { CameraMove }
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers

@@ -13,14 +13,11 @@
  */
 import { normalize } from "../../text/Sentences.ts"
 
-export const cameras = ["push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down"] as const
-export type Camera = typeof cameras[number]
+import { cameraMoves, type CameraMove, type Shot } from "../../Shot.ts"
 
-export interface Shot {
-  readonly prompt: string
-  readonly shotType: string
-  readonly camera: Camera
-}
+export type { Shot }
+export type Camera = CameraMove
+export const cameras = cameraMoves
 
 export interface PlanInput {
   readonly text: string

@@ -16,17 +16,13 @@ import { Effect, Either, ParseResult, Schema } from "effect"
 import * as Cost from "../../engine/Cost.ts"
 import { ProviderError } from "../ProviderError.ts"
 import { Http, classify, errorFrom, redact, type HttpResponse } from "../Http.ts"
+import { cameraMoves, type CameraMove, type Shot } from "../../Shot.ts"
 
 export const provider = "openrouter"
 
-export const cameraMoves = ["push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down"] as const
-export type CameraMove = typeof cameraMoves[number]
 
-export interface Shot {
-  readonly prompt: string
-  readonly shotType: string
-  readonly camera: CameraMove
-}
+export { cameraMoves }
+export type { CameraMove, Shot }
 
 export interface ChatUsage {
   readonly promptTokens: number
