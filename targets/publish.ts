@@ -20,15 +20,19 @@ const fileOf = (store: StoreApi, built: Built | undefined, output: string) => {
 }
 
 /** Copies to a temp name and renames, so `out/final.mp4` is never half-written. */
+/**
+ * Copies to a temp name and renames, so `out/final.mp4` is never half-written. The copy gets the stored
+ * object's modification time, so "same size and same time" means it is that object: a build that goes back
+ * to an older result of the same size still replaces the file.
+ */
 const copyAtomic = (from: string, to: string) => {
   fs.mkdirSync(path.dirname(to), { recursive: true })
-  try {
-    const a = fs.statSync(from)
-    const b = fs.statSync(to)
-    if (a.size === b.size && b.mtimeMs >= a.mtimeMs) return
-  } catch {}
+  const source = fs.statSync(from)
+  const target = fs.statSync(to, { throwIfNoEntry: false })
+  if (target && target.size === source.size && target.mtimeMs === source.mtimeMs) return
   const tmp = `${to}.tmp-${process.pid}`
   fs.copyFileSync(from, tmp)
+  fs.utimesSync(tmp, source.atime, source.mtime)
   fs.renameSync(tmp, to)
 }
 

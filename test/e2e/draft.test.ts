@@ -120,6 +120,8 @@ describe("draft pipeline, end to end (real ffmpeg, 160x90 @ 12 fps)", () => {
   it("changing a setting and changing it back finds the first results again", async () => {
     const dir = makeWorkspace(story.slice(0, 2).join("\n"))
     await runBuild(dir)
+    const film = () => fs.readFileSync(path.join(dir, "out", "final.mp4"))
+    const firstFilm = film()
     const cfg = path.join(dir, "storyshot.config.mjs")
     const original = fs.readFileSync(cfg, "utf8")
     fs.writeFileSync(cfg, original.replace('"test style"', '"noir, rain"'))
@@ -127,9 +129,12 @@ describe("draft pipeline, end to end (real ffmpeg, 160x90 @ 12 fps)", () => {
     // The style reaches the prompts, and through their outputs the cards, clips, muxes and the final cut.
     expect(changed.summary.built.some((id) => id.endsWith(":prompts"))).toBe(true)
     expect(changed.summary.built.some((id) => id.endsWith(":audio"))).toBe(false)
+    expect(film().equals(firstFilm)).toBe(false)
     fs.writeFileSync(cfg, original)
     const back = await runBuild(dir)
     expect(back.summary.built).toEqual([])
+    // out/ follows the store back to the first results, without rebuilding.
+    expect(film().equals(firstFilm)).toBe(true)
   })
 
   it("--force re-takes the named target and keeps the profile's other results", async () => {
