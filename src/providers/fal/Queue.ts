@@ -18,8 +18,9 @@
  *   (it sends the model output itself); both are accepted.
  */
 import { Duration, Effect, Option, Schedule, Schema } from "effect"
+import type * as Cost from "../../engine/Cost.ts"
 import * as Transient from "../../engine/Transient.ts"
-import { classify, Http } from "../Http.ts"
+import { classify, download, Http } from "../Http.ts"
 import { ProviderError } from "../ProviderError.ts"
 
 export const provider = "fal"
@@ -367,4 +368,58 @@ export const run = Effect.fn("FalQueue.run")(function*(options: RunOptions) {
     Effect.map((result): RunResult => ({ ...result, handle: resume, resumed: true })),
     Effect.catchIf(isRequestGone, () => fresh)
   )
+})
+
+/** How a call follows its request: the parts of `RunOptions` a caller of `runForFile` passes through. */
+export type Follow = Pick<RunOptions, "pollMs" | "onStatus" | "onSubmitted" | "resume" | "cancelOnInterrupt" | "onCancelled">
+
+export interface FileResult<A> extends RunResult {
+  readonly answer: A
+  readonly bytes: Uint8Array
+}
+
+/**
+ * Runs a request, decodes its answer, and downloads the output file it points at. What TTS and
+ * image-to-video share: an answer without the file is a permanent failure (nothing to retry into), and a
+ * download cut short is fetched again in place, since fal keeps results for about an hour (a node retry
+ * would submit, and pay, again).
+ */
+export const runForFile = <A, I>(
+  options: RunOptions,
+  answer: Schema.Schema<A, I>,
+  file: (answer: A) => string,
+  what: string,
+  fetch: { readonly allowedBases: ReadonlyArray<string>; readonly maxBytes: number; readonly contentTypePrefix: string }
+) =>
+  Effect.gen(function*() {
+    const result = yield* run(options)
+    const decoded = yield* Schema.decodeUnknown(answer)(result.output).pipe(
+      Effect.mapError((e) =>
+        new ProviderError({
+          provider,
+          message: `${options.model} answered without ${what}: ${e.message}`,
+          requestId: result.handle.requestId,
+          transient: false
+        })
+      )
+    )
+    const bytes = yield* download(provider, file(decoded), fetch).pipe(Effect.retry(downloadRetry))
+    return { ...result, answer: decoded, bytes } satisfies FileResult<A>
+  })
+
+/** The request record of a fal call. A re-attached request is charged here too: the run that submitted it
+ *  stopped before recording anything, so this is the one record of the charge. */
+export const recordOf = (
+  model: string,
+  result: RunResult,
+  startedAt: number,
+  cost: Cost.Cost
+): Cost.RequestRecord => ({
+  provider,
+  model,
+  requestId: result.handle.requestId,
+  startedAt: result.resumed ? startedAt : result.handle.submittedAt,
+  endedAt: Date.now(),
+  queueMs: result.queueMs,
+  cost
 })

@@ -12,8 +12,7 @@
  */
 import { Effect, Either, Schema } from "effect"
 import * as Cost from "../../engine/Cost.ts"
-import { download } from "../Http.ts"
-import { ProviderError, ProviderUnavailable } from "../ProviderError.ts"
+import { ProviderUnavailable } from "../ProviderError.ts"
 import * as Prices from "./prices.ts"
 import * as Queue from "./Queue.ts"
 
@@ -137,44 +136,25 @@ const extensionOf = (audio: { url: string; content_type?: string | null | undefi
 export const speak = Effect.fn("FalTts.speak")(function*(options: SpeakOptions) {
   const input = yield* requestFor(options.model, options.text, options.voice)
   const startedAt = Date.now()
-  const result = yield* Queue.run({
-    baseUrl: options.baseUrl,
-    apiKey: options.apiKey,
-    model: options.model,
-    input,
-    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-    ...(options.onStatus === undefined ? {} : { onStatus: options.onStatus }),
-    ...(options.onSubmitted === undefined ? {} : { onSubmitted: options.onSubmitted }),
-    ...(options.cancelOnInterrupt === undefined ? {} : { cancelOnInterrupt: options.cancelOnInterrupt }),
-    ...(options.onCancelled === undefined ? {} : { onCancelled: options.onCancelled }),
-    resume: options.resume
-  })
-  const output = yield* Schema.decodeUnknown(AudioOutput)(result.output).pipe(
-    Effect.mapError((e) =>
-      new ProviderError({
-        provider: "fal",
-        message: `${options.model} answered without an audio URL: ${e.message}`,
-        requestId: result.handle.requestId,
-        transient: false
-      })
-    )
+  const result = yield* Queue.runForFile(
+    { ...options, input },
+    AudioOutput,
+    (answer) => answer.audio.url,
+    "an audio URL",
+    {
+      allowedBases: options.allowedBases ?? [options.baseUrl],
+      maxBytes: options.maxBytes ?? 100 * 1024 * 1024,
+      contentTypePrefix: "audio/"
+    }
   )
-  const bytes = yield* download("fal", output.audio.url, {
-    allowedBases: options.allowedBases ?? [options.baseUrl],
-    maxBytes: options.maxBytes ?? 100 * 1024 * 1024,
-    contentTypePrefix: "audio/"
-  }).pipe(Effect.retry(Queue.downloadRetry))
-  // A re-attached request was paid for once, by the run that submitted it; that run stopped before
-  // recording anything, so this is the one record of the charge.
   const cost = estimate(options.model, options.text)
-  const record: Cost.RequestRecord = {
-    provider: "fal",
-    model: options.model,
-    requestId: result.handle.requestId,
-    startedAt: result.resumed ? startedAt : result.handle.submittedAt,
-    endedAt: Date.now(),
-    queueMs: result.queueMs,
-    cost
-  }
-  return { bytes, ext: extensionOf(output.audio), handle: result.handle, cost, resumed: result.resumed, record } satisfies Speech
+  const record = Queue.recordOf(options.model, result, startedAt, cost)
+  return {
+    bytes: result.bytes,
+    ext: extensionOf(result.answer.audio),
+    handle: result.handle,
+    cost,
+    resumed: result.resumed,
+    record
+  } satisfies Speech
 })

@@ -16,7 +16,7 @@
  */
 import { Effect, Either, Schema } from "effect"
 import * as Cost from "../../engine/Cost.ts"
-import { download, Http } from "../Http.ts"
+import type { Http } from "../Http.ts"
 import { ProviderError, ProviderUnavailable } from "../ProviderError.ts"
 import * as Prices from "./prices.ts"
 import * as Queue from "./Queue.ts"
@@ -168,44 +168,21 @@ export const animate = Effect.fn("FalVideo.animate")(function*(options: AnimateO
   // The body is built only when a request is actually submitted: a re-attached request needs no upload.
   const input = () =>
     Effect.map(imageUrlOf(options, spec), (imageUrl) => Either.getOrThrow(requestFor(options.model, { ...options, imageUrl })))
-  const result = yield* Queue.run({
-    baseUrl: options.baseUrl,
-    apiKey: options.apiKey,
-    model: options.model,
-    input,
-    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-    ...(options.onStatus === undefined ? {} : { onStatus: options.onStatus }),
-    ...(options.onSubmitted === undefined ? {} : { onSubmitted: options.onSubmitted }),
-    ...(options.cancelOnInterrupt === undefined ? {} : { cancelOnInterrupt: options.cancelOnInterrupt }),
-    ...(options.onCancelled === undefined ? {} : { onCancelled: options.onCancelled }),
-    resume: options.resume
-  })
-  const output = yield* Schema.decodeUnknown(VideoOutput)(result.output).pipe(
-    Effect.mapError((e) =>
-      new ProviderError({
-        provider: "fal",
-        message: `${options.model} answered without a video URL: ${e.message}`,
-        requestId: result.handle.requestId,
-        transient: false
-      })
-    )
+  const result = yield* Queue.runForFile(
+    { ...options, input },
+    VideoOutput,
+    (answer) => answer.video.url,
+    "a video URL",
+    {
+      allowedBases: options.allowedBases ?? [options.baseUrl, options.storageUrl],
+      maxBytes: options.maxBytes ?? 512 * 1024 * 1024,
+      contentTypePrefix: "video/"
+    }
   )
-  const bytes = yield* download("fal", output.video.url, {
-    allowedBases: options.allowedBases ?? [options.baseUrl, options.storageUrl],
-    maxBytes: options.maxBytes ?? 512 * 1024 * 1024,
-    contentTypePrefix: "video/"
-  }).pipe(Effect.retry(Queue.downloadRetry))
-  // Even a re-attached request is charged here: the run that submitted it stopped before recording it.
+  const bytes = result.bytes
+  const output = result.answer
   const cost = estimate(options.model, options)
-  const record: Cost.RequestRecord = {
-    provider: "fal",
-    model: options.model,
-    requestId: result.handle.requestId,
-    startedAt: result.resumed ? startedAt : result.handle.submittedAt,
-    endedAt: Date.now(),
-    queueMs: result.queueMs,
-    cost
-  }
+  const record = Queue.recordOf(options.model, result, startedAt, cost)
   return {
     bytes,
     ext: "mp4",
