@@ -77,6 +77,12 @@ export const allowedBases = (env: Env): ReadonlyArray<string> => {
 export const secrets = (env: Env): ReadonlyArray<string> =>
   [env.FAL_KEY, env.OPENAI_KEY, env.OPENAI_API_KEY, env.OPENROUTER_KEY].filter((k): k is string => !!k && k.length >= 4)
 
+/** Whether any stage of this config calls a paid provider (otherwise every estimate is $0). */
+export const usesPaidProviders = (config: Config): boolean => {
+  const p = config.providers
+  return p.audio === "fal" || p.video === "fal" || p.image === "openai" || p.prompts === "openrouter"
+}
+
 /** The variables a build with this config needs and does not have. */
 export const missingKeys = (config: Config, env: Env): ReadonlyArray<string> => {
   const missing: Array<string> = []

@@ -128,7 +128,8 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       const store = yield* Store
       // Saves OpenRouter's model list (prices) when the prompts stage uses it; a failure is only a warning.
       if (!flags.dryRun) yield* Models.refresh(ws)
-      if (hooks.preview && !flags.dryRun)
+      // The walk costs a second pass over the graph: only worth it when something can cost money.
+      if (hooks.preview && !flags.dryRun && Cloud.usesPaidProviders(ws.config))
         yield* dryWalk.pipe(
           Effect.tap((r) => Effect.sync(() => hooks.preview!(r.wouldBuild))),
           Effect.ignore
