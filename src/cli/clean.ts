@@ -15,7 +15,8 @@ import * as Session from "./Session.ts"
 const paidOf = (records: ReadonlyArray<NodeRecord>) =>
   Cost.sum(records.flatMap((r) => [r.cost, ...(r.takes ?? []).map((t) => t.cost)]).filter((c) => c.source !== "free"))
 
-const stages = [...Stage.literals, "timing", "transcript"] as const
+/** Every stage a record can belong to: the film's, the free helper nodes', and the whole-film pages. */
+const stages = [...Stage.literals, "timing", "transcript", "subtitles", "storyboard"] as const
 
 export interface CleanFlags {
   readonly stage: Option.Option<string>
@@ -28,7 +29,7 @@ export const run = (g: Session.GlobalOptions, flags: CleanFlags, say: (line: str
     const ws = yield* Session.openWorkspace(g)
     const stage = Option.getOrUndefined(flags.stage)
     if (stage !== undefined && !(stages as ReadonlyArray<string>).includes(stage))
-      return yield* new Session.UsageError({ message: `unknown stage "${stage}": use one of ${Stage.literals.join(", ")}` })
+      return yield* new Session.UsageError({ message: `unknown stage "${stage}": use one of ${stages.join(", ")}` })
     if (flags.target.length > 0) yield* Session.checkTargets(flags.target, Number.MAX_SAFE_INTEGER)
     if (!fs.existsSync(ws.storeDir) && !fs.existsSync(ws.outDir)) return say("Nothing to clean: there is no store.")
     // A running build must not lose records or objects under its feet: clean waits for it.
