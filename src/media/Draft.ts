@@ -334,6 +334,17 @@ export interface MuxOptions {
 
 const SAMPLE_RATE = 48000
 
+/** How every film part is encoded (the mux, and a join that must re-encode): the same codecs and audio
+ *  format everywhere, so the final concat can copy streams. Picture and sound come from `[v]` and `[a]`. */
+const encodeFilm = (fps: number, out: string): ReadonlyArray<string> => [
+  "-map", "[v]", "-map", "[a]",
+  "-r", String(fps),
+  "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+  "-c:a", "aac", "-b:a", "128k", "-ar", String(SAMPLE_RATE), "-ac", "2",
+  "-movflags", "+faststart",
+  "-f", "mp4", out
+]
+
 /**
  * Joins the clips, each cut (or padded) to its frame count and fitted to width×height at `fps`, lays the
  * narration over them and cuts the result to the shorter of the two, rounded to a whole frame.
@@ -386,12 +397,7 @@ export const muxSentence = Effect.fn("Draft.muxSentence")(function* (opts: MuxOp
       [
         ...inputs,
         "-filter_complex", chains.join(";"),
-        "-map", "[v]", "-map", "[a]",
-        "-r", String(fps),
-        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "128k", "-ar", String(SAMPLE_RATE), "-ac", "2",
-        "-movflags", "+faststart",
-        "-f", "mp4", tmp
+        ...encodeFilm(fps, tmp)
       ],
       { purpose: `mux ${opts.clips.length} clip(s) with ${opts.audio} into ${opts.out}` }
     )
@@ -495,12 +501,7 @@ export const concatFinal = Effect.fn("Draft.concatFinal")(function* (opts: Conca
       [
         ...inputs,
         "-filter_complex", chains.join(";"),
-        "-map", "[v]", "-map", "[a]",
-        "-r", String(fps),
-        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "128k", "-ar", String(SAMPLE_RATE), "-ac", "2",
-        "-movflags", "+faststart",
-        "-f", "mp4", tmp
+        ...encodeFilm(fps, tmp)
       ],
       { purpose: `join ${opts.parts.length} parts into ${opts.out} (re-encoding: their formats differ)` }
     )
