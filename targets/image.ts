@@ -18,6 +18,7 @@ import { verifyMedia } from "../src/media/Ffmpeg.ts"
 import * as Images from "../src/providers/openai/Images.ts"
 import { normalize } from "../src/text/Sentences.ts"
 import * as Cloud from "./Cloud.ts"
+import * as Prompts from "./prompts.ts"
 import { ids, kinds, Settings } from "./Settings.ts"
 
 export const version = 1
@@ -99,10 +100,6 @@ export const estimateOpenAI = (model: string, size: string, quality: string) => 
   })
 }
 
-const promptOf = (ctx: Parameters<Rule["run"]>[0]) => {
-  const dep = ctx.node.deps[0]!
-  return ctx.value(dep.id, dep.output!) as { prompt: string; shotType: string; camera: string }
-}
 
 export const rule: Rule<unknown, any> = {
   kind: kinds.image,
@@ -115,7 +112,7 @@ export const rule: Rule<unknown, any> = {
   run: (ctx) =>
     Effect.gen(function* () {
       const recipe = ctx.node.recipe
-      const shot = promptOf(ctx)
+      const shot = Prompts.shotAt(ctx, ctx.node.deps[0]!)
       if (recipe.provider === "openai") {
         const ws = yield* Settings
         const o = Cloud.openai(ws.env)

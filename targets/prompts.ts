@@ -8,9 +8,10 @@
  */
 import { Effect } from "effect"
 import type { Config } from "../src/Config.ts"
-import type { Json, NodeSpec, Rule } from "../src/engine/Node.ts"
+import type { Dep, Json, NodeSpec, Rule, RunContext } from "../src/engine/Node.ts"
 import { planShots } from "../src/providers/local/ShotPlanner.ts"
 import * as OpenRouter from "../src/providers/openrouter/OpenRouter.ts"
+import type { Shot } from "../src/Shot.ts"
 import { normalize } from "../src/text/Sentences.ts"
 import * as Cloud from "./Cloud.ts"
 import * as Models from "./Models.ts"
@@ -71,6 +72,10 @@ export const user = (sentence: string, count: number, previous: string | null, n
     `Write exactly ${count} shot${count === 1 ? "" : "s"}.`
   ].join("\n")
 
+/** Shot j of a prompts node, as a dependency `{ id: sentence:N:prompts, output: "j" }` reads it. This rule
+ *  wrote it from a `Shot` (the planner's, or an LLM answer checked against the shot-list schema). */
+export const shotAt = (ctx: RunContext, dep: Dep): Shot => ctx.value(dep.id, dep.output!) as unknown as Shot
+
 const str = (v: Json | undefined) => (typeof v === "string" ? v : null)
 
 const priceIn = (context: NodeSpec["context"]): Models.Price | undefined => {
@@ -92,11 +97,11 @@ export const rule: Rule<unknown, any> = {
       : { usd: 0.001, source: "table" },
   run: (ctx) =>
     Effect.gen(function* () {
-      const count = Number(ctx.value(ids.shots(Number(ctx.node.id.split(":")[1])), "count"))
+      const count = Number(ctx.value(ctx.node.deps[0]!.id, "count"))
       const recipe = ctx.node.recipe
       const context = ctx.node.context ?? {}
       const sentence = str(context.sentence) ?? String(recipe.text)
-      let shots: ReadonlyArray<{ prompt: string; shotType: string; camera: string }>
+      let shots: ReadonlyArray<Shot>
       if (recipe.provider === "openrouter") {
         const ws = yield* Settings
         const o = Cloud.openrouter(ws.env)

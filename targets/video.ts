@@ -17,6 +17,7 @@ import { renderKenBurns, type CameraMove } from "../src/media/Draft.ts"
 import { verifyMedia } from "../src/media/Ffmpeg.ts"
 import * as FalVideo from "../src/providers/fal/Video.ts"
 import * as Cloud from "./Cloud.ts"
+import * as Prompts from "./prompts.ts"
 import type { ShotRef } from "./image.ts"
 import { ids, kinds, Settings } from "./Settings.ts"
 import * as Resume from "./Resume.ts"
@@ -53,10 +54,6 @@ export const node = (shot: ShotRef, config: Config, env: Env): NodeSpec => {
   }
 }
 
-const shotOf = (ctx: Parameters<Rule["run"]>[0]) => {
-  const dep = ctx.node.deps[1]!
-  return ctx.value(dep.id, dep.output!) as { prompt: string; shotType: string; camera: string }
-}
 
 export const rule: Rule<unknown, any> = {
   kind: kinds.video,
@@ -74,7 +71,7 @@ export const rule: Rule<unknown, any> = {
       const recipe = ctx.node.recipe
       const imageDep = ctx.node.deps[0]!
       const imageFile = ctx.file(imageDep.id, "image")
-      const shot = shotOf(ctx)
+      const shot = Prompts.shotAt(ctx, ctx.node.deps[1]!)
       const file = path.join(ctx.scratch, "clip.mp4")
       if (recipe.provider === "fal") {
         const ws = yield* Settings
