@@ -65,5 +65,11 @@ export const bundle = async () => {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await bundle()
+  // As the `prepare` script: a bundle that cannot be made must not fail `npm install`; the command then
+  // runs the sources through tsx (slower to start) and tries to bundle again on its next run.
+  try {
+    await bundle()
+  } catch (e) {
+    console.warn(`storyshot: could not bundle the command (${e?.message ?? e}); it will run from the sources`)
+  }
 }
