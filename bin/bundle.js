@@ -49,7 +49,8 @@ export const bundle = async () => {
   const esbuild = await import("esbuild")
   const tmp = `${bundlePath}.${process.pid}.tmp`
   fs.mkdirSync(path.dirname(bundlePath), { recursive: true })
-  await esbuild.build({
+  try {
+    await esbuild.build({
     entryPoints: [path.join(root, "src", "bin.ts")],
     bundle: true,
     platform: "node",
@@ -60,8 +61,11 @@ export const bundle = async () => {
     // CommonJS dependencies inside an ESM bundle still call require().
     banner: { js: "import { createRequire as __storyshotRequire } from 'node:module'; const require = __storyshotRequire(import.meta.url);" },
     logLevel: "error"
-  })
-  fs.renameSync(tmp, bundlePath)
+    })
+    fs.renameSync(tmp, bundlePath)
+  } finally {
+    fs.rmSync(tmp, { force: true })
+  }
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
