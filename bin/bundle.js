@@ -51,16 +51,16 @@ export const bundle = async () => {
   fs.mkdirSync(path.dirname(bundlePath), { recursive: true })
   try {
     await esbuild.build({
-    entryPoints: [path.join(root, "src", "bin.ts")],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    outfile: tmp,
-    external,
-    // CommonJS dependencies inside an ESM bundle still call require().
-    banner: { js: "import { createRequire as __storyshotRequire } from 'node:module'; const require = __storyshotRequire(import.meta.url);" },
-    logLevel: "error"
+      entryPoints: [path.join(root, "src", "bin.ts")],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      outfile: tmp,
+      external,
+      // CommonJS dependencies inside an ESM bundle still call require().
+      banner: { js: "import { createRequire as __storyshotRequire } from 'node:module'; const require = __storyshotRequire(import.meta.url);" },
+      logLevel: "error"
     })
     fs.renameSync(tmp, bundlePath)
   } finally {
