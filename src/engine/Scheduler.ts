@@ -20,6 +20,7 @@ import { Cause, Deferred, Duration, Effect, Exit, FiberId, Option, Ref, Schedule
 import * as Cost from "./Cost.ts"
 import { BuildEvents, type BuildEvent } from "./Events.ts"
 import * as Fingerprint from "./Fingerprint.ts"
+import * as Pool from "./Pool.ts"
 import { hashJson, type Json } from "./Hash.ts"
 import type { Built, BuiltLookup, Dep, NodeSpec, Output, Outputs, Produced, Rule, RunContext } from "./Node.ts"
 import { Store, type NodeRecord, type State, type StateNode } from "./Store.ts"
@@ -202,11 +203,11 @@ export const build = <R>(
     const abort = yield* Deferred.make<void>()
     const scope = yield* Scope.make()
 
-    const pools = new Map<string, Effect.Semaphore>()
+    const pools = new Map<string, Pool.Pool>()
     const poolFor = (name: string) => {
       let sem = pools.get(name)
       if (!sem) {
-        sem = Effect.unsafeMakeSemaphore(options.pools?.[name] ?? options.defaultPoolLimit ?? 4)
+        sem = Pool.make(options.pools?.[name] ?? options.defaultPoolLimit ?? 4)
         pools.set(name, sem)
       }
       return sem
@@ -617,7 +618,7 @@ export const build = <R>(
           })
         )
 
-        const outputs = yield* poolFor(pool).withPermits(1)(
+        const outputs = yield* poolFor(pool).withPermit(
           checkBudget.pipe(
             Effect.zipRight(
               Effect.scoped(
