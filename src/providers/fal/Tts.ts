@@ -75,7 +75,8 @@ export const requestFor = (
 /** What a request for `text` is expected to cost. */
 export const estimate = (model: string, text: string): Cost.Cost => Prices.ttsCost(model, text)
 
-export interface SpeakOptions {
+/** How the request is followed (polling, re-attaching, cancelling) is `Queue.Follow`. */
+export interface SpeakOptions extends Queue.Follow {
   readonly baseUrl: string
   readonly apiKey: string
   readonly model: string
@@ -85,12 +86,6 @@ export interface SpeakOptions {
   readonly allowedBases?: ReadonlyArray<string>
   /** audio file size limit (default 100 MiB) */
   readonly maxBytes?: number
-  readonly pollMs?: Queue.PollOptions
-  readonly onStatus?: (status: Queue.FalStatus) => Effect.Effect<void>
-  readonly onSubmitted?: (handle: Queue.FalHandle) => Effect.Effect<void>
-  readonly resume?: Queue.FalHandle | undefined
-  readonly cancelOnInterrupt?: boolean
-  readonly onCancelled?: (handle: Queue.FalHandle) => Effect.Effect<void>
 }
 
 export interface Speech {

@@ -101,7 +101,8 @@ export type ImageSource =
   | { readonly url: string }
   | { readonly bytes: Uint8Array; readonly contentType: string; readonly fileName?: string }
 
-export interface AnimateOptions extends Omit<ClipRequest, "imageUrl"> {
+/** How the request is followed (polling, re-attaching, cancelling) is `Queue.Follow`. */
+export interface AnimateOptions extends Omit<ClipRequest, "imageUrl">, Queue.Follow {
   readonly baseUrl: string
   readonly storageUrl: string
   readonly apiKey: string
@@ -116,12 +117,6 @@ export interface AnimateOptions extends Omit<ClipRequest, "imageUrl"> {
   readonly allowedBases?: ReadonlyArray<string>
   /** clip file size limit (default 512 MiB) */
   readonly maxBytes?: number
-  readonly pollMs?: Queue.PollOptions
-  readonly onStatus?: (status: Queue.FalStatus) => Effect.Effect<void>
-  readonly onSubmitted?: (handle: Queue.FalHandle) => Effect.Effect<void>
-  readonly resume?: Queue.FalHandle | undefined
-  readonly cancelOnInterrupt?: boolean
-  readonly onCancelled?: (handle: Queue.FalHandle) => Effect.Effect<void>
 }
 
 export interface Clip {
