@@ -100,7 +100,6 @@ export const estimateOpenAI = (model: string, size: string, quality: string) => 
   })
 }
 
-
 export const rule: Rule<unknown, any> = {
   kind: kinds.image,
   pool: (node) => (node.recipe.provider === "openai" ? "openai" : "ffmpeg"),
