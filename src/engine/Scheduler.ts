@@ -232,7 +232,11 @@ export const build = <R>(
       return rule
     }
 
-    const fork = <A>(deferred: Deferred.Deferred<A, Miss>, body: Effect.Effect<A, Miss, any>) =>
+    const fork = <A>(
+      deferred: Deferred.Deferred<A, Miss>,
+      body: Effect.Effect<A, Miss, any>,
+      onDone: Effect.Effect<void, never, any> = Effect.void
+    ) =>
       body.pipe(
         Effect.exit,
         Effect.tap((exit) => {
@@ -243,9 +247,26 @@ export const build = <R>(
           return own ? Deferred.succeed(abort, undefined) : Effect.void
         }),
         Effect.flatMap((exit) => Deferred.done(deferred, exit)),
+        Effect.zipRight(onDone),
         Effect.forkIn(scope),
         Effect.asVoid
       )
+
+    /**
+     * A node's fiber is forked only once its declared inputs are settled: a waiting node is a counter and
+     * a callback, not a parked fiber (10,000 parked fibers and what they hold dominated a cold build's
+     * memory). `settled` holds the nodes whose result (success or miss) is known.
+     */
+    const settled = new Set<string>()
+    const listeners = new Map<string, Array<Effect.Effect<void, never, any>>>()
+    const markSettled = (id: string) =>
+      Effect.suspend(() => {
+        settled.add(id)
+        const waiting = listeners.get(id)
+        if (!waiting) return Effect.void
+        listeners.delete(id)
+        return Effect.forEach(waiting, (launch) => launch, { discard: true })
+      })
 
     /**
      * Awaits dependencies; a dependency's miss becomes this node's (Upstream, or WouldBuild in a dry run).
@@ -292,12 +313,29 @@ export const build = <R>(
         if (fresh) {
           const done = resolved(fresh)
           results.set(id, done)
+          settled.add(id)
           return Effect.succeed(done)
         }
         const deferred = Deferred.unsafeMake<Built, Miss>(FiberId.none)
         results.set(id, deferred)
+        const inputs = [...new Set(specs.get(id)?.deps.map((d) => d.id) ?? [])]
+        const launch = fork(deferred, runNode(id), markSettled(id))
         return events.emit({ _tag: "Discovered", nodes: [{ id, stage: specs.get(id)?.stage ?? "?" }] }).pipe(
-          Effect.zipRight(fork(deferred, runNode(id))),
+          Effect.zipRight(Effect.forEach(inputs, start, { discard: true })),
+          Effect.zipRight(
+            Effect.suspend(() => {
+              const pending = inputs.filter((dep) => !settled.has(dep))
+              if (pending.length === 0) return launch
+              let left = pending.length
+              const onInput = Effect.suspend(() => (--left === 0 ? launch : Effect.void))
+              for (const dep of pending) {
+                const waiting = listeners.get(dep)
+                if (waiting) waiting.push(onInput)
+                else listeners.set(dep, [onInput])
+              }
+              return Effect.void
+            })
+          ),
           Effect.as(deferred)
         )
       })
