@@ -6,27 +6,10 @@ import * as Build from "../../src/cli/build.ts"
 import * as Watch from "../../src/cli/Watch.ts"
 import type { BuildEvent } from "../../src/engine/Events.ts"
 import * as Workspace from "../../src/Workspace.ts"
-import { cli, ffprobe, flags, makeWorkspace, runBuild } from "../e2e/harness.ts"
+import { cli, ffprobe, flags, makeWorkspace, manifest, runBuild, sentenceNodes, shotNumbers, sorted, writeTranscript } from "../e2e/harness.ts"
 
 const story = ["The fox ran across the river.", "Snow fell on the pines.", "A hunter watched from the ridge."]
 const two = story.slice(0, 2)
-
-const write = (dir: string, sentences: ReadonlyArray<string>) =>
-  fs.writeFileSync(path.join(dir, "transcript.txt"), sentences.join("\n"))
-
-const sorted = (xs: ReadonlyArray<string>) => [...xs].sort()
-
-const manifest = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, ".storyshot", "story.json"), "utf8"))
-const shotNumbers = (dir: string, n: number): Array<number> => manifest(dir).sentences[n - 1].shots.map((s: { k: number }) => s.k)
-
-const sentenceNodes = (n: number, shots: ReadonlyArray<number>) => [
-  `sentence:${n}:audio`,
-  `sentence:${n}:shots`,
-  `sentence:${n}:timing`,
-  `sentence:${n}:prompts`,
-  `sentence:${n}:mux`,
-  ...shots.flatMap((k) => [`shot:${k}:image`, `shot:${k}:video`])
-]
 
 /**
  * The per-sentence and per-shot nodes a build made, and `final`. Whole-film outputs made from every sentence
@@ -103,7 +86,7 @@ describe("build --watch", () => {
       expect(first.built).toContain("final")
       expect(w.log[0]).toMatch(/^watching transcript\.txt, storyshot\.config\.mjs for changes/)
 
-      write(dir, [two[0]!, "Snow fell softly on the tall pines."])
+      writeTranscript(dir, [two[0]!, "Snow fell softly on the tall pines."])
       const edited = await w.builds(2)
       expect(w.log).toContain("changed: transcript.txt → building")
       expect(local(edited.built)).toEqual(sorted([...sentenceNodes(2, shotNumbers(dir, 2)), "final"]))
@@ -135,7 +118,7 @@ describe("build --watch", () => {
       await w.builds(1)
       fs.writeFileSync(path.join(dir, "transcript.txt"), "   \n")
       await waitFor("the error", () => w.log.some((l) => l.startsWith("storyshot: ") && l.includes("transcript.txt")))
-      write(dir, [story[0]!, story[1]!])
+      writeTranscript(dir, [story[0]!, story[1]!])
       const fixed = await w.builds(2)
       expect(fixed.failed).toEqual([])
       expect(local(fixed.built)).toEqual(sorted([...sentenceNodes(2, shotNumbers(dir, 2)), "final"]))
@@ -153,9 +136,9 @@ describe("build --watch", () => {
       // Two saves while the first build runs: one as it starts, one as it finishes its first clip.
       if (e._tag === "Started" && editedAt === undefined) {
         editedAt = e.id
-        write(dir, [story[0]!, edits[1]!, story[2]!])
+        writeTranscript(dir, [story[0]!, edits[1]!, story[2]!])
       }
-      if (e._tag === "Built" && e.id === "shot:1:video") write(dir, edits)
+      if (e._tag === "Built" && e.id === "shot:1:video") writeTranscript(dir, edits)
     })
     try {
       const first = await w.builds(1)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { cli, ffprobe, makeWorkspace, runBuild } from "./harness.ts"
+import { cli, ffprobe, makeWorkspace, manifest, runBuild, sentenceNodes, shotNumbers, sorted, writeTranscript } from "./harness.ts"
 
 const story = [
   "The fox ran across the frozen river at dawn.",
@@ -9,26 +9,8 @@ const story = [
   "A hunter watched from the ridge, silent and still, as the light grew over the valley."
 ]
 
-const write = (dir: string, sentences: ReadonlyArray<string>) =>
-  fs.writeFileSync(path.join(dir, "transcript.txt"), sentences.join("\n"))
-
 /** What the film's edits also refresh: the free storyboard page and subtitles. */
 const pages = ["final", "storyboard", "subtitles"]
-
-const sorted = (xs: ReadonlyArray<string>) => [...xs].sort()
-
-/** The ids of one sentence's nodes, given its number and its shots' numbers. */
-const sentenceNodes = (n: number, shots: ReadonlyArray<number>) => [
-  `sentence:${n}:audio`,
-  `sentence:${n}:shots`,
-  `sentence:${n}:timing`,
-  `sentence:${n}:prompts`,
-  `sentence:${n}:mux`,
-  ...shots.flatMap((k) => [`shot:${k}:image`, `shot:${k}:video`])
-]
-
-const manifest = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, ".storyshot", "story.json"), "utf8"))
-const shotNumbers = (dir: string, n: number): Array<number> => manifest(dir).sentences[n - 1].shots.map((s: { k: number }) => s.k)
 
 describe("draft pipeline, end to end (real ffmpeg, 160x90 @ 12 fps)", () => {
   it("builds out/final.mp4 whose length is the narration's, then a second build runs nothing", async () => {
@@ -60,11 +42,11 @@ describe("draft pipeline, end to end (real ffmpeg, 160x90 @ 12 fps)", () => {
   it("editing one sentence rebuilds only that sentence's nodes and final; case and spacing alone rebuild nothing", async () => {
     const dir = makeWorkspace(story.join("\n"))
     await runBuild(dir)
-    write(dir, [story[0]!, "  SNOW fell   on the pines. ", story[2]!])
+    writeTranscript(dir, [story[0]!, "  SNOW fell   on the pines. ", story[2]!])
     // Nothing is voiced, drawn or cut again; only the free text outputs follow the new case.
     expect(sorted((await runBuild(dir)).summary.built)).toEqual(["storyboard", "subtitles"])
 
-    write(dir, [story[0]!, "Snow fell softly on the tall pines.", story[2]!])
+    writeTranscript(dir, [story[0]!, "Snow fell softly on the tall pines.", story[2]!])
     const edited = await runBuild(dir)
     expect(sorted(edited.summary.built)).toEqual(sorted([...sentenceNodes(2, shotNumbers(dir, 2)), ...pages]))
   })
@@ -72,7 +54,7 @@ describe("draft pipeline, end to end (real ffmpeg, 160x90 @ 12 fps)", () => {
   it("inserting a sentence in the middle rebuilds only the new sentence's nodes and final", async () => {
     const dir = makeWorkspace(story.join("\n"))
     await runBuild(dir)
-    write(dir, [story[0]!, "An owl called twice from the dark wood.", story[1]!, story[2]!])
+    writeTranscript(dir, [story[0]!, "An owl called twice from the dark wood.", story[1]!, story[2]!])
     const inserted = await runBuild(dir)
     expect(sorted(inserted.summary.built)).toEqual(sorted([...sentenceNodes(2, shotNumbers(dir, 2)), ...pages]))
     expect(manifest(dir).sentences).toHaveLength(4)

@@ -92,3 +92,26 @@ export const ffprobe = (file: string) => {
 
 const require_ffprobe = (): string =>
   process.env.FFPROBE_PATH ?? (createRequire(import.meta.url)("@ffprobe-installer/ffprobe") as { path: string }).path
+
+/** Rewrites the workspace's transcript, one sentence a line. */
+export const writeTranscript = (dir: string, sentences: ReadonlyArray<string>) =>
+  fs.writeFileSync(path.join(dir, "transcript.txt"), sentences.join("\n"))
+
+export const sorted = (xs: ReadonlyArray<string>) => [...xs].sort()
+
+/** `.storyshot/story.json`, the manifest a build writes. */
+export const manifest = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, ".storyshot", "story.json"), "utf8"))
+
+/** The film-wide numbers K of sentence n's shots, from the manifest. */
+export const shotNumbers = (dir: string, n: number): Array<number> =>
+  manifest(dir).sentences[n - 1].shots.map((s: { k: number }) => s.k)
+
+/** The ids of one sentence's nodes, given its number and its shots' numbers. */
+export const sentenceNodes = (n: number, shots: ReadonlyArray<number>) => [
+  `sentence:${n}:audio`,
+  `sentence:${n}:shots`,
+  `sentence:${n}:timing`,
+  `sentence:${n}:prompts`,
+  `sentence:${n}:mux`,
+  ...shots.flatMap((k) => [`shot:${k}:image`, `shot:${k}:video`])
+]
