@@ -15,6 +15,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { startFakes, models, type Fakes } from "../fakes/all.ts"
 import { cli, cliAsync, ffprobe, makeWorkspace, smallConfig } from "./harness.ts"
+import { seeded } from "../random.ts"
 
 const cloud = smallConfig(`profile: "cloud"`)
 const lines = [
@@ -31,17 +32,7 @@ const lines = [
 ]
 
 const seed = Number(process.env.STORYSHOT_CRASH_SEED ?? Date.now() % 1_000_000)
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-const random = (() => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-})()
+const random = seeded(seed)
 
 /** The command, spawned without blocking: the fakes live in this process and must keep answering. */
 const run = (args: ReadonlyArray<string>, cwd: string) =>

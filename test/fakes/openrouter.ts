@@ -5,6 +5,7 @@
  * shots, `usage.cost` computed from the model's listed prices, and a `gen-…` id.
  */
 import { hasBearer, startServer, type CommonFault, type FakeRequest, type FakeServer, type Reply } from "./server.ts"
+import { cameraMoves } from "../../src/Shot.ts"
 
 export type OpenRouterFault =
   | CommonFault
@@ -68,7 +69,6 @@ export interface OpenRouterFake extends FakeServer<OpenRouterFault> {
 
 export const defaultKey = "sk-or-v1-fake0123456789abcdef0123456789abcdef"
 
-const cameras = ["push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down"]
 const framings = ["wide", "medium", "close-up", "extreme close-up"]
 
 const orError = (code: number, message: string, metadata?: unknown) => ({
@@ -129,7 +129,7 @@ export const start = async (opts: OpenRouterFakeOptions = {}): Promise<OpenRoute
       const shots = Array.from({ length: count }, (_, i) => ({
         prompt: `Shot ${i + 1} of ${count}: ${subject}, cinematic still, soft light`,
         shotType: framings[i % framings.length],
-        camera: cameras[(i + subject.length) % cameras.length]
+        camera: cameraMoves[(i + subject.length) % cameraMoves.length]
       }))
       content = JSON.stringify({ shots })
       if (fault?.kind === "fenced") content = "```json\n" + content + "\n```"

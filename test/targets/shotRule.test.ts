@@ -1,19 +1,9 @@
 import { describe, expect, it } from "vitest"
 import { shotCount, shotDurations, shotFrames } from "../../targets/shotRule.ts"
+import { seeded } from "../random.ts"
 
 const sum = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
 
-/** A seeded generator, so the "property" loops are the same on every run. */
-const generator = (seed: number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 describe("shot rule: a shot every 2 s, the last one takes the remainder", () => {
   it.each([
@@ -50,7 +40,7 @@ describe("shot rule: a shot every 2 s, the last one takes the remainder", () => 
   })
 
   it("property: over 5,000 durations the count, the last shot and the sums hold", () => {
-    const random = generator(20240601)
+    const random = seeded(20240601)
     const wrong: Array<string> = []
     for (let n = 0; n < 5000; n++) {
       const d = Math.round(random() * 120 * 1e6) / 1e6 // ffprobe reports microseconds
@@ -84,7 +74,7 @@ describe("shot frames: whole frames without drift", () => {
   })
 
   it("property: frames sum to round(d * fps), each shot has a frame, and cuts sit on the 2 s grid", () => {
-    const random = generator(7)
+    const random = seeded(7)
     const wrong: Array<string> = []
     for (const fps of [24, 25, 29.97, 30, 50, 59.94, 60]) {
       for (let n = 0; n < 1000; n++) {
