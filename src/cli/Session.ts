@@ -104,8 +104,8 @@ export const checkKeys = (ws: Workspace.Workspace) => {
       )
 }
 
-export const checkFfmpeg = checkWorks("ffmpeg").pipe(
-  Effect.zipRight(checkWorks("ffprobe")),
+// Both at once: they sit on every build's start-up path, including a no-op's.
+export const checkFfmpeg = Effect.all([checkWorks("ffmpeg"), checkWorks("ffprobe")], { concurrency: 2 }).pipe(
   Effect.mapError((e) => new UsageError({ message: e.message }))
 )
 
