@@ -2,10 +2,10 @@
  * `storyshot build`: build the film (or the named targets and what they need), paying only for what is
  * stale, then refresh `out/` from the store.
  */
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
+import * as Atomic from "../engine/Atomic.ts"
 import * as Cost from "../engine/Cost.ts"
 import { BuildEvents, type BuildEvent } from "../engine/Events.ts"
 import * as Lock from "../engine/Lock.ts"
@@ -16,6 +16,7 @@ import * as Targets from "../../targets/index.ts"
 import * as Models from "../../targets/Models.ts"
 import { publish } from "../../targets/publish.ts"
 import { Profile } from "../Config.ts"
+import * as Pools from "../Pools.ts"
 import * as Accounting from "./Accounting.ts"
 import * as Reporter from "./Reporter.ts"
 import * as RunLog from "./RunLog.ts"
@@ -80,7 +81,8 @@ export interface BuildFlags {
 export interface Summary {
   readonly built: ReadonlyArray<string>
   readonly cached: ReadonlyArray<string>
-  readonly failed: ReadonlyArray<{ readonly id: string; readonly error: string }>
+  /** `cause` is the typed error the node failed with (not printed: `error` is its one line). */
+  readonly failed: ReadonlyArray<{ readonly id: string; readonly error: string; readonly cause?: unknown }>
   readonly skipped: ReadonlyArray<{ readonly id: string; readonly because: string }>
   readonly cost: Cost.Total
   readonly saved: Cost.Total
@@ -93,6 +95,10 @@ export interface Summary {
   /** Stopped at the cost cap: what is left to build and its estimate. */
   readonly left?: Accounting.Left | undefined
   readonly output?: string | undefined
+  /** Requests that knowingly paid again, and why. */
+  readonly repaid: ReadonlyArray<Scheduler.Repaid>
+  /** The store could not be written (a full or failing disk): the build stopped there. */
+  readonly storeFailure?: { readonly reason: string; readonly path: string; readonly message: string } | undefined
 }
 
 export interface RunHooks {
@@ -143,13 +149,14 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           dryRun: flags.dryRun,
           retries: ws.config.retries,
           retryBaseMs: Cloud.retryBaseMs(ws.env),
-          pools: { ...Scheduler.defaultPools(), ...ws.config.pools },
+          pools: { ...Pools.defaultPools(), ...ws.config.pools },
           timeoutMs: ws.config.timeoutSeconds * 1000,
           maxCostUsd: maxCost,
           complete: flags.target.length === 0
         }
       ).pipe(Effect.mapError((e) => new Session.UsageError({ message: e.message })))
-      if (!flags.dryRun) yield* publish(ws, store, sentences, result.results).pipe(Effect.ignore)
+      // A store that could not be written is a full or failing disk: out/ would fail the same way.
+      if (!flags.dryRun && !result.storeFailure) yield* publish(ws, store, sentences, result.results).pipe(Effect.ignore)
       if (!flags.dryRun && result.blockedByBudget.length > 0)
         left = yield* dryWalk.pipe(
           Effect.map((r) => Accounting.left(r.wouldBuild)),
@@ -198,11 +205,12 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       blockedByBudget: result.blockedByBudget,
       ...(left ? { left } : {}),
       ...(flags.dryRun ? { wouldBuild: result.wouldBuild, estimate } : {}),
-      output: result.results.has("final") ? path.join(ws.outDir, "final.mp4") : undefined
+      output: result.results.has("final") && !result.storeFailure ? path.join(ws.outDir, "final.mp4") : undefined,
+      repaid: result.repaid,
+      storeFailure: result.storeFailure && { reason: result.storeFailure.reason, path: result.storeFailure.path, message: result.storeFailure.message }
     }
     if (!flags.dryRun) {
-      yield* Effect.sync(() => {
-        fs.mkdirSync(dir, { recursive: true })
+      const written = yield* Effect.suspend(() => {
         const endedAt = Date.now()
         const report: Accounting.RunReport = {
           version: 1,
@@ -214,7 +222,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           profile: ws.config.profile,
           built: summary.built,
           cached: summary.cached,
-          failed: summary.failed,
+          failed: summary.failed.map(({ id, error }) => ({ id, error })),
           skipped: summary.skipped,
           blockedByBudget: summary.blockedByBudget,
           maxCostUsd: maxCost,
@@ -225,10 +233,15 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           nodes: accounts.nodes(),
           requests: accounts.requests(),
           left,
-          output: summary.output
+          output: summary.output,
+          repaid: summary.repaid
         }
-        fs.writeFileSync(path.join(dir, "run.json"), JSON.stringify(report, null, 2))
-      }).pipe(Effect.ignore)
+        // Whole or absent (a full disk once cut it at 16384 bytes, and `runs` then listed nothing).
+        return Atomic.writeAtomic(path.join(dir, "run.json"), JSON.stringify(report, null, 2), Atomic.tempName(ws.storeDir))
+      }).pipe(Effect.either)
+      // When the disk is full the build already says so, once.
+      if (written._tag === "Left" && !summary.storeFailure)
+        onEvent({ _tag: "Warning", message: `this run was not recorded in \`storyshot runs\`: ${written.left.message}` })
     }
     return summary
   })
@@ -243,7 +256,7 @@ const print = (summary: Summary, json: boolean) => {
       JSON.stringify({
         built: summary.built,
         cached: summary.cached,
-        failed: summary.failed,
+        failed: summary.failed.map(({ id, error }) => ({ id, error })),
         skipped: summary.skipped,
         cost: summary.cost,
         saved: summary.saved,
@@ -251,9 +264,12 @@ const print = (summary: Summary, json: boolean) => {
         runId: summary.runId,
         ...(summary.dryRun ? { dryRun: true, wouldBuild: summary.wouldBuild, estimate: summary.estimate } : {}),
         ...(summary.blockedByBudget.length ? { blockedByBudget: summary.blockedByBudget, left: summary.left } : {}),
-        ...(summary.output ? { output: summary.output } : {})
+        ...(summary.output ? { output: summary.output } : {}),
+        repaid: summary.repaid,
+        ...(summary.storeFailure ? { storeFailure: summary.storeFailure } : {})
       }) + "\n"
     )
+    if (summary.storeFailure) process.stderr.write(`storyshot: ${summary.storeFailure.message}\n`)
     return
   }
   const out = (s: string) => process.stdout.write(s + "\n")
@@ -277,9 +293,11 @@ const print = (summary: Summary, json: boolean) => {
     ...(summary.skipped.length ? [`${summary.skipped.length} not built (upstream failed)`] : [])
   ]
   out(`${parts.join(", ")} in ${(summary.wallMs / 1000).toFixed(1)} s · spent ${Cost.format(summary.cost)}${summary.saved.usd > 0 ? ` · cache saved ${Cost.format(summary.saved)}` : ""}`)
-  for (const f of summary.failed) out(`  failed ${f.id}: ${f.error}`)
+  // Nodes the full disk stopped are said once, in the line below, not once each.
+  for (const f of summary.failed) if (!(summary.storeFailure && Atomic.isStoreFailure(f.cause))) out(`  failed ${f.id}: ${f.error}`)
   if (summary.blockedByBudget.length) out(`  ${capMessage(summary)}`)
   if (summary.output && summary.failed.length === 0) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)
+  if (summary.storeFailure) process.stderr.write(`storyshot: ${summary.storeFailure.message}\n`)
 }
 
 /** `build --watch`: Watch.buildLoop runs the builds; each one gets its own progress display and summary. */
@@ -327,6 +345,7 @@ export const command = Command.make("build", options, (flags) =>
       const hooks = mode === "quiet" ? {} : { preview: reporter.preview }
       const summary = yield* run(ws, flags, onEvent, hooks).pipe(Effect.ensuring(Effect.sync(() => reporter.close())))
       print(summary, flags.json)
+      if (summary.storeFailure) return yield* new Session.BuildFailed({ message: summary.storeFailure.message })
       if (summary.failed.length > 0) return yield* new Session.BuildFailed({ message: `${summary.failed.length} target(s) failed` })
       if (summary.blockedByBudget.length > 0) return yield* new Session.BuildFailed({ message: capMessage(summary) })
     })
