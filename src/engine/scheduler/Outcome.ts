@@ -86,7 +86,12 @@ export const recordBuilt = (
       attempts: fields.attempts,
       takes
     }
-    yield* state.store.putRecord(nodeRecord).pipe(Effect.mapError((e) => failed(id, e)))
+    yield* state.store.putRecord(nodeRecord).pipe(
+      Effect.mapError((e) => {
+        noteStoreFailure(state, e)
+        return failed(id, e)
+      })
+    )
     yield* state.store.deleteInflight(fingerprint)
     const result: Built = { id, fingerprint, outputs, hash }
     record(state, spec, fingerprint, fields.deps, result, cost, ended - fields.startedAt)

@@ -55,27 +55,28 @@ const ingest = (state: BuildState, id: string, produced: Produced) =>
   })
 
 /**
- * A failure that is not the store's own, on a volume with (nearly) no space left, is the disk's: the
- * build stops there and says so once. Checked before the node's scratch folder is removed (what the rule
- * wrote there is what filled the disk).
+ * A failure the store caused (a write it could not take), or a rule's failure on a volume with (nearly) no
+ * space left, is the disk's: the build stops there and says so once; the node fails with that StoreError.
+ * Checked before the node's scratch folder is removed (what the rule wrote there is what filled the disk).
  */
-const checkDisk = (state: BuildState, id: string, dir: string, error: unknown) =>
-  Effect.suspend(() =>
-    error instanceof StoreError || state.storeFailure !== undefined
-      ? Effect.void
-      : Effect.map(state.store.freeBytes, (free) => {
-          if (free === undefined || free >= nearlyFullBytes) return
-          noteStoreFailure(
-            state,
-            new StoreError({
-              reason: "DiskFull",
-              path: dir,
-              code: "ENOSPC",
-              message: `the disk is full: ${id} could not write its files in ${dir} (${free} bytes free); free some space and build again (what was stored so far is kept)`
-            })
-          )
-        })
-  )
+const diskFailure = (state: BuildState, id: string, dir: string, error: unknown): Effect.Effect<unknown> =>
+  Effect.suspend(() => {
+    if (error instanceof StoreError) {
+      noteStoreFailure(state, error)
+      return Effect.succeed(error)
+    }
+    return Effect.map(state.store.freeBytes, (free) => {
+      if (free === undefined || free >= nearlyFullBytes) return error
+      const full = new StoreError({
+        reason: "DiskFull",
+        path: dir,
+        code: "ENOSPC",
+        message: `the disk is full: ${id} could not write its files in ${dir} (${free} bytes free); free some space and build again (what was stored so far is kept)`
+      })
+      noteStoreFailure(state, full)
+      return full
+    })
+  })
 
 export const runRule = Effect.fn("Scheduler.runNode")(function* (
   state: BuildState,
@@ -191,11 +192,14 @@ export const runRule = Effect.fn("Scheduler.runNode")(function* (
 
   const outputs = yield* Effect.scoped(
     Effect.gen(function* () {
-      const dir = yield* store.scratch(fingerprint.slice(0, 16)).pipe(Effect.mapError((e) => failed(id, e)))
+      const dir = yield* store.scratch(fingerprint.slice(0, 16)).pipe(Effect.mapError((e) => (noteStoreFailure(state, e), failed(id, e))))
       return yield* attemptOnce(dir).pipe(
         Effect.retry(policy),
-        Effect.tapError((e) => checkDisk(state, id, dir, e)),
-        Effect.mapError((e): Miss => (e instanceof BudgetExceeded ? { _tag: "Budget", id } : failed(id, e)))
+        Effect.catchAll((e) =>
+          e instanceof BudgetExceeded
+            ? Effect.fail<Miss>({ _tag: "Budget", id })
+            : Effect.flatMap(diskFailure(state, id, dir, e), (cause) => Effect.fail(failed(id, cause)))
+        )
       )
     })
   ).pipe(
