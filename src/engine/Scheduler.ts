@@ -33,7 +33,6 @@ import * as BuildState from "./scheduler/State.ts"
 import { ensure } from "./scheduler/Walk.ts"
 
 export { findCycle }
-export { sumCosts } from "./scheduler/Run.ts"
 export { BudgetExceeded, CycleError, ExpansionFailed, NodeDefect, NodeTimeout, OutputMissing, UnknownTarget } from "./scheduler/Errors.ts"
 export type { Failure, Repaid } from "./scheduler/State.ts"
 
@@ -186,4 +185,6 @@ export const build = <R>(graph: Graph<R>, options: BuildOptions): Effect.Effect<
       data: state.data
     }
     return result
-  }) as Effect.Effect<BuildResult, CycleError, Store | BuildEvents | R>
+  }).pipe(
+    Effect.withSpan("Scheduler.build", { attributes: { "build.targets": options.targets.length, "build.dryRun": options.dryRun === true } })
+  ) as Effect.Effect<BuildResult, CycleError, Store | BuildEvents | R>
