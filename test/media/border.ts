@@ -2,7 +2,8 @@
  * Is any lettering in a film's outer border? Samples the film at 4 frames per second (grey, full size) and, for
  * each frame, compares the pixels of the four border strips (the outer 3% of the width and of the height)
  * against the card background there: the strip's median brightness. Lettering is white on a dark card, so a
- * pixel far brighter than the median is lettering (or a letter's edge); a few such pixels make the strip "lit".
+ * pixel far brighter than the median, and near white, is lettering (or a letter's edge); a few such pixels
+ * make the strip "lit".
  *
  * Used by the draft film test (test/e2e/draft-frame.test.ts) and runnable on any film:
  *   node bin/run-ts.js test/media/border.ts out/final.mp4
@@ -20,6 +21,8 @@ const ffprobePath = (): string => process.env.FFPROBE_PATH ?? (require("@ffprobe
 export const BORDER = 0.03
 /** Brighter than the strip's median by this much (0–255) is lettering; the card's drawings stay well below it. */
 export const LIT = 80
+/** Lettering is white; no part of a card's picture is this bright (Composition.MAX_LUMA is well below). */
+export const WHITE = 170
 /** This many lit pixels make a strip count as holding text (a stray bright pixel of compression noise does not). */
 export const MIN_PIXELS = 4
 
@@ -76,7 +79,7 @@ export const borderReport = (file: string, fps = 4): BorderReport => {
     for (const side of Object.keys(strips) as Array<Side>) {
       const values = strips[side](frame)
       const background = median(values)
-      const lit = values.filter((v) => v - background > LIT).length
+      const lit = values.filter((v) => v > WHITE && v - background > LIT).length
       if (lit >= MIN_PIXELS) {
         sides[side]++
         any = true
