@@ -187,7 +187,7 @@ export const layout = (card: CardText): Lettering => {
   return { safe, open: { top: headerBottom, bottom: sentenceTop }, boxes, lines }
 }
 
-/** The lettering's filters drawn on a frame, from the lines' text files: colour (`alpha` false) or coverage. */
+/** The lettering's filters, from the lines' text files: in colour, or as coverage (the alpha of `alphamerge`). */
 const letteringFilters = (
   lettering: Lettering,
   files: ReadonlyArray<string>,

@@ -2,15 +2,15 @@
  * How the draft renders encode, so that the same inputs give the same bytes, run after run and machine after
  * machine: a remade clip then has the same hash, and early cutoff keeps everything downstream.
  *
- * Why each flag (each was seen to change the bytes of a Ken Burns clip, see test/media/KenBurns.test.ts):
- * - `-threads`: libx264 sizes its thread pool from the CPUs it may use (1.5 per core) when left on auto, and
- *   the count changes its decisions and is written into the stream (the SEI "threads=3"): a clip made under
- *   `taskset -c 0`, in a container with another CPU quota, or on another machine, differs. A fixed count keeps
- *   it. One thread per encode: the draft's `ffmpeg` pool already runs one job per core, so jobs do not fight.
+ * Why each flag:
+ * - `-threads 1`: libx264 on auto sizes its thread pool from the CPUs it may use (1.5 per core), and the count
+ *   changes the stream (at least its SEI, "threads=3"): the same clip made with one CPU available (taskset, a
+ *   container's quota, another machine) had other bytes than with two (test/media/KenBurns.test.ts). One
+ *   thread per encode: the draft's `ffmpeg` pool already runs one job per core, so jobs do not fight either.
  * - `-filter_complex_threads 1`: slice threads split filters by rows; `geq`'s `st()`/`ld()` registers are
- *   shared between slices (a race that scribbles on the picture), and row splits depend on the CPU count.
- * - `-fflags +bitexact`, `-flags:v +bitexact`, `-map_metadata -1`: no muxer/encoder version strings or
- *   inherited tags in the file, so a different ffmpeg build that encodes the same pictures writes the same file.
+ *   shared between slices (a race that scribbles streaks on a card's picture), and row splits follow the CPUs.
+ * - `-fflags +bitexact`, `-flags:v +bitexact`, `-map_metadata -1`: no muxer or encoder version strings and no
+ *   inherited tags in the file, so nothing but the pictures and the sound decides the bytes.
  */
 
 /** Goes before the first input: the filtergraph runs in one thread. */
