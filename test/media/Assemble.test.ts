@@ -44,14 +44,16 @@ describe("muxSentence (real ffmpeg)", () => {
       // A "provider clip": 5 s at 25 fps and 320x240, longer and differently shaped than the shot.
       const provider = yield* testClip("provider.mp4", 125, "320x240", 25)
       const narration = yield* tone("narration.wav", 2.3)
-      const result = yield* Assemble.muxSentence({
-        clips: [{ path: kb, frames: 12 }, { path: provider, frames: 16 }],
-        audio: narration,
-        out: path.join(dir, "sentence-1.mp4"),
-        fps: FPS,
-        width: W,
-        height: H
-      })
+      const mux = (name: string) =>
+        Assemble.muxSentence({
+          clips: [{ path: kb, frames: 12 }, { path: provider, frames: 16 }],
+          audio: narration,
+          out: path.join(dir, name),
+          fps: FPS,
+          width: W,
+          height: H
+        })
+      const result = yield* mux("sentence-1.mp4")
       const info = yield* ff.probe(result.out)
       expect(info.streams.filter((s) => s.type === "video")).toHaveLength(1)
       expect(info.streams.filter((s) => s.type === "audio")).toHaveLength(1)
@@ -60,14 +62,7 @@ describe("muxSentence (real ffmpeg)", () => {
       expect(Math.abs(info.durationSec - 2.3)).toBeLessThanOrEqual(FRAME)
       expect(Math.abs(audio(info).durationSec! - video(info).durationSec!)).toBeLessThanOrEqual(0.03)
       // The same mux again gives the same bytes (early cutoff after a remade clip depends on it).
-      const again = yield* Assemble.muxSentence({
-        clips: [{ path: kb, frames: 12 }, { path: provider, frames: 16 }],
-        audio: narration,
-        out: path.join(dir, "sentence-1-again.mp4"),
-        fps: FPS,
-        width: W,
-        height: H
-      })
+      const again = yield* mux("sentence-1-again.mp4")
       expect(fs.readFileSync(again.out).equals(fs.readFileSync(result.out))).toBe(true)
     }).pipe(Effect.provide(Ffmpeg.layer)))
 
