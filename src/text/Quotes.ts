@@ -47,6 +47,8 @@ const isLetter = (c: string | undefined) => c !== undefined && /[\p{L}\p{N}]/u.t
 const isSpace = (c: string | undefined) => c === undefined || c === " "
 const opensBefore = (c: string | undefined) => c === undefined || /[\s([{“‘«‹„"'—–-]/u.test(c)
 
+const sentenceEnd = /[.!?…] /u
+
 const anyMark = /["“”„‘’'«»‹›「」『』()[\]（）【】〈〉《》]/gu
 
 /** Every quotation and bracket of `text`, in the order they open. */
@@ -70,6 +72,10 @@ export const spans = (text: string): Array<Span> => {
     out.push({ open: at, close: -1, openMark: mark, closeMark: closerOf(mark) })
   }
   const isOpen = (mark: string) => stack.some((k) => out[k]!.openMark === mark)
+  const openAt = (mark: string) => {
+    for (let k = stack.length - 1; k >= 0; k--) if (out[stack[k]!]!.openMark === mark) return out[stack[k]!]!.open
+    return -1
+  }
   for (const match of text.matchAll(anyMark)) {
     const mark = match[0]
     const at = match.index
@@ -81,11 +87,18 @@ export const spans = (text: string): Array<Span> => {
         else if (!isSpace(after)) open('"', at)
         break
       case "'":
-      case "’":
+      case "’": {
         // An apostrophe inside or at the end of a word ("couldn't", "dogs'") unless it closes an open quotation.
-        if (isOpen(mark === "'" ? "'" : "‘") && !isSpace(before) && !isLetter(after)) closeTo(mark, at)
+        // After a letter it closes only a quotation of words ('home'), not one that holds a sentence's end: in
+        // "the '90s we danced. Then the dogs' bowls" both marks are apostrophes.
+        const opener = mark === "'" ? "'" : "‘"
+        const from = openAt(opener)
+        const closes =
+          from >= 0 && !isSpace(before) && !isLetter(after) && !(isLetter(before) && sentenceEnd.test(text.slice(from, at)))
+        if (closes) closeTo(mark, at)
         else if (mark === "'" && opensBefore(before) && isLetter(after) && !isLetter(before)) open("'", at)
         break
+      }
       case "“":
         // German „...“ closes with this mark; everywhere else it opens.
         if (!(isOpen("„") && closeTo("“", at))) open("“", at)
