@@ -33,6 +33,9 @@ export const closing = set(`
   min mins hr hrs yr yrs mo mos wk wks oz lb lbs yd yds mi gal qt pt tsp tbsp doz pkg avg
 `)
 
+/** What follows a company's or a person's name and so never starts a sentence ("Campbell & Co. Ltd."). */
+export const suffixes = set(`co corp inc ltd llc plc jr sr esq phd md`)
+
 /** Units that follow a number ("6 ft. tall", "3 lbs. of flour"): closing abbreviations there. */
 export const units = set(`ft in lb lbs oz yd yds mi gal qt pt tsp tbsp doz sq min mins hr hrs sec secs`)
 

@@ -60,6 +60,8 @@ const plainLetters = /^\p{L}+$/u
 const degree = /[°º]$/u
 const initialToken = /^\p{L}\.$/u
 const wordOf = /^[\p{L}\p{M}'’]+/u
+/** A word in capitals: two letters or more, none lower-case ("TO", "U.S.", "A.M."). */
+const capitals = /^(?=(?:[^\p{Lu}]*\p{Lu}){2})[^\p{Ll}\p{Lo}]+$/u
 
 /** What starts the next word: a capital (or a letter without case), a lower-case letter, a digit, or else. */
 type Next = "upper" | "lower" | "digit" | "other" | "end"
@@ -220,11 +222,14 @@ export const starts = (block: Block, options: Options): Array<number> => {
   }
 
   /** Whether the single "." at `s`, with the next word at `at`, ends a sentence. */
-  function fullStop(s: number, at: number, next: Next): boolean {
+  function fullStop(s: number, at: number, nextClass: Next): boolean {
     const { word, start } = wordBefore(s)
-    if (word.length === 0) return next === "upper"
+    if (word.length === 0) return nextClass === "upper"
     const bare = word.replace(/\./gu, "").toLowerCase()
-    if (numeric.test(word)) return next !== "lower"
+    if (numeric.test(word)) return nextClass !== "lower"
+    // Text in capitals ("OPEN 7 A.M. TO 5 P.M.") says nothing by its capitals: an abbreviation in capitals
+    // followed by a word in capitals is read as inside the sentence.
+    const next: Next = nextClass === "upper" && capitals.test(word) && capitals.test(nextWord(at)) ? "lower" : nextClass
     if (dotted.test(word) || singleLetter.test(word)) {
       if (Words.clock.has(bare)) {
         if (next !== "upper") return false
@@ -244,7 +249,10 @@ export const starts = (block: Block, options: Options): Array<number> => {
     }
     if (Words.introducing.has(bare)) return false
     if (Words.units.has(bare) && numeric.test(wordBefore(start - 1).word)) return next === "upper"
-    if (Words.closing.has(bare) || degree.test(word)) return next === "upper"
+    if (Words.closing.has(bare) || degree.test(word)) {
+      // "Campbell & Co. Ltd." is one name.
+      return next === "upper" && !Words.suffixes.has(nextWord(at).replace(/[.,;:]/gu, "").toLowerCase())
+    }
     if (plainLetters.test(word) && word.length <= 5 && !hasVowel.test(word)) return next === "upper"
     return next !== "lower"
   }

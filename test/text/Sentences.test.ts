@@ -221,6 +221,17 @@ At 4 p.m. the lawyers called back. They had agreed. She hung up at 4:15 p.m. The
     ])
   })
 
+  it("reads a sign in capitals and a company's full name inside the sentence", () => {
+    expect(split("The sign read OPEN 7 A.M. TO 5 P.M. Inside, a fire burned.")).toEqual([
+      "The sign read OPEN 7 A.M. TO 5 P.M.",
+      "Inside, a fire burned."
+    ])
+    expect(split("Invoices from Campbell & Co. Ltd. lay on the desk. She read them.")).toEqual([
+      "Invoices from Campbell & Co. Ltd. lay on the desk.",
+      "She read them."
+    ])
+  })
+
   it("splits a text written all in lower case at its full stops", () => {
     expect(split("i went home. then i slept. it was late.")).toEqual(["i went home.", "then i slept.", "it was late."])
   })
