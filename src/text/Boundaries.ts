@@ -258,11 +258,11 @@ export const starts = (block: Block, options: Options): Array<number> => {
   }
 
   for (const at of block.forced) found.add(at)
-  const spans = found.size > 0 ? Quotes.spans(text) : []
+  const inside = Quotes.insideShort(found.size > 0 ? Quotes.spans(text) : [], options.quoteChars)
   const out: Array<number> = []
   for (const at of [...found].sort((a, b) => a - b)) {
     if (block.forced.has(at)) out.push(at)
-    else if (!block.joined.has(at) && !Quotes.insideShort(spans, at, options.quoteChars)) out.push(at)
+    else if (!block.joined.has(at) && !inside(at)) out.push(at)
   }
   return out
 }

@@ -112,32 +112,42 @@ export const spans = (text: string): Array<Span> => {
 }
 
 /**
- * A closed quotation or bracket no longer than `limit` that holds the index `at` strictly inside it (`at` is
- * where a next sentence would start): a boundary there would cut the quotation.
+ * A test for "a closed quotation or bracket shorter than `limit` holds the index `at` strictly inside it" (`at`
+ * is where a next sentence would start: a boundary there would cut the quotation). Ask it about ascending
+ * indexes only: it sweeps the spans once, so a megabyte of dialogue in one paragraph stays linear.
  */
-export const insideShort = (all: ReadonlyArray<Span>, at: number, limit: number): boolean => {
-  for (const span of all) {
-    if (span.open >= at) return false // spans are in the order they open
-    if (span.close >= at && span.close - span.open < limit) return true
+export const insideShort = (all: ReadonlyArray<Span>, limit: number): ((at: number) => boolean) => {
+  let next = 0
+  let active: Array<Span> = []
+  return (at) => {
+    while (next < all.length && all[next]!.open < at) {
+      const span = all[next++]!
+      if (span.close !== -1 && span.close - span.open < limit) active.push(span)
+    }
+    if (active.length > 0) active = active.filter((span) => span.close >= at)
+    return active.length > 0
   }
-  return false
 }
 
 /**
- * The marks to put before and after the piece `[start, end)` of a block that was cut into pieces, so that it
+ * The marks to put before and after each piece `[start, end)` of a block that was cut into pieces, so that it
  * shows every quotation it is part of as opened and closed: a quotation that began in an earlier piece is
  * opened again, one that goes on into the next piece is closed. Single quotes and brackets left open by the
- * writer are not completed (an apostrophe can look like one).
+ * writer are not completed (an apostrophe can look like one). Ask it about the pieces in order.
  */
-export const balance = (all: ReadonlyArray<Span>, start: number, end: number): { before: string; after: string } => {
-  let before = ""
-  let after = ""
-  for (const span of all) {
-    if (span.open >= end) break
-    if (span.close === -1 && !carries.has(span.openMark)) continue
-    const closesLater = span.close === -1 || span.close >= end
-    if (span.open < start && (span.close === -1 || span.close >= start)) before += span.openMark
-    if (closesLater) after = span.closeMark + after
+export const balancer = (all: ReadonlyArray<Span>): ((start: number, end: number) => { before: string; after: string }) => {
+  const kept = all.filter((span) => span.close !== -1 || carries.has(span.openMark))
+  let next = 0
+  let active: Array<Span> = [] // in the order they open
+  return (start, end) => {
+    while (next < kept.length && kept[next]!.open < end) active.push(kept[next++]!)
+    active = active.filter((span) => span.close === -1 || span.close >= start)
+    let before = ""
+    let after = ""
+    for (const span of active) {
+      if (span.open < start) before += span.openMark
+      if (span.close === -1 || span.close >= end) after = span.closeMark + after
+    }
+    return { before, after }
   }
-  return { before, after }
 }

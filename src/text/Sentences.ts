@@ -80,14 +80,12 @@ export const split = (text: string, options?: SplitOptions): ReadonlyArray<strin
       while (to > from && t[to - 1] === " ") to--
       if (to > from) pieces.push(...(to - from > max ? Long.cut(t, from, to, max - room) : [[from, to] as const]))
     }
+    const balance = Quotes.balancer(spans)
     for (const [from, to] of pieces) {
       const piece = t.slice(from, to)
+      const marks = balance(from, to)
       if (!speakable.test(piece)) continue
-      if (pieces.length === 1) out.push(piece)
-      else {
-        const marks = Quotes.balance(spans, from, to)
-        out.push(marks.before + piece + marks.after)
-      }
+      out.push(pieces.length === 1 ? piece : marks.before + piece + marks.after)
     }
   }
   return out
