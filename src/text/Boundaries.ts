@@ -38,7 +38,8 @@ import * as Words from "./Abbreviations.ts"
 import type { Block } from "./Blocks.ts"
 import * as Quotes from "./Quotes.ts"
 
-const closers = `"'”’»›」』）】〉》〕)\\]`
+// After an end mark, “ and ‘ close too: German „Hallo.“ and ‚ja.‘
+const closers = `"'”’“‘»›」』）】〉》〕)\\]`
 const openers = `"'“‘«‹「『（【〈《〔(\\[¿¡„`
 const isCloser = new RegExp(`[${closers}]`, "u")
 const isOpener = new RegExp(`[${openers}]`, "u")
@@ -122,7 +123,7 @@ export const starts = (block: Block, options: Options): Array<number> => {
   const nextOf = (at: number): Next => {
     // `at` is where the next word starts; opening marks are skipped.
     let i = at
-    while (i < text.length && isOpener.test(text[i]!)) i++
+    while (i < text.length && (isOpener.test(text[i]!) || (i > at && text[i] === " " && /[«‹]/u.test(text[i - 1]!)))) i++
     const c = text[i]
     if (c === undefined) return "end"
     if (isLower.test(c)) return cased ? "lower" : "upper"
@@ -180,6 +181,8 @@ export const starts = (block: Block, options: Options): Array<number> => {
     candidate.lastIndex = e
     let after = e
     while (after < text.length && isCloser.test(text[after]!)) after++
+    // French sets its closing guillemet off with a space: « Bonjour. » Puis...
+    if (text[after] === " " && (text[after + 1] === "»" || text[after + 1] === "›")) after += 2
     const closed = after > e
     const following = text[after]
 
@@ -242,7 +245,7 @@ export const starts = (block: Block, options: Options): Array<number> => {
     if (Words.streets.has(bare) || (Words.units.has(bare) && bare === "ft")) {
       // "Baker St." or "6 ft." may end a sentence; "St. Mark's", "Dr. Patel", "Ft. Worth" never.
       const before = wordBefore(start - 1)
-      const street = before.start > sentenceStart && /^\p{Lu}/u.test(before.word)
+      const street = before.start > sentenceStart && /^\p{Lu}[\p{L}\p{M}'’-]*$/u.test(before.word) // not "Rev. Dr."
       const measure = numeric.test(before.word)
       if (!street && !measure) return false
       return next === "upper"

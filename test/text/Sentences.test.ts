@@ -33,6 +33,7 @@ describe("split: everyday transcripts", () => {
       "Pack light, e.g. a tent and a stove, i.e. nothing heavy.",
       "Leave early."
     ])
+    expect(split("The Rev. Dr. King spoke. Then Lt. Col. Smith did.")).toEqual(["The Rev. Dr. King spoke.", "Then Lt. Col. Smith did."])
     expect(split("It was Ali vs. Frazier in Manila. The crowd roared.")).toEqual([
       "It was Ali vs. Frazier in Manila.",
       "The crowd roared."
@@ -364,6 +365,16 @@ describe("split: other scripts and emoji", () => {
     expect(split("Γεια σου κόσμε. Τι κάνεις; Καλά.")).toEqual(["Γεια σου κόσμε.", "Τι κάνεις;", "Καλά."])
     expect(split("مرحبا بالعالم. كيف حالك؟ أنا بخير!")).toEqual(["مرحبا بالعالم.", "كيف حالك؟", "أنا بخير!"])
     expect(split("यह पहला वाक्य है। यह दूसरा वाक्य है।")).toEqual(["यह पहला वाक्य है।", "यह दूसरा वाक्य है।"])
+  })
+
+  it("reads French, German and Spanish quotation and question marks", () => {
+    expect(split("Il a dit \u00ab Bonjour. \u00bb Puis il est parti.")).toEqual(["Il a dit \u00ab Bonjour. \u00bb", "Puis il est parti."])
+    expect(split("Er sagte: \u201eHallo.\u201c Dann ging er. Herr Dr. M\u00fcller kam um 8 Uhr.")).toEqual([
+      "Er sagte: \u201eHallo.\u201c",
+      "Dann ging er.",
+      "Herr Dr. M\u00fcller kam um 8 Uhr."
+    ])
+    expect(split("\u00bfD\u00f3nde est\u00e1? No lo s\u00e9. \u00a1V\u00e1monos!")).toEqual(["\u00bfD\u00f3nde est\u00e1?", "No lo s\u00e9.", "\u00a1V\u00e1monos!"])
   })
 
   it("does not take an English semicolon for a Greek question mark", () => {
