@@ -129,6 +129,19 @@ export const insideShort = (all: ReadonlyArray<Span>, limit: number): ((at: numb
   }
 }
 
+/** How deeply the quotations a cut piece gets marks for nest at most (each level: a mark at either end). */
+export const depth = (all: ReadonlyArray<Span>): number => {
+  let most = 0
+  const open: Array<number> = [] // the close indexes of the spans open at this point (-1: never closed)
+  for (const span of all) {
+    if (span.close === -1 && !carries.has(span.openMark)) continue
+    while (open.length > 0 && open[open.length - 1]! !== -1 && open[open.length - 1]! < span.open) open.pop()
+    open.push(span.close)
+    most = Math.max(most, open.length)
+  }
+  return most
+}
+
 /**
  * The marks to put before and after each piece `[start, end)` of a block that was cut into pieces, so that it
  * shows every quotation it is part of as opened and closed: a quotation that began in an earlier piece is

@@ -44,16 +44,17 @@ export const normalize = (sentence: string): string =>
 /** What a narrator can say: letters, digits or emoji. */
 const speakable = /[\p{L}\p{N}]|\p{Emoji_Presentation}|\p{Extended_Pictographic}\uFE0F/u
 
-/** How deeply quotations nest at most: each level may add a mark at both ends of a piece. */
-const depth = (spans: ReadonlyArray<Quotes.Span>): number => {
-  let most = 0
-  const open: Array<number> = []
-  for (const span of spans) {
-    while (open.length > 0 && open[open.length - 1]! !== -1 && open[open.length - 1]! < span.open) open.pop()
-    open.push(span.close)
-    most = Math.max(most, open.length)
+/** The pieces `[from, to)` of `text` between the sentence starts `bounds`, spaces at their edges left out. */
+const between = (text: string, bounds: ReadonlyArray<number>): Array<readonly [number, number]> => {
+  const out: Array<readonly [number, number]> = []
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    let from = bounds[i]!
+    let to = bounds[i + 1]!
+    while (from < to && text[from] === " ") from++
+    while (to > from && text[to - 1] === " ") to--
+    if (to > from) out.push([from, to])
   }
-  return most
+  return out
 }
 
 /** The sentences of `text`, each in its original wording (trimmed, inner whitespace made one space). */
@@ -63,29 +64,31 @@ export const split = (text: string, options?: SplitOptions): ReadonlyArray<strin
   const out: Array<string> = []
   for (const block of blocks(text)) {
     const t = block.text
-    const bounds = [0, ...Boundaries.starts(block, rules), t.length]
-    const simple = bounds.length === 2 && t.length <= max
-    if (simple) {
+    const sentences = between(t, [0, ...Boundaries.starts(block, rules), t.length])
+    if (sentences.length === 1 && t.length <= max) {
       if (speakable.test(t)) out.push(t)
       continue
     }
+    // A piece cut out of a quotation gets its marks back (at most one at each end per level of nesting), so a
+    // sentence that would then pass the limit is cut shorter, by that much.
     const spans = Quotes.spans(t)
-    // Room for the marks a cut piece may get back, so that no piece is ever longer than the limit.
-    const room = max > 20 ? Math.min(2 * depth(spans), Math.floor(max / 10)) : 0
+    const room = Math.min(2 * Quotes.depth(spans), Math.floor(max / 2))
+    const marksOf = Quotes.balancer(spans)
     const pieces: Array<readonly [number, number]> = []
-    for (let i = 0; i + 1 < bounds.length; i++) {
-      let from = bounds[i]!
-      let to = bounds[i + 1]!
-      while (from < to && t[from] === " ") from++
-      while (to > from && t[to - 1] === " ") to--
-      if (to > from) pieces.push(...(to - from > max ? Long.cut(t, from, to, max - room) : [[from, to] as const]))
+    for (const [from, to] of sentences) {
+      const marks = marksOf(from, to)
+      const length = to - from + (sentences.length > 1 ? marks.before.length + marks.after.length : 0)
+      if (length <= max) pieces.push([from, to])
+      else pieces.push(...Long.cut(t, from, to, Math.max(1, max - room)))
     }
     const balance = Quotes.balancer(spans)
     for (const [from, to] of pieces) {
       const piece = t.slice(from, to)
       const marks = balance(from, to)
       if (!speakable.test(piece)) continue
-      out.push(pieces.length === 1 ? piece : marks.before + piece + marks.after)
+      const balanced = marks.before + piece + marks.after
+      // The limit wins over the marks, should quotations nest deeper than the room kept for them.
+      out.push(pieces.length === 1 || balanced.length > max ? piece : balanced)
     }
   }
   return out
