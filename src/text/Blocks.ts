@@ -5,10 +5,11 @@
  * - A blank line ends a paragraph, and so a sentence.
  * - A single line break is a soft wrap and reads as a space: many transcripts are hard-wrapped at about 80
  *   columns. Three kinds of line stand alone all the same: a list item ("1. Buy milk", "- eggs", "• tea"), a
- *   Markdown heading ("# The storm"), and a line broken on purpose: it ends in a letter or a digit, the next one
- *   starts with a capital, a digit or a quotation mark, and the next line's first word would have fitted on it
- *   with room to spare (less than 80% of the longest line in the transcript), which a wrapping editor never
- *   leaves. A heading ("Chapter One") or a short line of verse is such a line; a wrapped line is not.
+ *   Markdown heading ("# The storm"), and a line broken on purpose: it starts a sentence (it opens its paragraph
+ *   or follows a sentence's end) with a capital, ends in a letter or a digit, the next line starts with a
+ *   capital, a digit or a quotation mark, and the next line's first word would have fitted on it with room to
+ *   spare (under 80% of the longest line in the transcript), which a wrapping editor never leaves. A heading
+ *   ("Chapter One") is such a line; a wrapped line is not, nor a phrase of a caption-style transcript.
  * - Overrides (README "Splitting sentences"): a `|` standing alone between spaces forces a sentence boundary
  *   there, and a `~` joins: after a sentence's end mark (`U.S.~How`) it keeps the two sides one sentence, and at
  *   the end of a line it joins that line to the next whatever the rules above say. Both marks are removed from
@@ -36,15 +37,20 @@ const closers = `"'”’»›」』）】〉》〕)\\]`
 const inlineJoin = new RegExp(`(?<=[.!?…。！？｡‼][${closers}]*)~(?=\\S)`, "gu")
 const endJoin = new RegExp(`[.!?…。！？｡‼][${closers}]*~$`, "u")
 
-/** The lines of `text` a wrapping editor would not have broken where they are broken. */
-const deliberate = (line: string, next: string, width: number): boolean => {
-  if (!endsInWord.test(line) || !startsSentence.test(next)) return false
+/**
+ * A line a wrapping editor would not have broken where it is broken, and that reads as a line of its own (a
+ * heading): it starts a sentence, in capitals, and ends without a mark. A phrase of a caption-style transcript
+ * ("and then" / "I went home") does not start a sentence, so it still reads on into the next line.
+ */
+const deliberate = (line: string, next: string, width: number, startsAfterEnd: boolean): boolean => {
+  if (!startsAfterEnd || !startsSentence.test(line) || !endsInWord.test(line) || !startsSentence.test(next)) return false
   const word = next.search(/\s|$/u)
   return line.length + 1 + word < 0.8 * width
 }
+const endsSentence = /[.!?…:;。！？][\p{Pe}\p{Pf}"']*$/u
 
-const startsOwnBlock = (previous: string, line: string, width: number): boolean =>
-  listItem.test(line) || heading.test(line) || heading.test(previous) || deliberate(previous, line, width)
+const startsOwnBlock = (previous: string, line: string, width: number, previousStartsAfterEnd: boolean): boolean =>
+  listItem.test(line) || heading.test(line) || heading.test(previous) || deliberate(previous, line, width, previousStartsAfterEnd)
 
 /** Reads `|` and `~` out of one block's raw text (lines already joined with spaces). */
 const marks = (raw: string): Block => {
@@ -98,6 +104,7 @@ export const blocks = (text: string): Array<Block> => {
   const out: Array<Block> = []
   let current: Array<string> = []
   let previous = ""
+  let previousStartsAfterEnd = true // the line `previous` is the first of its block, or follows a sentence's end
   const flush = () => {
     if (current.length > 0) {
       const b = block(current.join(" "))
@@ -110,12 +117,18 @@ export const blocks = (text: string): Array<Block> => {
     if (line.length === 0) {
       flush()
       previous = ""
+      previousStartsAfterEnd = true
       continue
     }
+    let startsAfterEnd = current.length === 0 || endsSentence.test(previous)
     if (previous.endsWith("~")) current[current.length - 1] = previous.slice(0, -1) + lineJoin
-    else if (current.length > 0 && startsOwnBlock(previous, line, width)) flush()
+    else if (current.length > 0 && startsOwnBlock(previous, line, width, previousStartsAfterEnd)) {
+      flush()
+      startsAfterEnd = true
+    }
     current.push(line)
     previous = line
+    previousStartsAfterEnd = startsAfterEnd
   }
   flush()
   return out

@@ -329,6 +329,18 @@ describe("split: lines", () => {
     expect(split("# The Storm\nIt was a dark night.")).toEqual(["# The Storm", "It was a dark night."])
   })
 
+  it("reads a caption-style transcript, a phrase a line, as running text", () => {
+    expect(split("so yesterday I told him\nJohn you can't do that\nand then\nI went home.")).toEqual([
+      "so yesterday I told him John you can't do that and then I went home."
+    ])
+    // A heading after a sentence's end still stands alone.
+    expect(split("The storm came in from the west, and the boats ran for the shelter of the bay.\nThe Harbour\nIt was empty.")).toEqual([
+      "The storm came in from the west, and the boats ran for the shelter of the bay.",
+      "The Harbour",
+      "It was empty."
+    ])
+  })
+
   it("never splits prose hard-wrapped at 80 columns, even where a line starts with a capital", () => {
     const wrapped = [
       "The lighthouse keeper woke before dawn, as she had every day for forty years, and",
