@@ -38,7 +38,7 @@ const pairs: { readonly [open: string]: string } = {
 }
 
 /** The mark that closes an opening one, for a quotation the writer left open. */
-export const closerOf = (open: string): string => pairs[open]![pairs[open]!.length - 1]!
+const closerOf = (open: string): string => pairs[open]![pairs[open]!.length - 1]!
 
 /** Marks whose quotation may run past the end of a paragraph on purpose (the convention for long speeches). */
 const carries = new Set(['"', "“", "„", "«", "「", "『"])
