@@ -257,10 +257,13 @@ describe("the repository's example workspace", () => {
     expect(read.size).toBeGreaterThan(10)
     const named = new Set([...text.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!))
     for (const v of read) expect(named, v).toContain(v)
-    // Every variable has a comment line above it, and no key has a value.
+    // Every variable is explained: the nearest line above it that is not a variable is a comment in words.
     const lines = text.split("\n")
+    const isVariable = (l: string) => /^#?\s*[A-Z][A-Z0-9_]+=/.test(l)
     lines.forEach((l, i) => {
-      if (/^#?\s*[A-Z][A-Z0-9_]+=/.test(l)) expect(lines.slice(0, i).some((p) => p.startsWith("# ")), l).toBe(true)
+      if (!isVariable(l)) return
+      const above = lines.slice(0, i).reverse().find((p) => !isVariable(p))
+      expect(above, l).toMatch(/^# \S/)
     })
     for (const key of ["FAL_KEY", "OPENAI_KEY", "OPENAI_API_KEY", "OPENROUTER_KEY"])
       expect(text).toMatch(new RegExp(`^#?\\s*${key}=$`, "m"))
