@@ -31,15 +31,17 @@ export interface Times {
   readonly backoffMs: number
 }
 
-/** " (waited 66s: 60s for inputs, 6.0s for a local slot)"; nothing when the waits are negligible. */
+/** " (waited 66s: 60s for inputs, 6.0s in the local pool)"; nothing when the waits are negligible. */
 export const waited = (t: Times): string => {
-  const parts = [
-    ...(t.inputsMs >= 100 ? [`${seconds(t.inputsMs)} for inputs`] : []),
-    ...(t.poolMs >= 100 ? [`${seconds(t.poolMs)} for a${/^[aeiou]/.test(t.pool ?? "") ? "n" : ""} ${t.pool ?? "pool"} slot`] : []),
-    ...(t.backoffMs >= 100 ? [`${seconds(t.backoffMs)} before retries`] : [])
-  ]
-  const total = t.inputsMs + t.poolMs + t.backoffMs
-  return parts.length === 0 ? "" : ` (waited ${seconds(total)}: ${parts.join(", ")})`
+  const parts: Array<[number, string]> = [
+    [t.inputsMs, "for inputs"],
+    [t.poolMs, `in the ${t.pool ?? "?"} pool`],
+    [t.backoffMs, "before retries"]
+  ].filter(([ms]) => (ms as number) >= 100) as Array<[number, string]>
+  if (parts.length === 0) return ""
+  if (parts.length === 1) return ` (waited ${seconds(parts[0]![0])} ${parts[0]![1]})`
+  const total = parts.reduce((a, [ms]) => a + ms, 0)
+  return ` (waited ${seconds(total)}: ${parts.map(([ms, what]) => `${seconds(ms)} ${what}`).join(", ")})`
 }
 
 export interface Reporter {

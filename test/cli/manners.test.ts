@@ -113,7 +113,7 @@ describe("per-node times: work and waiting apart", () => {
     r.close()
     const line = out.join("").split("\n").find((l) => l.includes("sentence:120:audio"))!
     expect(line).toMatch(/built\s+sentence:120:audio in 2\.0s/)
-    expect(line).toMatch(/waited 66s: 60s for inputs, 6\.0s for a local slot/)
+    expect(line).toMatch(/waited 66s: 60s for inputs, 6\.0s in the local pool/)
   })
 })
 
