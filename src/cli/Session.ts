@@ -166,7 +166,7 @@ export const checkTargets = (
       message:
         film.planned === 0
           ? `unknown target "${past.id}": this film has ${film.total} shot${film.total === 1 ? "" : "s"}${list}`
-          : `unknown target "${past.id}": this film has about ${film.total} shots${list}, planned from the text: ${film.planned} of its ${count} sentences are not narrated yet; the count is exact once their narration is built`
+          : `unknown target "${past.id}": this film has about ${film.total} shot${film.total === 1 ? "" : "s"}${list}, planned from the text: ${film.planned === count ? (count === 1 ? "its sentence is" : `its ${count} sentences are`) : `${film.planned} of its ${count} sentences are`} not narrated yet; the count is exact once their narration is built`
     })
   })
 

@@ -110,6 +110,8 @@ export interface RunHooks {
   readonly preview?: ((wouldBuild: ReadonlyArray<{ readonly id: string; readonly stage: string; readonly estimate: Cost.Cost }>) => void) | undefined
   /** Called when the build is interrupted, with what it finished and spent (already recorded in run.json). */
   readonly interrupted?: ((summary: Summary) => void) | undefined
+  /** When the run started, if before `run` (the command: when the process started). Default: now. */
+  readonly startedAt?: number | undefined
 }
 
 /** Flags a build refuses before reading anything: exit 2, one line. */
@@ -129,7 +131,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
   Effect.gen(function* () {
     // The whole run's wall-clock, from here: waiting for the lock, fetching the model list and the dry walk
     // count as much as the graph (a build that fails after 244 s must not say "in 121 s").
-    const startedAt = Date.now()
+    const startedAt = hooks.startedAt ?? Date.now()
     yield* checkFlags(flags)
     const sentences = yield* Session.readSentences(ws)
     yield* Session.checkEnv(ws)
@@ -400,7 +402,8 @@ export const command = Command.make("build", options, (flags) =>
       if (flags.watch) return yield* watchBuild(g, flags)
       const ws = yield* Session.openWorkspace(g, Option.getOrUndefined(flags.profile))
       const p = progress(flags)
-      const summary = yield* run(ws, flags, p.onEvent, p.hooks).pipe(Effect.ensuring(Effect.sync(() => p.reporter.close())))
+      // The person's run began when they pressed Enter: loading the config and the start-up checks count too.
+      const summary = yield* run(ws, flags, p.onEvent, { ...p.hooks, startedAt: Math.floor(performance.timeOrigin) }).pipe(Effect.ensuring(Effect.sync(() => p.reporter.close())))
       print(summary, flags.json)
       if (summary.failed.length > 0) return yield* new Session.BuildFailed({ message: `${summary.failed.length} target(s) failed` })
       if (summary.blockedByBudget.length > 0) return yield* new Session.BuildFailed({ message: capMessage(summary) })
