@@ -147,7 +147,12 @@ export const readCalls = (run: StoredRun): ReadonlyArray<CallRow> => {
     }
     let where = e.url ?? "?"
     try {
-      where = new URL(where).pathname.replace(/\/requests\/[^/]+/, "/requests/{id}").replace(/\/files\/[^/]+.*/, "/files/…")
+      // Request ids, upload ids and file names vary per call: one row per kind of call.
+      where = new URL(where).pathname
+        .replace(/\/files\/.*/, "/files/…")
+        .split("/")
+        .map((part) => (/^[0-9a-f-]{16,}$/i.test(part) || /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(part) ? "{id}" : part))
+        .join("/")
     } catch {}
     const call = `${e.method ?? "?"} ${where}`
     const key = `${e.provider}\u0000${call}`
