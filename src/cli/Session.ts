@@ -136,7 +136,7 @@ export const checkTargets = (
           return yield* new UsageError({ message: `unknown target "${id}": did you mean "${numbered.example.replace("1", String(Number(number)))}"?` })
         if (numbered && id.startsWith("sentence:"))
           return yield* new UsageError({
-            message: `unknown target "${id}": sentences are numbered from 1${sentences ? `: this transcript has ${count} (${range(numbered.example, numbered.example.replace("1", String(count)))})` : ""}`
+            message: `unknown target "${id}": sentences are numbered from 1${sentences ? `: the transcript has ${count} (${range(numbered.example, numbered.example.replace("1", String(count)))})` : ""}`
           })
         if (numbered) return yield* new UsageError({ message: `unknown target "${id}": shots are numbered from 1 (${numbered.example} is the first)` })
         // Suggest the pattern whose example is nearest, with the user's numbers put back in.
@@ -150,7 +150,7 @@ export const checkTargets = (
       if (n && Number(n) > count) {
         const form = id.replace(/\d+/, "1")
         return yield* new UsageError({
-          message: `unknown target "${id}": this transcript has ${count} sentence${count === 1 ? "" : "s"} (${range(form, form.replace("1", String(count)))})`
+          message: `unknown target "${id}": the transcript has ${count} sentence${count === 1 ? "" : "s"} (${range(form, form.replace("1", String(count)))})`
         })
       }
       const k = /^shot:(\d+):/.exec(id)?.[1]
@@ -187,22 +187,24 @@ export const checkEnv = (ws: Workspace.Workspace) => {
 /** espeak-ng's voice list changes only with the package: kept beside the store after the first look. */
 const voicesFile = (ws: Workspace.Workspace) => path.join(ws.storeDir, "espeak-voices.json")
 
+/** The voice list, read from the saved file or from espeak-ng; `fresh` when it was not saved yet. */
 const espeakVoices = (ws: Workspace.Workspace) =>
   Effect.gen(function* () {
     try {
       const saved = JSON.parse(fs.readFileSync(voicesFile(ws), "utf8")) as { voices?: ReadonlyArray<Espeak.Voice> }
-      if (Array.isArray(saved.voices) && saved.voices.length > 0) return saved.voices
+      if (Array.isArray(saved.voices) && saved.voices.length > 0) return { voices: saved.voices, fresh: false }
     } catch {}
-    const voices = yield* Espeak.listVoices()
-    // Only into a store that exists: a build refused before it starts leaves no store behind.
-    if (voices.length > 0 && fs.existsSync(ws.storeDir)) {
-      try {
-        const tmp = `${voicesFile(ws)}.${process.pid}.tmp`
-        fs.writeFileSync(tmp, JSON.stringify({ voices }))
-        fs.renameSync(tmp, voicesFile(ws))
-      } catch {}
-    }
-    return voices
+    return { voices: yield* Espeak.listVoices(), fresh: true }
+  })
+
+const saveVoices = (ws: Workspace.Workspace, voices: ReadonlyArray<Espeak.Voice>) =>
+  Effect.sync(() => {
+    try {
+      fs.mkdirSync(ws.storeDir, { recursive: true })
+      const tmp = `${voicesFile(ws)}.${process.pid}.tmp`
+      fs.writeFileSync(tmp, JSON.stringify({ voices }))
+      fs.renameSync(tmp, voicesFile(ws))
+    } catch {}
   })
 
 /**
@@ -211,12 +213,17 @@ const espeakVoices = (ws: Workspace.Workspace) =>
  */
 export const checkVoice = (ws: Workspace.Workspace) =>
   Effect.gen(function* () {
-    if (ws.config.providers.audio !== "espeak") return
+    /** Saves the list beside the store; the build runs it once it holds the workspace (a refused build writes nothing). */
+    const done = { save: Effect.void as Effect.Effect<void> }
+    if (ws.config.providers.audio !== "espeak") return done
     const wanted = ws.config.voice.espeak
     const base = wanted.split("+")[0]!.toLowerCase()
-    const voices = yield* espeakVoices(ws).pipe(Effect.orElseSucceed(() => [] as ReadonlyArray<Espeak.Voice>))
-    if (voices.length === 0) return // the list could not be read: synthesis itself will say what is wrong
-    if (voices.some((v) => v.language.toLowerCase() === base || v.name.toLowerCase() === base)) return
+    const { voices, fresh } = yield* espeakVoices(ws).pipe(
+      Effect.orElseSucceed(() => ({ voices: [] as ReadonlyArray<Espeak.Voice>, fresh: false }))
+    )
+    if (voices.length === 0) return done // the list could not be read: synthesis itself will say what is wrong
+    if (voices.some((v) => v.language.toLowerCase() === base || v.name.toLowerCase() === base))
+      return fresh ? { save: saveVoices(ws, voices) } : done
     const prefix = base.split("-")[0]!
     const near = voices.filter((v) => v.language.toLowerCase() === prefix || v.language.toLowerCase().startsWith(`${prefix}-`))
     const offer = (near.length > 0 ? near : voices).map((v) => v.language)

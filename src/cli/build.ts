@@ -137,7 +137,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     yield* Session.checkEnv(ws)
     yield* Session.checkTargets(ws, flags.target, sentences)
     if (!flags.dryRun) yield* Session.checkKeys(ws)
-    yield* Session.checkVoice(ws)
+    const voices = yield* Session.checkVoice(ws)
     yield* Session.checkFfmpeg
     const runId = RunLog.newRunId()
     const dir = RunLog.runDir(ws.storeDir, runId)
@@ -157,6 +157,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     const program = Effect.gen(function* () {
       began = true
       const store = yield* Store
+      if (!flags.dryRun) yield* voices.save
       // Saves OpenRouter's model list (prices) when the prompts stage uses it; a failure is only a warning.
       if (!flags.dryRun) yield* Models.refresh(ws)
       // The walk costs a second pass over the graph: only worth it when something can cost money.

@@ -66,7 +66,7 @@ describe("unknown targets and out-of-range values: exit 2, one line, before anyt
     expect(zero.code).toBe(2)
     oneLine(zero.stderr)
     expect(zero.stderr).not.toMatch(/did you mean "sentence:0:audio"/)
-    expect(zero.stderr).toMatch(/sentences are numbered from 1: this transcript has 2 \(sentence:1:audio … sentence:2:audio\)/)
+    expect(zero.stderr).toMatch(/sentences are numbered from 1: the transcript has 2 \(sentence:1:audio … sentence:2:audio\)/)
 
     const records = recordCount(dir)
     const past = cli(["build", "--target", "shot:99:image"], { cwd: dir })
