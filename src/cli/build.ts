@@ -16,6 +16,7 @@ import * as Targets from "../../targets/index.ts"
 import * as Models from "../../targets/Models.ts"
 import { publish } from "../../targets/publish.ts"
 import { Profile } from "../Config.ts"
+import * as SplitChanges from "../text/SplitChanges.ts"
 import * as Accounting from "./Accounting.ts"
 import * as Reporter from "./Reporter.ts"
 import * as RunLog from "./RunLog.ts"
@@ -97,6 +98,8 @@ export interface Summary {
   readonly dryRun: boolean
   readonly wouldBuild?: ReadonlyArray<{ readonly id: string; readonly stage: string; readonly estimate: Cost.Cost }>
   readonly estimate?: Cost.Total
+  /** Dry run: this transcript's sentences that the last build did not have, why, and what they would cost. */
+  readonly splitChanges?: ReadonlyArray<SplitChanges.PricedChange>
   readonly blockedByBudget: ReadonlyArray<string>
   /** Stopped at the cost cap: what is left to build and its estimate. */
   readonly left?: Accounting.Left | undefined
@@ -292,12 +295,24 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       dryRun: flags.dryRun,
       blockedByBudget: result.blockedByBudget,
       ...(left ? { left } : {}),
-      ...(flags.dryRun ? { wouldBuild: result.wouldBuild, estimate } : {}),
+      ...(flags.dryRun ? { wouldBuild: result.wouldBuild, estimate, splitChanges: splitChanges(ws, sentences, result) } : {}),
       output: result.results.has("final") ? path.join(ws.outDir, "final.mp4") : undefined
     }
     yield* record(summary, summary.failed.length > 0 ? "failed" : summary.blockedByBudget.length > 0 ? "cap" : "ok")
     return summary
   })
+
+/** A dry run's report of the sentences that are new since the last build (SplitChanges.ts). */
+const splitChanges = (
+  ws: Workspace,
+  sentences: ReadonlyArray<string>,
+  result: { readonly wouldBuild: Summary["wouldBuild"] & {}; readonly edges: (id: string) => ReadonlyArray<string> }
+) => {
+  const before = SplitChanges.previousSplit(ws.storeDir)
+  if (before === undefined) return []
+  const changes = SplitChanges.compare(before, sentences)
+  return SplitChanges.price(changes, result.wouldBuild, SplitChanges.owners(sentences.length, result.edges))
+}
 
 /** Why a build stopped at the cost cap, and what finishing it would take. */
 export const capMessage = (summary: Summary) =>
@@ -315,7 +330,7 @@ const print = (summary: Summary, json: boolean) => {
         saved: summary.saved,
         wallMs: summary.wallMs,
         runId: summary.runId,
-        ...(summary.dryRun ? { dryRun: true, wouldBuild: summary.wouldBuild, estimate: summary.estimate } : {}),
+        ...(summary.dryRun ? { dryRun: true, wouldBuild: summary.wouldBuild, estimate: summary.estimate, splitChanges: summary.splitChanges } : {}),
         ...(summary.blockedByBudget.length ? { blockedByBudget: summary.blockedByBudget, left: summary.left } : {}),
         ...(summary.output ? { output: summary.output } : {}),
         ...(summary.interrupted ? { interrupted: true } : {})
@@ -334,6 +349,7 @@ const print = (summary: Summary, json: boolean) => {
         out(`  ${stage.padEnd(10)} ${String(nodes.length).padStart(4)} node${nodes.length === 1 ? " " : "s"}  ${Cost.format(Cost.sum(nodes.map((n) => n.estimate)))}`)
       out(`  estimated cost: ${Cost.format(summary.estimate ?? Cost.zero)} (nothing paid; stored results are not counted; the shots of a sentence not narrated yet are counted from its word count)`)
     }
+    for (const line of SplitChanges.describe(summary.splitChanges ?? [])) out(line)
     out(`${summary.cached.length} up to date.`)
     return
   }
