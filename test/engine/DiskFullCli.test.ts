@@ -2,7 +2,8 @@
  * `storyshot build` of a draft film on a disk that fills up, at two sizes, as a user meets it: the real
  * command tree run in this process (so the store's write path can be made to fill up without mounting a
  * small file system; `.ci/run` may not allow mount). What is checked is what a person sees and keeps:
- * exit 1 and one line on stderr naming the full disk and the path, the summary of what finished, no torn
+ * exit 1 and one line on stderr naming the full disk and the path (with --quiet: no progress lines), the
+ * summary of what finished, no torn
  * file anywhere in `.storyshot/`, `verify` clean, `runs` still listing the earlier run, and the next build,
  * with space again, building only the rest.
  */
@@ -94,7 +95,7 @@ describe("storyshot build on a full disk", () => {
       const disk = fillingDisk(storeDir, Math.round(total * fraction) - bytesUnder(storeDir))
       let full: Awaited<ReturnType<typeof storyshot>>
       try {
-        full = await storyshot(dir, "build", "--json")
+        full = await storyshot(dir, "build", "--json", "--quiet")
       } finally {
         disk.restore()
       }
