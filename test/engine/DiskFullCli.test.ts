@@ -3,9 +3,8 @@
  * command tree run in this process (so the store's write path can be made to fill up without mounting a
  * small file system; `.ci/run` may not allow mount). What is checked is what a person sees and keeps:
  * exit 1 and one line on stderr naming the full disk and the path (with --quiet: no progress lines), the
- * summary of what finished, no torn
- * file anywhere in `.storyshot/`, `verify` clean, `runs` still listing the earlier run, and the next build,
- * with space again, building only the rest.
+ * summary of what finished, no torn file anywhere in `.storyshot/`, `verify` clean, `runs` still listing
+ * the earlier run, and the next build, with space again, building only the rest.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
