@@ -18,6 +18,7 @@ import * as Models from "../targets/Models.ts"
 import { publish } from "../targets/publish.ts"
 import type { Profile } from "./Config.ts"
 import * as Pools from "./Pools.ts"
+import * as ShotEdits from "./ShotEdits.ts"
 import * as SplitChanges from "./text/SplitChanges.ts"
 import * as Accounting from "./cli/Accounting.ts"
 import * as RunLog from "./cli/RunLog.ts"
@@ -36,6 +37,11 @@ export interface BuildFlags {
   readonly maxCost: Option.Option<number>
   /** Exit at once when another build holds the workspace lock (default: wait for it). */
   readonly noWait?: boolean
+  /**
+   * Ids to re-take even when fresh, beyond the targets: the server's re-roll builds the film with one shot's
+   * still forced (`target` final…, `retake` shot:K:image), so what follows it is rebuilt only if it changed.
+   */
+  readonly retake?: ReadonlyArray<string> | undefined
 }
 
 export interface Summary {
@@ -72,6 +78,18 @@ export interface RunHooks {
   readonly interrupted?: ((summary: Summary) => void) | undefined
   /** When the run started, if before `run` (the command: when the process started). Default: now. */
   readonly startedAt?: number | undefined
+  /** The id to record the run under (the server names a job by it before it starts). Default: a new one. */
+  readonly runId?: string | undefined
+  /** Called once the input is checked, before the build waits for the workspace lock. */
+  readonly checked?: (() => void) | undefined
+  /** Called once the build holds the workspace lock (from then on it is a run that will be recorded). */
+  readonly began?: (() => void) | undefined
+  /** Pools shared with the other builds of this process (see `Scheduler.BuildOptions.sharedPools`). */
+  readonly sharedPools?: Scheduler.BuildOptions["sharedPools"]
+  /** Who holds the lock, as the next comer is told (default "storyshot build"). */
+  readonly command?: string | undefined
+  /** A dry run with pins that are not saved yet: what an edit would build and cost before it is made. */
+  readonly pins?: ((saved: ShotEdits.EditsFile) => ShotEdits.EditsFile) | undefined
 }
 
 /** Flags a build refuses before reading anything: exit 2, one line. */
@@ -94,14 +112,21 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     const startedAt = hooks.startedAt ?? Date.now()
     yield* checkFlags(flags)
     const sentences = yield* Session.readSentences(ws)
+    const saved = yield* ShotEdits.read(ws.dir).pipe(Effect.mapError((e) => new Session.UsageError({ message: e.message })))
+    const edits = flags.dryRun && hooks.pins ? hooks.pins(saved) : saved
     yield* Session.checkEnv(ws)
-    yield* Session.checkTargets(ws, flags.target, sentences)
+    yield* Session.checkTargets(ws, [...flags.target, ...(flags.retake ?? [])], sentences)
     if (!flags.dryRun) yield* Session.checkKeys(ws)
     const voices = yield* Session.checkVoice(ws)
     yield* Session.checkFfmpeg
-    const runId = RunLog.newRunId()
+    hooks.checked?.()
+    const runId = hooks.runId ?? RunLog.newRunId()
     const dir = RunLog.runDir(ws.storeDir, runId)
     const targets = flags.target.length > 0 ? [...new Set(flags.target)] : [...Targets.defaultTargets]
+    const forced = new Set([...(flags.force ? targets : []), ...(flags.retake ?? [])])
+    const force = forced.size > 0 ? forced : undefined
+    // The user's pinned shot prompts (storyshot.shots.json) are part of the film's graph.
+    const graph = () => ShotEdits.apply({ nodes: Targets.plan(ws, sentences), rules: Targets.rules }, sentences, edits)
     const maxCost = Option.getOrUndefined(flags.maxCost) ?? ws.config.maxCostUsd
     const requests: Array<{ id: string; request: unknown }> = []
     const accounts = Accounting.collector()
@@ -109,13 +134,14 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     // A dry walk of the same targets: what would be built and its estimate, paying nothing. Its events are
     // its own (a reporter must not count them as this build's).
     const dryWalk = Scheduler.build(
-      { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
-      { targets, force: flags.force ? new Set(targets) : undefined, dryRun: true, keepGoing: true }
+      graph(),
+      { targets, force, dryRun: true, keepGoing: true }
     ).pipe(Effect.provide(BuildEvents.layerNoop))
     /** Set once the build holds the workspace: from then on, however it ends, it is a run worth recording. */
     let began = false
     const program = Effect.gen(function* () {
       began = true
+      hooks.began?.()
       const store = yield* Store
       if (!flags.dryRun) yield* voices.save
       // Saves OpenRouter's model list (prices) when the prompts stage uses it; a failure is only a warning.
@@ -127,15 +153,16 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           Effect.ignore
         )
       const result = yield* Scheduler.build(
-        { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
+        graph(),
         {
           targets,
-          force: flags.force ? new Set(targets) : undefined,
+          force,
           keepGoing: flags.keepGoing,
           dryRun: flags.dryRun,
           retries: ws.config.retries,
           retryBaseMs: Cloud.retryBaseMs(ws.env),
           pools: { ...Pools.defaultPools(), ...ws.config.pools },
+          sharedPools: hooks.sharedPools,
           timeoutMs: ws.config.timeoutSeconds * 1000,
           maxCostUsd: maxCost,
           complete: flags.target.length === 0
@@ -157,7 +184,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       : Effect.scoped(
           Lock.acquire(ws.storeDir, {
             wait: flags.noWait !== true,
-            command: "storyshot build",
+            command: hooks.command ?? "storyshot build",
             onWait: (_, message) => Effect.sync(() => onEvent({ _tag: "Warning", message })),
             onTakeOver: (_, message) => Effect.sync(() => onEvent({ _tag: "Warning", message }))
           }).pipe(
