@@ -92,6 +92,10 @@ export interface RunHooks {
   readonly pins?: ((saved: ShotEdits.EditsFile) => ShotEdits.EditsFile) | undefined
 }
 
+/** The film's graph for these sentences, with the user's pinned shot prompts (storyshot.shots.json) in it. */
+export const graphOf = (ws: Workspace, sentences: ReadonlyArray<string>, edits: ShotEdits.EditsFile) =>
+  ShotEdits.apply({ nodes: Targets.plan(ws, sentences), rules: Targets.rules }, sentences, edits)
+
 /** Flags a build refuses before reading anything: exit 2, one line. */
 export const checkFlags = (flags: BuildFlags) =>
   Effect.gen(function* () {
@@ -125,8 +129,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     const targets = flags.target.length > 0 ? [...new Set(flags.target)] : [...Targets.defaultTargets]
     const forced = new Set([...(flags.force ? targets : []), ...(flags.retake ?? [])])
     const force = forced.size > 0 ? forced : undefined
-    // The user's pinned shot prompts (storyshot.shots.json) are part of the film's graph.
-    const graph = () => ShotEdits.apply({ nodes: Targets.plan(ws, sentences), rules: Targets.rules }, sentences, edits)
+    const graph = () => graphOf(ws, sentences, edits)
     const maxCost = Option.getOrUndefined(flags.maxCost) ?? ws.config.maxCostUsd
     const requests: Array<{ id: string; request: unknown }> = []
     const accounts = Accounting.collector()
