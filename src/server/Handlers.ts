@@ -121,6 +121,13 @@ const noFlags: Build.BuildFlags = {
 
 const planned = (w: { readonly id: string; readonly stage: string; readonly estimate: Cost.Cost }) => ({ id: w.id, stage: w.stage, estimate: Story.price(w.estimate) })
 
+const stageOrder = ["transcript", "audio", "timing", "prompts", "image", "video", "mux", "final", "subtitles", "storyboard"]
+const idOrder = (id: string) => id.replace(/\d+/g, (d) => d.padStart(8, "0"))
+
+/** In the order a film is made: by stage, then by number (shot:2 before shot:10). */
+const inOrder = <A extends { readonly id: string; readonly stage: string }>(nodes: ReadonlyArray<A>): Array<A> =>
+  [...nodes].sort((a, b) => stageOrder.indexOf(a.stage) - stageOrder.indexOf(b.stage) || (idOrder(a.id) < idOrder(b.id) ? -1 : idOrder(a.id) > idOrder(b.id) ? 1 : 0))
+
 const dryRun = (ws: Workspace, flags: Partial<Build.BuildFlags>, hooks: Build.RunHooks = {}) =>
   (Build.run(ws, { ...noFlags, ...flags, dryRun: true }, () => {}, hooks) as unknown as Effect.Effect<Build.Summary, { readonly message: string }>).pipe(
     Effect.mapError(usage)
@@ -130,7 +137,7 @@ const quoteNote =
   "An estimate: nothing is paid until you confirm. Stored results are not counted, and what follows a re-made node is rebuilt only if that node's result changes, so the build may make less than this (a free draft card drawn again comes out the same, and nothing after it is rebuilt)."
 
 const quoteOf = (summary: Build.Summary): S.Quote => ({
-  nodes: (summary.wouldBuild ?? []).map(planned),
+  nodes: inOrder(summary.wouldBuild ?? []).map(planned),
   estimate: summary.estimate ?? Cost.zero,
   note: quoteNote
 })
@@ -224,10 +231,11 @@ export const BuildsLive = HttpApiBuilder.group(Api, "builds", (handlers) =>
         const { ws } = yield* opened(path.id)
         const target = urlParams.target === undefined ? [] : typeof urlParams.target === "string" ? [urlParams.target] : [...urlParams.target]
         const summary = yield* dryRun(ws, { target, force: urlParams.force === "true" })
-        const nodes = (summary.wouldBuild ?? []).map(planned)
-        const stages = new Map<string, Array<(typeof summary.wouldBuild & {})[number]>>()
-        const shots = new Map<number, Array<(typeof summary.wouldBuild & {})[number]>>()
-        for (const w of summary.wouldBuild ?? []) {
+        const would = inOrder(summary.wouldBuild ?? [])
+        const nodes = would.map(planned)
+        const stages = new Map<string, Array<(typeof would)[number]>>()
+        const shots = new Map<number, Array<(typeof would)[number]>>()
+        for (const w of would) {
           stages.set(w.stage, [...(stages.get(w.stage) ?? []), w])
           const k = /^shot:(\d+):/.exec(w.id)?.[1]
           if (k !== undefined) shots.set(Number(k), [...(shots.get(Number(k)) ?? []), w])

@@ -44,6 +44,9 @@ interface ProjectState {
   version: number
 }
 
+/** How often a running job's totals are sent at most. */
+const snapshotMs = 500
+
 /** Events kept per project for clients that reconnect. */
 const logSize = 2000
 
@@ -146,11 +149,28 @@ export const layer = Layer.scoped(
         const checked = Deferred.unsafeMake<void>(FiberId.none)
         let isChecked = false
         let refused: string | undefined
+        // The job's totals (progress, spent, left) go out at most twice a second, and once more after a burst.
+        let snapshotAt = 0
+        let trailing: ReturnType<typeof setTimeout> | undefined
+        const snapshot = () => {
+          snapshotAt = Date.now()
+          if (!finished(rec.job)) publish(state, { _tag: "Job", job: view(rec) })
+        }
+        const snapshotSoon = () => {
+          const since = Date.now() - snapshotAt
+          if (since >= snapshotMs) snapshot()
+          else if (trailing === undefined)
+            trailing = setTimeout(() => {
+              trailing = undefined
+              snapshot()
+            }, snapshotMs - since)
+        }
         const onEvent = (raw: BuildEvent) => {
           const event = Secrets.redactJson(raw, secrets)
           rec.progress.onEvent(event)
           if (isChecked) Journal.appendEvent(ws.storeDir, id, event)
           publish(state, { _tag: "Build", job: id, event })
+          snapshotSoon()
         }
         const hooks: Build.RunHooks = {
           runId: id,
