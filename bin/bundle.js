@@ -1,13 +1,18 @@
-// Bundles src/bin.ts into dist/storyshot.mjs with esbuild (shipped with tsx), so the command starts in about
-// half a second instead of two (Effect's many modules load much faster as one file). Run by `npm install`
-// (the root `prepare` script) and, when a source file is newer than the bundle, by bin/storyshot.js itself.
+// Makes what the installed command runs, with esbuild (a dependency):
+//   dist/storyshot.cjs          src/bin.ts and everything it imports, as one script (see bin/storyshot.js for why
+//                               a classic script and not an ES module: V8's code cache);
+//   dist/storyshot.inputs.json  the source files it was made from, with their mtimes (the freshness check);
+//   dist/index.js, index.d.ts   what `import { defineConfig } from "storyshot"` loads (the package's `exports`).
+// Run by `npm install` in a checkout and by `npm pack` (the `prepare` script), and by bin/storyshot.js when a
+// source file changed since.
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-export const bundlePath = path.join(root, "dist", "storyshot.mjs")
-const sourceDirs = ["src", "targets"].map((d) => path.join(root, d))
+const dist = path.join(root, "dist")
+export const bundlePath = path.join(dist, "storyshot.cjs")
+export const inputsPath = path.join(dist, "storyshot.inputs.json")
 
 /** Packages that ship binaries, WASM or fonts next to their code, or load other files at run time. */
 const external = [
@@ -23,48 +28,96 @@ const external = [
   "playwright-core"
 ]
 
-const newestSource = () => {
-  let newest = 0
-  const walk = (dir) => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, entry.name)
-      if (entry.isDirectory()) walk(p)
-      else if (/\.(ts|js|mjs|json)$/.test(entry.name)) newest = Math.max(newest, fs.statSync(p).mtimeMs)
-    }
+// V8 does not run `import()` inside a script compiled from a code cache on Node 20 ("A dynamic import callback
+// was not specified"), so in our own sources an `import()` of a package or a URL goes through the loader's
+// import (bin/storyshot.js passes it in). `import("./x.ts")` stays: esbuild turns it into a lazy module
+// initialiser inside the bundle, which is how a subcommand's code is loaded only when it runs.
+const hostImport = {
+  name: "host-import",
+  setup(build) {
+    build.onLoad({ filter: /[\\/](src|targets)[\\/].*\.ts$/ }, (args) => {
+      const source = fs.readFileSync(args.path, "utf8")
+      return { contents: source.replace(/(?<![\w$.])import\((?!\s*["']\.)/g, "__storyshotImport("), loader: "ts" }
+    })
   }
-  for (const d of sourceDirs) if (fs.existsSync(d)) walk(d)
-  newest = Math.max(newest, fs.statSync(path.join(root, "package.json")).mtimeMs, fs.statSync(fileURLToPath(import.meta.url)).mtimeMs)
-  return newest
 }
 
-export const isFresh = () => {
+const writeAtomic = (file, text) => {
+  const tmp = `${file}.${process.pid}.tmp`
   try {
-    return fs.statSync(bundlePath).mtimeMs >= newestSource()
-  } catch {
-    return false
+    fs.writeFileSync(tmp, text)
+    fs.renameSync(tmp, file)
+  } finally {
+    fs.rmSync(tmp, { force: true })
   }
+}
+
+/** Files outside node_modules the bundle depends on (a dependency upgrade shows in the lockfiles). */
+const inputMtimes = (files) => {
+  const out = {}
+  for (const f of files) {
+    try {
+      out[f] = fs.statSync(path.join(root, f)).mtimeMs
+    } catch {}
+  }
+  return out
 }
 
 export const bundle = async () => {
   const esbuild = await import("esbuild")
-  const tmp = `${bundlePath}.${process.pid}.tmp`
-  fs.mkdirSync(path.dirname(bundlePath), { recursive: true })
+  fs.mkdirSync(dist, { recursive: true })
+  // Sources are stat'ed before they are read, so an edit made during the build makes the bundle stale.
+  const before = Date.now()
+  const result = await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: [path.join(root, "src", "bin.ts")],
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    write: false,
+    outfile: bundlePath,
+    external,
+    metafile: true,
+    plugins: [hostImport],
+    // Our sources are ES modules; in a script, import.meta.url is the bundle's own file URL.
+    define: { "import.meta.url": "__storyshotUrl" },
+    banner: { js: 'var __storyshotUrl = require("node:url").pathToFileURL(__filename).href;' },
+    logLevel: "error"
+  })
+  const sources = Object.keys(result.metafile.inputs).filter((f) => !f.startsWith("node_modules/") && !f.includes(":"))
+  const inputs = inputMtimes([...sources, "package.json", "package-lock.json", "bin/bundle.js", "bin/storyshot.js"])
+  if (Object.values(inputs).some((m) => m > before)) inputs["(edited while bundling)"] = -1
+  writeAtomic(bundlePath, result.outputFiles[0].contents)
+  writeAtomic(inputsPath, JSON.stringify(inputs))
+  await configHelper(esbuild)
+}
+
+/** `import { defineConfig } from "storyshot"`: plain JavaScript for Node, and its types for editors. */
+const configHelper = async (esbuild) => {
+  await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: [path.join(root, "src", "index.ts")],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile: path.join(dist, "index.js"),
+    logLevel: "error"
+  })
+  const types = path.join(root, "src", "index.d.ts")
+  if (fs.existsSync(types)) fs.copyFileSync(types, path.join(dist, "index.d.ts"))
+}
+
+/** In a checkout: is every source file the bundle was made from unchanged? One stat per file, no walk. */
+export const isFresh = () => {
   try {
-    await esbuild.build({
-      entryPoints: [path.join(root, "src", "bin.ts")],
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      outfile: tmp,
-      external,
-      // CommonJS dependencies inside an ESM bundle still call require().
-      banner: { js: "import { createRequire as __storyshotRequire } from 'node:module'; const require = __storyshotRequire(import.meta.url);" },
-      logLevel: "error"
-    })
-    fs.renameSync(tmp, bundlePath)
-  } finally {
-    fs.rmSync(tmp, { force: true })
+    const inputs = JSON.parse(fs.readFileSync(inputsPath, "utf8"))
+    if (!fs.existsSync(bundlePath)) return false
+    for (const [f, mtime] of Object.entries(inputs)) if (fs.statSync(path.join(root, f)).mtimeMs !== mtime) return false
+    return true
+  } catch {
+    return false
   }
 }
 
