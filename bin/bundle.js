@@ -4,7 +4,7 @@
 //   dist/storyshot.inputs.json  the source files it was made from, with their mtimes (the freshness check);
 //   dist/index.js, index.d.ts   what `import { defineConfig } from "storyshot"` loads (the package's `exports`).
 // Run by `npm install` in a checkout and by `npm pack` (the `prepare` script), and by bin/storyshot.js when a
-// source file changed since.
+// source file changed since (it checks dist/storyshot.inputs.json).
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -83,10 +83,15 @@ export const bundle = async () => {
     // Our sources are ES modules; in a script, import.meta.url is the bundle's own file URL.
     define: { "import.meta.url": "__storyshotUrl" },
     banner: { js: 'var __storyshotUrl = require("node:url").pathToFileURL(__filename).href;' },
+    // Less to read and to check against the code cache; identifiers keep their names, for stack traces.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: "none",
+    charset: "ascii",
     logLevel: "error"
   })
   const sources = Object.keys(result.metafile.inputs).filter((f) => !f.startsWith("node_modules/") && !f.includes(":"))
-  const inputs = inputMtimes([...sources, "package.json", "package-lock.json", "bin/bundle.js", "bin/storyshot.js"])
+  const inputs = inputMtimes([...sources, "package.json", "package-lock.json", "bin/bundle.js"])
   if (Object.values(inputs).some((m) => m > before)) inputs["(edited while bundling)"] = -1
   writeAtomic(bundlePath, result.outputFiles[0].contents)
   writeAtomic(inputsPath, JSON.stringify(inputs))
@@ -107,18 +112,6 @@ const configHelper = async (esbuild) => {
   })
   const types = path.join(root, "src", "index.d.ts")
   if (fs.existsSync(types)) fs.copyFileSync(types, path.join(dist, "index.d.ts"))
-}
-
-/** In a checkout: is every source file the bundle was made from unchanged? One stat per file, no walk. */
-export const isFresh = () => {
-  try {
-    const inputs = JSON.parse(fs.readFileSync(inputsPath, "utf8"))
-    if (!fs.existsSync(bundlePath)) return false
-    for (const [f, mtime] of Object.entries(inputs)) if (fs.statSync(path.join(root, f)).mtimeMs !== mtime) return false
-    return true
-  } catch {
-    return false
-  }
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -2,9 +2,12 @@
  * The only file that touches process.argv. Exit codes: 0 success, 1 a target failed, 2 bad usage, config or
  * input, 130 interrupted. Errors a user can fix print as one line, without a stack trace.
  */
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { ValidationError } from "@effect/cli"
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Layer, Option } from "effect"
 import { cli } from "./cli/Main.ts"
 
 let interrupts = 0
@@ -35,8 +38,11 @@ const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
   return 2
 }
 
-// Rules may need any service; every one is provided by the commands themselves (Session.layers).
-const program = (cli(process.argv) as Effect.Effect<void, unknown, NodeContext.NodeContext>).pipe(
+// What @effect/cli needs (files and folders named by options, help on the terminal); not NodeContext, whose
+// command executor and workers nothing here uses (their modules cost start-up time). Rules may need any
+// service; every one is provided by the commands themselves (Session.layers).
+const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+const program = (cli(process.argv) as Effect.Effect<void, unknown, Layer.Layer.Success<typeof platform>>).pipe(
   Effect.tapErrorCause((cause) =>
     Effect.sync(() => {
       if (Cause.isInterruptedOnly(cause)) return
@@ -52,7 +58,7 @@ const program = (cli(process.argv) as Effect.Effect<void, unknown, NodeContext.N
       }
     })
   ),
-  Effect.provide(NodeContext.layer)
+  Effect.provide(platform)
 )
 
 NodeRuntime.runMain(program, {
