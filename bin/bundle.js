@@ -42,6 +42,22 @@ const hostImport = {
   }
 }
 
+// fluent-ffmpeg is a function our code calls only to render; requiring it (about 15 files, outside the bundle)
+// at start-up would cost a no-op build time for nothing, so the bundle gets a stand-in that requires it on
+// the first call.
+const lazyFluent = {
+  name: "lazy-fluent-ffmpeg",
+  setup(build) {
+    build.onResolve({ filter: /^fluent-ffmpeg$/ }, (args) =>
+      args.namespace === "lazy" ? { path: "fluent-ffmpeg", external: true } : { path: "fluent-ffmpeg", namespace: "lazy" }
+    )
+    build.onLoad({ filter: /.*/, namespace: "lazy" }, () => ({
+      contents: 'let real\nmodule.exports = function ffmpeg(...args) { return (real ??= require("fluent-ffmpeg"))(...args) }\n',
+      loader: "js"
+    }))
+  }
+}
+
 const writeAtomic = (file, text) => {
   const tmp = `${file}.${process.pid}.tmp`
   try {
@@ -79,7 +95,7 @@ export const bundle = async () => {
     outfile: bundlePath,
     external,
     metafile: true,
-    plugins: [hostImport],
+    plugins: [hostImport, lazyFluent],
     // Our sources are ES modules; in a script, import.meta.url is the bundle's own file URL.
     define: { "import.meta.url": "__storyshotUrl" },
     banner: { js: 'var __storyshotUrl = require("node:url").pathToFileURL(__filename).href;' },

@@ -10,7 +10,7 @@
 // - the bundle is a classic script compiled with V8's code cache (vm.Script `cachedData`; Node 20 has no code
 //   cache for ES modules), which saves most of the compile of 3 MB of JavaScript. There is one cache per kind
 //   of command (its first word), holding the functions that kind runs; each is written once, at exit, next to
-//   the bundle (or in the temp folder when that is read-only).
+//   the bundle (or in the user's cache folder when that is read-only).
 "use strict"
 const fs = require("node:fs")
 const { createRequire } = require("node:module")
@@ -58,6 +58,18 @@ const kindOf = (args) => {
   return "-"
 }
 
+/** As src/Workspace.ts userCacheDir: the user's own cache folder (not the temp folder: what is run from here
+ * must be writable by this user only). */
+const userCacheDir = () =>
+  path.join(
+    process.platform === "win32"
+      ? process.env.LOCALAPPDATA || path.join(os.homedir(), "AppData", "Local")
+      : process.platform === "darwin"
+        ? path.join(os.homedir(), "Library", "Caches")
+        : process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"),
+    "storyshot"
+  )
+
 /**
  * A code cache file: a header (the bundle's size and mtime) and V8's data. V8 itself checks only the source's
  * length, so the header is what ties the data to this exact bundle.
@@ -65,9 +77,8 @@ const kindOf = (args) => {
 const cacheFiles = (stat, kind) => {
   const name = `storyshot.cjs.${kind === "-" ? "root" : kind}.v8`
   const id = `${stat.size}:${stat.mtimeMs}`
-  const user = typeof process.getuid === "function" ? process.getuid() : "user"
   const key = Buffer.from(path.dirname(bundlePath)).toString("base64url").slice(-40)
-  return [path.join(path.dirname(bundlePath), name), path.join(os.tmpdir(), `storyshot-v8-${user}`, key, name)].map((file) => ({ file, id }))
+  return [path.join(path.dirname(bundlePath), name), path.join(userCacheDir(), "v8", key, name)].map((file) => ({ file, id }))
 }
 
 const readCache = (candidates) => {

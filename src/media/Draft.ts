@@ -99,8 +99,10 @@ const withScratchDir = <A, E, R>(use: (dir: string) => Effect.Effect<A, E, R>) =
 // ---------------------------------------------------------------------------------------------------------
 // Text layout
 
-const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" })
-const graphemes = (text: string): Array<string> => Array.from(segmenter.segment(text), (s) => s.segment)
+// Made on first use: the first Intl.Segmenter loads ICU's break data (~10 ms), which a no-op build never needs.
+let segmenter: Intl.Segmenter | undefined
+const graphemes = (text: string): Array<string> =>
+  Array.from((segmenter ??= new Intl.Segmenter(undefined, { granularity: "grapheme" })).segment(text), (s) => s.segment)
 
 /** East Asian wide characters and emoji take about two columns. */
 const columns = (grapheme: string): number => {
