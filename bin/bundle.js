@@ -2,11 +2,15 @@
 //   dist/storyshot.cjs          src/bin.ts and everything it imports, as one script (see bin/storyshot.js for why
 //                               a classic script and not an ES module: V8's code cache);
 //   dist/storyshot.inputs.json  the source files it was made from, with their mtimes (the freshness check);
-//   dist/index.js, index.d.ts   what `import { defineConfig } from "storyshot"` loads (the package's `exports`).
+//   dist/index.js, types/       what `import { defineConfig } from "storyshot"` loads (the package's `exports`),
+//                               and its types (made by the `prepare` run only: the TypeScript compiler is slow).
 // Run by `npm install` in a checkout and by `npm pack` (the `prepare` script), and by bin/storyshot.js when a
 // source file changed since (it checks dist/storyshot.inputs.json).
+import * as crypto from "node:crypto"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
@@ -109,12 +113,16 @@ export const bundle = async () => {
   const sources = Object.keys(result.metafile.inputs).filter((f) => !f.startsWith("node_modules/") && !f.includes(":"))
   const inputs = inputMtimes([...sources, "package.json", "package-lock.json", "bin/bundle.js"])
   if (Object.values(inputs).some((m) => m > before)) inputs["(edited while bundling)"] = -1
-  writeAtomic(bundlePath, result.outputFiles[0].contents)
+  // The first line names this build (a hash of the code): the launcher's code cache is keyed by it, since V8
+  // checks only a cached script's length, and npm pack gives every file the same mtime.
+  const code = result.outputFiles[0].text
+  writeAtomic(bundlePath, `// storyshot build ${crypto.createHash("sha256").update(code).digest("hex").slice(0, 32)}\n${code}`)
   writeAtomic(inputsPath, JSON.stringify(inputs))
+  for (const f of fs.readdirSync(dist)) if (f.endsWith(".v8")) fs.rmSync(path.join(dist, f), { force: true })
   await configHelper(esbuild)
 }
 
-/** `import { defineConfig } from "storyshot"`: plain JavaScript for Node, and its types for editors. */
+/** `import { defineConfig } from "storyshot"`: plain JavaScript for Node (the package's `exports`). */
 const configHelper = async (esbuild) => {
   await esbuild.build({
     absWorkingDir: root,
@@ -126,8 +134,29 @@ const configHelper = async (esbuild) => {
     outfile: path.join(dist, "index.js"),
     logLevel: "error"
   })
-  const types = path.join(root, "src", "index.d.ts")
-  if (fs.existsSync(types)) fs.copyFileSync(types, path.join(dist, "index.d.ts"))
+}
+
+/** Its types, for editors (dist/types), by the TypeScript compiler; only when packing or installing a checkout. */
+export const types = () => {
+  let tsc
+  try {
+    tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc")
+  } catch {
+    throw new Error("typescript is not installed (a devDependency): no types for `storyshot`")
+  }
+  const out = path.join(dist, "types")
+  fs.rmSync(out, { recursive: true, force: true })
+  const r = spawnSync(
+    process.execPath,
+    [tsc, path.join(root, "src", "index.ts"), "--declaration", "--emitDeclarationOnly", "--outDir", out, "--module", "nodenext",
+      "--moduleResolution", "nodenext", "--target", "es2022", "--strict", "--skipLibCheck", "--types", "node",
+      "--allowImportingTsExtensions", "--verbatimModuleSyntax"],
+    { cwd: root, encoding: "utf8" }
+  )
+  if (r.status !== 0) throw new Error(`tsc failed: ${(r.stdout + r.stderr).trim().split("\n").slice(0, 3).join(" ")}`)
+  // The sources import "./X.ts"; a published declaration names the file a consumer's resolver finds.
+  for (const f of fs.readdirSync(out))
+    fs.writeFileSync(path.join(out, f), fs.readFileSync(path.join(out, f), "utf8").replace(/(from\s+["']\.{1,2}\/[^"']+)\.ts(["'])/g, "$1.js$2"))
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
@@ -137,5 +166,10 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     await bundle()
   } catch (e) {
     console.warn(`storyshot: could not bundle the command (${e?.message ?? e}); it will run from the sources`)
+  }
+  try {
+    types()
+  } catch (e) {
+    console.warn(`storyshot: ${e?.message ?? e}`)
   }
 }

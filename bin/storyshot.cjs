@@ -71,12 +71,11 @@ const userCacheDir = () =>
   )
 
 /**
- * A code cache file: a header (the bundle's size and mtime) and V8's data. V8 itself checks only the source's
- * length, so the header is what ties the data to this exact bundle.
+ * A code cache file: a header (the build's name) and V8's data. V8 itself checks only the source's length, so
+ * the header is what ties the data to this exact bundle.
  */
-const cacheFiles = (stat, kind) => {
+const cacheFiles = (id, kind) => {
   const name = `storyshot.cjs.${kind === "-" ? "root" : kind}.v8`
-  const id = `${stat.size}:${stat.mtimeMs}`
   const key = Buffer.from(path.dirname(bundlePath)).toString("base64url").slice(-40)
   return [path.join(path.dirname(bundlePath), name), path.join(userCacheDir(), "v8", key, name)].map((file) => ({ file, id }))
 }
@@ -112,9 +111,10 @@ const writeCache = (candidates, data) => {
 }
 
 const runBundle = () => {
-  const candidates = cacheFiles(fs.statSync(bundlePath), kindOf(process.argv.slice(2)))
-  const cachedData = readCache(candidates)
   const source = fs.readFileSync(bundlePath, "utf8")
+  // Its first line names the build ("// storyshot build <hash>"), see bundle.js.
+  const candidates = cacheFiles(source.slice(0, source.indexOf("\n")), kindOf(process.argv.slice(2)))
+  const cachedData = readCache(candidates)
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __storyshotImport) {${source}\n})`, {
     filename: bundlePath,
     cachedData

@@ -70,7 +70,7 @@ export const run = (dir: string, say: (line: string) => void) =>
         say(`wrote   ${name}`)
       }
     }
-    say("Next: edit transcript.txt, then run `npx storyshot build` (the film lands in out/final.mp4).")
+    say("Next: edit transcript.txt, then run `storyshot build` (`npx storyshot build` in a project that has storyshot as a dependency); the film lands in out/final.mp4.")
   })
 
 /** `storyshot init` (described in Commands.ts). */
