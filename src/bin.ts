@@ -28,6 +28,15 @@ const onSignal = (signal: NodeJS.Signals) => {
 process.on("SIGINT", onSignal)
 process.on("SIGTERM", onSignal)
 
+// `storyshot graph | head -1`: the reader has what it wanted and closed the pipe. As for a Unix tool killed by
+// SIGPIPE, that ends the command, quietly and successfully (Node would otherwise throw an unhandled EPIPE
+// 'error' with a stack trace and exit 1). Store writes are atomic and the lock goes with the process.
+for (const stream of [process.stdout, process.stderr])
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0)
+    throw error
+  })
+
 const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
   if (Exit.isSuccess(exit)) return 0
   if (Cause.isInterruptedOnly(exit.cause)) return 130

@@ -5,10 +5,12 @@ import { Command, Options } from "@effect/cli"
 
 export const globalOptions = {
   cwd: Options.directory("cwd").pipe(
+    Options.withPseudoName("DIR"),
     Options.optional,
     Options.withDescription("The workspace folder (default: the current directory).")
   ),
   config: Options.file("config").pipe(
+    Options.withPseudoName("FILE"),
     Options.optional,
     Options.withDescription("The config file (default: storyshot.config.ts in the workspace; none means defaults).")
   )
