@@ -32,16 +32,43 @@ const external = [
   "playwright-core"
 ]
 
-// V8 does not run `import()` inside a script compiled from a code cache on Node 20 ("A dynamic import callback
-// was not specified"), so in our own sources an `import()` of a package or a URL goes through the loader's
-// import (bin/storyshot.js passes it in). `import("./x.ts")` stays: esbuild turns it into a lazy module
-// initialiser inside the bundle, which is how a subcommand's code is loaded only when it runs.
-const hostImport = {
-  name: "host-import",
+// Two rewrites of our own sources (src/, targets/), as esbuild reads them:
+// - V8 does not run `import()` inside a script compiled from a code cache on Node 20 ("A dynamic import
+//   callback was not specified"), so an `import()` of a package or a URL goes through the loader's import
+//   (bin/storyshot.cjs passes it in). `import("./x.ts")` stays: esbuild turns it into a lazy module initialiser
+//   inside the bundle, which is how a subcommand's code is loaded only when it runs.
+// - `import { Effect, Stream } from "effect"` becomes `import * as Effect from "effect/Effect"` (one import per
+//   module). Through the package's index, every module any subcommand uses would be initialised at start-up,
+//   by `--help` too; through its own path, each is initialised when code that needs it is.
+const barrels = ["effect", "@effect/cli", "@effect/platform", "@effect/platform-node"]
+const modulePaths = () => {
+  const require = createRequire(path.join(root, "package.json"))
+  const paths = new Map()
+  for (const pkg of barrels) {
+    const index = path.join(path.dirname(require.resolve(`${pkg}/package.json`)), "dist", "esm", "index.js")
+    const map = new Map()
+    for (const m of fs.readFileSync(index, "utf8").matchAll(/^export \* as (\w+) from "\.\/(.+)\.js";?$/gm)) map.set(m[1], `${pkg}/${m[2]}`)
+    paths.set(pkg, map)
+  }
+  return paths
+}
+const rewriteSources = {
+  name: "sources",
   setup(build) {
+    const paths = modulePaths()
     build.onLoad({ filter: /[\\/](src|targets)[\\/].*\.ts$/ }, (args) => {
       const source = fs.readFileSync(args.path, "utf8")
-      return { contents: source.replace(/(?<![\w$.])import\((?!\s*["']\.)/g, "__storyshotImport("), loader: "ts" }
+        .replace(/(?<![\w$.])import\((?!\s*["']\.)/g, "__storyshotImport(")
+        .replace(/^import \{([^}]*)\} from "(effect|@effect\/[a-z-]+)"/gm, (whole, names, pkg) => {
+          const map = paths.get(pkg)
+          const specs = names.split(",").map((n) => n.trim()).filter((n) => n && !n.startsWith("type "))
+          const parts = specs.map((n) => {
+            const [name, alias = name] = n.split(/\s+as\s+/)
+            return map?.has(name) ? `import * as ${alias} from "${map.get(name)}"` : undefined
+          })
+          return parts.every((p) => p !== undefined) ? parts.join("; ") : whole
+        })
+      return { contents: source, loader: "ts" }
     })
   }
 }
@@ -59,6 +86,26 @@ const lazyFluent = {
       contents: 'let real\nmodule.exports = function ffmpeg(...args) { return (real ??= require("fluent-ffmpeg"))(...args) }\n',
       loader: "js"
     }))
+  }
+}
+
+// undici (the HTTP client of the paid providers) is bundled, but evaluating it loads Node's own copy of undici
+// as well: tens of milliseconds that a build with nothing to fetch should not pay. Our sources get a stand-in
+// whose exports are getters that evaluate the real module on first use.
+const lazyUndici = {
+  name: "lazy-undici",
+  setup(build) {
+    build.onResolve({ filter: /^undici$/ }, (args) =>
+      args.namespace === "lazy-undici" || !/[\\/](src|targets)[\\/]/.test(args.importer) ? undefined : { path: "undici", namespace: "lazy-undici" }
+    )
+    build.onLoad({ filter: /.*/, namespace: "lazy-undici" }, () => {
+      const names = Object.keys(createRequire(path.join(root, "package.json"))("undici"))
+      return {
+        contents: `let real\nconst load = () => (real ??= require("undici"))\nfor (const k of ${JSON.stringify(names)}) Object.defineProperty(exports, k, { enumerable: true, get: () => load()[k] })\n`,
+        loader: "js",
+        resolveDir: root
+      }
+    })
   }
 }
 
@@ -99,7 +146,7 @@ export const bundle = async () => {
     outfile: bundlePath,
     external,
     metafile: true,
-    plugins: [hostImport, lazyFluent],
+    plugins: [rewriteSources, lazyFluent, lazyUndici],
     // Our sources are ES modules; in a script, import.meta.url is the bundle's own file URL.
     define: { "import.meta.url": "__storyshotUrl" },
     banner: { js: 'var __storyshotUrl = require("node:url").pathToFileURL(__filename).href;' },

@@ -14,7 +14,7 @@ const big = Array.from({ length: 400 }, (_, i) => `Sentence ${i + 1} tells how t
 
 /** The environment of a person who set nothing about colour. */
 const plainEnv = () => {
-  const env = { ...process.env, CI: "true" }
+  const env: NodeJS.ProcessEnv = { ...process.env, CI: "true" }
   delete env.FORCE_COLOR
   delete env.NO_COLOR
   return env
