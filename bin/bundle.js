@@ -73,18 +73,24 @@ const rewriteSources = {
   }
 }
 
-// fluent-ffmpeg is a function our code calls only to render; requiring it (about 15 files, outside the bundle)
-// at start-up would cost a no-op build time for nothing, so the bundle gets a stand-in that requires it on
-// the first call.
-const lazyFluent = {
-  name: "lazy-fluent-ffmpeg",
+// Packages whose export is one function that a no-op build never calls: fluent-ffmpeg (outside the bundle,
+// about 15 files to require) and sanitize-html (inside, via sbd; with htmlparser2 and its entity tables).
+// Each importer gets a stand-in that requires the real package on the first call.
+const lazyFunctions = { "fluent-ffmpeg": { external: true }, "sanitize-html": { external: false } }
+const lazyFunction = {
+  name: "lazy-function",
   setup(build) {
-    build.onResolve({ filter: /^fluent-ffmpeg$/ }, (args) =>
-      args.namespace === "lazy" ? { path: "fluent-ffmpeg", external: true } : { path: "fluent-ffmpeg", namespace: "lazy" }
+    build.onResolve({ filter: /^(fluent-ffmpeg|sanitize-html)$/ }, (args) =>
+      args.namespace === "lazy-function"
+        ? lazyFunctions[args.path].external
+          ? { path: args.path, external: true }
+          : undefined
+        : { path: args.path, namespace: "lazy-function" }
     )
-    build.onLoad({ filter: /.*/, namespace: "lazy" }, () => ({
-      contents: 'let real\nmodule.exports = function ffmpeg(...args) { return (real ??= require("fluent-ffmpeg"))(...args) }\n',
-      loader: "js"
+    build.onLoad({ filter: /.*/, namespace: "lazy-function" }, (args) => ({
+      contents: `let real\nmodule.exports = function (...args) { return (real ??= require(${JSON.stringify(args.path)}))(...args) }\n`,
+      loader: "js",
+      resolveDir: root
     }))
   }
 }
@@ -146,7 +152,7 @@ export const bundle = async () => {
     outfile: bundlePath,
     external,
     metafile: true,
-    plugins: [rewriteSources, lazyFluent, lazyUndici],
+    plugins: [rewriteSources, lazyFunction, lazyUndici],
     // Our sources are ES modules; in a script, import.meta.url is the bundle's own file URL.
     define: { "import.meta.url": "__storyshotUrl" },
     banner: { js: 'var __storyshotUrl = require("node:url").pathToFileURL(__filename).href;' },
