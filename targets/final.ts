@@ -6,8 +6,8 @@
 import * as path from "node:path"
 import { Effect } from "effect"
 import type { NodeSpec, Rule } from "../src/engine/Node.ts"
-import { concatFinal } from "../src/media/Draft.ts"
-import { verifyMedia } from "../src/media/Ffmpeg.ts"
+import { concatFinal } from "../src/media/Assemble.ts"
+import { verifyMedia } from "../src/media/Verify.ts"
 import { ids, kinds } from "./Settings.ts"
 import * as Subtitles from "./subtitles.ts"
 

@@ -3,8 +3,10 @@
  * the fingerprint (the shot's own prompt, the sentence's text, its index within the sentence): inserting a
  * sentence renumbers shots without invalidating any of them.
  *
- * draft: a storyboard card rendered by ffmpeg (prompt, sentence, "shot 2 of 3 · 2.0 s · push-in", a colour
- *        per sentence). It shows the shot's length, so it reads the sentence's timing; it is free.
+ * draft: a storyboard card rendered by ffmpeg (the sentence, the shot's panel line, "shot 2 of 3 · 2.0 s ·
+ *        ⊕ push in", a colour per sentence), as three files: the still (`image`), the text-free picture the
+ *        Ken Burns clip moves (`plate`) and the lettering it lays over it unmoved (`lettering`). It shows the
+ *        shot's length, so it reads the sentence's timing; it is free.
  * cloud: OpenAI Images; the request holds only the prompt, model, size and quality (the money rule).
  */
 import * as fs from "node:fs"
@@ -12,9 +14,9 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import type { Config } from "../src/Config.ts"
 import { sha256 } from "../src/engine/Hash.ts"
-import type { NodeSpec, Rule } from "../src/engine/Node.ts"
-import { renderCard } from "../src/media/Draft.ts"
-import { verifyMedia } from "../src/media/Ffmpeg.ts"
+import type { NodeSpec, Produced, Rule } from "../src/engine/Node.ts"
+import { cameraLabel, captionOf, renderCard } from "../src/media/Card.ts"
+import { verifyMedia } from "../src/media/Verify.ts"
 import * as Images from "../src/providers/openai/Images.ts"
 import { normalize } from "../src/text/Sentences.ts"
 import * as Cloud from "./Cloud.ts"
@@ -66,6 +68,8 @@ export const node = (shot: ShotRef, sentence: string, config: Config, env: Env):
     version,
     recipe: {
       provider: "card",
+      // The card's layers (plate, lettering, still): a card made before them has only the still.
+      layers: 3,
       width: config.width,
       height: config.height,
       fps: config.fps,
@@ -142,16 +146,23 @@ export const rule: Rule<unknown, any> = {
       const frames = Number(ctx.value(timingDep.id, timingDep.output!))
       const count = Number(ctx.value(countDep.id, countDep.output!))
       const fps = Number(recipe.fps)
-      const file = path.join(ctx.scratch, "card.png")
-      yield* renderCard({
-        out: file,
+      const card = yield* renderCard({
+        out: { image: path.join(ctx.scratch, "card.png"), plate: path.join(ctx.scratch, "plate.png"), lettering: path.join(ctx.scratch, "lettering.png") },
         width: Number(recipe.width),
         height: Number(recipe.height),
-        colour: String(recipe.colour),
+        palette: { key: String(recipe.colour) },
         sentence: String(ctx.node.context?.sentence ?? recipe.text),
-        prompt: shot.prompt,
-        label: `shot ${recipe.shot} of ${count} · ${(frames / fps).toFixed(1)} s · ${shot.camera}`
+        caption: captionOf(shot.prompt),
+        label: `shot ${recipe.shot} of ${count} · ${(frames / fps).toFixed(1)} s · ${cameraLabel(shot.camera)}`,
+        shotType: shot.shotType,
+        camera: shot.camera,
+        index: Number(recipe.shot)
       })
-      return { image: { file, ext: "png" } }
+      const layers: Produced = {
+        image: { file: card.image, ext: "png" },
+        plate: { file: card.plate, ext: "png" },
+        lettering: { file: card.lettering, ext: "png" }
+      }
+      return layers
     })
 }

@@ -16,8 +16,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
 import type { NodeSpec, Rule } from "../src/engine/Node.ts"
-import { fontFile } from "../src/media/Draft.ts"
-import { Ffmpeg, filterPath, filterValue } from "../src/media/Ffmpeg.ts"
+import { filterPath, filterValue } from "../src/media/Escape.ts"
+import { Ffmpeg } from "../src/media/Ffmpeg.ts"
+import { fontFile } from "../src/media/Font.ts"
 import { ids, kinds } from "./Settings.ts"
 
 export const version = 1

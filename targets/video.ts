@@ -2,7 +2,7 @@
  * `shot:K:video`: motion for shot K.
  *
  * draft: Ken Burns over the card (zoompan), exactly the shot's length in frames; free, so it may read the
- *        timing.
+ *        timing. Over a draft card it moves the card's text-free plate and lays its lettering over it unmoved.
  * cloud: fal image-to-video at the provider's own clip length (Kling "5"), never the shot's length: the mux
  *        cuts the clip to the shot, so a timing change never re-buys a clip (DESIGN.md, the money rule). The
  *        recipe holds the model and the request's fixed settings; the image and the prompt enter through
@@ -13,8 +13,8 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import type { Config } from "../src/Config.ts"
 import type { NodeSpec, Rule } from "../src/engine/Node.ts"
-import { renderKenBurns, type CameraMove } from "../src/media/Draft.ts"
-import { verifyMedia } from "../src/media/Ffmpeg.ts"
+import { renderKenBurns, type CameraMove } from "../src/media/KenBurns.ts"
+import { verifyMedia } from "../src/media/Verify.ts"
 import * as FalVideo from "../src/providers/fal/Video.ts"
 import * as Cloud from "./Cloud.ts"
 import * as Prompts from "./prompts.ts"
@@ -50,7 +50,10 @@ export const node = (shot: ShotRef, config: Config, env: Env): NodeSpec => {
     stage: "video",
     version,
     recipe: { provider: "kenburns", width: config.width, height: config.height, fps: config.fps },
-    deps: [image, prompt, { id: ids.timing(shot.n), output: String(shot.j) }]
+    // Over a card: the plate moves, the lettering stays; over another image (OpenAI's) the whole picture moves.
+    deps: config.providers.image === "card"
+      ? [{ ...image, output: "plate" }, prompt, { id: ids.timing(shot.n), output: String(shot.j) }, { ...image, output: "lettering" }]
+      : [image, prompt, { id: ids.timing(shot.n), output: String(shot.j) }]
   }
 }
 
@@ -70,7 +73,7 @@ export const rule: Rule<unknown, any> = {
     Effect.gen(function* () {
       const recipe = ctx.node.recipe
       const imageDep = ctx.node.deps[0]!
-      const imageFile = ctx.file(imageDep.id, "image")
+      const imageFile = ctx.file(imageDep.id, imageDep.output ?? "image")
       const shot = Prompts.shotAt(ctx, ctx.node.deps[1]!)
       const file = path.join(ctx.scratch, "clip.mp4")
       if (recipe.provider === "fal") {
@@ -93,8 +96,10 @@ export const rule: Rule<unknown, any> = {
         fs.writeFileSync(file, clip.bytes)
       } else {
         const framesDep = ctx.node.deps[2]!
+        const letteringDep = ctx.node.deps[3]
         yield* renderKenBurns({
           image: imageFile,
+          lettering: letteringDep ? ctx.file(letteringDep.id, letteringDep.output!) : undefined,
           out: file,
           frames: Number(ctx.value(framesDep.id, framesDep.output!)),
           fps: Number(recipe.fps),

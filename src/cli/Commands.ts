@@ -52,7 +52,13 @@ export const buildOptions = {
     Options.withAlias("n"),
     Options.withDescription("Show what would be built, per stage, with the estimated cost; build and pay nothing.")
   ),
-  json: json('Print one JSON object at the end: {built, cached, failed, cost: {usd, known}, wallMs, ...}.'),
+  json: json(
+    'Print one JSON object on stdout at the end: {built, cached, failed, cost: {usd, known}, wallMs, ...} (with "interrupted": true after Ctrl-C). Progress still goes to stderr (--quiet silences it).'
+  ),
+  quiet: Options.boolean("quiet").pipe(
+    Options.withAlias("q"),
+    Options.withDescription("No progress on stderr (warnings and errors are still printed); the summary still goes to stdout.")
+  ),
   profile: profile("draft (offline, free) or cloud (paid providers). Overrides STORYSHOT_PROFILE and the config."),
   noWait: Options.boolean("no-wait").pipe(
     Options.withDescription("When another build is using this workspace, exit at once (exit code 2) instead of waiting for it.")
@@ -66,7 +72,7 @@ export const buildOptions = {
   maxCost: Options.float("max-cost").pipe(
     Options.withPseudoName("USD"),
     Options.optional,
-    Options.withDescription("Spend cap in USD for this build (default: maxCostUsd in the config): no paid target starts when its estimate would take the run's spend over the cap; running ones finish and are recorded. Exits 1 saying what is left to build and its estimate.")
+    Options.withDescription("Spend cap in USD for this build, 0 or more (default: maxCostUsd in the config): no paid target starts when its estimate would take the run's spend over the cap; running ones finish and are recorded. Exits 1 saying what is left to build and its estimate.")
   )
 }
 
@@ -167,7 +173,9 @@ export const subcommands = [
     )
   ),
   Command.make("models", modelsOptions, lazy(() => import("./models.ts"))).pipe(
-    Command.withDescription("The OpenRouter model list with prices (USD per million tokens and per sentence's shot list), saved in .storyshot/models.json.")
+    Command.withDescription(
+      "The OpenRouter model list with prices (USD per million tokens and per sentence's shot list), saved in .storyshot/models.json. When it cannot be fetched, the saved list is shown with a warning (exit 0); with none saved, exit 1."
+    )
   ),
   Command.make("superprompt", superpromptOptions, lazy(() => import("./superprompt.ts"))).pipe(
     Command.withDescription(
