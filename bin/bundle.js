@@ -169,7 +169,10 @@ export const bundle = async () => {
   // The first line names this build (a hash of the code): the launcher's code cache is keyed by it, since V8
   // checks only a cached script's length, and npm pack gives every file the same mtime.
   const code = result.outputFiles[0].text
-  writeAtomic(bundlePath, `// storyshot build ${crypto.createHash("sha256").update(code).digest("hex").slice(0, 32)}\n${code}`)
+  // The file is one function expression, the wrapper the launcher calls (wrapping it at run time would copy
+  // 2 MB of source on every start).
+  const id = crypto.createHash("sha256").update(code).digest("hex").slice(0, 32)
+  writeAtomic(bundlePath, `// storyshot build ${id}\n(function (exports, require, module, __filename, __dirname, __storyshotImport) {${code}\n})`)
   writeAtomic(inputsPath, JSON.stringify(inputs))
   for (const f of fs.readdirSync(dist)) if (f.endsWith(".v8")) fs.rmSync(path.join(dist, f), { force: true })
   await configHelper(esbuild)

@@ -115,10 +115,8 @@ const runBundle = () => {
   // Its first line names the build ("// storyshot build <hash>"), see bundle.js.
   const candidates = cacheFiles(source.slice(0, source.indexOf("\n")), kindOf(process.argv.slice(2)))
   const cachedData = readCache(candidates)
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname, __storyshotImport) {${source}\n})`, {
-    filename: bundlePath,
-    cachedData
-  })
+  // The bundle is one function expression (see bundle.js): compiled as it is, with no copy of the source.
+  const script = new vm.Script(source, { filename: bundlePath, cachedData })
   // Written at exit, so the functions this run compiled lazily are in it.
   if (cachedData === undefined || script.cachedDataRejected) process.once("exit", () => writeCache(candidates, script.createCachedData()))
   const module = { exports: {} }
