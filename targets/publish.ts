@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
 import type { Built, Json } from "../src/engine/Node.ts"
+import * as Atomic from "../src/engine/Atomic.ts"
 import type { Store } from "../src/engine/Store.ts"
 import type { Workspace } from "../src/Workspace.ts"
 import { ids } from "./Settings.ts"
@@ -140,18 +141,14 @@ export const publish = (
         final: final ? rel(path.join(ws.outDir, "final.mp4")) : undefined,
         sentences: story
       }
+      // Whole or absent, also on a full disk (see Atomic.ts); not rewritten when unchanged (a no-op build).
       const text = JSON.stringify(manifest, null, 2)
       const storyFile = path.join(ws.storeDir, "story.json")
       let same = false
       try {
         same = fs.readFileSync(storyFile, "utf8") === text
       } catch {}
-      if (!same) {
-        const tmp = path.join(ws.storeDir, `story.json.tmp-${process.pid}`)
-        fs.mkdirSync(ws.storeDir, { recursive: true })
-        fs.writeFileSync(tmp, text)
-        fs.renameSync(tmp, storyFile)
-      }
+      if (!same) Atomic.writeAtomicSync(storyFile, text, Atomic.tempName(ws.storeDir))
       return manifest
     },
     catch: (e) => new Error(`could not write out/: ${(e as Error).message}`)

@@ -26,6 +26,8 @@ export interface RequestRow {
   readonly runMs: number
   readonly cost: Cost.Cost
   readonly attempt?: number | undefined
+  /** This request knowingly paid again for something already paid for: why. */
+  readonly repaid?: string | undefined
 }
 
 export type NodeStatus = "built" | "cached" | "failed" | "skipped" | "over-budget"
@@ -105,6 +107,8 @@ export interface RunReport {
   /** What a build stopped at the cost cap left to build, with its estimate. */
   readonly left?: Left | undefined
   readonly output?: string | undefined
+  /** Requests that knowingly paid again (runs recorded before re-payments were listed lack it). */
+  readonly repaid?: ReadonlyArray<{ readonly id: string; readonly usd: number | null; readonly why: string }> | undefined
 }
 
 /** Total length covered by a set of intervals (overlaps counted once). */
@@ -167,7 +171,8 @@ export const collector = (now: () => number = Date.now) => {
           queueMs: r.queueMs,
           runMs: Math.max(0, wallMs - (r.queueMs ?? 0)),
           cost: r.cost,
-          attempt: r.attempt
+          attempt: r.attempt,
+          ...(r.repaid !== undefined ? { repaid: r.repaid } : {})
         })
         break
       }
