@@ -6,32 +6,15 @@
  * The server module is loaded only by this command: the other commands do not pay for it at start-up.
  */
 import * as path from "node:path"
-import { Command, Options } from "@effect/cli"
 import { Effect, Layer, Option } from "effect"
+import { isLoopback } from "../server/Security.ts"
 import { readEnv } from "../Workspace.ts"
+import type { Flags, serveOptions } from "./Commands.ts"
 import { root } from "./Root.ts"
 import * as Session from "./Session.ts"
 
-const loopback = (host: string) => host === "127.0.0.1" || host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host)
-
-export const options = {
-  port: Options.integer("port").pipe(
-    Options.withDefault(4477),
-    Options.withDescription("The port to listen on (0: any free one, printed at start).")
-  ),
-  host: Options.text("host").pipe(
-    Options.withDefault("127.0.0.1"),
-    Options.withDescription(
-      "The address to listen on. Only this computer can reach the default; any other (e.g. 0.0.0.0) needs STORYSHOT_TOKEN set, and every request must then carry it."
-    )
-  ),
-  root: Options.directory("root").pipe(
-    Options.optional,
-    Options.withDescription("Serve every workspace (project) in this folder, and create new ones there. Default: the current workspace only.")
-  )
-}
-
-export const command = Command.make("serve", options, (flags) =>
+/** `storyshot serve` (its options are in Commands.ts). */
+export const handler = (flags: Flags<typeof serveOptions>) =>
   Effect.gen(function* () {
     const g = yield* root
     const rootDir = Option.map(flags.root, (r) => path.resolve(r))
@@ -40,7 +23,7 @@ export const command = Command.make("serve", options, (flags) =>
     const token = env.STORYSHOT_TOKEN?.trim() || undefined
     if (!(flags.port >= 0 && flags.port <= 65535))
       return yield* new Session.UsageError({ message: `--port ${flags.port}: give a port from 1 to 65535 (or 0 for any free one)` })
-    if (!loopback(flags.host) && token === undefined)
+    if (!isLoopback(flags.host) && token === undefined)
       return yield* new Session.UsageError({
         message: `--host ${flags.host} lets other computers in: set STORYSHOT_TOKEN first (e.g. STORYSHOT_TOKEN=$(node -e "console.log(crypto.randomUUID())")), or keep the default --host 127.0.0.1`
       })
@@ -75,8 +58,4 @@ export const command = Command.make("serve", options, (flags) =>
       })
     )
   })
-).pipe(
-  Command.withDescription(
-    "Serve the studio: a web page and a REST API (Swagger UI at /docs) to create projects, see the plan and its price, build, watch progress live, re-roll or re-prompt a shot and download the film. Builds are ordinary builds: same store, lock and money rules."
-  )
-)
+
