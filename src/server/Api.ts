@@ -19,8 +19,26 @@ const k = HttpApiSchema.param("k", Schema.NumberFromString.pipe(Schema.int(), Sc
 const file = HttpApiSchema.param("file", Schema.String)
 const prefix = HttpApiSchema.param("prefix", Schema.String)
 
-const media = (description: string) =>
-  Schema.Uint8ArrayFromSelf.pipe(HttpApiSchema.withEncoding({ kind: "Uint8Array", contentType: "application/octet-stream" })).annotations({ description })
+/**
+ * What a file route answers: the bytes, typed as the file is (200, or 206 for a `Range`). HttpApi documents one
+ * content type per status, so the document's entry is rewritten to list them all.
+ */
+const fileTypes = ["video/mp4", "image/png", "image/jpeg", "image/webp", "audio/wav", "audio/mpeg", "text/vtt", "text/plain", "text/html"]
+
+const withFile = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoint: E, description: string): E => {
+  const binary = Object.fromEntries(fileTypes.map((t) => [t, { schema: { type: "string", format: "binary" } }]))
+  return (endpoint as any)
+    .addSuccess(Schema.Uint8ArrayFromSelf.pipe(HttpApiSchema.withEncoding({ kind: "Uint8Array", contentType: "application/octet-stream" })))
+    .annotate(OpenApi.Transform, (op: any) => ({
+      ...op,
+      responses: {
+        ...op.responses,
+        200: { description, content: binary },
+        206: { description: `${description}: the part its Range asked for`, content: binary },
+        416: { description: "The Range asked for is not in the file (Content-Range says its size)" }
+      }
+    })) as E
+}
 
 const Download = Schema.Struct({
   download: Schema.optional(Schema.Literal("1")).annotations({ description: "1: answer with Content-Disposition: attachment" })
@@ -170,25 +188,22 @@ export const Story = HttpApiGroup.make("story")
 
 export const Files = HttpApiGroup.make("files")
   .add(
-    HttpApiEndpoint.get("out")`/api/projects/${id}/out/${file}`
-      .setUrlParams(Download)
-      .addSuccess(media("out/final.mp4, out/final.srt, out/final.vtt, out/storyboard.html (answers Range with 206)"))
-      .addError(NotFound)
-      .annotate(OpenApi.Summary, "A file of out/: the film, its subtitles, its storyboard page")
+    withFile(
+      HttpApiEndpoint.get("out")`/api/projects/${id}/out/${file}`.setUrlParams(Download).addError(NotFound),
+      "out/final.mp4, out/final.srt, out/final.vtt or out/storyboard.html"
+    ).annotate(OpenApi.Summary, "A file of out/: the film, its subtitles, its storyboard page")
   )
   .add(
-    HttpApiEndpoint.get("sentence")`/api/projects/${id}/out/sentences/${file}`
-      .setUrlParams(Download)
-      .addSuccess(media("out/sentences/NNN.mp4 (answers Range with 206)"))
-      .addError(NotFound)
-      .annotate(OpenApi.Summary, "A sentence's clip")
+    withFile(
+      HttpApiEndpoint.get("sentence")`/api/projects/${id}/out/sentences/${file}`.setUrlParams(Download).addError(NotFound),
+      "out/sentences/NNN.mp4"
+    ).annotate(OpenApi.Summary, "A sentence's clip")
   )
   .add(
-    HttpApiEndpoint.get("object")`/api/projects/${id}/.storyshot/objects/${prefix}/${file}`
-      .setUrlParams(Download)
-      .addSuccess(media("A stored result by its content hash: a still, a clip, a narration (answers Range with 206)"))
-      .addError(NotFound)
-      .annotate(OpenApi.Summary, "A stored object (the story links each node's current result here)")
+    withFile(
+      HttpApiEndpoint.get("object")`/api/projects/${id}/.storyshot/objects/${prefix}/${file}`.setUrlParams(Download).addError(NotFound),
+      "A stored result, named by its content hash: a still, a clip, a narration"
+    ).annotate(OpenApi.Summary, "A stored object (the story links each node's current result here)")
   )
 
 export const Session = HttpApiGroup.make("session").add(

@@ -94,7 +94,9 @@ export const serve = (ws: Workspace, area: Area, segments: ReadonlyArray<string>
     const size = fs.statSync(file).size
     const ext = path.extname(file).slice(1).toLowerCase()
     const name = segments.at(-1)!
+    // The platform's file response takes its type from this header (its `contentType` option is not read).
     const headers: Record<string, string> = {
+      "content-type": types[ext] ?? "application/octet-stream",
       "accept-ranges": "bytes",
       "cache-control": options.immutable ? "public, max-age=31536000, immutable" : "no-cache",
       "x-content-type-options": "nosniff",
@@ -102,7 +104,6 @@ export const serve = (ws: Workspace, area: Area, segments: ReadonlyArray<string>
       // The storyboard page is ours and has no script; it only shows stills and players of this project.
       ...(ext === "html" ? { "content-security-policy": "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'" } : {})
     }
-    const contentType = types[ext] ?? "application/octet-stream"
     const range = parseRange(options.range, size)
     if (range === "unsatisfiable")
       return HttpServerResponse.empty({ status: 416, headers: { ...headers, "content-range": `bytes */${size}` } })
@@ -111,9 +112,8 @@ export const serve = (ws: Workspace, area: Area, segments: ReadonlyArray<string>
           status: 206,
           offset: range[0],
           bytesToRead: range[1] - range[0] + 1,
-          contentType,
           headers: { ...headers, "content-range": `bytes ${range[0]}-${range[1]}/${size}` }
         })
-      : HttpServerResponse.file(file, { contentType, headers })
+      : HttpServerResponse.file(file, { headers })
     return yield* response.pipe(Effect.mapError(() => new NotFound({ message: `${name} could not be read` })))
   })
