@@ -90,7 +90,9 @@ export const serve = (ws: Workspace, area: Area, segments: ReadonlyArray<string>
   Effect.gen(function* () {
     const file = resolve(ws, area, segments)
     if (file === undefined)
-      return yield* new NotFound({ message: `no file ${segments.join("/")} in this project's ${area === "out" ? "out/" : "store"}: the story (GET …/story) links every file there is` })
+      return yield* new NotFound({
+        message: `${segments.every(isPlainName) ? `no file ${segments.join("/")}` : "no such file"} in this project's ${area === "out" ? "out/" : "store"}: the story (GET …/story) links every file there is`
+      })
     const size = fs.statSync(file).size
     const ext = path.extname(file).slice(1).toLowerCase()
     const name = segments.at(-1)!
