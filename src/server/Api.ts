@@ -65,6 +65,8 @@ export const Projects = HttpApiGroup.make("projects")
           Schema.Struct({
             name: Schema.String,
             profile: Schema.optional(Config.Profile),
+            /** The settings as JSON text (the same fields as `settings` in POST /api/projects). */
+            settings: Schema.optional(Schema.parseJson(S.Settings)),
             transcript: Multipart.SingleFileSchema
           })
         )
@@ -72,7 +74,7 @@ export const Projects = HttpApiGroup.make("projects")
       .addSuccess(S.Project, { status: 201 })
       .addError(Conflict)
       .addError(Unprocessable)
-      .annotate(OpenApi.Summary, "Create a project from an uploaded transcript file (multipart: name, profile, transcript)")
+      .annotate(OpenApi.Summary, "Create a project from an uploaded transcript file (multipart: name, profile, settings as JSON, transcript)")
   )
   .add(
     HttpApiEndpoint.get("show")`/api/projects/${id}`

@@ -217,7 +217,7 @@ export const ProjectsLive = HttpApiBuilder.group(Api, "projects", (handlers) =>
         } catch {
           return yield* new Unprocessable({ message: "transcript: the file is not UTF-8 text: save it as UTF-8 and upload it again" })
         }
-        const project = yield* (yield* Projects).create({ name: payload.name, transcript: text, profile: payload.profile })
+        const project = yield* (yield* Projects).create({ name: payload.name, transcript: text, profile: payload.profile, settings: payload.settings })
         return yield* projectView(project)
       })
     )

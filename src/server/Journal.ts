@@ -14,7 +14,6 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect } from "effect"
 import * as Accounting from "../cli/Accounting.ts"
 import * as RunLog from "../cli/RunLog.ts"
 import * as Atomic from "../engine/Atomic.ts"
@@ -149,7 +148,11 @@ const recover = (storeDir: string, file: JobFile): JobFile => {
       requests: accounts.requests(),
       repaid: accounts.requests().flatMap((r) => (r.repaid === undefined ? [] : [{ id: r.node, usd: r.cost.usd ?? null, why: r.repaid }]))
     }
-    Effect.runSync(Atomic.writeAtomic(runJson, JSON.stringify(report, null, 2), Atomic.tempName(storeDir)).pipe(Effect.ignore))
+    try {
+      Atomic.writeAtomicSync(runJson, JSON.stringify(report, null, 2), Atomic.tempName(storeDir))
+    } catch {
+      // Not recorded in `storyshot runs`; the job file still says what happened.
+    }
   }
   const next: JobFile = { ...file, job }
   write(storeDir, next)

@@ -71,15 +71,20 @@ export const layer = (options: Options) => {
       })
     )
   )
-  return HttpApiBuilder.serve((app) => HttpIncomingMessage.withMaxBodySize(security(app), Option.some(maxBodyBytes))).pipe(
+  const serve = HttpApiBuilder.serve((app) => HttpIncomingMessage.withMaxBodySize(security(app), Option.some(maxBodyBytes))).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(Page.layer),
     Layer.provide(JsonErrors),
     Layer.provide(api),
     Layer.provide(LocalJobs.layer),
-    Layer.provide(Projects.layer({ root: options.root, workspace: options.workspace })),
-    Layer.merge(listen),
+    Layer.provide(Projects.layer({ root: options.root, workspace: options.workspace }))
+  )
+  // The socket listens as soon as it is made, but requests are answered only once the app is installed (after
+  // the job runner's recovery, which reads every project): the address is told only then, so a client that
+  // waits for it never meets a server that does not answer yet.
+  return serve.pipe(
+    Layer.flatMap(() => listen),
     Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host }))
   )
 }

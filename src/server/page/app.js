@@ -192,8 +192,17 @@ function createForm() {
       h("label", { class: "choice" }, h("input", { type: "radio", name: "profile", value: "draft", checked: true }), h("span", {}, h("b", {}, "Draft"), " offline and free: a voice, storyboard cards and camera moves")),
       h("label", { class: "choice" }, h("input", { type: "radio", name: "profile", value: "cloud" }), h("span", {}, h("b", {}, "Cloud"), " paid providers (fal, OpenAI, OpenRouter; keys on the server)"))
     ),
-    h("label", { for: "new-aspect" }, "Aspect"),
-    h("select", { id: "new-aspect", name: "aspect" }, h("option", { value: "16:9" }, "16:9 landscape"), h("option", { value: "9:16" }, "9:16 portrait"), h("option", { value: "1:1" }, "1:1 square")),
+    h(
+      "div",
+      { class: "row wrap two" },
+      h("div", {}, h("label", { for: "new-aspect" }, "Aspect"), h("select", { id: "new-aspect", name: "aspect" }, h("option", { value: "16:9" }, "16:9 landscape"), h("option", { value: "9:16" }, "9:16 portrait"), h("option", { value: "1:1" }, "1:1 square"))),
+      h(
+        "div",
+        {},
+        h("label", { for: "new-size" }, "Size"),
+        h("select", { id: "new-size", name: "size" }, h("option", { value: "360" }, "360p"), h("option", { value: "720" }, "720p"), h("option", { value: "preview" }, "Preview (90p, 12 fps: fastest)"))
+      )
+    ),
     h("div", { class: "row end" }, h("button", { type: "submit", class: "primary" }, "Create project")),
     status
   )
@@ -204,6 +213,11 @@ function createForm() {
     const name = String(data.get("name") ?? "").trim()
     const profile = String(data.get("profile") ?? "draft")
     const aspect = String(data.get("aspect") ?? "16:9")
+    const size = String(data.get("size") ?? "360")
+    const settings = {
+      ...(aspect === "16:9" ? {} : { aspect }),
+      ...(size === "720" ? { height: 720 } : size === "preview" ? { height: 90, fps: 12 } : {})
+    }
     status.textContent = "Creating…"
     try {
       let project
@@ -211,6 +225,7 @@ function createForm() {
         const up = new FormData()
         up.append("name", name)
         up.append("profile", profile)
+        up.append("settings", JSON.stringify(settings))
         up.append("transcript", file)
         project = await api("POST", "/api/projects/upload", up)
       } else {
@@ -220,7 +235,7 @@ function createForm() {
           $("#new-transcript").focus()
           return
         }
-        project = await api("POST", "/api/projects", { name, transcript, profile, settings: aspect === "16:9" ? {} : { aspect } })
+        project = await api("POST", "/api/projects", { name, transcript, profile, settings })
       }
       location.hash = `#/p/${enc(project.id)}`
     } catch (e) {
