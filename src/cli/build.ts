@@ -11,11 +11,12 @@ import { BuildEvents, type BuildEvent } from "../engine/Events.ts"
 import * as Lock from "../engine/Lock.ts"
 import * as Scheduler from "../engine/Scheduler.ts"
 import { Store } from "../engine/Store.ts"
-import * as Cloud from "../../targets/Cloud.ts"
 import * as Targets from "../../targets/index.ts"
-import * as Models from "../../targets/Models.ts"
-import { publish } from "../../targets/publish.ts"
+import * as Registry from "../../targets/registry.ts"
 import { Profile } from "../Config.ts"
+import { retryable, type Retryable } from "../providers/Retryable.ts"
+import * as ProviderConfig from "../providers/ProviderConfig.ts"
+import { publish } from "../Publish.ts"
 import * as Accounting from "./Accounting.ts"
 import * as Reporter from "./Reporter.ts"
 import * as RunLog from "./RunLog.ts"
@@ -109,6 +110,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       })
     const sentences = yield* Session.readSentences(ws)
     yield* Session.checkTargets(flags.target, sentences.length)
+    yield* Session.checkProviders(ws)
     if (!flags.dryRun) yield* Session.checkKeys(ws)
     yield* Session.checkFfmpeg
     const runId = RunLog.newRunId()
@@ -126,29 +128,35 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     ).pipe(Effect.provide(BuildEvents.layerNoop))
     const program = Effect.gen(function* () {
       const store = yield* Store
-      // Saves OpenRouter's model list (prices) when the prompts stage uses it; a failure is only a warning.
-      if (!flags.dryRun) yield* Models.refresh(ws)
+      // What the chosen providers do first (OpenRouter's model list, for prices); a failure is only a warning.
+      if (!flags.dryRun)
+        for (const impl of Registry.picked(ws.config)) {
+          const warning = impl.before ? yield* impl.before(Targets.planContext(ws)) : undefined
+          if (warning !== undefined) onEvent({ _tag: "Warning", message: warning })
+        }
       // The walk costs a second pass over the graph: only worth it when something can cost money.
-      if (hooks.preview && !flags.dryRun && Cloud.usesPaidProviders(ws.config))
+      if (hooks.preview && !flags.dryRun && Registry.usesPaidProviders(ws.config))
         yield* dryWalk.pipe(
           Effect.tap((r) => Effect.sync(() => hooks.preview!(r.wouldBuild))),
           Effect.ignore
         )
-      const result = yield* Scheduler.build(
-        { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
-        {
-          targets,
-          force: flags.force ? new Set(targets) : undefined,
-          keepGoing: flags.keepGoing,
-          dryRun: flags.dryRun,
-          retries: ws.config.retries,
-          retryBaseMs: Cloud.retryBaseMs(ws.env),
-          pools: { ...Scheduler.defaultPools(), ...ws.config.pools },
-          timeoutMs: ws.config.timeoutSeconds * 1000,
-          maxCostUsd: maxCost,
-          complete: flags.target.length === 0
-        }
-      ).pipe(Effect.mapError((e) => new Session.UsageError({ message: e.message })))
+      const options: Scheduler.BuildOptions & { readonly retryable?: Retryable } = {
+        targets,
+        force: flags.force ? new Set(targets) : undefined,
+        keepGoing: flags.keepGoing,
+        dryRun: flags.dryRun,
+        retries: ws.config.retries,
+        // The pay-once predicate (contract 1): a node is tried again only when nothing paid would be paid again.
+        retryable,
+        retryBaseMs: ProviderConfig.fromEnv(ws.env).retryBaseMs,
+        pools: { ...Scheduler.defaultPools(), ...ws.config.pools },
+        timeoutMs: ws.config.timeoutSeconds * 1000,
+        maxCostUsd: maxCost,
+        complete: flags.target.length === 0
+      }
+      const result = yield* Scheduler.build({ nodes: Targets.plan(ws, sentences), rules: Targets.rules }, options).pipe(
+        Effect.mapError((e) => new Session.UsageError({ message: e.message }))
+      )
       if (!flags.dryRun) yield* publish(ws, store, sentences, result.results).pipe(Effect.ignore)
       if (!flags.dryRun && result.blockedByBudget.length > 0)
         left = yield* dryWalk.pipe(

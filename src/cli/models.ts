@@ -9,7 +9,7 @@ import * as path from "node:path"
 import { Command, Options } from "@effect/cli"
 import { Effect } from "effect"
 import * as OpenRouter from "../providers/openrouter/OpenRouter.ts"
-import * as Cloud from "../../targets/Cloud.ts"
+import * as ProviderConfig from "../providers/ProviderConfig.ts"
 import type { Workspace } from "../Workspace.ts"
 import { root } from "./Root.ts"
 import * as RunLog from "./RunLog.ts"
@@ -38,8 +38,9 @@ export const load = (ws: Workspace, refresh: boolean) =>
   Effect.gen(function* () {
     const saved = readSaved(ws)
     if (saved && !refresh) return { ...saved, fetched: false }
-    const o = Cloud.openrouter(ws.env)
-    const models = yield* OpenRouter.listModels({ baseUrl: o.baseUrl, apiKey: o.apiKey }).pipe(
+    const o = ProviderConfig.fromEnv(ws.env).openrouter
+    // Asked for by name: a longer wait than a build's optional refresh.
+    const models = yield* OpenRouter.listModels({ ...o, modelsTimeoutMs: 30_000 }, { firstDelayMs: 500, maxDelayMs: 5_000, budgetMs: 30_000 }).pipe(
       Effect.provide(Session.layers(ws, RunLog.runDir(ws.storeDir, "models"), () => {})),
       Effect.mapError(
         (e) =>
@@ -103,6 +104,6 @@ export const command = Command.make(
       if (flags.json) {
         const { fetched: _fetched, ...saved } = list
         process.stdout.write(JSON.stringify({ ...saved, models: saved.models.filter((m) => !match || m.id.includes(match)) }, null, 2) + "\n")
-      } else process.stdout.write(toText(list, Cloud.openrouter(ws.env).model, match) + "\n")
+      } else process.stdout.write(toText(list, ProviderConfig.fromEnv(ws.env).openrouter.model, match) + "\n")
     })
 ).pipe(Command.withDescription("The OpenRouter model list with prices (USD per million tokens and per sentence's shot list), saved in .storyshot/models.json."))

@@ -50,4 +50,7 @@ export interface RequestRecord {
   readonly queueMs?: number | undefined
   readonly cost: Cost
   readonly attempt?: number | undefined
+  /** Set when this request knowingly pays again for something paid before (why), e.g. a paid answer that
+   *  was lost, or a provider that no longer held a request. Listed as `repaid` by `--json` and `report`. */
+  readonly repaid?: string | undefined
 }

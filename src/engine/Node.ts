@@ -90,6 +90,9 @@ export interface RunContext {
     readonly set: (handle: Json) => Effect.Effect<void>
     readonly clear: Effect.Effect<void>
   }
+  /** Runs a part of the rule in another named pool (e.g. a probe in "ffmpeg" from a rule in "fal"), when the
+   *  scheduler offers it (contract 4). */
+  readonly withPool?: (<A, E, R>(pool: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) | undefined
 }
 
 export interface Rule<E = unknown, R = never> {
@@ -101,6 +104,9 @@ export interface Rule<E = unknown, R = never> {
   readonly run: (ctx: RunContext) => Effect.Effect<Produced, E, R>
   /** Checks the produced files before anything is recorded (e.g. ffprobe). */
   readonly verify?: ((produced: Produced, ctx: RunContext) => Effect.Effect<void, E, R>) | undefined
+  /** When set, `verify` runs after the rule's own pool is released, inside this pool (contract 4: media
+   *  checks of a provider's output take the "ffmpeg" pool, not the provider's). */
+  readonly verifyPool?: ((node: NodeSpec) => string) | undefined
   /** Estimated cost of building the node, for dry runs and the cost cap. */
   readonly estimate?: ((node: NodeSpec) => Cost.Cost) | undefined
   readonly timeoutMs?: number | undefined

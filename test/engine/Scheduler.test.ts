@@ -2,7 +2,15 @@ import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Fiber, TestClock } from "effect"
-import { ProviderError } from "../../src/providers/ProviderError.ts"
+import { Schema } from "effect"
+
+/** A provider-like failure that carries the engine's legacy retry hint (src/engine/Transient.ts). */
+class ProviderError extends Schema.TaggedError<ProviderError>()("ProviderError", {
+  provider: Schema.String,
+  message: Schema.String,
+  transient: Schema.Boolean,
+  retryAfterMs: Schema.optional(Schema.Number)
+}) {}
 import * as Scheduler from "../../src/engine/Scheduler.ts"
 import { fan, leaf, makeProbe, runBuild, sum, tempStore } from "./toy.ts"
 

@@ -44,6 +44,8 @@ export type CommonFault =
   | { readonly kind: "truncated" }
   /** The connection is destroyed before any answer. */
   | { readonly kind: "reset" }
+  /** A 200 that is not what the endpoint serves: an HTML error page from a proxy in the way. */
+  | { readonly kind: "wrongContent" }
 
 export type FaultSource<F> = F | ((req: FakeRequest) => F | undefined)
 
@@ -66,7 +68,7 @@ export interface ServerOptions<F> {
   readonly errorBody: (status: number, message: string) => unknown
 }
 
-const commonKinds = new Set(["rateLimit", "serverError", "status", "hang", "delay", "malformedJson", "truncated", "reset"])
+const commonKinds = new Set(["rateLimit", "serverError", "status", "hang", "delay", "malformedJson", "truncated", "reset", "wrongContent"])
 
 const isCommon = (fault: { kind: string }): fault is CommonFault => commonKinds.has(fault.kind)
 
@@ -155,6 +157,8 @@ export const startServer = async <F extends { readonly kind: string }>(
           case "reset":
             req.socket.destroy()
             return
+          case "wrongContent":
+            return send(res, { status: 200, headers: { "content-type": "text/html; charset=utf-8" }, body: "<html><body>502 Bad Gateway (from a proxy)</body></html>" })
           case "malformedJson":
             res.writeHead(200, { "content-type": "application/json" })
             res.end('{"data": [ {"b64_json": "iVBOR')
