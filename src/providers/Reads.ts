@@ -17,8 +17,9 @@ export interface ReadPolicy {
 
 export const defaultPolicy: ReadPolicy = { firstDelayMs: 250, maxDelayMs: 10_000, budgetMs: 120_000 }
 
-/** Optional calls (the model list) wait a few seconds at most, then the caller warns and goes on. */
-export const optionalPolicy: ReadPolicy = { firstDelayMs: 250, maxDelayMs: 1_000, budgetMs: 4_000 }
+/** Optional calls (the model list) wait a few seconds at most, then the caller warns and goes on: a quick
+ *  refusal is tried again within 2 s, a silent host (its answer time-out is 3 s) is not. */
+export const optionalPolicy: ReadPolicy = { firstDelayMs: 250, maxDelayMs: 1_000, budgetMs: 2_000 }
 
 export interface Retried<E> {
   readonly retryAfterMs?: number | undefined

@@ -167,15 +167,13 @@ describe("Http.request", () => {
       const sockets: Array<net.Socket> = []
       const dead = net.createServer((s) => void sockets.push(s))
       const port = yield* Effect.promise(() => new Promise<number>((resolve) => dead.listen(0, "127.0.0.1", () => resolve((dead.address() as AddressInfo).port))))
-      const started = Date.now()
       const error = yield* Effect.flip(
         Effect.flatMap(Http, (h) => h.request("testprov", { method: "GET", url: `http://127.0.0.1:${port}/models`, answerTimeoutMs: 1_000 }))
       )
-      const waited = Date.now() - started
       for (const s of sockets) s.destroy()
       dead.close()
       expect(error.reason).toBe("no-answer")
-      expect(waited).toBeLessThan(30_000)
+      expect(error.detail).toContain("no answer within 1 s")
     }).pipe(Effect.provide(layer())))
 
   it.live("a refused port is `refused` (nothing was sent); a connection reset before the answer is `dropped`", () =>
