@@ -10,6 +10,7 @@
  */
 import * as Cost from "../engine/Cost.ts"
 import type { BuildEvent } from "../engine/Events.ts"
+import { stages } from "../Film.ts"
 
 export interface RequestRow {
   readonly node: string
@@ -26,6 +27,8 @@ export interface RequestRow {
   readonly runMs: number
   readonly cost: Cost.Cost
   readonly attempt?: number | undefined
+  /** Why this request paid again for something paid before (see `repaid` in the run). */
+  readonly repaid?: string | undefined
 }
 
 export type NodeStatus = "built" | "cached" | "failed" | "skipped" | "over-budget"
@@ -95,7 +98,19 @@ export interface RunReport {
   /** What a build stopped at the cost cap left to build, with its estimate. */
   readonly left?: Left | undefined
   readonly output?: string | undefined
+  /** Requests that knowingly paid again for something paid before, and why. */
+  readonly repaid?: ReadonlyArray<Repaid> | undefined
 }
+
+export interface Repaid {
+  readonly id: string
+  readonly usd: number | null
+  readonly why: string
+}
+
+/** The re-payments among a run's requests (a lost paid answer bought again, a provider that lost a request). */
+export const repaidOf = (requests: ReadonlyArray<RequestRow>): ReadonlyArray<Repaid> =>
+  requests.filter((r) => r.repaid !== undefined).map((r) => ({ id: r.node, usd: r.cost.usd ?? null, why: r.repaid! }))
 
 /** Total length covered by a set of intervals (overlaps counted once). */
 export const unionMs = (intervals: ReadonlyArray<readonly [number, number]>): number => {
@@ -114,7 +129,7 @@ export const unionMs = (intervals: ReadonlyArray<readonly [number, number]>): nu
   return total
 }
 
-export const stageOrder = ["transcript", "audio", "timing", "prompts", "image", "video", "mux", "final"]
+export const stageOrder: ReadonlyArray<string> = stages
 const byStageOrder = (a: string, b: string) => {
   const ia = stageOrder.indexOf(a)
   const ib = stageOrder.indexOf(b)
@@ -152,7 +167,8 @@ export const collector = (now: () => number = Date.now) => {
           queueMs: r.queueMs,
           runMs: Math.max(0, wallMs - (r.queueMs ?? 0)),
           cost: r.cost,
-          attempt: r.attempt
+          attempt: r.attempt,
+          ...(r.repaid === undefined ? {} : { repaid: r.repaid })
         })
         break
       }

@@ -94,6 +94,8 @@ export interface Summary {
   /** Stopped at the cost cap: what is left to build and its estimate. */
   readonly left?: Accounting.Left | undefined
   readonly output?: string | undefined
+  /** Requests that knowingly paid again for something paid before, and why (also in `report`). */
+  readonly repaid: ReadonlyArray<Accounting.Repaid>
 }
 
 export interface RunHooks {
@@ -204,6 +206,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       runId,
       dryRun: flags.dryRun,
       blockedByBudget: result.blockedByBudget,
+      repaid: Accounting.repaidOf(accounts.requests()),
       ...(left ? { left } : {}),
       ...(flags.dryRun ? { wouldBuild: result.wouldBuild, estimate } : {}),
       output: result.results.has("final") ? path.join(ws.outDir, "final.mp4") : undefined
@@ -233,7 +236,8 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           nodes: accounts.nodes(),
           requests: accounts.requests(),
           left,
-          output: summary.output
+          output: summary.output,
+          repaid: summary.repaid
         }
         fs.writeFileSync(path.join(dir, "run.json"), JSON.stringify(report, null, 2))
       }).pipe(Effect.ignore)
@@ -257,6 +261,7 @@ const print = (summary: Summary, json: boolean) => {
         saved: summary.saved,
         wallMs: summary.wallMs,
         runId: summary.runId,
+        repaid: summary.repaid,
         ...(summary.dryRun ? { dryRun: true, wouldBuild: summary.wouldBuild, estimate: summary.estimate } : {}),
         ...(summary.blockedByBudget.length ? { blockedByBudget: summary.blockedByBudget, left: summary.left } : {}),
         ...(summary.output ? { output: summary.output } : {})
@@ -286,6 +291,7 @@ const print = (summary: Summary, json: boolean) => {
   ]
   out(`${parts.join(", ")} in ${(summary.wallMs / 1000).toFixed(1)} s · spent ${Cost.format(summary.cost)}${summary.saved.usd > 0 ? ` · cache saved ${Cost.format(summary.saved)}` : ""}`)
   for (const f of summary.failed) out(`  failed ${f.id}: ${f.error}`)
+  for (const r of summary.repaid) out(`  paid again ${r.id}${r.usd === null ? "" : ` ($${r.usd.toFixed(4)})`}: ${r.why}`)
   if (summary.blockedByBudget.length) out(`  ${capMessage(summary)}`)
   if (summary.output && summary.failed.length === 0) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)
 }

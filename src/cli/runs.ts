@@ -124,6 +124,9 @@ export const reportText = (run: StoredRun, top = 10) => {
   )
   if (run.maxCostUsd !== undefined) out.push(`cost cap $${run.maxCostUsd}${run.blockedByBudget?.length ? `: ${run.blockedByBudget.length} paid target(s) not started` : ""}`)
   if (run.left) out.push(Accounting.formatLeft(run.left))
+  const repaid = run.repaid ?? Accounting.repaidOf(run.requests ?? [])
+  if (repaid.length > 0)
+    out.push(`Paid again (${repaid.length}): ${repaid.map((r) => `${r.id} ${r.usd === null ? "unknown" : `$${r.usd.toFixed(4)}`} (${r.why})`).join("; ")}`)
   if (!run.stages) {
     out.push("", "(this run was recorded before per-stage accounting: no stage or request figures)")
     return out.join("\n")
