@@ -17,6 +17,8 @@ export interface FakeRequest {
   readonly text: string
   /** The parsed JSON body, or undefined when it is not JSON. */
   readonly json: unknown
+  /** When the request (its whole body) arrived, `Date.now()`. */
+  readonly at: number
 }
 
 export interface Reply {
@@ -132,7 +134,7 @@ export const startServer = async <F extends { readonly kind: string }>(
     } catch {
       json = undefined
     }
-    const fake: FakeRequest = { method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body, text, json }
+    const fake: FakeRequest = { method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body, text, json, at: Date.now() }
     requests.push(fake)
     const wait = latency(fake)
     if (wait > 0) await new Promise((r) => setTimeout(r, wait))
