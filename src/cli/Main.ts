@@ -5,12 +5,13 @@ import * as Clean from "./clean.ts"
 import * as Graph from "./graph.ts"
 import * as Init from "./init.ts"
 import * as Models from "./models.ts"
+import * as Providers from "./providers.ts"
 import { root } from "./Root.ts"
 import * as Runs from "./runs.ts"
 import * as Superprompt from "./superprompt.ts"
 import * as Verify from "./verify.ts"
 import * as Why from "./why.ts"
 
-export const command = root.pipe(Command.withSubcommands([Build.command, Graph.command, Clean.command, Init.command, Verify.command, Why.command, Runs.runsCommand, Runs.reportCommand, Models.command, Superprompt.command]))
+export const command = root.pipe(Command.withSubcommands([Build.command, Graph.command, Clean.command, Init.command, Verify.command, Why.command, Runs.runsCommand, Runs.reportCommand, Models.command, Providers.command, Superprompt.command]))
 
 export const cli = Command.run(command, { name: "storyshot", version: "0.1.0" })
