@@ -37,4 +37,4 @@ export const usesPaidProviders = (config: Config): boolean => picked(config).som
 /** The variables a build with this config needs and does not have. */
 export const missingKeys = (config: Config, providers: ProviderConfig): ReadonlyArray<string> => [
   ...new Set(picked(config).flatMap((impl) => impl.missing?.(providers) ?? []))
-]
+].sort()

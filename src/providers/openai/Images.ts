@@ -191,13 +191,13 @@ export const generate = Effect.fn("OpenAI.Images.generate")(function*(settings: 
   const kept = yield* follow.journal.read
   const earlier = kept.answer("answer")
   if (earlier !== undefined) {
-    const requestId = typeof kept.notes.requestId === "string" ? kept.notes.requestId : undefined
+    const requestId = typeof kept.notes.imageRequestId === "string" ? kept.notes.imageRequestId : undefined
     return yield* decodeAnswer(settings, req, earlier, requestId, true)
   }
   const http = yield* Http
   const keep = (answer: Answer) =>
     follow.journal.keep("answer", answer.body, "json").pipe(
-      Effect.zipRight(follow.journal.note({ requestId: answer.headers["x-request-id"] })),
+      Effect.zipRight(follow.journal.note({ imageRequestId: answer.headers["x-request-id"] })),
       Effect.ignore
     )
   const res = yield* finishPaid(
