@@ -7,7 +7,8 @@
  *   2. no-op build time for 10 / 1,000 / 10,000 nodes (Graph.ts, real file store, own process) and
  *      process start (`--help`, a no-op `storyshot build` of the example);
  *   3. draft render speed of the example (seconds of film per second of wall time);
- *   4. peak memory (max RSS) of the 10,000-node build and no-op.
+ *   4. peak memory (max RSS) of the 10,000-node build and no-op;
+ *   5. sentence splitting speed on prose, MB/s (Sentences.ts).
  *
  * BENCH_NODES=10,1000 limits the node counts (the 10,000-node cold build writes 10,000 fsynced records).
  */
@@ -93,6 +94,19 @@ try {
   log(`cloud build against the fakes not measured: ${(e as Error).message.split("\n")[0]}`)
   results.cloudFakes = { error: String((e as Error).message) }
 }
+
+// 5. The sentence splitter's speed on prose (bench/Sentences.ts).
+log("sentences: splitting ~4 MB of prose")
+const splitSpeed = (await import("./Sentences.ts")).measure()
+results.sentences = splitSpeed
+rows.push({
+  what: `sentence splitting, ${splitSpeed.megabytes.toFixed(1)} MB of prose → ${splitSpeed.sentences} sentences (best of 3)`,
+  measured: `${splitSpeed.mbPerSecond.toFixed(1)} MB/s`,
+  reference: `old sbd-based splitter ${splitSpeed.legacyMbPerSecond.toFixed(1)} MB/s`,
+  ratio: `${(splitSpeed.mbPerSecond / splitSpeed.legacyMbPerSecond).toFixed(2)}x`,
+  goal: "≥ 1 MB/s",
+  ok: splitSpeed.mbPerSecond >= 1
+})
 
 // 2 and 4. No-op scaling and memory, each in its own process.
 const child = (args: ReadonlyArray<string>) => {

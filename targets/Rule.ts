@@ -118,6 +118,9 @@ export interface Impl<S extends ProviderStage = any, Recipe = any, E = any, R = 
    *  warning to show, if any. Never fails the build. */
   readonly before?: ((plan: PlanContext) => Effect.Effect<string | undefined, never, any>) | undefined
   readonly node: (args: StageArgs[S], plan: PlanContext) => NodeSpec
+  /** An image implementation's outputs besides `image` that a clip maker may use instead: a text-free `plate`
+   *  to move, and `lettering` to lay over it unmoved (the draft card's). */
+  readonly layers?: { readonly plate: string; readonly lettering: string } | undefined
 }
 
 export const defineImpl = <S extends ProviderStage, Recipe, E = never, R = never, VE = never, VR = never>(

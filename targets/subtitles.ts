@@ -17,8 +17,9 @@ import * as path from "node:path"
 import { Effect, Schema } from "effect"
 import type { NodeSpec } from "../src/engine/Node.ts"
 import { ids, kinds } from "../src/Film.ts"
-import { fontFile } from "../src/media/Draft.ts"
-import { Ffmpeg, filterPath, filterValue } from "../src/media/Ffmpeg.ts"
+import { filterPath, filterValue } from "../src/media/Escape.ts"
+import { Ffmpeg } from "../src/media/Ffmpeg.ts"
+import { fontFile } from "../src/media/Font.ts"
 import { defineRule } from "./Rule.ts"
 
 export const version = 1

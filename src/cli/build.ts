@@ -5,7 +5,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Command, Options } from "@effect/cli"
-import { Effect, Option } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
 import * as Cost from "../engine/Cost.ts"
 import { BuildEvents, type BuildEvent } from "../engine/Events.ts"
 import * as Lock from "../engine/Lock.ts"
@@ -14,9 +14,10 @@ import { Store } from "../engine/Store.ts"
 import * as Targets from "../../targets/index.ts"
 import * as Registry from "../../targets/registry.ts"
 import { Profile } from "../Config.ts"
-import { retryable, type Retryable } from "../providers/Retryable.ts"
 import * as ProviderConfig from "../providers/ProviderConfig.ts"
+import { retryable, type Retryable } from "../providers/Retryable.ts"
 import { publish } from "../Publish.ts"
+import * as SplitChanges from "../text/SplitChanges.ts"
 import * as Accounting from "./Accounting.ts"
 import * as Reporter from "./Reporter.ts"
 import * as RunLog from "./RunLog.ts"
@@ -45,7 +46,13 @@ export const options = {
     Options.withDescription("Show what would be built, per stage, with the estimated cost; build and pay nothing.")
   ),
   json: Options.boolean("json").pipe(
-    Options.withDescription('Print one JSON object at the end: {built, cached, failed, cost: {usd, known}, wallMs, ...}.')
+    Options.withDescription(
+      'Print one JSON object on stdout at the end: {built, cached, failed, cost: {usd, known}, wallMs, ...} (with "interrupted": true after Ctrl-C). Progress still goes to stderr (--quiet silences it).'
+    )
+  ),
+  quiet: Options.boolean("quiet").pipe(
+    Options.withAlias("q"),
+    Options.withDescription("No progress on stderr (warnings and errors are still printed); the summary still goes to stdout.")
   ),
   profile: Options.choice("profile", Profile.literals).pipe(
     Options.optional,
@@ -62,7 +69,7 @@ export const options = {
   ),
   maxCost: Options.float("max-cost").pipe(
     Options.optional,
-    Options.withDescription("Spend cap in USD for this build (default: maxCostUsd in the config): no paid target starts when its estimate would take the run's spend over the cap; running ones finish and are recorded. Exits 1 saying what is left to build and its estimate.")
+    Options.withDescription("Spend cap in USD for this build, 0 or more (default: maxCostUsd in the config): no paid target starts when its estimate would take the run's spend over the cap; running ones finish and are recorded. Exits 1 saying what is left to build and its estimate.")
   )
 }
 
@@ -72,6 +79,8 @@ export interface BuildFlags {
   readonly keepGoing: boolean
   readonly dryRun: boolean
   readonly json: boolean
+  /** No progress on stderr. */
+  readonly quiet?: boolean
   readonly profile: Option.Option<Profile>
   readonly maxCost: Option.Option<number>
   /** Exit at once when another build holds the workspace lock (default: wait for it). */
@@ -90,30 +99,52 @@ export interface Summary {
   readonly dryRun: boolean
   readonly wouldBuild?: ReadonlyArray<{ readonly id: string; readonly stage: string; readonly estimate: Cost.Cost }>
   readonly estimate?: Cost.Total
+  /** Dry run: this transcript's sentences that the last build did not have, why, and what they would cost. */
+  readonly splitChanges?: ReadonlyArray<SplitChanges.PricedChange>
   readonly blockedByBudget: ReadonlyArray<string>
   /** Stopped at the cost cap: what is left to build and its estimate. */
   readonly left?: Accounting.Left | undefined
   readonly output?: string | undefined
   /** Requests that knowingly paid again for something paid before, and why (also in `report`). */
   readonly repaid: ReadonlyArray<Accounting.Repaid>
+  /** Stopped by Ctrl-C (or SIGTERM): what finished before it. */
+  readonly interrupted?: boolean | undefined
 }
 
 export interface RunHooks {
   /** Called before a real build starts with what it is expected to build and cost (a dry walk first). */
   readonly preview?: ((wouldBuild: ReadonlyArray<{ readonly id: string; readonly stage: string; readonly estimate: Cost.Cost }>) => void) | undefined
+  /** Called when the build is interrupted, with what it finished and spent (already recorded in run.json). */
+  readonly interrupted?: ((summary: Summary) => void) | undefined
+  /** When the run started, if before `run` (the command: when the process started). Default: now. */
+  readonly startedAt?: number | undefined
 }
 
-/** The whole build, for the CLI and for tests: returns the summary, never exits the process. */
-export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) => void = () => {}, hooks: RunHooks = {}) =>
+/** Flags a build refuses before reading anything: exit 2, one line. */
+export const checkFlags = (flags: BuildFlags) =>
   Effect.gen(function* () {
     if (flags.force && flags.target.length === 0)
       return yield* new Session.UsageError({
         message: "--force rebuilds named targets only: add --target ID (e.g. --force --target shot:3:image)"
       })
+    const cap = Option.getOrUndefined(flags.maxCost)
+    if (cap !== undefined && !(Number.isFinite(cap) && cap >= 0))
+      return yield* new Session.UsageError({ message: `--max-cost ${cap}: give a spend cap in USD of 0 or more (e.g. --max-cost 2)` })
+  })
+
+/** The whole build, for the CLI and for tests: returns the summary, never exits the process. */
+export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) => void = () => {}, hooks: RunHooks = {}) =>
+  Effect.gen(function* () {
+    // The whole run's wall-clock, from here: waiting for the lock, fetching the model list and the dry walk
+    // count as much as the graph (a build that fails after 244 s must not say "in 121 s").
+    const startedAt = hooks.startedAt ?? Date.now()
+    yield* checkFlags(flags)
     const sentences = yield* Session.readSentences(ws)
-    yield* Session.checkTargets(flags.target, sentences.length)
+    yield* Session.checkEnv(ws)
     yield* Session.checkProviders(ws)
+    yield* Session.checkTargets(ws, flags.target, sentences)
     if (!flags.dryRun) yield* Session.checkKeys(ws)
+    const voices = yield* Session.checkVoice(ws)
     yield* Session.checkFfmpeg
     const runId = RunLog.newRunId()
     const dir = RunLog.runDir(ws.storeDir, runId)
@@ -128,8 +159,12 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
       { targets, force: flags.force ? new Set(targets) : undefined, dryRun: true, keepGoing: true }
     ).pipe(Effect.provide(BuildEvents.layerNoop))
+    /** Set once the build holds the workspace: from then on, however it ends, it is a run worth recording. */
+    let began = false
     const program = Effect.gen(function* () {
+      began = true
       const store = yield* Store
+      if (!flags.dryRun) yield* voices.save
       // What the chosen providers do first (OpenRouter's model list, for prices); a failure is only a warning.
       if (!flags.dryRun)
         for (const impl of Registry.picked(ws.config)) {
@@ -182,45 +217,26 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
             Effect.zipRight(program)
           )
         )
-    const result = yield* locked.pipe(
-      Effect.provide(
-        Session.layers(ws, dir, (e) => {
-          if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
-          accounts.onEvent(e)
-          onEvent(e)
-        })
-      )
-    )
-    const estimate = Cost.sum(result.wouldBuild.map((w) => w.estimate))
-    const stages = accounts.stages()
-    // What the run paid is the sum of its requests (a failed node's billed attempts included), by stage.
-    const paid = flags.dryRun ? Cost.zero : Cost.sum(stages.map((s) => s.cost))
-    const summary: Summary = {
-      built: result.built,
-      cached: result.cached,
-      failed: result.failed,
-      skipped: result.skipped,
-      cost: paid,
-      saved: result.saved,
-      wallMs: result.wallMs,
-      runId,
-      dryRun: flags.dryRun,
-      blockedByBudget: result.blockedByBudget,
-      repaid: Accounting.repaidOf(accounts.requests()),
-      ...(left ? { left } : {}),
-      ...(flags.dryRun ? { wouldBuild: result.wouldBuild, estimate } : {}),
-      output: result.results.has("final") ? path.join(ws.outDir, "final.mp4") : undefined
-    }
-    if (!flags.dryRun) {
-      yield* Effect.sync(() => {
+    const layers = Session.layers(ws, dir, (e) => {
+      if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
+      accounts.onEvent(e)
+      onEvent(e)
+    })
+
+    /** Writes run.json (what `runs` and `report` read), for every run that got as far as the lock. */
+    const record = (summary: Summary, status: Accounting.RunStatus, error?: string) =>
+      Effect.sync(() => {
+        if (flags.dryRun) return
         fs.mkdirSync(dir, { recursive: true })
-        const endedAt = Date.now()
+        const stages = accounts.stages()
         const report: Accounting.RunReport = {
           version: 1,
           runId,
-          startedAt: endedAt - result.wallMs,
-          endedAt,
-          wallMs: result.wallMs,
+          status,
+          ...(error !== undefined ? { error } : {}),
+          startedAt,
+          endedAt: startedAt + summary.wallMs,
+          wallMs: summary.wallMs,
           targets,
           profile: ws.config.profile,
           built: summary.built,
@@ -229,7 +245,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           skipped: summary.skipped,
           blockedByBudget: summary.blockedByBudget,
           maxCostUsd: maxCost,
-          cost: paid,
+          cost: summary.cost,
           saved: Cost.sum(stages.map((s) => s.saved)),
           savedMs: stages.reduce((a, s) => a + s.savedMs, 0),
           stages,
@@ -239,11 +255,77 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           output: summary.output,
           repaid: summary.repaid
         }
-        fs.writeFileSync(path.join(dir, "run.json"), JSON.stringify(report, null, 2))
+        const tmp = path.join(dir, `run.json.${process.pid}.tmp`)
+        fs.writeFileSync(tmp, JSON.stringify(report, null, 2))
+        fs.renameSync(tmp, path.join(dir, "run.json"))
       }).pipe(Effect.ignore)
+
+    /** What an interrupted or failed run finished and spent, from its events (the scheduler gave no result). */
+    const partial = (interrupted: boolean): Summary => {
+      const nodes = accounts.nodes()
+      const of = (status: Accounting.NodeStatus) => nodes.filter((n) => n.status === status)
+      return {
+        built: of("built").map((n) => n.id),
+        cached: of("cached").map((n) => n.id),
+        failed: of("failed").map((n) => ({ id: n.id, error: n.error ?? "failed" })),
+        skipped: of("skipped").map((n) => ({ id: n.id, because: n.error ?? "" })),
+        cost: Cost.sum(accounts.stages().map((s) => s.cost)),
+        saved: Cost.sum(of("cached").map((n) => n.saved ?? Cost.free).filter((c) => c.source !== "free")),
+        wallMs: Date.now() - startedAt,
+        runId,
+        dryRun: flags.dryRun,
+        blockedByBudget: of("over-budget").map((n) => n.id),
+        repaid: Accounting.repaidOf(accounts.requests()),
+        interrupted
+      }
     }
+
+    const result = yield* locked.pipe(
+      Effect.provide(layers),
+      Effect.onExit((exit) => {
+        if (Exit.isSuccess(exit) || !began || flags.dryRun) return Effect.void
+        const interrupted = Exit.isInterrupted(exit) && Cause.isInterruptedOnly(exit.cause)
+        const summary = partial(interrupted)
+        const error = interrupted ? undefined : Option.match(Cause.failureOption(exit.cause), { onNone: () => Cause.pretty(exit.cause).split("\n")[0], onSome: (e) => (e as { message?: string }).message ?? String(e) })
+        return record(summary, interrupted ? "interrupted" : "failed", error).pipe(
+          Effect.zipRight(Effect.sync(() => interrupted && hooks.interrupted?.(summary)))
+        )
+      })
+    )
+    const estimate = Cost.sum(result.wouldBuild.map((w) => w.estimate))
+    // What the run paid is the sum of its requests (a failed node's billed attempts included), by stage.
+    const paid = flags.dryRun ? Cost.zero : Cost.sum(accounts.stages().map((s) => s.cost))
+    const summary: Summary = {
+      built: result.built,
+      cached: result.cached,
+      failed: result.failed,
+      skipped: result.skipped,
+      cost: paid,
+      saved: result.saved,
+      wallMs: Date.now() - startedAt,
+      runId,
+      dryRun: flags.dryRun,
+      blockedByBudget: result.blockedByBudget,
+      repaid: Accounting.repaidOf(accounts.requests()),
+      ...(left ? { left } : {}),
+      ...(flags.dryRun ? { wouldBuild: result.wouldBuild, estimate, splitChanges: splitChanges(ws, sentences, result) } : {}),
+      output: result.results.has("final") ? path.join(ws.outDir, "final.mp4") : undefined
+    }
+    yield* record(summary, summary.failed.length > 0 ? "failed" : summary.blockedByBudget.length > 0 ? "cap" : "ok")
     return summary
   })
+
+/** A dry run's report of the sentences that are new since the last build (SplitChanges.ts). */
+const splitChanges = (
+  ws: Workspace,
+  sentences: ReadonlyArray<string>,
+  result: { readonly wouldBuild: Summary["wouldBuild"] & {}; readonly edges: (id: string) => ReadonlyArray<string> }
+) => {
+  const before = SplitChanges.previousSplit(ws.storeDir)
+  if (before === undefined) return []
+  const changes = SplitChanges.compare(before, sentences)
+  return SplitChanges.price(changes, result.wouldBuild, SplitChanges.owners(sentences.length, result.edges))
+}
 
 /** Why a build stopped at the cost cap, and what finishing it would take. */
 export const capMessage = (summary: Summary) =>
@@ -262,9 +344,10 @@ const print = (summary: Summary, json: boolean) => {
         wallMs: summary.wallMs,
         runId: summary.runId,
         repaid: summary.repaid,
-        ...(summary.dryRun ? { dryRun: true, wouldBuild: summary.wouldBuild, estimate: summary.estimate } : {}),
+        ...(summary.dryRun ? { dryRun: true, wouldBuild: summary.wouldBuild, estimate: summary.estimate, splitChanges: summary.splitChanges } : {}),
         ...(summary.blockedByBudget.length ? { blockedByBudget: summary.blockedByBudget, left: summary.left } : {}),
-        ...(summary.output ? { output: summary.output } : {})
+        ...(summary.output ? { output: summary.output } : {}),
+        ...(summary.interrupted ? { interrupted: true } : {})
       }) + "\n"
     )
     return
@@ -280,6 +363,7 @@ const print = (summary: Summary, json: boolean) => {
         out(`  ${stage.padEnd(10)} ${String(nodes.length).padStart(4)} node${nodes.length === 1 ? " " : "s"}  ${Cost.format(Cost.sum(nodes.map((n) => n.estimate)))}`)
       out(`  estimated cost: ${Cost.format(summary.estimate ?? Cost.zero)} (nothing paid; stored results are not counted; the shots of a sentence not narrated yet are counted from its word count)`)
     }
+    for (const line of SplitChanges.describe(summary.splitChanges ?? [])) out(line)
     out(`${summary.cached.length} up to date.`)
     return
   }
@@ -289,11 +373,36 @@ const print = (summary: Summary, json: boolean) => {
     ...(summary.failed.length ? [`${summary.failed.length} failed`] : []),
     ...(summary.skipped.length ? [`${summary.skipped.length} not built (upstream failed)`] : [])
   ]
-  out(`${parts.join(", ")} in ${(summary.wallMs / 1000).toFixed(1)} s · spent ${Cost.format(summary.cost)}${summary.saved.usd > 0 ? ` · cache saved ${Cost.format(summary.saved)}` : ""}`)
+  out(`${summary.interrupted ? "interrupted: " : ""}${parts.join(", ")} in ${(summary.wallMs / 1000).toFixed(1)} s · spent ${Cost.format(summary.cost)}${summary.saved.usd > 0 ? ` · cache saved ${Cost.format(summary.saved)}` : ""}`)
   for (const f of summary.failed) out(`  failed ${f.id}: ${f.error}`)
   for (const r of summary.repaid) out(`  paid again ${r.id}${r.usd === null ? "" : ` ($${r.usd.toFixed(4)})`}: ${r.why}`)
   if (summary.blockedByBudget.length) out(`  ${capMessage(summary)}`)
-  if (summary.output && summary.failed.length === 0) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)
+  if (summary.interrupted) out("  what finished is kept in the store; the next `storyshot build` continues from there")
+  if (summary.output && summary.failed.length === 0 && !summary.interrupted) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)
+}
+
+/**
+ * What a person sees while a build runs, on stderr: progress (also beside --json, whose object keeps stdout),
+ * nothing with --quiet but warnings (waiting for the lock, damaged records).
+ */
+const progress = (flags: BuildFlags) => {
+  const mode = Reporter.chooseMode(flags.quiet === true)
+  const reporter = Reporter.make(mode, { dryRun: flags.dryRun })
+  const stderr = (text: string) => void process.stderr.write(text + "\n")
+  const onEvent = (e: BuildEvent) => {
+    if (mode === "quiet" && e._tag === "Warning") stderr(`storyshot: warning: ${e.message}`)
+    reporter.onEvent(e)
+  }
+  const hooks: RunHooks = {
+    // A person watching sees the estimate of what is left count down; --quiet skips the extra dry walk.
+    ...(mode === "quiet" ? {} : { preview: reporter.preview }),
+    // Ctrl-C: the display goes, and what finished is printed as any build's summary is.
+    interrupted: (summary) => {
+      reporter.close()
+      print(summary, flags.json)
+    }
+  }
+  return { mode, reporter, onEvent, hooks, line: mode === "quiet" ? stderr : reporter.line }
 }
 
 /** `build --watch`: Watch.buildLoop runs the builds; each one gets its own progress display and summary. */
@@ -303,20 +412,16 @@ const watchBuild = (g: Session.GlobalOptions, flags: BuildFlags) =>
       return yield* new Session.UsageError({
         message: "--watch with --force would re-take the targets on every save: run the --force build once without --watch"
       })
+    yield* checkFlags(flags)
     return yield* Watch.buildLoop({
-      dir: path.resolve(Option.getOrElse(g.cwd, () => process.cwd())),
-      configOption: Option.getOrUndefined(g.config),
+      dir: Session.workspaceDir(g),
+      configOption: Session.configPath(g),
       load: Session.openWorkspace(g, Option.getOrUndefined(flags.profile)),
       build: (ws, attach) => {
-        const reporter = Reporter.make(Reporter.chooseMode(flags.json), { dryRun: flags.dryRun })
-        const stderr = (text: string) => void process.stderr.write(text + "\n")
-        attach(flags.json ? stderr : reporter.line)
-        const onEvent = (e: BuildEvent) => {
-          if (flags.json && e._tag === "Warning") stderr(`storyshot: ${e.message}`)
-          reporter.onEvent(e)
-        }
-        return run(ws, flags, onEvent).pipe(
-          Effect.ensuring(Effect.sync(() => reporter.close())),
+        const p = progress(flags)
+        attach(p.line)
+        return run(ws, flags, p.onEvent, p.hooks).pipe(
+          Effect.ensuring(Effect.sync(() => p.reporter.close())),
           Effect.tap((summary) => Effect.sync(() => print(summary, flags.json)))
         )
       }
@@ -328,18 +433,9 @@ export const command = Command.make("build", options, (flags) =>
       const g = yield* root
       if (flags.watch) return yield* watchBuild(g, flags)
       const ws = yield* Session.openWorkspace(g, Option.getOrUndefined(flags.profile))
-      const mode = Reporter.chooseMode(flags.json)
-      const reporter = Reporter.make(mode, { dryRun: flags.dryRun })
-      // --json keeps stdout for the summary; warnings (waiting for the lock, damaged records) still reach stderr.
-      const onEvent = flags.json
-        ? (e: BuildEvent) => {
-            if (e._tag === "Warning") process.stderr.write(`storyshot: ${e.message}\n`)
-            reporter.onEvent(e)
-          }
-        : reporter.onEvent
-      // A person watching sees the estimate of what is left count down; --json skips the extra dry walk.
-      const hooks = mode === "quiet" ? {} : { preview: reporter.preview }
-      const summary = yield* run(ws, flags, onEvent, hooks).pipe(Effect.ensuring(Effect.sync(() => reporter.close())))
+      const p = progress(flags)
+      // The person's run began when they pressed Enter: loading the config and the start-up checks count too.
+      const summary = yield* run(ws, flags, p.onEvent, { ...p.hooks, startedAt: Math.floor(performance.timeOrigin) }).pipe(Effect.ensuring(Effect.sync(() => p.reporter.close())))
       print(summary, flags.json)
       if (summary.failed.length > 0) return yield* new Session.BuildFailed({ message: `${summary.failed.length} target(s) failed` })
       if (summary.blockedByBudget.length > 0) return yield* new Session.BuildFailed({ message: capMessage(summary) })

@@ -1,27 +1,25 @@
 /**
- * Transcript → sentences.
+ * Transcript → sentences, as a careful reader splits them.
  *
- * Built on `sbd`, which splits only at whitespace between "words" and knows nothing beyond ASCII
- * punctuation, so this module adds the rules a person expects before and around it:
+ * A sentence is the film's unit: a cache key, a narration, a set of shots and a subtitle. So a split must be
+ * right (a wrong one cuts a narration mid-phrase) and stable (an edit elsewhere must not move a boundary).
+ * The pipeline runs the way it reads:
  *
- * - Blank lines end a paragraph and always end a sentence; list lines ("1. Buy milk", "- eggs")
- *   are sentences of their own; any other newline is a soft wrap and reads as a space.
- * - Sentence ends that need no space (Japanese/Chinese "。！？", Hindi "।", Arabic "؟", Urdu "۔",
- *   Greek ";") are cut before sbd sees the text.
- * - A few cases sbd gets wrong are cut explicitly: a closing quote after the full stop
- *   (`He said "Stop!" Then he left.` is two sentences, `"Stop!" she said.` is one), an ellipsis
- *   before a capital (`Wait... what?` is one sentence, `I waited... Then I left.` two), "etc."
- *   before a capital, and a short ordinary word before a capital (sbd takes "Hi. My name is Sam."
- *   for a name abbreviation like "Gen. Grant" and keeps it whole).
- * - Titles and abbreviations that introduce something ("Dr.", "St.", "approx.", "e.g.", "vs.")
- *   never end a sentence; initials ("J. R. R. Tolkien"), dotted acronyms before a lower-case word
- *   ("the U.S. team"), decimals, URLs and e-mail addresses are left to sbd, which handles them.
- * - A piece with nothing to say (only punctuation or symbols, e.g. a "***" scene break) is dropped.
- * - A sentence longer than `maxChars` (UTF-16 code units, so never more characters than that) is
- *   cut at the best break before the limit: ";", ":", ",", a spaced dash, then a space.
+ *   Blocks.ts      paragraphs, list lines, headings and lines broken on purpose; the writer's `|` and `~`
+ *   Boundaries.ts  where each sentence of a block starts (abbreviations, numbers, lists, ellipses, quotations,
+ *                  other scripts' marks)
+ *   Long.ts        a sentence longer than `maxChars` cut at its best clause break
+ *   Quotes.ts      a piece cut out of a quotation shows balanced marks
+ *
+ * A piece with nothing to say (only punctuation or symbols, e.g. a "***" scene break) is dropped. Each sentence
+ * keeps its original wording (trimmed, inner white space made one space); its cache key is `normalize(text)`.
+ * English Golden Rules (the Pragmatic Segmenter's suite): see test/text/GoldenRules.test.ts.
  */
 import { Effect, Schema } from "effect"
-import sbd from "sbd"
+import { blocks } from "./Blocks.ts"
+import * as Boundaries from "./Boundaries.ts"
+import * as Long from "./Long.ts"
+import * as Quotes from "./Quotes.ts"
 
 export class TranscriptError extends Schema.TaggedError<TranscriptError>()("TranscriptError", {
   path: Schema.String,
@@ -32,185 +30,65 @@ export class TranscriptError extends Schema.TaggedError<TranscriptError>()("Tran
 export interface SplitOptions {
   /** The longest sentence passed on; longer ones are cut at a break. Default 400. */
   readonly maxChars?: number | undefined
+  /** A quotation (or bracket) shorter than this stays one sentence, marks included. Default 250. */
+  readonly quoteChars?: number | undefined
 }
 
 export const defaultMaxChars = 400
+export const defaultQuoteChars = 250
 
 /** The cache key of a sentence: a change of case or spacing alone must not re-pay anything. */
 export const normalize = (sentence: string): string =>
   sentence.normalize("NFC").trim().replace(/\s+/gu, " ").toLowerCase()
 
-// --- abbreviations --------------------------------------------------------------------------------
-
-/** Words that introduce what follows and so never end a sentence, whatever comes next. */
-const leading = [
-  "Mr", "Mrs", "Ms", "Mx", "Dr", "Prof", "St", "Mt", "Ft", "Sen", "Rep", "Gov", "Gen", "Capt", "Cpt", "Lt", "Col",
-  "Sgt", "Maj", "Cmdr", "Adm", "Rev", "Hon", "Fr", "Pres", "Supt", "Messrs", "Mme", "Mlle", "Msgr", "Sra",
-  "approx", "Approx", "ca", "cf", "Cf", "vs", "Vs", "v", "eg", "Eg", "ie", "Ie", "incl", "Incl", "esp", "viz", "Viz"
-]
-
-/**
- * Abbreviations that may close a sentence ("...apples, pears, etc. Then we left.") or come before a
- * number ("No. 5", "Fig. 2", "Jan. 3"): not a boundary before a lower-case word or a number, a
- * boundary before a capital.
- */
-const closing = [
-  "etc", "Jr", "jr", "Sr", "sr", "Inc", "inc", "Ltd", "ltd", "Co", "Corp", "PhD", "MD", "BA", "MA", "BSc", "MSc",
-  "al", "adj", "assn", "est", "ext", "pl", "pt", "repr", "rev", "trans", "Mol", "Dem", "mt", "mts", "mi", "No",
-  "Nos", "no", "nr", "Nr", "Fig", "fig", "Figs", "figs", "Vol", "vol", "pp", "Ch", "ch", "Sec", "Eq", "Eqs", "Ref",
-  "Refs", "Dept", "Univ", "Ave", "Blvd", "Rd", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept",
-  "Oct", "Nov", "Dec", "Tue", "Tues", "Wed", "Thu", "Thur", "Thurs", "Fri"
-]
-
-const leadingSet = new Set(leading)
-// sbd compares the word with its punctuation removed ("e.g." → "eg"), case-sensitively, and the
-// option replaces its own list, so this is the whole list it uses.
-const sbdOptions = { abbreviations: [...leading, ...closing] }
-
-// --- character classes ----------------------------------------------------------------------------
-
-const closers = `"'”’»›」』）】〉》〕)\\]`
-const openers = `"'“‘«‹「『（【〈《〔(\\[`
-/** Sentence ends of scripts that need no space after them. */
-const terminators = "。｡！？।॥؟۔።‼⁇⁈⁉\u037E" // U+037E is the Greek question mark
-const hardEnd = new RegExp(`[${terminators}]+([${closers}]*)`, "gu")
-const opensOrSpace = new RegExp(`^(?:$|\\s|[${openers}])`, "u")
-/**
- * ASCII "!" or "?" straight before CJK text: a Japanese sentence typed with Latin punctuation. Not
- * ".", which joins names and abbreviations to Japanese text ("Mr.田中").
- */
-const cjkAfterAscii = /(?<=[!?][\p{Pe}\p{Pf}"']*)(?=[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}])/u
-const startsCapital = new RegExp(`^[${openers}]*\\p{Lu}`, "u")
-const startsGreekCapital = new RegExp(`^[${openers}]*(?=\\p{Script=Greek})\\p{Lu}`, "u")
-const plainWordWithStop = /^[\p{L}\p{M}]{2,}\.$/u
-const stopThenCloser = new RegExp(`[.!?…][${closers}]+$`, "u")
-const ellipsis = /(?:\.\.\.|…)$/u
-// Greek writes its question mark as ";" (U+037E, usually typed as the ASCII semicolon).
-const greekQuestion = /\p{Script=Greek}[;\u037E]$/u
 /** What a narrator can say: letters, digits or emoji. */
 const speakable = /[\p{L}\p{N}]|\p{Emoji_Presentation}|\p{Extended_Pictographic}\uFE0F/u
-const listItem = /^\s*(?:\d{1,3}[.)]|[a-zA-Z][.)]|[-*•–])\s+\S/u
 
-// --- splitting ------------------------------------------------------------------------------------
-
-/** Paragraphs and list items: the boundaries no rule may join. */
-const blocks = (text: string): Array<string> => {
-  const out: Array<string> = []
-  for (const paragraph of text.replace(/\r\n?/gu, "\n").split(/\n\s*\n/u)) {
-    let current: Array<string> = []
-    for (const line of paragraph.split("\n")) {
-      if (listItem.test(line) && current.length > 0) {
-        out.push(current.join(" "))
-        current = []
-      }
-      current.push(line)
-    }
-    out.push(current.join(" "))
+/** The pieces `[from, to)` of `text` between the sentence starts `bounds`, spaces at their edges left out. */
+const between = (text: string, bounds: ReadonlyArray<number>): Array<readonly [number, number]> => {
+  const out: Array<readonly [number, number]> = []
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    let from = bounds[i]!
+    let to = bounds[i + 1]!
+    while (from < to && text[from] === " ") from++
+    while (to > from && text[to - 1] === " ") to--
+    if (to > from) out.push([from, to])
   }
-  return out.map((block) => block.replace(/\s+/gu, " ").trim()).filter((block) => block.length > 0)
-}
-
-/**
- * Cut after "。", "？", "।", ... A quote closed after the mark ends the sentence only if a new one
- * follows (`「はい。」「いいえ。」`), not when the sentence goes on (`「そうです。」と彼は言った。`).
- */
-const hardSplit = (block: string): Array<string> => {
-  const out: Array<string> = []
-  let start = 0
-  for (const match of block.matchAll(hardEnd)) {
-    const end = match.index + match[0].length
-    if (match[1]!.length > 0 && !opensOrSpace.test(block.slice(end))) continue
-    out.push(block.slice(start, end))
-    start = end
-  }
-  out.push(block.slice(start))
-  return out.flatMap((part) => part.split(cjkAfterAscii)).map((part) => part.trim())
-}
-
-/** Boundaries between two words that sbd misses or misplaces (see the top of the file). */
-const isForcedBoundary = (word: string, next: string): boolean => {
-  if (stopThenCloser.test(word) || ellipsis.test(word)) return startsCapital.test(next)
-  if (greekQuestion.test(word)) return startsGreekCapital.test(next)
-  if (plainWordWithStop.test(word)) {
-    const bare = word.slice(0, -1)
-    if (leadingSet.has(bare)) return false
-    return startsCapital.test(next)
-  }
-  return false
-}
-
-const forcedPieces = (segment: string): Array<string> => {
-  const words = segment.split(" ")
-  const out: Array<string> = []
-  let start = 0
-  for (let i = 0; i < words.length - 1; i++) {
-    if (isForcedBoundary(words[i]!, words[i + 1]!)) {
-      out.push(words.slice(start, i + 1).join(" "))
-      start = i + 1
-    }
-  }
-  out.push(words.slice(start).join(" "))
-  return out
-}
-
-/** The best place to cut `text` at or before `max` code units (an index into `text`). */
-const bestBreak = (text: string, max: number): number => {
-  const window = text.slice(0, max + 1)
-  const floor = Math.floor(max / 3)
-  // Highest priority first; each entry matches the break and `end` is where the first piece ends.
-  const kinds: ReadonlyArray<RegExp> = [
-    /[;；](?=\s)|；/gu,
-    /[:：](?=\s)|：/gu,
-    /[,，](?=\s)|[，、]/gu,
-    /\s[—–]\s/gu
-  ]
-  for (const kind of kinds) {
-    let best = -1
-    for (const match of window.matchAll(kind)) {
-      const end = match.index + match[0].trimEnd().length
-      if (end >= floor && end <= max) best = end
-    }
-    if (best > 0) return best
-  }
-  const space = window.search(/\s\S*$/u)
-  if (space > 0) return space
-  // No space at all: between two CJK characters (each is a word of its own) ...
-  for (let i = Math.min(max, text.length - 1); i > floor; i--) {
-    if (/[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u.test(text[i - 1]! + text[i]!)) {
-      return i
-    }
-  }
-  // ... else one "word" longer than the limit (a URL, a hash): cut it, but not inside a surrogate pair.
-  const code = text.charCodeAt(max - 1)
-  return code >= 0xd800 && code <= 0xdbff ? max - 1 : max
-}
-
-const splitLong = (sentence: string, max: number): Array<string> => {
-  const out: Array<string> = []
-  let rest = sentence
-  while (rest.length > max) {
-    const cut = bestBreak(rest, max)
-    const head = rest.slice(0, cut).trim()
-    if (head.length > 0) out.push(head)
-    rest = rest.slice(cut).trim()
-  }
-  if (rest.length > 0) out.push(rest)
   return out
 }
 
 /** The sentences of `text`, each in its original wording (trimmed, inner whitespace made one space). */
 export const split = (text: string, options?: SplitOptions): ReadonlyArray<string> => {
   const max = Math.max(1, Math.floor(options?.maxChars ?? defaultMaxChars))
+  const rules = { quoteChars: options?.quoteChars ?? defaultQuoteChars }
   const out: Array<string> = []
   for (const block of blocks(text)) {
-    for (const hard of hardSplit(block)) {
-      for (const piece of forcedPieces(hard)) {
-        if (piece.length === 0) continue
-        for (const sentence of sbd.sentences(piece, sbdOptions)) {
-          const clean = sentence.replace(/\s+/gu, " ").trim()
-          if (speakable.test(clean)) out.push(...splitLong(clean, max))
-        }
-      }
+    const t = block.text
+    const sentences = between(t, [0, ...Boundaries.starts(block, rules), t.length])
+    if (sentences.length === 1 && t.length <= max) {
+      if (speakable.test(t)) out.push(t)
+      continue
+    }
+    // A piece cut out of a quotation gets its marks back (at most one at each end per level of nesting), so a
+    // sentence that would then pass the limit is cut shorter, by that much.
+    const spans = Quotes.spans(t)
+    const room = Math.min(2 * Quotes.depth(spans), Math.floor(max / 2))
+    const marksOf = Quotes.balancer(spans)
+    const pieces: Array<readonly [number, number]> = []
+    for (const [from, to] of sentences) {
+      const marks = marksOf(from, to)
+      const length = to - from + (sentences.length > 1 ? marks.before.length + marks.after.length : 0)
+      if (length <= max) pieces.push([from, to])
+      else pieces.push(...Long.cut(t, from, to, Math.max(1, max - room)))
+    }
+    const balance = Quotes.balancer(spans)
+    for (const [from, to] of pieces) {
+      const piece = t.slice(from, to)
+      const marks = balance(from, to)
+      if (!speakable.test(piece)) continue
+      const balanced = marks.before + piece + marks.after
+      // The limit wins over the marks, should quotations nest deeper than the room kept for them.
+      out.push(pieces.length === 1 || balanced.length > max ? piece : balanced)
     }
   }
   return out

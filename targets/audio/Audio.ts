@@ -7,7 +7,8 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import type { NodeSpec, Produced, RunContext } from "../../src/engine/Node.ts"
 import { ids, kinds } from "../../src/Film.ts"
-import { Ffmpeg, verifyMedia } from "../../src/media/Ffmpeg.ts"
+import { Ffmpeg } from "../../src/media/Ffmpeg.ts"
+import { verifyMedia } from "../../src/media/Verify.ts"
 
 export const version = 1
 

@@ -1,6 +1,7 @@
 /**
- * `image/card`: a storyboard card rendered by ffmpeg (the sentence, the shot's prompt, "shot 2 of 3 · 2.0 s ·
- * push-in", a colour per sentence). Free; the draft profile's stills.
+ * `image/card`: a storyboard card rendered by ffmpeg (the sentence, the shot's panel line, "shot 2 of 3 · 2.0 s ·
+ * ⊕ push in", a colour per sentence), as three files: the still (`image`), the text-free picture the Ken Burns
+ * clip moves (`plate`) and the lettering it lays over it unmoved (`lettering`). Free; the draft profile's stills.
  *
  * It draws the sentence, so it keys on the exact text (spacing collapsed), not the normalized one: a change of
  * case alone redraws the card (free) while the paid nodes keyed on the normalized text pay nothing again
@@ -12,7 +13,7 @@ import * as path from "node:path"
 import { Effect, Schema } from "effect"
 import { sha256 } from "../../src/engine/Hash.ts"
 import { ids, kinds } from "../../src/Film.ts"
-import { renderCard } from "../../src/media/Draft.ts"
+import { cameraLabel, captionOf, renderCard } from "../../src/media/Card.ts"
 import { normalize } from "../../src/text/Sentences.ts"
 import * as Prompts from "../prompts/Prompts.ts"
 import { defineImpl } from "../Rule.ts"
@@ -21,6 +22,8 @@ import * as Image from "./Image.ts"
 
 export const Recipe = Schema.Struct({
   provider: Schema.Literal("card"),
+  /** The card's layers (plate, lettering, still): a card made before them has only the still. */
+  layers: Schema.Literal(3),
   width: Schema.Number,
   height: Schema.Number,
   fps: Schema.Number,
@@ -56,6 +59,7 @@ export const impl = defineImpl({
   },
   recipe: Recipe,
   pool: "ffmpeg",
+  layers: { plate: "plate", lettering: "lettering" },
   node: ({ shot, sentence }, { config }) => ({
     id: ids.image(shot.k),
     kind: kinds.image,
@@ -63,6 +67,7 @@ export const impl = defineImpl({
     version: Image.version,
     recipe: {
       provider: "card",
+      layers: 3,
       width: config.width,
       height: config.height,
       fps: config.fps,
@@ -79,16 +84,22 @@ export const impl = defineImpl({
       const shot = Prompts.shotAt(ctx, promptDep!)
       const frames = ctx.value(timingDep!.id, timingDep!.output!) as number
       const count = ctx.value(countDep!.id, countDep!.output!) as number
-      const file = path.join(ctx.scratch, "card.png")
-      yield* renderCard({
-        out: file,
+      const card = yield* renderCard({
+        out: { image: path.join(ctx.scratch, "card.png"), plate: path.join(ctx.scratch, "plate.png"), lettering: path.join(ctx.scratch, "lettering.png") },
         width: recipe.width,
         height: recipe.height,
-        colour: recipe.colour,
+        palette: { key: recipe.colour },
         sentence: recipe.text,
-        prompt: shot.prompt,
-        label: `shot ${recipe.shot} of ${count} · ${(frames / recipe.fps).toFixed(1)} s · ${shot.camera}`
+        caption: captionOf(shot.prompt),
+        label: `shot ${recipe.shot} of ${count} · ${(frames / recipe.fps).toFixed(1)} s · ${cameraLabel(shot.camera)}`,
+        shotType: shot.shotType,
+        camera: shot.camera,
+        index: recipe.shot
       })
-      return { image: { file, ext: "png" } }
+      return {
+        image: { file: card.image, ext: "png" },
+        plate: { file: card.plate, ext: "png" },
+        lettering: { file: card.lettering, ext: "png" }
+      }
     })
 })

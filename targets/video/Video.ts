@@ -3,7 +3,7 @@
  */
 import { Effect } from "effect"
 import type { Produced } from "../../src/engine/Node.ts"
-import { verifyMedia } from "../../src/media/Ffmpeg.ts"
+import { verifyMedia } from "../../src/media/Verify.ts"
 
 export const version = 1
 

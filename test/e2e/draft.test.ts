@@ -111,9 +111,16 @@ describe("draft pipeline, end to end (real ffmpeg, 160x90 @ 12 fps)", () => {
     const cfg = path.join(dir, "storyshot.config.mjs")
     const original = fs.readFileSync(cfg, "utf8")
     fs.writeFileSync(cfg, original.replace('"test style"', '"noir, rain"'))
+    const restyled = await runBuild(dir)
+    // The style reaches the prompts; a draft card prints only their panel line, so the cards and clips come
+    // out the same and early cutoff keeps the muxes and the film.
+    expect(restyled.summary.built.some((id) => id.endsWith(":prompts"))).toBe(true)
+    expect(restyled.summary.built.some((id) => id.endsWith(":mux") || id.endsWith(":audio"))).toBe(false)
+    expect(film().equals(firstFilm)).toBe(true)
+    // A setting the film shows: the frame size reaches the cards, clips, muxes and the final cut.
+    fs.writeFileSync(cfg, original.replace("height: 90", "height: 120"))
     const changed = await runBuild(dir)
-    // The style reaches the prompts, and through their outputs the cards, clips, muxes and the final cut.
-    expect(changed.summary.built.some((id) => id.endsWith(":prompts"))).toBe(true)
+    expect(changed.summary.built.some((id) => id.endsWith(":video"))).toBe(true)
     expect(changed.summary.built.some((id) => id.endsWith(":audio"))).toBe(false)
     expect(film().equals(firstFilm)).toBe(false)
     fs.writeFileSync(cfg, original)

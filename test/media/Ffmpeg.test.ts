@@ -4,15 +4,11 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, afterEach, beforeAll, describe } from "vitest"
-import {
-  Ffmpeg,
-  filterPath,
-  filterText,
-  filterValue,
-  resolveBinary,
-  verifyMedia
-} from "../../src/media/Ffmpeg.ts"
-import { fontFile } from "../../src/media/Draft.ts"
+import { resolveBinary } from "../../src/media/Binary.ts"
+import { filterPath, filterText, filterValue } from "../../src/media/Escape.ts"
+import { Ffmpeg } from "../../src/media/Ffmpeg.ts"
+import { fontFile } from "../../src/media/Font.ts"
+import { verifyMedia } from "../../src/media/Verify.ts"
 
 let dir: string
 beforeAll(() => {

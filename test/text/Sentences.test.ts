@@ -33,6 +33,7 @@ describe("split: everyday transcripts", () => {
       "Pack light, e.g. a tent and a stove, i.e. nothing heavy.",
       "Leave early."
     ])
+    expect(split("The Rev. Dr. King spoke. Then Lt. Col. Smith did.")).toEqual(["The Rev. Dr. King spoke.", "Then Lt. Col. Smith did."])
     expect(split("It was Ali vs. Frazier in Manila. The crowd roared.")).toEqual([
       "It was Ali vs. Frazier in Manila.",
       "The crowd roared."
@@ -116,6 +117,245 @@ describe("split: everyday transcripts", () => {
   })
 })
 
+describe("split: narrative prose", () => {
+  it("reads a page of a story as a careful reader does", () => {
+    const page = `Chapter 3
+
+The 7:40 train was late again. Dr. Okafor checked her watch: 8:05 a.m. She had a meeting with Mr. J. D. Salinger's estate at 10 a.m. sharp, and the lawyers billed $450.00 an hour.
+
+"You're late," said Tom when she finally arrived. "Again."
+"Blame the railway," she said. "They blame the weather. Nobody blames the timetable."
+He laughed. "Fair enough. Coffee?"
+
+The file was at https://files.example.org/estate/v2.0.1/notes.pdf. Tom had e-mailed it from tom.baker@example.co.uk at 11:52 p.m. the night before. It ran to 312 pp. and weighed, printed, about 1.5 kg.
+
+The estate wanted three things: (a) the letters, (b) the photographs, and (c) the 1951 typescript. They offered approx. $2.5 million, i.e. far less than it was worth. "No," she said. "Not a cent under four."
+
+At 4 p.m. the lawyers called back. They had agreed. She hung up at 4:15 p.m. Then she called her sister in the U.K. and told her everything.`
+    expect(split(page)).toEqual([
+      "Chapter 3",
+      "The 7:40 train was late again.",
+      "Dr. Okafor checked her watch: 8:05 a.m.",
+      "She had a meeting with Mr. J. D. Salinger's estate at 10 a.m. sharp, and the lawyers billed $450.00 an hour.",
+      '"You\'re late," said Tom when she finally arrived.',
+      '"Again."',
+      '"Blame the railway," she said.',
+      '"They blame the weather. Nobody blames the timetable."',
+      "He laughed.",
+      '"Fair enough. Coffee?"',
+      "The file was at https://files.example.org/estate/v2.0.1/notes.pdf.",
+      "Tom had e-mailed it from tom.baker@example.co.uk at 11:52 p.m. the night before.",
+      "It ran to 312 pp. and weighed, printed, about 1.5 kg.",
+      "The estate wanted three things: (a) the letters, (b) the photographs, and (c) the 1951 typescript.",
+      "They offered approx. $2.5 million, i.e. far less than it was worth.",
+      '"No," she said.',
+      '"Not a cent under four."',
+      "At 4 p.m. the lawyers called back.",
+      "They had agreed.",
+      "She hung up at 4:15 p.m.",
+      "Then she called her sister in the U.K. and told her everything."
+    ])
+  })
+
+  it("keeps dialogue with its attribution, and starts a new sentence after it", () => {
+    expect(split('"Where are you going?" she asked. "Home," he said. "It\'s late."')).toEqual([
+      '"Where are you going?" she asked.',
+      '"Home," he said.',
+      '"It\'s late."'
+    ])
+    expect(split("\u201cWait!\u201d he shouted. \u201cDon\u2019t go.\u201d But she was already gone.")).toEqual([
+      "\u201cWait!\u201d he shouted.",
+      "\u201cDon\u2019t go.\u201d",
+      "But she was already gone."
+    ])
+    expect(split("He asked, 'Is it true?' I nodded.")).toEqual(["He asked, 'Is it true?'", "I nodded."])
+  })
+
+  it("reads times: a.m. and p.m. end a sentence only before a new one", () => {
+    expect(split("We met at 4 p.m. and left at 6 p.m. The next day it rained.")).toEqual([
+      "We met at 4 p.m. and left at 6 p.m.",
+      "The next day it rained."
+    ])
+    expect(split("The meeting starts at 4 p.m. Bring coffee.")).toEqual(["The meeting starts at 4 p.m.", "Bring coffee."])
+    expect(split("We left at 5:30 a.m. It was still dark.")).toEqual(["We left at 5:30 a.m.", "It was still dark."])
+    expect(split("By 9 a.m. Mrs. Hale had gone.")).toEqual(["By 9 a.m. Mrs. Hale had gone."])
+  })
+
+  it("reads money, versions, URLs and e-mail addresses", () => {
+    expect(split("It cost $4.99. That was cheap. The other one cost \u20ac12.50, which was not.")).toEqual([
+      "It cost $4.99.",
+      "That was cheap.",
+      "The other one cost \u20ac12.50, which was not."
+    ])
+    expect(split("Version 2.0.1 fixed the bug. Version 2.1 broke it again. Upgrade to v2.1.3.")).toEqual([
+      "Version 2.0.1 fixed the bug.",
+      "Version 2.1 broke it again.",
+      "Upgrade to v2.1.3."
+    ])
+    expect(split("Visit https://example.com/a.b?c=1. Or email me at bob.smith@mail.example.org. Thanks.")).toEqual([
+      "Visit https://example.com/a.b?c=1.",
+      "Or email me at bob.smith@mail.example.org.",
+      "Thanks."
+    ])
+    expect(split("Open report.pdf. It is short.")).toEqual(["Open report.pdf.", "It is short."])
+  })
+
+  it("reads measurements and units after a number", () => {
+    expect(split("The board is 2.5 m long and 30 cm wide. It weighs 4 kg.")).toEqual([
+      "The board is 2.5 m long and 30 cm wide.",
+      "It weighs 4 kg."
+    ])
+    expect(split("He is 6 ft. tall. She is 5 ft. 4 in. tall. He weighed 180 lbs. He was strong.")).toEqual([
+      "He is 6 ft. tall.",
+      "She is 5 ft. 4 in. tall.",
+      "He weighed 180 lbs.",
+      "He was strong."
+    ])
+    expect(split("The temperature was 20\u00b0C. It felt warmer.")).toEqual(["The temperature was 20\u00b0C.", "It felt warmer."])
+  })
+
+  it("reads streets apart from saints and doctors", () => {
+    expect(split("He lives on Baker St. The house is old.")).toEqual(["He lives on Baker St.", "The house is old."])
+    expect(split("Dr. Watson met him at 221B Baker St. in London. They went to St. Paul's.")).toEqual([
+      "Dr. Watson met him at 221B Baker St. in London.",
+      "They went to St. Paul's."
+    ])
+  })
+
+  it("reads a sign in capitals and a company's full name inside the sentence", () => {
+    expect(split("The sign read OPEN 7 A.M. TO 5 P.M. Inside, a fire burned.")).toEqual([
+      "The sign read OPEN 7 A.M. TO 5 P.M.",
+      "Inside, a fire burned."
+    ])
+    expect(split("Invoices from Campbell & Co. Ltd. lay on the desk. She read them.")).toEqual([
+      "Invoices from Campbell & Co. Ltd. lay on the desk.",
+      "She read them."
+    ])
+  })
+
+  it("splits a text written all in lower case at its full stops", () => {
+    expect(split("i went home. then i slept. it was late.")).toEqual(["i went home.", "then i slept.", "it was late."])
+  })
+
+  it("keeps every word, in order, once", () => {
+    const text = "Mr. and Mrs. Smith arrived at 6 p.m. They were late! Why? Nobody knew... The U.S. Army had closed the road."
+    expect(split(text).join(" ")).toBe(text)
+  })
+})
+
+describe("split: quotations", () => {
+  const balanced = (piece: string) =>
+    (piece.match(/"/gu) ?? []).length % 2 === 0 &&
+    (piece.match(/\u201c/gu) ?? []).length === (piece.match(/\u201d/gu) ?? []).length
+
+  it("keeps a short quotation whole", () => {
+    expect(split('It said only: "Take care of them. I couldn\'t."')).toEqual(['It said only: "Take care of them. I couldn\'t."'])
+    expect(split("\u201cI don\u2019t know. Maybe tomorrow,\u201d she said. We left.")).toEqual([
+      "\u201cI don\u2019t know. Maybe tomorrow,\u201d she said.",
+      "We left."
+    ])
+    expect(split("He teaches science (He worked for 5 years as an engineer. He liked it.) at the school.")).toEqual([
+      "He teaches science (He worked for 5 years as an engineer. He liked it.) at the school."
+    ])
+  })
+
+  it("splits a long quotation at its sentences, and each piece shows balanced marks", () => {
+    const speech = Array.from({ length: 8 }, (_, i) => `This is sentence number ${i + 1} of a long speech that goes on.`)
+    const pieces = split(`"${speech.join(" ")}" he said. Then silence.`)
+    expect(pieces).toEqual([
+      ...speech.slice(0, 7).map((s) => `"${s}"`),
+      `"${speech[7]}" he said.`,
+      "Then silence."
+    ])
+    for (const piece of pieces) expect(balanced(piece)).toBe(true)
+  })
+
+  it("balances a quotation cut by the length limit", () => {
+    const clause = "the river ran past the old mill and the children followed it for hours"
+    const pieces = split(`She said, \u201c${Array.from({ length: 12 }, () => clause).join(", ")}.\u201d`)
+    expect(pieces.length).toBeGreaterThan(1)
+    for (const piece of pieces) {
+      expect(balanced(piece)).toBe(true)
+      expect(piece.length).toBeLessThanOrEqual(400)
+    }
+  })
+
+  it("closes and reopens a speech the writer leaves open at the end of a paragraph", () => {
+    expect(split('She said: "I went home. I slept.\n\n"Then I woke up."')).toEqual([
+      'She said: "I went home."',
+      '"I slept."',
+      '"Then I woke up."'
+    ])
+  })
+
+  it("does not take apostrophes for quotation marks", () => {
+    expect(split("Back in the '90s we danced. Then the dogs' bowls were empty. We couldn't stay.")).toEqual([
+      "Back in the '90s we danced.",
+      "Then the dogs' bowls were empty.",
+      "We couldn't stay."
+    ])
+  })
+})
+
+describe("split: the writer's overrides", () => {
+  it("forces a boundary at a | standing alone", () => {
+    expect(split("At 6 p.m. the bell rang | Everyone stood up.")).toEqual(["At 6 p.m. the bell rang", "Everyone stood up."])
+    expect(split("The storm came,\n|\nand then it went.")).toEqual(["The storm came,", "and then it went."])
+    expect(split('He said "Go home. | Now." She left.')).toEqual(['He said "Go home."', '"Now."', "She left."])
+  })
+
+  it("joins with a ~ after a sentence's end mark, or at the end of a line", () => {
+    expect(split("I live in the U.S.~How about you? Me too.")).toEqual(["I live in the U.S. How about you?", "Me too."])
+    expect(split("I live in the U.S.~\nHow about you?")).toEqual(["I live in the U.S. How about you?"])
+    expect(split("Chapter One~\nIt was a dark night.")).toEqual(["Chapter One It was a dark night."])
+  })
+
+  it("leaves other tildes and pipes alone", () => {
+    expect(split("It costs ~5 dollars. See http://x.org/~bob today. Use a|b.")).toEqual([
+      "It costs ~5 dollars.",
+      "See http://x.org/~bob today.",
+      "Use a|b."
+    ])
+  })
+})
+
+describe("split: lines", () => {
+  it("gives a heading on its own line a sentence of its own", () => {
+    expect(split("Chapter One\nIt was a dark and stormy night. The rain fell.")).toEqual([
+      "Chapter One",
+      "It was a dark and stormy night.",
+      "The rain fell."
+    ])
+    expect(split("# The Storm\nIt was a dark night.")).toEqual(["# The Storm", "It was a dark night."])
+  })
+
+  it("reads a caption-style transcript, a phrase a line, as running text", () => {
+    expect(split("so yesterday I told him\nJohn you can't do that\nand then\nI went home.")).toEqual([
+      "so yesterday I told him John you can't do that and then I went home."
+    ])
+    // A heading after a sentence's end still stands alone.
+    expect(split("The storm came in from the west, and the boats ran for the shelter of the bay.\nThe Harbour\nIt was empty.")).toEqual([
+      "The storm came in from the west, and the boats ran for the shelter of the bay.",
+      "The Harbour",
+      "It was empty."
+    ])
+  })
+
+  it("never splits prose hard-wrapped at 80 columns, even where a line starts with a capital", () => {
+    const wrapped = [
+      "The lighthouse keeper woke before dawn, as she had every day for forty years, and",
+      "climbed the spiral stairs with a lantern in one hand and a cup of tea in the",
+      "other. Out on the water a small boat drifted towards the rocks near Cape",
+      "Ann, where the Atlantic meets the coast of Massachusetts and the tide runs fast",
+      "Sunday after Sunday."
+    ].join("\n")
+    expect(split(wrapped)).toEqual([
+      "The lighthouse keeper woke before dawn, as she had every day for forty years, and climbed the spiral stairs with a lantern in one hand and a cup of tea in the other.",
+      "Out on the water a small boat drifted towards the rocks near Cape Ann, where the Atlantic meets the coast of Massachusetts and the tide runs fast Sunday after Sunday."
+    ])
+  })
+})
+
 describe("split: other scripts and emoji", () => {
   it("ends Japanese and Chinese sentences at 。！？, with no spaces needed", () => {
     expect(split("今日は晴れです。明日は雨ですか？はい！")).toEqual(["今日は晴れです。", "明日は雨ですか？", "はい！"])
@@ -137,6 +377,16 @@ describe("split: other scripts and emoji", () => {
     expect(split("Γεια σου κόσμε. Τι κάνεις; Καλά.")).toEqual(["Γεια σου κόσμε.", "Τι κάνεις;", "Καλά."])
     expect(split("مرحبا بالعالم. كيف حالك؟ أنا بخير!")).toEqual(["مرحبا بالعالم.", "كيف حالك؟", "أنا بخير!"])
     expect(split("यह पहला वाक्य है। यह दूसरा वाक्य है।")).toEqual(["यह पहला वाक्य है।", "यह दूसरा वाक्य है।"])
+  })
+
+  it("reads French, German and Spanish quotation and question marks", () => {
+    expect(split("Il a dit \u00ab Bonjour. \u00bb Puis il est parti.")).toEqual(["Il a dit \u00ab Bonjour. \u00bb", "Puis il est parti."])
+    expect(split("Er sagte: \u201eHallo.\u201c Dann ging er. Herr Dr. M\u00fcller kam um 8 Uhr.")).toEqual([
+      "Er sagte: \u201eHallo.\u201c",
+      "Dann ging er.",
+      "Herr Dr. M\u00fcller kam um 8 Uhr."
+    ])
+    expect(split("\u00bfD\u00f3nde est\u00e1? No lo s\u00e9. \u00a1V\u00e1monos!")).toEqual(["\u00bfD\u00f3nde est\u00e1?", "No lo s\u00e9.", "\u00a1V\u00e1monos!"])
   })
 
   it("does not take an English semicolon for a Greek question mark", () => {

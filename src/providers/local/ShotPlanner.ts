@@ -7,9 +7,13 @@
  * the neighbouring sentences feed just the continuity hint at the end of each prompt, so editing a
  * neighbour changes that hint and nothing else.
  *
- * Shots follow the sentence as it is spoken: the first establishes the whole scene, later ones move
- * through the sentence's salient words in order, so each picture matches what is being said while it
- * is on screen (shots are 2 s slices of the narration).
+ * Shots follow the sentence as it is spoken (shots are 2 s slices of the narration): each prompt opens
+ * with a panel line, the way a storyboard artist labels a panel ("Low angle: the keeper climbed the
+ * spiral stairs"): the framing, then the phrase of the sentence that is being said while the shot is on
+ * screen, with a leading pronoun named ("she" → "the lighthouse keeper", from this sentence or the one
+ * before). When a sentence has fewer phrases than shots, the extra shots close in on a thing the phrase
+ * names ("Detail: the lantern"). The draft card prints the panel line; the rest of the prompt (the
+ * style, the continuity hint) is for an image model.
  */
 import { normalize } from "../../text/Sentences.ts"
 
@@ -29,24 +33,24 @@ export interface PlanInput {
 
 interface Framing {
   readonly shotType: string
-  /** How the prompt opens: "<lead> <focus>". */
+  /** How the panel line opens: "<lead>: <phrase>". */
   readonly lead: string
   /** Moves that suit the framing, preferred when the seed allows. */
   readonly moves: ReadonlyArray<Camera>
 }
 
 const establishing: ReadonlyArray<Framing> = [
-  { shotType: "wide", lead: "Wide establishing shot of", moves: ["pull-out", "pan-right", "pan-left"] },
-  { shotType: "aerial", lead: "High aerial view over", moves: ["tilt-down", "pull-out", "pan-right"] }
+  { shotType: "wide", lead: "Wide", moves: ["pull-out", "pan-right", "pan-left"] },
+  { shotType: "aerial", lead: "Aerial", moves: ["tilt-down", "pull-out", "pan-right"] }
 ]
 
 const details: ReadonlyArray<Framing> = [
-  { shotType: "medium", lead: "Medium shot of", moves: ["pan-left", "pan-right", "push-in"] },
-  { shotType: "close-up", lead: "Close-up of", moves: ["push-in", "tilt-up", "tilt-down"] },
-  { shotType: "detail", lead: "Extreme close-up detail of", moves: ["push-in", "pan-right", "tilt-down"] },
-  { shotType: "over-the-shoulder", lead: "Over-the-shoulder shot toward", moves: ["push-in", "pan-left"] },
-  { shotType: "low-angle", lead: "Low-angle shot looking up at", moves: ["tilt-up", "push-in", "pull-out"] },
-  { shotType: "high-angle", lead: "High-angle shot looking down on", moves: ["tilt-down", "pull-out", "pan-left"] }
+  { shotType: "medium", lead: "Medium shot", moves: ["pan-left", "pan-right", "push-in"] },
+  { shotType: "close-up", lead: "Close-up", moves: ["push-in", "tilt-up", "tilt-down"] },
+  { shotType: "detail", lead: "Detail", moves: ["push-in", "pan-right", "tilt-down"] },
+  { shotType: "over-the-shoulder", lead: "Over the shoulder", moves: ["push-in", "pan-left"] },
+  { shotType: "low-angle", lead: "Low angle", moves: ["tilt-up", "push-in", "pull-out"] },
+  { shotType: "high-angle", lead: "High angle", moves: ["tilt-down", "pull-out", "pan-left"] }
 ]
 
 const stopwords = new Set(
@@ -132,38 +136,172 @@ export const salientWords = (text: string, limit = 12): ReadonlyArray<string> =>
 const list = (words: ReadonlyArray<string>): string =>
   words.length <= 1 ? words.join("") : `${words.slice(0, -1).join(", ")} and ${words[words.length - 1]}`
 
-const excerpt = (text: string, max = 90): string => {
-  const clean = text.replace(/\s+/gu, " ").trim()
-  if (clean.length <= max) return clean
-  const cut = clean.slice(0, max)
-  const space = cut.lastIndexOf(" ")
-  return `${(space > max / 2 ? cut.slice(0, space) : cut).replace(/[\s,;:]+$/u, "")}…`
+// --- panel lines ----------------------------------------------------------------------------------
+
+/** Words before which a long phrase may be split (a clause or a prepositional phrase starts there). */
+const joints = new Set(
+  ("and but while as when whilst until before after because though although then so with without " +
+    "towards toward into onto across through over under past beyond behind beside from at in on")
+    .split(" ")
+)
+/** Leading words dropped from a panel line: they only link it to the phrase before. */
+const linkers = new Set(["and", "but", "then", "so", "or", "yet"])
+const determiners = new Set("the a an her his their its my our your this that these those".split(" "))
+const pronouns = new Set(["she", "he", "they"])
+/** Common irregular verbs in the past and present, which end a subject ("The old keeper *woke*"). */
+const verbs = new Set(
+  ("was were is are am has had have does did do woke wakes rang rings ran runs came comes went goes saw sees " +
+    "took takes made makes stood stands sat sits fell falls held holds knew knows found finds gave gives told " +
+    "tells felt feels left leaves kept keeps began begins brought brings thought thinks heard hears lay lies " +
+    "rose rises drove drives flew flies grew grows threw throws caught catches led leads spoke speaks wrote " +
+    "writes met meets lost loses won wins swam swims sang sings broke breaks chose chooses drew draws shook " +
+    "shakes climbs climb turned turns looked looks walked walks opened opens will would could should can may might must")
+    .split(" ")
+)
+const verbLike = (word: string) => {
+  const w = word.toLowerCase()
+  return verbs.has(w) || /^\p{L}{3,}ed$/u.test(w)
+}
+
+const MAX_PHRASE = 64
+
+interface Token {
+  readonly text: string
+  readonly word: string
+}
+
+/** Whitespace tokens, each with its bare word (punctuation stripped, lower case) for the tests above. */
+const tokens = (text: string): Array<Token> =>
+  text
+    .split(/\s+/u)
+    .filter((t) => t !== "")
+    .map((t) => ({ text: t, word: t.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, "").toLowerCase() }))
+
+/**
+ * The sentence cut into the phrases a panel line can quote: at punctuation, then long phrases (more than
+ * eight words) at a clause or preposition near their middle, never leaving fewer than three words a side.
+ */
+export const phrases = (text: string): Array<Array<Token>> => {
+  const out: Array<Array<Token>> = []
+  let current: Array<Token> = []
+  for (const token of tokens(text)) {
+    current.push(token)
+    if (/[,;:()\u2014\u2013]$|[.!?。！？]$/u.test(token.text) || token.text === "-") {
+      out.push(current)
+      current = []
+    }
+  }
+  if (current.length > 0) out.push(current)
+  const split = (phrase: Array<Token>): Array<Array<Token>> => {
+    if (phrase.length <= 8) return [phrase]
+    let best = -1
+    for (let i = 3; i <= phrase.length - 3; i++) {
+      if (joints.has(phrase[i]!.word) && (best < 0 || Math.abs(i - phrase.length / 2) < Math.abs(best - phrase.length / 2))) best = i
+    }
+    return best < 0 ? [phrase] : [...split(phrase.slice(0, best)), ...split(phrase.slice(best))]
+  }
+  return out.flatMap(split).filter((p) => p.some((t) => t.word !== ""))
+}
+
+/** "The old lighthouse keeper" of "The old lighthouse keeper woke before dawn": who the sentence is about. */
+export const subjectOf = (text: string | undefined): string | undefined => {
+  if (text === undefined) return undefined
+  const ts = tokens(text).slice(0, 6)
+  if (ts.length === 0 || pronouns.has(ts[0]!.word)) return undefined
+  const names = ts.findIndex((t) => !/^\p{Lu}/u.test(t.text) || /[,;:.!?]$/u.test(t.text))
+  // Two or three capitalised words that start the sentence ("Captain Mara Quinn"): a name. One alone may
+  // only be capitalised for starting the sentence ("Snow fell").
+  if (!determiners.has(ts[0]!.word) && !stopwords.has(ts[0]!.word)) {
+    const end = names < 0 ? ts.length : names + (/[,;:.!?]$/u.test(ts[names]!.text) ? 1 : 0)
+    const name = ts.slice(0, end).map((t) => t.text.replace(/[,;:.!?]+$/u, ""))
+    return name.length >= 2 && name.length <= 3 ? name.join(" ") : undefined
+  }
+  if (!determiners.has(ts[0]!.word)) return undefined
+  for (let i = 1; i < ts.length && i <= 4; i++) {
+    const t = ts[i]!
+    if (verbLike(t.word) || stopwords.has(t.word)) return i >= 2 ? ts.slice(0, i).map((x) => x.text).join(" ") : undefined
+    if (/[,;:.!?]$/u.test(t.text)) return undefined
+  }
+  return undefined
+}
+
+/** A phrase as a panel line's text: no linking word in front, no dangling word behind, at most MAX_PHRASE. */
+const tidy = (phrase: ReadonlyArray<Token>, subject: string | undefined): string => {
+  let ts = [...phrase]
+  while (ts.length > 1 && linkers.has(ts[0]!.word)) ts = ts.slice(1)
+  let words = ts.map((t) => t.text)
+  if (subject !== undefined && pronouns.has(ts[0]?.word ?? "")) words = [subject, ...words.slice(1)]
+  // Cut a long phrase at a joint (or a word boundary) so it stays one short line.
+  const whole = words.length
+  while (words.join(" ").length > MAX_PHRASE && words.length > 3) {
+    let cut = words.length - 1
+    for (let i = words.length - 1; i >= 3; i--) {
+      if (joints.has(words[i]!.toLowerCase()) && words.slice(0, i).join(" ").length <= MAX_PHRASE) {
+        cut = i
+        break
+      }
+    }
+    words = words.slice(0, cut)
+  }
+  // A cut phrase must not end on "the" or "with"; a whole one ends where the sentence's phrase does.
+  while (words.length < whole && words.length > 1 && stopwords.has(words[words.length - 1]!.toLowerCase().replace(/[^\p{L}]/gu, ""))) words = words.slice(0, -1)
+  let line = words.join(" ").replace(/[\s,;:(\u2014\u2013-]+$/u, "").replace(/[.!?。！？]+$/u, "").replace(/^[(\u2014\u2013-]+/u, "")
+  // "The keeper" reads as "the keeper" after "Wide: "; a name keeps its capital.
+  const first = tokens(line)[0]
+  if (first !== undefined && (determiners.has(first.word) || pronouns.has(first.word) || stopwords.has(first.word))) {
+    line = line.charAt(0).toLowerCase() + line.slice(1)
+  }
+  return line
+}
+
+/** The things a phrase names: a determiner and up to three words after it ("the frozen river", "a cup"). */
+const thingsIn = (phrase: ReadonlyArray<Token>): Array<string> => {
+  const out: Array<string> = []
+  for (let i = 0; i < phrase.length; i++) {
+    if (!determiners.has(phrase[i]!.word) || /[,;:.!?]$/u.test(phrase[i]!.text)) continue
+    let end = i
+    for (let j = i + 1; j < phrase.length && j <= i + 3; j++) {
+      const t = phrase[j]!
+      if (t.word === "" || stopwords.has(t.word) || verbLike(t.word)) break
+      end = j
+      if (/[,;:.!?]$/u.test(t.text)) break
+    }
+    if (end > i) out.push(phrase.slice(i, end + 1).map((t) => t.text).join(" ").replace(/[^\p{L}\p{N}]+$/u, ""))
+  }
+  return out
 }
 
 /**
- * What shot `i` of `count` shows: the first the scene as a whole, the rest consecutive slices of the
- * salient words, so the pictures move through the sentence as the narration does.
+ * What each of `count` shots says, in spoken order: the phrases shared out by their place in the sentence;
+ * with more shots than phrases, a shot that would repeat its neighbour's phrase closes in on a thing in it.
  */
-const focusOf = (words: ReadonlyArray<string>, i: number, count: number): ReadonlyArray<string> => {
-  if (words.length === 0) return []
-  if (i === 0) return longest(words, 4)
-  const rest = count - 1
-  if (words.length >= rest) {
-    const from = Math.floor(((i - 1) * words.length) / rest)
-    const to = Math.floor((i * words.length) / rest)
-    return longest(words.slice(from, to), 3)
-  }
-  return [words[(i - 1) % words.length]!]
+const panelPhrases = (text: string, count: number, subject: string | undefined, own: string | undefined): Array<string> => {
+  const ps = phrases(text)
+  if (ps.length === 0) return Array.from({ length: count }, () => "")
+  const total = ps.reduce((n, p) => n + p.length, 0)
+  // Each phrase goes to the shot on screen at its middle; a shot may get several, or none.
+  const groups: Array<Array<number>> = Array.from({ length: count }, () => [])
+  let start = 0
+  ps.forEach((p, k) => {
+    groups[Math.min(count - 1, Math.floor(((start + p.length / 2) * count) / total))]!.push(k)
+    start += p.length
+  })
+  const out: Array<string> = []
+  // Before its first phrase is due, a shot shows that phrase (a sentence of one long word).
+  let current = groups.find((g) => g.length > 0)?.[0] ?? 0
+  groups.forEach((group, i) => {
+    if (group.length > 0) {
+      current = group[group.length - 1]!
+      out.push(tidy(group.flatMap((k) => ps[k]!), subject))
+      return
+    }
+    // No phrase of its own: close in on a thing the phrase being said names, else on whom it is about.
+    const things = thingsIn(ps[current]!).filter((t) => t.toLowerCase() !== subject?.toLowerCase())
+    const thing = things.length > 0 ? things[i % things.length]! : own
+    out.push(thing !== undefined ? tidy(tokens(thing), undefined) : tidy(ps[current]!, subject))
+  })
+  return out
 }
-
-/** The `n` longest words (the more specific ones, as a rule), kept in spoken order. */
-const longest = (words: ReadonlyArray<string>, n: number): ReadonlyArray<string> =>
-  words
-    .map((word, index) => ({ word, index }))
-    .sort((a, b) => [...b.word].length - [...a.word].length || a.index - b.index)
-    .slice(0, n)
-    .sort((a, b) => a.index - b.index)
-    .map(({ word }) => word)
 
 const continuity = (previous: string | undefined, next: string | undefined): string => {
   const before = previous === undefined ? [] : salientWords(previous, 3)
@@ -206,17 +344,15 @@ export const planShots = (input: PlanInput): ReadonlyArray<Shot> => {
     throw new RangeError(`ShotPlanner: count must be a whole number >= 1, got ${input.count}`)
   }
   const random = generator(hash(normalize(input.text)))
-  const words = salientWords(input.text)
-  const scene = excerpt(input.text).replace(/[.。!！?？।]+$/u, "")
+  const own = subjectOf(input.text)
+  const lines = panelPhrases(input.text, count, own ?? subjectOf(input.previous), own)
   const style = input.style.trim().replace(/[.\s]+$/u, "")
   const hint = continuity(input.previous, input.next)
   let camera: Camera | undefined
   return framings(random, count).map((framing, i) => {
     camera = cameraFor(random, framing, camera)
-    const focus = focusOf(words, i, count)
-    const subject =
-      focus.length === 0 ? `the moment “${scene}”` : i === 0 ? `${list(focus)}: “${scene}”` : list(focus)
-    const prompt = [`${framing.lead} ${subject}.`, style.length > 0 ? `Style: ${style}.` : "", hint]
+    const phrase = lines[i] === "" ? "the moment" : lines[i]!
+    const prompt = [`${framing.lead}: ${phrase}.`, style.length > 0 ? `Style: ${style}.` : "", hint]
       .filter((part) => part.length > 0)
       .join(" ")
     return { prompt, shotType: framing.shotType, camera }

@@ -1,0 +1,191 @@
+/**
+ * Putting the film together, for both profiles: each sentence's clips joined under its narration (the mux),
+ * and the sentences joined into the film (the final concat).
+ *
+ * Surprises:
+ * - The mux counts frames, not seconds: clips are converted to the output rate first, padded by cloning their
+ *   last frame if short, and trimmed by frame number, so a part lasts exactly `frames / fps`. The narration is
+ *   padded with silence or trimmed to the same length, sample-exact, so parts concatenate without drift.
+ * - The concat demuxer reads `file '...'` lines where `'` ends the quote (see `Escape.concatListLine`);
+ *   `-safe 0` lets it open absolute paths. Each part gets an exact `duration` line (see `partDuration`); the
+ *   muxer then warns about non-monotonous audio DTS where AAC priming overlaps a boundary, which is harmless.
+ */
+import { Effect } from "effect"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Encode from "./Encode.ts"
+import { MediaInvalid } from "./Errors.ts"
+import { concatListLine } from "./Escape.ts"
+import { Ffmpeg, type ProbeResult } from "./Ffmpeg.ts"
+import { io, requireFrame, writeAtomically } from "./Files.ts"
+
+/** How every film part is encoded (the mux, and a join that must re-encode): the same codecs and audio
+ *  format everywhere, so the final concat can copy streams. Picture and sound come from `[v]` and `[a]`. */
+const encodeFilm = (fps: number, out: string): ReadonlyArray<string> => [
+  "-map", "[v]", "-map", "[a]",
+  "-r", String(fps),
+  ...Encode.h264,
+  ...Encode.aac,
+  ...Encode.mp4(out)
+]
+
+// ---------------------------------------------------------------------------------------------------------
+// Sentence mux
+
+export interface MuxOptions {
+  readonly clips: ReadonlyArray<{ readonly path: string; readonly frames: number }>
+  readonly audio: string
+  readonly out: string
+  readonly fps: number
+  readonly width: number
+  readonly height: number
+}
+
+/**
+ * Joins the clips, each cut (or padded) to its frame count and fitted to width×height at `fps`, lays the
+ * narration over them and cuts the result to the shorter of the two, rounded to a whole frame.
+ * H.264 + AAC 48 kHz stereo. Returns the path and the number of frames written.
+ */
+export const muxSentence = Effect.fn("Assemble.muxSentence")(function* (opts: MuxOptions) {
+  yield* requireFrame("Assemble.muxSentence", opts.width, opts.height, opts.fps)
+  if (opts.clips.length === 0) return yield* Effect.dieMessage("Assemble.muxSentence: no clips")
+  for (const clip of opts.clips) {
+    if (!Number.isInteger(clip.frames) || clip.frames < 1) {
+      return yield* Effect.dieMessage(`Assemble.muxSentence: clip ${clip.path} has ${clip.frames} frames`)
+    }
+  }
+  const ff = yield* Ffmpeg
+  const { width: w, height: h, fps } = opts
+  const narration = yield* ff.probe(opts.audio)
+  if (!narration.streams.some((s) => s.type === "audio")) {
+    const file = path.resolve(opts.audio)
+    return yield* Effect.fail(
+      new MediaInvalid({ path: file, reason: "it has no audio stream", message: `${file} has no audio stream to narrate with.` })
+    )
+  }
+  const videoFrames = opts.clips.reduce((n, c) => n + c.frames, 0)
+  const audioFrames = Math.max(1, Math.round(narration.durationSec * fps))
+  const frames = Math.min(videoFrames, audioFrames)
+  const samples = Math.round((frames / fps) * Encode.SAMPLE_RATE)
+
+  const inputs: Array<string> = []
+  const chains: Array<string> = []
+  opts.clips.forEach((clip, i) => {
+    // Read only what is needed (plus a margin) of a long provider clip.
+    inputs.push("-t", (clip.frames / fps + 1).toFixed(3), "-i", path.resolve(clip.path))
+    chains.push(
+      `[${i}:v]scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,setsar=1,` +
+        `fps=${fps},tpad=stop_mode=clone:stop=${clip.frames},trim=end_frame=${clip.frames},setpts=PTS-STARTPTS,format=yuv420p[v${i}]`
+    )
+  })
+  const a = opts.clips.length
+  inputs.push("-i", path.resolve(opts.audio))
+  chains.push(
+    `${opts.clips.map((_, i) => `[v${i}]`).join("")}concat=n=${opts.clips.length}:v=1:a=0,` +
+      `trim=end_frame=${frames},setpts=PTS-STARTPTS[v]`
+  )
+  chains.push(
+    `[${a}:a]aresample=${Encode.SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,apad,` +
+      `atrim=end_sample=${samples},asetpts=PTS-STARTPTS[a]`
+  )
+  const out = yield* writeAtomically(opts.out, (tmp) =>
+    ff.run([...Encode.graphThreads, ...inputs, "-filter_complex", chains.join(";"), ...encodeFilm(fps, tmp)], {
+      purpose: `mux ${opts.clips.length} clip(s) with ${opts.audio} into ${opts.out}`
+    })
+  )
+  return { out, frames }
+})
+
+// ---------------------------------------------------------------------------------------------------------
+// Final concat
+
+export interface ConcatOptions {
+  readonly parts: ReadonlyArray<string>
+  readonly out: string
+  /** Where the concat demuxer's list file is written (and removed afterwards). */
+  readonly listDir: string
+}
+
+/**
+ * A part's exact length for the list's `duration` line. Without it the demuxer spaces parts by their container
+ * duration, which counts the AAC encoder delay: every boundary would add ~21 ms of drift to the picture.
+ */
+const partDuration = (info: ProbeResult): number =>
+  info.streams.find((s) => s.type === "video")?.durationSec ?? info.durationSec
+
+const signature = (info: ProbeResult): string | undefined => {
+  const video = info.streams.filter((s) => s.type === "video")
+  const audio = info.streams.filter((s) => s.type === "audio")
+  if (video.length !== 1 || audio.length !== 1) return undefined
+  const v = video[0]!
+  const a = audio[0]!
+  return [v.codec, v.width, v.height, v.fps?.toFixed(4), v.pixelFormat, a.codec, a.sampleRate, a.channels].join("|")
+}
+
+/**
+ * Joins the sentence muxes. When every part has the same codecs, size, rate and audio format the streams are
+ * copied (fast, lossless); otherwise everything is re-encoded to the first part's size and rate.
+ */
+export const concatFinal = Effect.fn("Assemble.concatFinal")(function* (opts: ConcatOptions) {
+  if (opts.parts.length === 0) return yield* Effect.dieMessage("Assemble.concatFinal: no parts")
+  const ff = yield* Ffmpeg
+  const infos: Array<ProbeResult> = []
+  for (const part of opts.parts) {
+    const info = yield* ff.probe(part)
+    if (!info.streams.some((s) => s.type === "video") || !info.streams.some((s) => s.type === "audio")) {
+      const file = path.resolve(part)
+      return yield* Effect.fail(
+        new MediaInvalid({
+          path: file,
+          reason: "it needs one video and one audio stream",
+          message: `${file} cannot be joined into the film: it needs one video and one audio stream.`
+        })
+      )
+    }
+    infos.push(info)
+  }
+  const signatures = infos.map(signature)
+  // A newline cannot be written into a list file line; such a path takes the re-encoding road.
+  const copyable =
+    signatures[0] !== undefined && signatures.every((s) => s === signatures[0]) && !opts.parts.some((p) => /[\r\n]/.test(p))
+
+  if (copyable) {
+    const listDir = path.resolve(opts.listDir)
+    const out = yield* Effect.acquireUseRelease(
+      io(listDir, "write the concat list in", () => {
+        fs.mkdirSync(listDir, { recursive: true })
+        const list = path.join(listDir, `concat-${crypto.randomBytes(4).toString("hex")}.txt`)
+        const entries = opts.parts.map((part, i) => `${concatListLine(part)}\nduration ${partDuration(infos[i]!).toFixed(6)}`)
+        fs.writeFileSync(list, `ffconcat version 1.0\n${entries.join("\n")}\n`, "utf8")
+        return list
+      }),
+      (list) =>
+        writeAtomically(opts.out, (tmp) =>
+          ff.run(["-f", "concat", "-safe", "0", "-i", list, "-map", "0", "-c", "copy", ...Encode.mp4(tmp)], {
+            purpose: `join ${opts.parts.length} parts into ${opts.out} (stream copy)`
+          })
+        ),
+      (list) => Effect.sync(() => fs.rmSync(list, { force: true }))
+    )
+    return { out, mode: "copy" as const }
+  }
+
+  const first = infos[0]!.streams.find((s) => s.type === "video")!
+  const w = first.width! + (first.width! % 2)
+  const h = first.height! + (first.height! % 2)
+  const fps = first.fps ?? 24
+  const inputs = opts.parts.flatMap((p) => ["-i", path.resolve(p)])
+  const chains = opts.parts.map(
+    (_, i) =>
+      `[${i}:v]scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=${fps},format=yuv420p[v${i}];` +
+      `[${i}:a]aresample=${Encode.SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo[a${i}]`
+  )
+  chains.push(`${opts.parts.map((_, i) => `[v${i}][a${i}]`).join("")}concat=n=${opts.parts.length}:v=1:a=1[v][a]`)
+  const out = yield* writeAtomically(opts.out, (tmp) =>
+    ff.run([...Encode.graphThreads, ...inputs, "-filter_complex", chains.join(";"), ...encodeFilm(fps, tmp)], {
+      purpose: `join ${opts.parts.length} parts into ${opts.out} (re-encoding: their formats differ)`
+    })
+  )
+  return { out, mode: "reencode" as const }
+})
