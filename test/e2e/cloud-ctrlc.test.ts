@@ -86,6 +86,35 @@ describe("Ctrl-C in a cloud build", () => {
     console.log(`ctrl-c test (clips): ${JSON.stringify({ inProgressAtCtrlC: making.length, clipsSubmitted: clips.length, cancelled: fakes.fal.cancels, cancelledInProgress: fakes.fal.cancelsInProgress, reboughtNextBuild: after.videoSubmits - before.videoSubmits, collected: making.length })}`)
   }, 180_000)
 
+  it("a second Ctrl-C quits at once and still keeps the handles: the next build collects the clips", async () => {
+    const dir = makeWorkspace(story.slice(0, 2).join("\n"), { config: cloud })
+    fakes.reset()
+    fakes.fal.setOptions({ workMs: (model) => (/video|i2v/.test(model) ? 10 * 60_000 : 0) })
+    const build = run(dir)
+    const working = () => [...fakes.fal.requests.values()].filter((r) => r.model === models.video && r.state === "IN_PROGRESS")
+    await until(() => working().length >= 2, 90_000, `two clips IN_PROGRESS (${build.output().stderr})`)
+    const making = working().map((r) => r.id)
+    // The first Ctrl-C looks at each request's status before deciding; make that look slow, so the second
+    // Ctrl-C comes while the build is still stopping.
+    fakes.fal.setLatency((req) => (req.path.includes("/status") ? 2_000 : 0))
+    await new Promise((r) => setTimeout(r, 100))
+    build.child.kill("SIGINT")
+    await new Promise((r) => setTimeout(r, 300))
+    build.child.kill("SIGINT")
+    expect(await build.exited).toBe(130)
+    expect(build.output().stderr).toContain("stopped at once")
+    expect(fakes.fal.cancels).toBe(0)
+    expect(inflight(dir).map((h) => h.requestId)).toEqual(expect.arrayContaining(making))
+
+    fakes.fal.setLatency(() => 0)
+    fakes.fal.setOptions({ workMs: () => 0 })
+    const before = fakes.counts()
+    const again = run(dir)
+    expect(await again.exited, again.output().stderr).toBe(0)
+    expect(fakes.counts().videoSubmits - before.videoSubmits).toBe(0)
+    expect(fs.existsSync(path.join(dir, "out", "final.mp4"))).toBe(true)
+  }, 180_000)
+
   it("waits for an image OpenAI is making (it is billed), keeps it, and the next build uses it", async () => {
     const dir = makeWorkspace(story.slice(0, 2).join("\n"), { config: cloud })
     fakes.reset()

@@ -63,6 +63,9 @@ describe("a change of case alone", () => {
     expect(recipeOf(dir, "shot:1:image").text).toBe(after)
     const image = manifest(dir).sentences[0].shots[0]
     expect(image.image).toBe(newCards[0])
-    expect(recordOf(dir, "shot:1:video").data.deps[0].hash).toBe(path.basename(newCards[0]!).split(".")[0])
+    const card = recordOf(dir, "shot:1:image")
+    expect(card.outputs.image.hash).toBe(path.basename(newCards[0]!).split(".")[0])
+    // The clip moves the new card's plate under its new lettering.
+    expect(recordOf(dir, "shot:1:video").data.deps.map((d: any) => d.hash)).toEqual(expect.arrayContaining([card.outputs.plate.hash, card.outputs.lettering.hash]))
   }, 120_000)
 })
