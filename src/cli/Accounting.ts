@@ -10,7 +10,6 @@
  */
 import * as Cost from "../engine/Cost.ts"
 import type { BuildEvent } from "../engine/Events.ts"
-import { stages } from "../Film.ts"
 
 export interface RequestRow {
   readonly node: string
@@ -27,7 +26,7 @@ export interface RequestRow {
   readonly runMs: number
   readonly cost: Cost.Cost
   readonly attempt?: number | undefined
-  /** Why this request paid again for something paid before (see `repaid` in the run). */
+  /** This request knowingly paid again for something already paid for: why. */
   readonly repaid?: string | undefined
 }
 
@@ -108,19 +107,9 @@ export interface RunReport {
   /** What a build stopped at the cost cap left to build, with its estimate. */
   readonly left?: Left | undefined
   readonly output?: string | undefined
-  /** Requests that knowingly paid again for something paid before, and why. */
-  readonly repaid?: ReadonlyArray<Repaid> | undefined
+  /** Requests that knowingly paid again (runs recorded before re-payments were listed lack it). */
+  readonly repaid?: ReadonlyArray<{ readonly id: string; readonly usd: number | null; readonly why: string }> | undefined
 }
-
-export interface Repaid {
-  readonly id: string
-  readonly usd: number | null
-  readonly why: string
-}
-
-/** The re-payments among a run's requests (a lost paid answer bought again, a provider that lost a request). */
-export const repaidOf = (requests: ReadonlyArray<RequestRow>): ReadonlyArray<Repaid> =>
-  requests.filter((r) => r.repaid !== undefined).map((r) => ({ id: r.node, usd: r.cost.usd ?? null, why: r.repaid! }))
 
 /** Total length covered by a set of intervals (overlaps counted once). */
 export const unionMs = (intervals: ReadonlyArray<readonly [number, number]>): number => {
@@ -139,7 +128,7 @@ export const unionMs = (intervals: ReadonlyArray<readonly [number, number]>): nu
   return total
 }
 
-export const stageOrder: ReadonlyArray<string> = stages
+export const stageOrder = ["transcript", "audio", "timing", "prompts", "image", "video", "mux", "final"]
 const byStageOrder = (a: string, b: string) => {
   const ia = stageOrder.indexOf(a)
   const ib = stageOrder.indexOf(b)
@@ -182,7 +171,7 @@ export const collector = (now: () => number = Date.now) => {
           runMs: Math.max(0, wallMs - (r.queueMs ?? 0)),
           cost: r.cost,
           attempt: r.attempt,
-          ...(r.repaid === undefined ? {} : { repaid: r.repaid })
+          ...(r.repaid !== undefined ? { repaid: r.repaid } : {})
         })
         break
       }

@@ -2,10 +2,10 @@
  * `storyshot build`: build the film (or the named targets and what they need), paying only for what is
  * stale, then refresh `out/` from the store.
  */
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { Command, Options } from "@effect/cli"
 import { Cause, Effect, Exit, Option } from "effect"
+import * as Atomic from "../engine/Atomic.ts"
 import * as Cost from "../engine/Cost.ts"
 import { BuildEvents, type BuildEvent } from "../engine/Events.ts"
 import * as Lock from "../engine/Lock.ts"
@@ -14,8 +14,9 @@ import { Store } from "../engine/Store.ts"
 import * as Targets from "../../targets/index.ts"
 import * as Registry from "../../targets/registry.ts"
 import { Profile } from "../Config.ts"
+import * as Pools from "../Pools.ts"
 import * as ProviderConfig from "../providers/ProviderConfig.ts"
-import { retryable, type Retryable } from "../providers/Retryable.ts"
+import { retryable } from "../providers/Retryable.ts"
 import { publish } from "../Publish.ts"
 import * as SplitChanges from "../text/SplitChanges.ts"
 import * as Accounting from "./Accounting.ts"
@@ -90,7 +91,8 @@ export interface BuildFlags {
 export interface Summary {
   readonly built: ReadonlyArray<string>
   readonly cached: ReadonlyArray<string>
-  readonly failed: ReadonlyArray<{ readonly id: string; readonly error: string }>
+  /** `cause` is the typed error the node failed with (not printed: `error` is its one line). */
+  readonly failed: ReadonlyArray<{ readonly id: string; readonly error: string; readonly cause?: unknown }>
   readonly skipped: ReadonlyArray<{ readonly id: string; readonly because: string }>
   readonly cost: Cost.Total
   readonly saved: Cost.Total
@@ -105,10 +107,12 @@ export interface Summary {
   /** Stopped at the cost cap: what is left to build and its estimate. */
   readonly left?: Accounting.Left | undefined
   readonly output?: string | undefined
-  /** Requests that knowingly paid again for something paid before, and why (also in `report`). */
-  readonly repaid: ReadonlyArray<Accounting.Repaid>
   /** Stopped by Ctrl-C (or SIGTERM): what finished before it. */
   readonly interrupted?: boolean | undefined
+  /** Requests that knowingly paid again, and why. */
+  readonly repaid: ReadonlyArray<Scheduler.Repaid>
+  /** The store could not be written (a full or failing disk): the build stopped there. */
+  readonly storeFailure?: { readonly reason: string; readonly path: string; readonly message: string } | undefined
 }
 
 export interface RunHooks {
@@ -177,24 +181,25 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           Effect.tap((r) => Effect.sync(() => hooks.preview!(r.wouldBuild))),
           Effect.ignore
         )
-      const options: Scheduler.BuildOptions & { readonly retryable?: Retryable } = {
-        targets,
-        force: flags.force ? new Set(targets) : undefined,
-        keepGoing: flags.keepGoing,
-        dryRun: flags.dryRun,
-        retries: ws.config.retries,
-        // The pay-once predicate (contract 1): a node is tried again only when nothing paid would be paid again.
-        retryable,
-        retryBaseMs: ProviderConfig.fromEnv(ws.env).retryBaseMs,
-        pools: { ...Scheduler.defaultPools(), ...ws.config.pools },
-        timeoutMs: ws.config.timeoutSeconds * 1000,
-        maxCostUsd: maxCost,
-        complete: flags.target.length === 0
-      }
-      const result = yield* Scheduler.build({ nodes: Targets.plan(ws, sentences), rules: Targets.rules }, options).pipe(
-        Effect.mapError((e) => new Session.UsageError({ message: e.message }))
-      )
-      if (!flags.dryRun) yield* publish(ws, store, sentences, result.results).pipe(Effect.ignore)
+      const result = yield* Scheduler.build(
+        { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
+        {
+          targets,
+          force: flags.force ? new Set(targets) : undefined,
+          keepGoing: flags.keepGoing,
+          dryRun: flags.dryRun,
+          retries: ws.config.retries,
+          // The pay-once predicate (contract 1): a node is tried again only when nothing paid would be paid again.
+          retryable,
+          retryBaseMs: ProviderConfig.fromEnv(ws.env).retryBaseMs,
+          pools: { ...Pools.defaultPools(), ...ws.config.pools },
+          timeoutMs: ws.config.timeoutSeconds * 1000,
+          maxCostUsd: maxCost,
+          complete: flags.target.length === 0
+        }
+      ).pipe(Effect.mapError((e) => new Session.UsageError({ message: e.message })))
+      // A store that could not be written is a full or failing disk: out/ would fail the same way.
+      if (!flags.dryRun && !result.storeFailure) yield* publish(ws, store, sentences, result.results).pipe(Effect.ignore)
       if (!flags.dryRun && result.blockedByBudget.length > 0)
         left = yield* dryWalk.pipe(
           Effect.map((r) => Accounting.left(r.wouldBuild)),
@@ -225,9 +230,8 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
 
     /** Writes run.json (what `runs` and `report` read), for every run that got as far as the lock. */
     const record = (summary: Summary, status: Accounting.RunStatus, error?: string) =>
-      Effect.sync(() => {
-        if (flags.dryRun) return
-        fs.mkdirSync(dir, { recursive: true })
+      Effect.suspend(() => {
+        if (flags.dryRun) return Effect.void
         const stages = accounts.stages()
         const report: Accounting.RunReport = {
           version: 1,
@@ -241,7 +245,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           profile: ws.config.profile,
           built: summary.built,
           cached: summary.cached,
-          failed: summary.failed,
+          failed: summary.failed.map(({ id, error }) => ({ id, error })),
           skipped: summary.skipped,
           blockedByBudget: summary.blockedByBudget,
           maxCostUsd: maxCost,
@@ -255,10 +259,14 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           output: summary.output,
           repaid: summary.repaid
         }
-        const tmp = path.join(dir, `run.json.${process.pid}.tmp`)
-        fs.writeFileSync(tmp, JSON.stringify(report, null, 2))
-        fs.renameSync(tmp, path.join(dir, "run.json"))
-      }).pipe(Effect.ignore)
+        // Whole or absent, also on a full disk (one was cut at 16384 bytes, and `runs` then listed nothing).
+        return Atomic.writeAtomic(path.join(dir, "run.json"), JSON.stringify(report, null, 2), Atomic.tempName(ws.storeDir)).pipe(
+          // When the disk is full the build already says so, once.
+          Effect.catchAll((e) =>
+            summary.storeFailure ? Effect.void : Effect.sync(() => onEvent({ _tag: "Warning", message: `this run was not recorded in \`storyshot runs\`: ${e.message}` }))
+          )
+        )
+      })
 
     /** What an interrupted or failed run finished and spent, from its events (the scheduler gave no result). */
     const partial = (interrupted: boolean): Summary => {
@@ -275,8 +283,8 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
         runId,
         dryRun: flags.dryRun,
         blockedByBudget: of("over-budget").map((n) => n.id),
-        repaid: Accounting.repaidOf(accounts.requests()),
-        interrupted
+        interrupted,
+        repaid: accounts.requests().flatMap((r) => (r.repaid === undefined ? [] : [{ id: r.node, usd: r.cost.usd ?? null, why: r.repaid }]))
       }
     }
 
@@ -306,10 +314,11 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       runId,
       dryRun: flags.dryRun,
       blockedByBudget: result.blockedByBudget,
-      repaid: Accounting.repaidOf(accounts.requests()),
       ...(left ? { left } : {}),
       ...(flags.dryRun ? { wouldBuild: result.wouldBuild, estimate, splitChanges: splitChanges(ws, sentences, result) } : {}),
-      output: result.results.has("final") ? path.join(ws.outDir, "final.mp4") : undefined
+      output: result.results.has("final") && !result.storeFailure ? path.join(ws.outDir, "final.mp4") : undefined,
+      repaid: result.repaid,
+      storeFailure: result.storeFailure && { reason: result.storeFailure.reason, path: result.storeFailure.path, message: result.storeFailure.message }
     }
     yield* record(summary, summary.failed.length > 0 ? "failed" : summary.blockedByBudget.length > 0 ? "cap" : "ok")
     return summary
@@ -337,19 +346,21 @@ const print = (summary: Summary, json: boolean) => {
       JSON.stringify({
         built: summary.built,
         cached: summary.cached,
-        failed: summary.failed,
+        failed: summary.failed.map(({ id, error }) => ({ id, error })),
         skipped: summary.skipped,
         cost: summary.cost,
         saved: summary.saved,
         wallMs: summary.wallMs,
         runId: summary.runId,
-        repaid: summary.repaid,
         ...(summary.dryRun ? { dryRun: true, wouldBuild: summary.wouldBuild, estimate: summary.estimate, splitChanges: summary.splitChanges } : {}),
         ...(summary.blockedByBudget.length ? { blockedByBudget: summary.blockedByBudget, left: summary.left } : {}),
         ...(summary.output ? { output: summary.output } : {}),
-        ...(summary.interrupted ? { interrupted: true } : {})
+        ...(summary.interrupted ? { interrupted: true } : {}),
+        repaid: summary.repaid,
+        ...(summary.storeFailure ? { storeFailure: summary.storeFailure } : {})
       }) + "\n"
     )
+    if (summary.storeFailure) process.stderr.write(`storyshot: ${summary.storeFailure.message}\n`)
     return
   }
   const out = (s: string) => process.stdout.write(s + "\n")
@@ -374,11 +385,13 @@ const print = (summary: Summary, json: boolean) => {
     ...(summary.skipped.length ? [`${summary.skipped.length} not built (upstream failed)`] : [])
   ]
   out(`${summary.interrupted ? "interrupted: " : ""}${parts.join(", ")} in ${(summary.wallMs / 1000).toFixed(1)} s · spent ${Cost.format(summary.cost)}${summary.saved.usd > 0 ? ` · cache saved ${Cost.format(summary.saved)}` : ""}`)
-  for (const f of summary.failed) out(`  failed ${f.id}: ${f.error}`)
+  // Nodes the full disk stopped are said once, in the line below, not once each.
+  for (const f of summary.failed) if (!(summary.storeFailure && Atomic.isStoreFailure(f.cause))) out(`  failed ${f.id}: ${f.error}`)
   for (const r of summary.repaid) out(`  paid again ${r.id}${r.usd === null ? "" : ` ($${r.usd.toFixed(4)})`}: ${r.why}`)
   if (summary.blockedByBudget.length) out(`  ${capMessage(summary)}`)
   if (summary.interrupted) out("  what finished is kept in the store; the next `storyshot build` continues from there")
   if (summary.output && summary.failed.length === 0 && !summary.interrupted) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)
+  if (summary.storeFailure) process.stderr.write(`storyshot: ${summary.storeFailure.message}\n`)
 }
 
 /**
@@ -437,6 +450,7 @@ export const command = Command.make("build", options, (flags) =>
       // The person's run began when they pressed Enter: loading the config and the start-up checks count too.
       const summary = yield* run(ws, flags, p.onEvent, { ...p.hooks, startedAt: Math.floor(performance.timeOrigin) }).pipe(Effect.ensuring(Effect.sync(() => p.reporter.close())))
       print(summary, flags.json)
+      if (summary.storeFailure) return yield* new Session.BuildFailed({ message: summary.storeFailure.message })
       if (summary.failed.length > 0) return yield* new Session.BuildFailed({ message: `${summary.failed.length} target(s) failed` })
       if (summary.blockedByBudget.length > 0) return yield* new Session.BuildFailed({ message: capMessage(summary) })
     })

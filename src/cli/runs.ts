@@ -175,6 +175,7 @@ export const readCalls = (run: StoredRun): ReadonlyArray<CallRow> => {
 }
 
 const usd = (c: Cost.Cost) => (c.usd === undefined ? -1 : c.usd)
+const requests = (run: StoredRun) => run.requests ?? []
 
 /** The report's ordering: the slowest and the most expensive requests first. */
 export const ranked = (run: StoredRun) => {
@@ -197,9 +198,6 @@ export const reportText = (run: StoredRun, top = 10) => {
   if ((run.failed?.length ?? 0) > top) out.push(`  ... and ${run.failed!.length - top} more failed`)
   if (run.maxCostUsd !== undefined) out.push(`cost cap $${run.maxCostUsd}${run.blockedByBudget?.length ? `: ${run.blockedByBudget.length} paid target(s) not started` : ""}`)
   if (run.left) out.push(Accounting.formatLeft(run.left))
-  const repaid = run.repaid ?? Accounting.repaidOf(run.requests ?? [])
-  if (repaid.length > 0)
-    out.push(`Paid again (${repaid.length}): ${repaid.map((r) => `${r.id} ${r.usd === null ? "unknown" : `$${r.usd.toFixed(4)}`} (${r.why})`).join("; ")}`)
   if (!run.stages) {
     out.push("", "(this run was recorded before per-stage accounting: no stage or request figures)")
     return out.join("\n")
@@ -240,6 +238,13 @@ export const reportText = (run: StoredRun, top = 10) => {
       ]),
       new Set([4, 5, 6])
     )
+  // Re-payments: what this run knowingly paid for again (from run.json, or its requests for older runs).
+  const repaid = run.repaid ?? requests(run).filter((r) => r.repaid !== undefined).map((r) => ({ id: r.node, usd: r.cost.usd ?? null, why: r.repaid! }))
+  if (repaid.length) {
+    const total = Cost.sum(repaid.map((r) => (r.usd === null ? Cost.unknown : Cost.fromTable(r.usd))))
+    out.push("", `Paid again (${repaid.length}, ${Cost.format(total)}):`)
+    for (const r of repaid) out.push(`  ${r.id}  ${r.usd === null ? "unknown" : Cost.format(Cost.fromTable(r.usd))}  ${r.why}`)
+  }
   const calls = readCalls(run)
   if (slowest.length) {
     out.push("", `Slowest requests (${Math.min(top, slowest.length)} of ${slowest.length}):`, reqTable(slowest))

@@ -10,20 +10,17 @@
  *   says what to run to pay again).
  * - Everything else (the model's verdict, a moderation block, a bad key, a missing model): never.
  *
- * Each service's error decides from its tag, call and reason (`worthRetrying`); errors that are not a
- * provider's (the engine's node time-out) keep the engine's own hint.
+ * Each service's error decides from its tag, call and reason (`worthRetrying`). The engine answers for its own
+ * errors (a node's time-out) before it asks this; anything else that is not a provider's is not tried again.
  */
 import { FalError } from "./fal/FalError.ts"
 import { PaidAnswerLost, ProviderUnavailable } from "./Failure.ts"
 import { OpenAIError } from "./openai/OpenAIError.ts"
 import { OpenRouterError } from "./openrouter/OpenRouterError.ts"
 
-/** The engine's shape (src/engine/Retry.ts, contract 1). */
-export interface RetryVerdict {
-  readonly retry: boolean
-  readonly afterMs?: number | undefined
-}
-export type Retryable = (error: unknown) => RetryVerdict
+import type { Retryable } from "../engine/Retry.ts"
+
+export type { Retryable, RetryVerdict } from "../engine/Retry.ts"
 
 export type ServiceError = FalError | OpenAIError | OpenRouterError
 
@@ -33,8 +30,5 @@ export const isServiceError = (error: unknown): error is ServiceError =>
 export const retryable: Retryable = (error) => {
   if (isServiceError(error)) return error.worthRetrying ? { retry: true, afterMs: error.retryAfterMs } : { retry: false }
   if (error instanceof PaidAnswerLost || error instanceof ProviderUnavailable) return { retry: false }
-  const hint = typeof error === "object" && error !== null ? (error as { transient?: unknown; retryAfterMs?: unknown }) : undefined
-  return hint?.transient === true
-    ? { retry: true, afterMs: typeof hint.retryAfterMs === "number" ? hint.retryAfterMs : undefined }
-    : { retry: false }
+  return { retry: false }
 }

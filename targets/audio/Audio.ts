@@ -32,9 +32,8 @@ export const guess = (text: string, wordsPerMinute: number) => {
   return { duration: Math.max(0.5, (words * 60) / wordsPerMinute + 0.3) }
 }
 
-/** Media work takes the "ffmpeg" pool, not the provider's, where the scheduler offers that (contract 4). */
-export const inFfmpegPool = <A, E, R>(ctx: RunContext, effect: Effect.Effect<A, E, R>) =>
-  ctx.withPool === undefined ? effect : ctx.withPool("ffmpeg", effect)
+/** Media work takes the "ffmpeg" pool, not the provider's (contract 4). */
+export const inFfmpegPool = <A, E, R>(ctx: RunContext, effect: Effect.Effect<A, E, R>) => ctx.withPool("ffmpeg", effect)
 
 /** The narration file and its length, as the audio node's outputs. */
 export const measured = (ctx: RunContext, file: string, ext: string) =>

@@ -67,10 +67,6 @@ export class FalError extends Schema.TaggedError<FalError>()("FalError", {
     return this.reason === "rate-limited" || this.reason === "unavailable" || this.reason === "refused"
   }
 
-  /** Read by the scheduler until it takes the `Retryable` predicate (contract 1); decided, never set by hand. */
-  get transient(): boolean {
-    return this.worthRetrying
-  }
 
   tried(tries: number): FalError {
     return new FalError({ ...this, tries })

@@ -60,10 +60,6 @@ export class OpenAIError extends Schema.TaggedError<OpenAIError>()("OpenAIError"
     return this.reason === "rate-limited" || this.reason === "unavailable" || this.reason === "refused"
   }
 
-  /** Read by the scheduler until it takes the `Retryable` predicate (contract 1); decided, never set by hand. */
-  get transient(): boolean {
-    return this.worthRetrying
-  }
 
   tried(tries: number): OpenAIError {
     return new OpenAIError({ ...this, tries })

@@ -56,10 +56,6 @@ export class OpenRouterError extends Schema.TaggedError<OpenRouterError>()("Open
     return this.reason === "rate-limited" || this.reason === "unavailable" || this.reason === "refused"
   }
 
-  /** Read by the scheduler until it takes the `Retryable` predicate (contract 1); decided, never set by hand. */
-  get transient(): boolean {
-    return this.worthRetrying
-  }
 
   tried(tries: number): OpenRouterError {
     return new OpenRouterError({ ...this, tries })
