@@ -153,8 +153,7 @@ describe("a paid answer is kept before anything else", () => {
         expect(done, `seed ${seed}: ${stderr}`).toBe(0)
         completed++
         // Nothing of that kind was left to kill in: give the next build new paid work of every kind.
-        sentences++
-        fs.appendFileSync(path.join(dir, "transcript.txt"), `\n${line(sentences)}`)
+        fs.appendFileSync(path.join(dir, "transcript.txt"), `\n${line(++sentences)}`)
       }
       received.push(...read())
     }
