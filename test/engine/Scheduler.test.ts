@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect, Fiber, TestClock } from "effect"
-import { Schema } from "effect"
+import { Effect, Fiber, Schema, TestClock } from "effect"
+import * as Scheduler from "../../src/engine/Scheduler.ts"
+import { fan, leaf, makeProbe, runBuild, sum, tempStore } from "./toy.ts"
 
 /** A provider-like failure that carries the engine's legacy retry hint (src/engine/Transient.ts). */
 class ProviderError extends Schema.TaggedError<ProviderError>()("ProviderError", {
@@ -11,8 +12,6 @@ class ProviderError extends Schema.TaggedError<ProviderError>()("ProviderError",
   transient: Schema.Boolean,
   retryAfterMs: Schema.optional(Schema.Number)
 }) {}
-import * as Scheduler from "../../src/engine/Scheduler.ts"
-import { fan, leaf, makeProbe, runBuild, sum, tempStore } from "./toy.ts"
 
 // a ─┐
 //    ├─ ab ─┐
