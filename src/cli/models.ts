@@ -45,8 +45,8 @@ export const load = (ws: Workspace, refresh: boolean, warn: (message: string) =>
     const saved = readSaved(ws)
     if (saved && !refresh) return { ...saved, fetched: false }
     const o = ProviderConfig.fromEnv(ws.env).openrouter
-    // Asked for by name: a longer wait than a build's optional refresh.
-    const fetched = yield* OpenRouter.listModels({ ...o, modelsTimeoutMs: 30_000 }, { firstDelayMs: 500, maxDelayMs: 5_000, budgetMs: 30_000 }).pipe(
+    // Asked for by name: a longer wait for the answer than a build's optional refresh, and a few more tries.
+    const fetched = yield* OpenRouter.listModels({ ...o, modelsTimeoutMs: 20_000 }, { firstDelayMs: 500, maxDelayMs: 2_000, budgetMs: 5_000 }).pipe(
       Effect.provide(Session.layers(ws, RunLog.runDir(ws.storeDir, "models"), () => {})),
       Effect.map((models) => ({ models })),
       Effect.catchAll((e) => {
