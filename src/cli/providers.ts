@@ -4,13 +4,13 @@
  * where its prices come from and when they were checked, and what the next build does with its work after a
  * crash or Ctrl-C. The ones this workspace's config selects are marked, with any key it lacks.
  */
-import { Command, Options } from "@effect/cli"
 import { Effect } from "effect"
 import { providerStages } from "../Film.ts"
 import * as ProviderConfig from "../providers/ProviderConfig.ts"
 import * as Registry from "../../targets/registry.ts"
 import type { Impl } from "../../targets/Rule.ts"
 import type { Workspace } from "../Workspace.ts"
+import type { Flags, providersOptions } from "./Commands.ts"
 import { root } from "./Root.ts"
 import * as Session from "./Session.ts"
 
@@ -64,22 +64,11 @@ export const toText = (list: ReadonlyArray<ProviderRow>, profile: string): strin
   return out.join("\n")
 }
 
-export const command = Command.make(
-  "providers",
-  {
-    json: Options.boolean("json").pipe(
-      Options.withDescription("Print [{stage, name, summary, paid, selected, needs, missing, price: {source, checkedOn} | \"free\", reattaches, afterCrash}].")
-    )
-  },
-  (flags) =>
-    Effect.gen(function* () {
-      const g = yield* root
-      const ws = yield* Session.openWorkspace(g)
-      const list = rows(ws)
-      process.stdout.write((flags.json ? JSON.stringify(list, null, 2) : toText(list, ws.config.profile)) + "\n")
-    })
-).pipe(
-  Command.withDescription(
-    "The providers each stage can use: what they need, where their prices come from and when those were checked, and whether a build re-attaches to their work after a crash."
-  )
-)
+/** `storyshot providers` (its options are in Commands.ts). */
+export const handler = (flags: Flags<typeof providersOptions>) =>
+  Effect.gen(function* () {
+    const g = yield* root
+    const ws = yield* Session.openWorkspace(g)
+    const list = rows(ws)
+    process.stdout.write((flags.json ? JSON.stringify(list, null, 2) : toText(list, ws.config.profile)) + "\n")
+  })
