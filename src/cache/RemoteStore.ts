@@ -29,12 +29,14 @@
  * configured secrets (providers' keys, the cache's own secret key) is not sent, with a warning.
  */
 import * as fs from "node:fs"
-import { Effect, FiberSet, Layer, Option, type Scope } from "effect"
+import { Effect, Either, FiberSet, Layer, Option, type Scope } from "effect"
 import * as Fingerprint from "../engine/Fingerprint.ts"
 import { hashJson, sha256, type Json } from "../engine/Hash.ts"
 import type { Outputs } from "../engine/Node.ts"
 import { Store, type NodeRecord, type Service } from "../engine/Store.ts"
+import type { Workspace } from "../Workspace.ts"
 import { budgetFor, RemoteCache, type Remote, type RemoteCacheError } from "./Remote.ts"
+import * as Settings from "./Settings.ts"
 
 export interface Options {
   /** Secrets that must never be sent. */
@@ -87,6 +89,23 @@ export const layer = <E, R>(local: Layer.Layer<Store, E, R>, options: Options): 
       return made.store
     })
   ).pipe(Layer.provide(local))
+
+/**
+ * The store a build of this workspace uses: the disk store, with the remote cache behind it when one is
+ * configured (else the disk store alone, and the AWS SDK is never loaded).
+ */
+export const forWorkspace = (
+  ws: Pick<Workspace, "env" | "config" | "storeDir">,
+  hooks: { readonly warn: (message: string) => void; readonly secrets: ReadonlyArray<string> }
+): Layer.Layer<Store, Settings.RemoteCacheConfigError> => {
+  const settings = Settings.fromWorkspace(ws, hooks.secrets)
+  if (Either.isLeft(settings)) return Layer.fail(settings.left)
+  const local = Store.layer(ws.storeDir)
+  if (settings.right === undefined) return local
+  return layer(local, { secrets: settings.right.secrets, warn: hooks.warn, timeoutMs: settings.right.timeoutMs }).pipe(
+    Layer.provide(RemoteCache.layerS3(settings.right))
+  )
+}
 
 // ---------------------------------------------------------------------------------------------------------
 

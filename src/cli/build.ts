@@ -17,6 +17,7 @@ import * as Models from "../../targets/Models.ts"
 import { publish } from "../../targets/publish.ts"
 import { Profile } from "../Config.ts"
 import * as Pools from "../Pools.ts"
+import * as Telemetry from "../Telemetry.ts"
 import * as SplitChanges from "../text/SplitChanges.ts"
 import * as Accounting from "./Accounting.ts"
 import * as Reporter from "./Reporter.ts"
@@ -67,6 +68,9 @@ export const options = {
       "Keep running: build, then rebuild (only what is stale) whenever the transcript, the config or .env changes (debounced 300 ms). An edit during a build queues the next build: the running one finishes, nothing it paid for is thrown away, and one build follows with every change so far; never two at once. Ctrl-C stops (a running build is cancelled cleanly; what it finished stays in the store)."
     )
   ),
+  noRemoteCache: Options.boolean("no-remote-cache").pipe(
+    Options.withDescription("Build without the remote cache (remoteCache in the config, or STORYSHOT_REMOTE_CACHE): fetch nothing from it, send nothing to it.")
+  ),
   maxCost: Options.float("max-cost").pipe(
     Options.optional,
     Options.withDescription("Spend cap in USD for this build, 0 or more (default: maxCostUsd in the config): no paid target starts when its estimate would take the run's spend over the cap; running ones finish and are recorded. Exits 1 saying what is left to build and its estimate.")
@@ -85,6 +89,8 @@ export interface BuildFlags {
   readonly maxCost: Option.Option<number>
   /** Exit at once when another build holds the workspace lock (default: wait for it). */
   readonly noWait?: boolean
+  /** Leave the remote cache out of this build. */
+  readonly noRemoteCache?: boolean
 }
 
 export interface Summary {
@@ -218,7 +224,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
       accounts.onEvent(e)
       onEvent(e)
-    })
+    }, { remoteCache: flags.noRemoteCache !== true })
 
     /** Writes run.json (what `runs` and `report` read), for every run that got as far as the lock. */
     const record = (summary: Summary, status: Accounting.RunStatus, error?: string) =>
@@ -281,7 +287,9 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     }
 
     const result = yield* locked.pipe(
+      Telemetry.buildSpan({ "storyshot.run": runId, "storyshot.profile": ws.config.profile }),
       Effect.provide(layers),
+      Effect.provide(Telemetry.layer(ws.env, Cloud.secrets(ws.env))),
       Effect.onExit((exit) => {
         if (Exit.isSuccess(exit) || !began || flags.dryRun) return Effect.void
         const interrupted = Exit.isInterrupted(exit) && Cause.isInterruptedOnly(exit.cause)
