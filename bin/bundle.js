@@ -20,7 +20,9 @@ const external = [
   "chokidar",
   "fluent-ffmpeg",
   "dejavu-fonts-ttf",
-  "playwright-core"
+  "playwright-core",
+  // Loaded only when a remote cache is configured (src/cache/Remote.ts): ~2 MB that every start would parse.
+  "@aws-sdk/*"
 ]
 
 const newestSource = () => {

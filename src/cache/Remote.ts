@@ -11,7 +11,7 @@
  * - SDK releases after early 2027 need Node 22; this one (pinned) warns about it on stderr at the first
  *   client, which would spoil `--json` runs: the warning is switched off (its documented variable).
  * - A missing key is `NoSuchKey` for GET but `NotFound` (no body, so no code) for HEAD.
- * - The SDK is loaded only when a remote cache is configured: it takes ~120 ms to import.
+ * - The SDK is loaded at the first call, not before: it takes ~120 ms to import (more on a busy machine).
  */
 import type { S3Client } from "@aws-sdk/client-s3"
 import { Context, Effect, Layer, Schema } from "effect"
@@ -85,34 +85,46 @@ const isMissing = (e: unknown) => {
 
 const makeS3 = (settings: RemoteSettings) =>
   Effect.gen(function* () {
-    // Before the first client exists (see the note at the top).
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true"
-    const sdk = yield* Effect.promise(() => import("@aws-sdk/client-s3"))
-    const client: S3Client = yield* Effect.acquireRelease(
-      Effect.sync(
-        () =>
-          new sdk.S3Client({
-            region: settings.region,
-            ...(settings.endpoint !== undefined ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
-            ...(settings.credentials !== undefined ? { credentials: settings.credentials } : {}),
-            requestChecksumCalculation: "WHEN_REQUIRED",
-            responseChecksumValidation: "WHEN_REQUIRED",
-            // A connection that does not open in 2 s, or a socket silent for the call's budget, is a dead remote.
-            requestHandler: { connectionTimeout: Math.min(2_000, settings.timeoutMs), requestTimeout: settings.timeoutMs },
-            // One more try for a kept-alive socket the server closed; the call's budget bounds both.
-            maxAttempts: 2
-          })
-      ),
-      (c) => Effect.sync(() => c.destroy())
+    // The SDK is loaded, and the client made, at the first call: a build whose every result is here
+    // (a no-op) never pays for them.
+    let made: S3Client | undefined
+    const connect = yield* Effect.cached(
+      Effect.promise(async () => {
+        // Before the first client exists (see the note at the top).
+        process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true"
+        const sdk = await import("@aws-sdk/client-s3")
+        made = new sdk.S3Client({
+          region: settings.region,
+          ...(settings.endpoint !== undefined ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
+          ...(settings.credentials !== undefined ? { credentials: settings.credentials } : {}),
+          requestChecksumCalculation: "WHEN_REQUIRED",
+          responseChecksumValidation: "WHEN_REQUIRED",
+          // A connection that does not open in 2 s, or a socket silent for the call's budget, is a dead remote.
+          // (Without throwOnRequestTimeout the idle time-out only prints a warning on stderr and waits on.)
+          requestHandler: { connectionTimeout: Math.min(2_000, settings.timeoutMs), requestTimeout: settings.timeoutMs, throwOnRequestTimeout: true },
+          // One more try for a kept-alive socket the server closed; the call's budget bounds both.
+          maxAttempts: 2
+        })
+        return { sdk, client: made }
+      })
     )
+    yield* Effect.addFinalizer(() => Effect.sync(() => made?.destroy()))
     const full = (key: string) => `${settings.prefix}${key}`
 
     /** One SDK call under its budget (and aborted when the fiber is interrupted). */
-    const call = <A>(op: string, key: string, budgetMs: number, run: (signal: AbortSignal) => Promise<A>, missing?: () => A) =>
-      Effect.tryPromise({
-        try: (signal) => run(AbortSignal.any([signal, AbortSignal.timeout(budgetMs)])),
-        catch: (e) => e
-      }).pipe(
+    const call = <A>(
+      op: string,
+      key: string,
+      budgetMs: number,
+      run: (s3: Effect.Effect.Success<typeof connect>, signal: AbortSignal) => Promise<A>,
+      missing?: () => A
+    ) =>
+      Effect.flatMap(connect, (s3) =>
+        Effect.tryPromise({
+          try: (signal) => run(s3, AbortSignal.any([signal, AbortSignal.timeout(budgetMs)])),
+          catch: (e) => e
+        })
+      ).pipe(
         Effect.catchAll((e) => (missing !== undefined && isMissing(e) ? Effect.succeed(missing()) : Effect.fail(toError(settings.url, op, key, budgetMs, e))))
       )
 
@@ -121,7 +133,7 @@ const makeS3 = (settings: RemoteSettings) =>
         "GET",
         key,
         budgetMs,
-        async (abortSignal) => {
+        async ({ sdk, client }, abortSignal) => {
           const out = await client.send(new sdk.GetObjectCommand({ Bucket: settings.bucket, Key: full(key) }), { abortSignal })
           return out.Body ? await out.Body.transformToByteArray() : new Uint8Array()
         },
@@ -130,7 +142,7 @@ const makeS3 = (settings: RemoteSettings) =>
     })
 
     const put = Effect.fn("RemoteCache.put")(function* (key: string, body: Uint8Array, contentType: string, budgetMs: number = settings.timeoutMs) {
-      yield* call("PUT", key, budgetMs, (abortSignal) =>
+      yield* call("PUT", key, budgetMs, ({ sdk, client }, abortSignal) =>
         client.send(
           new sdk.PutObjectCommand({ Bucket: settings.bucket, Key: full(key), Body: body, ContentType: contentType, ContentLength: body.length }),
           { abortSignal }
@@ -143,7 +155,7 @@ const makeS3 = (settings: RemoteSettings) =>
         "HEAD",
         key,
         settings.timeoutMs,
-        async (abortSignal) => {
+        async ({ sdk, client }, abortSignal) => {
           await client.send(new sdk.HeadObjectCommand({ Bucket: settings.bucket, Key: full(key) }), { abortSignal })
           return true
         },
@@ -156,7 +168,7 @@ const makeS3 = (settings: RemoteSettings) =>
         "DELETE",
         key,
         settings.timeoutMs,
-        async (abortSignal) => {
+        async ({ sdk, client }, abortSignal) => {
           await client.send(new sdk.DeleteObjectCommand({ Bucket: settings.bucket, Key: full(key) }), { abortSignal })
         },
         () => undefined
@@ -167,7 +179,7 @@ const makeS3 = (settings: RemoteSettings) =>
       const out: Array<Listed> = []
       let token: string | undefined
       do {
-        const page = yield* call("LIST", prefix, settings.timeoutMs * 2, (abortSignal) =>
+        const page = yield* call("LIST", prefix, settings.timeoutMs * 2, ({ sdk, client }, abortSignal) =>
           client.send(
             new sdk.ListObjectsV2Command({ Bucket: settings.bucket, Prefix: full(prefix), ...(token !== undefined ? { ContinuationToken: token } : {}) }),
             { abortSignal }

@@ -1,6 +1,7 @@
 /** The command tree. */
 import { Command } from "@effect/cli"
 import * as Build from "./build.ts"
+import * as Cache from "./cache.ts"
 import * as Clean from "./clean.ts"
 import * as Graph from "./graph.ts"
 import * as Init from "./init.ts"
@@ -11,6 +12,6 @@ import * as Superprompt from "./superprompt.ts"
 import * as Verify from "./verify.ts"
 import * as Why from "./why.ts"
 
-export const command = root.pipe(Command.withSubcommands([Build.command, Graph.command, Clean.command, Init.command, Verify.command, Why.command, Runs.runsCommand, Runs.reportCommand, Models.command, Superprompt.command]))
+export const command = root.pipe(Command.withSubcommands([Build.command, Graph.command, Clean.command, Init.command, Verify.command, Why.command, Runs.runsCommand, Runs.reportCommand, Models.command, Superprompt.command, Cache.command]))
 
 export const cli = Command.run(command, { name: "storyshot", version: "0.1.0" })
