@@ -9,7 +9,6 @@
  *   verify   checks every record and object in the remote (downloads them all); --repair deletes the bad ones
  */
 import * as fs from "node:fs"
-import { Command, Options } from "@effect/cli"
 import { Effect, Either } from "effect"
 import { RemoteCache, type Remote } from "../cache/Remote.ts"
 import * as RemoteStore from "../cache/RemoteStore.ts"
@@ -21,14 +20,18 @@ import { Store, type NodeRecord } from "../engine/Store.ts"
 import * as Cloud from "../../targets/Cloud.ts"
 import * as Targets from "../../targets/index.ts"
 import type { Workspace } from "../Workspace.ts"
+import type { cacheOptions, cachePullOptions, cacheVerifyOptions, Flags } from "./Commands.ts"
 import { root } from "./Root.ts"
 import * as RunLog from "./RunLog.ts"
 import * as Session from "./Session.ts"
 
-const json = Options.boolean("json").pipe(Options.withDescription("Print one JSON object on stdout instead of lines."))
 const out = (line: string) => void process.stdout.write(line + "\n")
 const warn = (line: string) => void process.stderr.write(`storyshot: warning: ${line}\n`)
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`
+
+/** `storyshot cache` alone: which subcommands there are (exit 2). */
+export const missingSubcommand = () =>
+  Effect.fail(new Session.UsageError({ message: "cache needs a subcommand: status, push, pull or verify (see `storyshot cache --help`)" }))
 
 /** The workspace and its remote cache settings; no remote configured is the user's to fix (exit 2). */
 const open = Effect.gen(function* () {
@@ -57,7 +60,7 @@ const where = (settings: Settings.RemoteSettings) => `${settings.url}${settings.
 
 // ---------------------------------------------------------------------------------------------------------
 
-const status = Command.make("status", { json }, (flags) =>
+export const statusHandler = (flags: Flags<typeof cacheOptions>) =>
   withRemote((ws, settings, remote) => Effect.gen(function* () {
     const listed = yield* listAll(remote)
     const local = fs.existsSync(ws.storeDir) ? yield* Effect.provide(Effect.flatMap(Store, (s) => s.records), Store.layer(ws.storeDir)) : []
@@ -86,11 +89,10 @@ const status = Command.make("status", { json }, (flags) =>
       `  here:  ${report.local.records} results; ${report.local.notInRemote} not in the remote${report.local.notInRemote ? " (`storyshot cache push` sends them)" : ""}, ${report.local.onlyInRemote} only in the remote${report.local.onlyInRemote ? " (a build, or `storyshot cache pull`, fetches what it needs)" : ""}`
     )
   }))
-).pipe(Command.withDescription("Whether the remote cache answers, and what it holds compared with this store."))
 
 // ---------------------------------------------------------------------------------------------------------
 
-const push = Command.make("push", { json }, (flags) =>
+export const pushHandler = (flags: Flags<typeof cacheOptions>) =>
   withRemote((ws, settings, remote) => Effect.gen(function* () {
     const listed = yield* listAll(remote)
     const there = new Set(listed.records.map((r) => fingerprintOf(r.key, "ac/")))
@@ -116,7 +118,6 @@ const push = Command.make("push", { json }, (flags) =>
       )
     if (result.down !== undefined) return yield* new Session.BuildFailed({ message: result.down })
   }))
-).pipe(Command.withDescription("Send every result this store has and the remote cache lacks (with its files; never a key)."))
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -146,13 +147,7 @@ const pullAll = (ws: Workspace, settings: Settings.RemoteSettings, remote: Remot
     }).pipe(Effect.scoped, Effect.provide(Store.layer(ws.storeDir)))
   })
 
-const pull = Command.make(
-  "pull",
-  {
-    json,
-    all: Options.boolean("all").pipe(Options.withDescription("Fetch every result in the remote cache, not only what this film needs."))
-  },
-  (flags) =>
+export const pullHandler = (flags: Flags<typeof cachePullOptions>) =>
     withRemote((ws, settings, remote) => Effect.gen(function* () {
       // Writes this store: not under a build's feet.
       yield* Lock.acquire(ws.storeDir, {
@@ -170,17 +165,10 @@ const pull = Command.make(
       if (flags.json) out(JSON.stringify({ fetched: fetched.length, bytes, savedUsd: saved }))
       else out(`Fetched ${fetched.length} result(s) (${mb(bytes)}, which cost $${saved.toFixed(2)} to make) from ${settings.url}.`)
     }).pipe(Effect.scoped))
-).pipe(Command.withDescription("Fetch what this film needs from the remote cache, checked by hash (--all: every result there)."))
 
 // ---------------------------------------------------------------------------------------------------------
 
-const verify = Command.make(
-  "verify",
-  {
-    json,
-    repair: Options.boolean("repair").pipe(Options.withDescription("Delete the records and objects that fail the check (their nodes are rebuilt and sent again by the next build that needs them)."))
-  },
-  (flags) =>
+export const verifyHandler = (flags: Flags<typeof cacheVerifyOptions>) =>
     withRemote((_ws, settings, remote) => Effect.gen(function* () {
       const listed = yield* listAll(remote)
       const problems: Array<string> = []
@@ -243,16 +231,9 @@ const verify = Command.make(
       }
       if (problems.length > 0 && !flags.repair) return yield* new Session.BuildFailed({ message: `${problems.length} problem(s) in the remote cache` })
     }))
-).pipe(Command.withDescription("Check every record and object in the remote cache (downloads them; exit 1 on a problem, --repair deletes them)."))
 
 // ---------------------------------------------------------------------------------------------------------
 
 /** A command's body with the workspace, its settings and its remote (the SDK is loaded here). */
 const withRemote = <A, E, R>(body: (ws: Workspace, settings: Settings.RemoteSettings, remote: Remote) => Effect.Effect<A, E, R>) =>
   Effect.flatMap(open, ({ ws, settings }) => Effect.provide(Effect.flatMap(RemoteCache, (remote) => body(ws, settings, remote)), RemoteCache.layerS3(settings)))
-
-export const command = Command.make("cache").pipe(
-  Command.withSubcommands([status, push, pull, verify]),
-  Command.withDescription("The remote cache shared by several machines (remoteCache in the config): status, push, pull, verify.")
-)
-
