@@ -108,44 +108,19 @@ export const redacting = (inner: Tracer.Tracer, secrets: ReadonlyArray<string>):
   })
 
 /**
- * The tracer for a run: the OTLP exporter when an endpoint is set, else nothing (no module is loaded).
+ * The tracer for a run: the OTLP exporter when an endpoint is set, else nothing (no module is loaded:
+ * the exporter's code is in TelemetryOtlp.ts, imported only here, and bundled as a lazy module).
  * `secrets` are the values that must never be exported (the providers' keys in use).
  */
 export const layer = (env: Env, secrets: ReadonlyArray<string> = []): Layer.Layer<never> => {
   const url = endpoint(env)
   if (url === undefined) return Layer.empty
-  return Layer.unwrapScoped(
-    Effect.gen(function* () {
-      const [OtlpTracer, OtlpSerialization, FetchHttpClient, Headers] = yield* Effect.promise(() =>
-        Promise.all([
-          import("@effect/opentelemetry/OtlpTracer"),
-          import("@effect/opentelemetry/OtlpSerialization"),
-          import("@effect/platform/FetchHttpClient"),
-          import("@effect/platform/Headers")
-        ])
-      )
-      const headers = { ...parseHeaders(env.OTEL_EXPORTER_OTLP_HEADERS), ...parseHeaders(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) }
-      const all = [...new Set([...secrets, ...envSecrets(env, headers)])].sort((a, b) => b.length - a.length)
-      const tracer = yield* OtlpTracer.make({
-        url,
-        headers,
-        resource: { serviceName: env.OTEL_SERVICE_NAME || "storyshot" },
-        shutdownTimeout: "3 seconds"
-      }).pipe(Effect.provide(OtlpSerialization.layerJson), Effect.provide(FetchHttpClient.layer))
-      return Layer.mergeAll(
-        Layer.setTracer(redacting(tracer, all)),
-        // Header names that hold keys, for any HTTP tracing the platform does (its default list is short).
-        Layer.locallyScoped(Headers.currentRedactedNames, [
-          "authorization",
-          "cookie",
-          "set-cookie",
-          "x-api-key",
-          "xi-api-key",
-          "proxy-authorization",
-          /key|token|secret|auth/i
-        ])
-      )
-    })
+  const headers = { ...parseHeaders(env.OTEL_EXPORTER_OTLP_HEADERS), ...parseHeaders(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) }
+  const all = [...new Set([...secrets, ...envSecrets(env, headers)])].sort((a, b) => b.length - a.length)
+  return Layer.unwrapEffect(
+    Effect.map(Effect.promise(() => import("./TelemetryOtlp.ts")), (otlp) =>
+      otlp.layer({ url, headers, serviceName: env.OTEL_SERVICE_NAME || "storyshot", wrap: (tracer) => redacting(tracer, all) })
+    )
   )
 }
 

@@ -29,7 +29,7 @@
  * configured secrets (providers' keys, the cache's own secret key) is not sent, with a warning.
  */
 import * as fs from "node:fs"
-import { Effect, Either, FiberSet, Layer, Option, type Scope } from "effect"
+import { Effect, Either, Exit, FiberSet, Layer, Option, type Scope } from "effect"
 import * as Fingerprint from "../engine/Fingerprint.ts"
 import { hashJson, sha256, type Json } from "../engine/Hash.ts"
 import type { Outputs } from "../engine/Node.ts"
@@ -436,14 +436,14 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
         Option.isSome(found) || stats.down !== undefined || misses.has(fingerprint) ? Effect.succeed(found) : pull(fingerprint)
       )
 
-    const flush = Effect.suspend(() => {
+    const flushWithin = (budgetMs: number) => Effect.suspend(() => {
       const all = () => Promise.all([...pending])
       const started = Date.now()
       const loop: Effect.Effect<void> = Effect.suspend(() =>
         pending.size === 0 ? Effect.void : Effect.flatMap(Effect.promise(all), () => loop)
       )
       return loop.pipe(
-        Effect.timeoutOption(flushMs),
+        Effect.timeoutOption(budgetMs),
         Effect.flatMap((done) =>
           Effect.sync(() => {
             if (Option.isNone(done) && pending.size > 0)
@@ -454,8 +454,10 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
         )
       )
     })
+    const flush = flushWithin(flushMs)
     // Registered after the fibers' set, so it runs first: uploads get their chance before they are stopped.
-    yield* Effect.addFinalizer(() => flush)
+    // A build stopped by Ctrl-C waits a few seconds only (what is not sent, `cache push` sends later).
+    yield* Effect.addFinalizer((exit) => flushWithin(Exit.isInterrupted(exit) ? Math.min(flushMs, 5_000) : flushMs))
 
     const store: Service = {
       ...local,

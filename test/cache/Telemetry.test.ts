@@ -8,7 +8,7 @@ import * as http from "node:http"
 import { Effect, Exit, Layer } from "effect"
 import * as Telemetry from "../../src/Telemetry.ts"
 import { keys, startFakes, type Fakes } from "../fakes/all.ts"
-import { makeWorkspace, runBuild, smallConfig } from "../e2e/harness.ts"
+import { cliAsync, makeWorkspace, runBuild, smallConfig } from "../e2e/harness.ts"
 
 interface OtlpValue {
   readonly stringValue?: string
@@ -94,6 +94,19 @@ describe("traces", () => {
     console.log(
       `trace: ${spans.length} spans, ${nodes.length} node spans (${paid.length} paid), spent ${spent.toFixed(4)} USD by the spans vs ${summary.cost.usd.toFixed(4)} by the build`
     )
+  })
+
+  it("the installed command exports its build too (the bundle loads the exporter only then)", async () => {
+    const dir = makeWorkspace(story[0]!)
+    receiver.spans.length = 0
+    const code = await new Promise<number | null>((resolve) => {
+      const child = cliAsync(["build", "--quiet"], { cwd: dir, env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } })
+      child.on("close", resolve)
+    })
+    expect(code).toBe(0)
+    const names = new Set(receiver.spans.map((s) => s.name))
+    expect(names.has("storyshot build")).toBe(true)
+    expect(receiver.spans.filter((s) => s.name === "Scheduler.runNode").length).toBeGreaterThan(5)
   })
 
   it("with no endpoint set, nothing is sent", async () => {
