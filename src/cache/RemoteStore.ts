@@ -392,12 +392,13 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
         let p = fetches.get(fingerprint)
         if (!p) {
           const work = Option.isSome(span) ? Effect.withParentSpan(fetchRecord(fingerprint), span.value) : fetchRecord(fingerprint)
-          p = (chains.get(fingerprint) ?? Promise.resolve()).then(() => runtime(work))
+          // Never rejects: a fetch stopped with the layer is a miss, not a defect of the look-up that waits.
+          p = (chains.get(fingerprint) ?? Promise.resolve()).then(() => runtime(work)).catch(() => Option.none<NodeRecord>())
           fetches.set(fingerprint, p)
           const mine = p
           void p.finally(() => {
             if (fetches.get(fingerprint) === mine) fetches.delete(fingerprint)
-          }).catch(() => {})
+          })
         }
         const wait = p
         return Effect.promise(() => wait)
