@@ -56,6 +56,8 @@ describe("storyshot cache", () => {
     expect(pull.stdout).toMatch(new RegExp(`^Fetched ${n} result\\(s\\) \\([\\d.]+ MB, which cost \\$0\\.00 to make\\) from s3://storyshot-cache/cli\\.`))
     const local = await runBuild(b, { noRemoteCache: true }, env)
     expect(local.summary.built).toEqual([])
+    // What was fetched is a whole store: every record's objects are there and hash right.
+    expect((await cli(["verify"], { cwd: b, env })).stdout).toMatch(new RegExp(`^The store checks out: ${n} records`, "m"))
     expect((await cli(["cache", "status", "--json"], { cwd: b, env })).stdout).toContain(`"local":{"records":${n},"notInRemote":0,"onlyInRemote":0}`)
 
     const ok = await cli(["cache", "verify"], { cwd: b, env })
