@@ -100,7 +100,8 @@ describe("two machines, one remote cache", () => {
     // The money B did not pay is counted as saved, as for any cache hit.
     expect(onB.summary.saved.usd).toBeCloseTo(onA.summary.cost.usd, 6)
     expect(onB.summary.cost.usd).toBe(0)
-    expect(sha256(film(b))).toBe(sha256(film(a)))
+    const filmSha256 = sha256(film(b))
+    expect(filmSha256).toBe(sha256(film(a)))
 
     // B edits one sentence and builds: that sentence is paid for, once, on B.
     fs.writeFileSync(path.join(b, "transcript.txt"), edited.join("\n"))
@@ -118,6 +119,7 @@ describe("two machines, one remote cache", () => {
     expect(paid(fakes.counts())).toBe(0)
     expect(editOnA.summary.built.filter((id) => /^(sentence:\d+:(audio|prompts)|shot:\d+:(image|video))$/.test(id))).toEqual([])
     expect(sha256(film(a))).toBe(sha256(film(b)))
+    expect(sha256(film(a))).not.toBe(filmSha256)
 
     expect(secretsInBucket()).toEqual([])
     Object.assign(figures, {
@@ -127,7 +129,7 @@ describe("two machines, one remote cache", () => {
       bPaid: paid(bCounts),
       bCached: onB.summary.cached.length,
       bSaved: onB.summary.saved,
-      filmSha256: sha256(film(b)),
+      filmSha256,
       editPaidOnB: paid(editCounts),
       editPaidOnA: paid(fakes.counts()),
       editedFilmSha256: sha256(film(a))
