@@ -20,6 +20,12 @@ const ProviderName = Schema.NonEmptyTrimmedString
 export const Profile = Schema.Literal("draft", "cloud")
 export type Profile = typeof Profile.Type
 
+/** An S3 bucket (3–63 characters: lower-case letters, digits, dots, hyphens) and an optional key prefix. */
+export const remoteCacheUrlPattern = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/
+const RemoteCacheUrl = Schema.String.pipe(
+  Schema.pattern(remoteCacheUrlPattern, { message: () => 'an S3 URL such as "s3://bucket/prefix"' })
+)
+
 const Providers = Schema.Struct(
   Object.fromEntries(providerStages.map((stage) => [stage, Schema.optional(ProviderName)])) as {
     readonly [S in (typeof providerStages)[number]]: Schema.optional<typeof ProviderName>
@@ -80,6 +86,21 @@ export const ConfigInput = Schema.Struct({
       /** Burn the subtitles into out/final.mp4 (out/final.srt and .vtt are always written). */
       burn: Schema.optional(Schema.Boolean)
     })
+  ),
+  /**
+   * A cache shared by several machines, on S3-compatible storage (S3, R2, MinIO, ...): results found there
+   * are fetched instead of paid for, and what a build makes is sent there. `STORYSHOT_REMOTE_CACHE` (a URL,
+   * or "off") overrides it; credentials come from the standard AWS variables (AWS_ACCESS_KEY_ID, ...).
+   */
+  remoteCache: Schema.optional(
+    Schema.Struct({
+      /** "s3://bucket" or "s3://bucket/prefix". */
+      url: RemoteCacheUrl,
+      /** The S3 endpoint, for storage other than AWS (e.g. "http://127.0.0.1:9000"); default: AWS, or AWS_ENDPOINT_URL_S3. */
+      endpoint: Schema.optional(Schema.String),
+      /** Default: AWS_REGION, else "us-east-1". */
+      region: Schema.optional(Schema.String)
+    })
   )
 })
 export type ConfigInput = typeof ConfigInput.Type
@@ -106,6 +127,7 @@ export interface Config {
   readonly timeoutSeconds: number
   readonly maxCostUsd: number | undefined
   readonly subtitles: { readonly burn: boolean }
+  readonly remoteCache: { readonly url: string; readonly endpoint: string | undefined; readonly region: string | undefined } | undefined
 }
 
 const profileProviders: Record<Profile, Config["providers"]> = {
@@ -143,7 +165,8 @@ export const resolve = (input: ConfigInput, profileOverride?: Profile): Config =
     retryPaid: input.retryPaid ?? 0,
     timeoutSeconds: input.timeoutSeconds ?? 30 * 60,
     maxCostUsd: input.maxCostUsd,
-    subtitles: { burn: input.subtitles?.burn ?? false }
+    subtitles: { burn: input.subtitles?.burn ?? false },
+    remoteCache: input.remoteCache && { url: input.remoteCache.url, endpoint: input.remoteCache.endpoint, region: input.remoteCache.region }
   }
 }
 

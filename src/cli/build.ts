@@ -17,6 +17,7 @@ import * as Pools from "../Pools.ts"
 import * as ProviderConfig from "../providers/ProviderConfig.ts"
 import { retryable } from "../providers/Retryable.ts"
 import { publish } from "../Publish.ts"
+import * as Telemetry from "../Telemetry.ts"
 import * as SplitChanges from "../text/SplitChanges.ts"
 import * as Accounting from "./Accounting.ts"
 import * as Reporter from "./Reporter.ts"
@@ -39,6 +40,8 @@ export interface BuildFlags {
   readonly maxCost: Option.Option<number>
   /** Exit at once when another build holds the workspace lock (default: wait for it). */
   readonly noWait?: boolean
+  /** Leave the remote cache out of this build. */
+  readonly noRemoteCache?: boolean
 }
 
 export interface Summary {
@@ -179,7 +182,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
       accounts.onEvent(e)
       onEvent(e)
-    })
+    }, { remoteCache: flags.noRemoteCache !== true })
 
     /** Writes run.json (what `runs` and `report` read), for every run that got as far as the lock. */
     const record = (summary: Summary, status: Accounting.RunStatus, error?: string) =>
@@ -242,7 +245,9 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     }
 
     const result = yield* locked.pipe(
+      Telemetry.buildSpan({ "storyshot.run": runId, "storyshot.profile": ws.config.profile }),
       Effect.provide(layers),
+      Effect.provide(Telemetry.layer(ws.env, ProviderConfig.fromEnv(ws.env).secrets)),
       Effect.onExit((exit) => {
         if (Exit.isSuccess(exit) || !began || flags.dryRun) return Effect.void
         const interrupted = Exit.isInterrupted(exit) && Cause.isInterruptedOnly(exit.cause)
