@@ -49,12 +49,15 @@ export const of = (ctx: RunContext): Effect.Effect<Journal, never, Store> =>
     })
     return {
       read,
-      keep: (name, bytes, ext) =>
+      keep: (name, bytes, ext, notes) =>
         quietly(
           store.putBytes(bytes, ext).pipe(
             Effect.flatMap(({ hash }) =>
               Effect.suspend(() => {
-                entry = { ...entry, [name]: { hash, ext } }
+                const next: Record<string, Json> = { ...entry, [name]: { hash, ext } }
+                for (const [k, v] of Object.entries(notes ?? {})) if (v === undefined) delete next[k]
+                else next[k] = v
+                entry = next
                 return ctx.inflight.set(entry)
               })
             )

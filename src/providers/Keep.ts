@@ -25,8 +25,8 @@ export interface Kept {
 
 export interface Journal {
   readonly read: Effect.Effect<Kept>
-  /** Stores the bytes (fsynced) and names them in the in-flight entry. */
-  readonly keep: (name: string, bytes: Uint8Array, ext: string) => Effect.Effect<void>
+  /** Stores the bytes (fsynced) and names them in the in-flight entry, with `notes` in the same write. */
+  readonly keep: (name: string, bytes: Uint8Array, ext: string, notes?: { readonly [name: string]: Json | undefined }) => Effect.Effect<void>
   /** Adds small facts to the in-flight entry (e.g. the fal handle, a lost payment). */
   readonly note: (fields: { readonly [name: string]: Json | undefined }) => Effect.Effect<void>
   /** Drops kept answers (they were found unusable) but keeps the notes. */
@@ -54,7 +54,12 @@ export const memory = (): Journal & { readonly entries: Map<string, Uint8Array>;
     entries,
     facts,
     read: Effect.sync(() => ({ notes: { ...facts }, answer: (name: string) => entries.get(name) })),
-    keep: (name, bytes) => Effect.sync(() => void entries.set(name, bytes)),
+    keep: (name, bytes, _ext, notes) =>
+      Effect.sync(() => {
+        entries.set(name, bytes)
+        for (const [k, v] of Object.entries(notes ?? {})) if (v === undefined) delete facts[k]
+        else facts[k] = v
+      }),
     note: (fields) =>
       Effect.sync(() => {
         for (const [k, v] of Object.entries(fields)) if (v === undefined) delete facts[k]

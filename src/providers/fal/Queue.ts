@@ -183,10 +183,7 @@ export const submit = Effect.fn("FalQueue.submit")(function*(settings: FalSettin
   const http = yield* Http
   const submittedAt = Date.now()
   const keep = (answer: Answer) =>
-    follow.journal.keep("submit", answer.body, "json").pipe(
-      Effect.zipRight(follow.journal.note({ model, submittedAt })),
-      Effect.ignore
-    )
+    follow.journal.keep("submit", answer.body, "json", { model, submittedAt }).pipe(Effect.ignore)
   const res = yield* finishPaid(
     http.request(provider, {
       method: "POST",

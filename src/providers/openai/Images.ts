@@ -196,10 +196,7 @@ export const generate = Effect.fn("OpenAI.Images.generate")(function*(settings: 
   }
   const http = yield* Http
   const keep = (answer: Answer) =>
-    follow.journal.keep("answer", answer.body, "json").pipe(
-      Effect.zipRight(follow.journal.note({ imageRequestId: answer.headers["x-request-id"] })),
-      Effect.ignore
-    )
+    follow.journal.keep("answer", answer.body, "json", { imageRequestId: answer.headers["x-request-id"] }).pipe(Effect.ignore)
   const res = yield* finishPaid(
     http.request(provider, {
       method: "POST",

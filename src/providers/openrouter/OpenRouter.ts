@@ -238,10 +238,7 @@ const complete = Effect.fn("OpenRouter.complete")(function*(
 ) {
   const http = yield* Http
   const keep = (answer: Answer) =>
-    follow.journal.keep(name, answer.body, "json").pipe(
-      Effect.zipRight(follow.journal.note({ [`${name}Headers`]: { "x-request-id": answer.headers["x-request-id"] ?? null } })),
-      Effect.ignore
-    )
+    follow.journal.keep(name, answer.body, "json", { [`${name}Headers`]: { "x-request-id": answer.headers["x-request-id"] ?? null } }).pipe(Effect.ignore)
   const res = yield* finishPaid(
     http.request(provider, {
       method: "POST",
