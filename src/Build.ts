@@ -12,13 +12,15 @@ import { BuildEvents, type BuildEvent } from "./engine/Events.ts"
 import * as Lock from "./engine/Lock.ts"
 import * as Scheduler from "./engine/Scheduler.ts"
 import { Store } from "./engine/Store.ts"
-import * as Cloud from "../targets/Cloud.ts"
 import * as Targets from "../targets/index.ts"
-import * as Models from "../targets/Models.ts"
-import { publish } from "../targets/publish.ts"
+import * as Registry from "../targets/registry.ts"
 import type { Profile } from "./Config.ts"
 import * as Pools from "./Pools.ts"
+import * as ProviderConfig from "./providers/ProviderConfig.ts"
+import { retryable } from "./providers/Retryable.ts"
+import { publish } from "./Publish.ts"
 import * as ShotEdits from "./ShotEdits.ts"
+import * as Telemetry from "./Telemetry.ts"
 import * as SplitChanges from "./text/SplitChanges.ts"
 import * as Accounting from "./cli/Accounting.ts"
 import * as RunLog from "./cli/RunLog.ts"
@@ -37,6 +39,8 @@ export interface BuildFlags {
   readonly maxCost: Option.Option<number>
   /** Exit at once when another build holds the workspace lock (default: wait for it). */
   readonly noWait?: boolean
+  /** Leave the remote cache out of this build. */
+  readonly noRemoteCache?: boolean
   /**
    * Ids to re-take even when fresh, beyond the targets: the server's re-roll builds the film with one shot's
    * still forced (`target` final…, `retake` shot:K:image), so what follows it is rebuilt only if it changed.
@@ -119,6 +123,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     const saved = yield* ShotEdits.read(ws.dir).pipe(Effect.mapError((e) => new Session.UsageError({ message: e.message })))
     const edits = flags.dryRun && hooks.pins ? hooks.pins(saved) : saved
     yield* Session.checkEnv(ws)
+    yield* Session.checkProviders(ws)
     yield* Session.checkTargets(ws, [...flags.target, ...(flags.retake ?? [])], sentences)
     if (!flags.dryRun) yield* Session.checkKeys(ws)
     const voices = yield* Session.checkVoice(ws)
@@ -147,10 +152,14 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       hooks.began?.()
       const store = yield* Store
       if (!flags.dryRun) yield* voices.save
-      // Saves OpenRouter's model list (prices) when the prompts stage uses it; a failure is only a warning.
-      if (!flags.dryRun) yield* Models.refresh(ws)
+      // What the chosen providers do first (OpenRouter's model list, for prices); a failure is only a warning.
+      if (!flags.dryRun)
+        for (const impl of Registry.picked(ws.config)) {
+          const warning = impl.before ? yield* impl.before(Targets.planContext(ws)) : undefined
+          if (warning !== undefined) onEvent({ _tag: "Warning", message: warning })
+        }
       // The walk costs a second pass over the graph: only worth it when something can cost money.
-      if (hooks.preview && !flags.dryRun && Cloud.usesPaidProviders(ws.config))
+      if (hooks.preview && !flags.dryRun && Registry.usesPaidProviders(ws.config))
         yield* dryWalk.pipe(
           Effect.tap((r) => Effect.sync(() => hooks.preview!(r.wouldBuild))),
           Effect.ignore
@@ -163,7 +172,9 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           keepGoing: flags.keepGoing,
           dryRun: flags.dryRun,
           retries: ws.config.retries,
-          retryBaseMs: Cloud.retryBaseMs(ws.env),
+          // The pay-once predicate (contract 1): a node is tried again only when nothing paid would be paid again.
+          retryable,
+          retryBaseMs: ProviderConfig.fromEnv(ws.env).retryBaseMs,
           pools: { ...Pools.defaultPools(), ...ws.config.pools },
           sharedPools: hooks.sharedPools,
           timeoutMs: ws.config.timeoutSeconds * 1000,
@@ -199,7 +210,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
       accounts.onEvent(e)
       onEvent(e)
-    })
+    }, { remoteCache: flags.noRemoteCache !== true })
 
     /** Writes run.json (what `runs` and `report` read), for every run that got as far as the lock. */
     const record = (summary: Summary, status: Accounting.RunStatus, error?: string) =>
@@ -262,7 +273,9 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     }
 
     const result = yield* locked.pipe(
+      Telemetry.buildSpan({ "storyshot.run": runId, "storyshot.profile": ws.config.profile }),
       Effect.provide(layers),
+      Effect.provide(Telemetry.layer(ws.env, ProviderConfig.fromEnv(ws.env).secrets)),
       Effect.onExit((exit) => {
         if (Exit.isSuccess(exit) || !began || flags.dryRun) return Effect.void
         const interrupted = Exit.isInterrupted(exit) && Cause.isInterruptedOnly(exit.cause)

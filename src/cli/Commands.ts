@@ -9,11 +9,11 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Effect } from "effect"
-import { idPatterns, stages } from "../../targets/Settings.ts"
+import { idPatterns, stages } from "../Film.ts"
 import { Profile } from "../Config.ts"
 import { globalOptions, root } from "./Root.ts"
 
-/** The target ids a person may name, from the one list the CLI checks them against (targets/Settings.ts). */
+/** The target ids a person may name, from the one list the CLI checks them against (src/Film.ts). */
 export const targetList = (() => {
   const groups = new Map<string, Array<string>>()
   for (const { example } of idPatterns) {
@@ -69,6 +69,9 @@ export const buildOptions = {
       "Keep running: build, then rebuild (only what is stale) whenever the transcript, the config or .env changes (debounced 300 ms). An edit during a build queues the next build: the running one finishes, nothing it paid for is thrown away, and one build follows with every change so far; never two at once. Ctrl-C stops (a running build is cancelled cleanly; what it finished stays in the store)."
     )
   ),
+  noRemoteCache: Options.boolean("no-remote-cache").pipe(
+    Options.withDescription("Build without the remote cache (remoteCache in the config, or STORYSHOT_REMOTE_CACHE): fetch nothing from it, send nothing to it.")
+  ),
   maxCost: Options.float("max-cost").pipe(
     Options.withPseudoName("USD"),
     Options.optional,
@@ -122,6 +125,10 @@ export const modelsOptions = {
   json: json("Print {fetchedAt, baseUrl, models: [{id, pricing: {prompt, completion} (USD per token), contextLength, supportedParameters}]}.")
 }
 
+export const providersOptions = {
+  json: json('Print [{stage, name, summary, paid, selected, needs, missing, price: {source, checkedOn} | "free", reattaches, afterCrash}].')
+}
+
 export const superpromptOptions = {
   watch: Options.boolean("watch").pipe(
     Options.withAlias("w"),
@@ -158,6 +165,40 @@ export const serveOptions = {
     Options.withDescription("Serve every workspace (project) in this folder, and create new ones there (default: the current workspace only).")
   )
 }
+
+export const cacheOptions = { json: json("Print one JSON object on stdout instead of lines.") }
+
+export const cachePullOptions = {
+  ...cacheOptions,
+  all: Options.boolean("all").pipe(Options.withDescription("Fetch every result in the remote cache, not only what this film needs."))
+}
+
+export const cacheVerifyOptions = {
+  ...cacheOptions,
+  repair: Options.boolean("repair").pipe(
+    Options.withDescription("Delete the records and objects that fail the check (their nodes are rebuilt and sent again by the next build that needs them).")
+  )
+}
+
+/** `storyshot cache ...`: its four subcommands, from src/cli/cache.ts. */
+const cache = () => import("./cache.ts")
+const cacheCommand = Command.make("cache", {}, lazy(() => cache().then((m) => ({ handler: m.missingSubcommand })))).pipe(
+  Command.withSubcommands([
+    Command.make("status", cacheOptions, lazy(() => cache().then((m) => ({ handler: m.statusHandler })))).pipe(
+      Command.withDescription("Whether the remote cache answers, and what it holds compared with this store.")
+    ),
+    Command.make("push", cacheOptions, lazy(() => cache().then((m) => ({ handler: m.pushHandler })))).pipe(
+      Command.withDescription("Send every result this store has and the remote cache lacks (with its files; never a key).")
+    ),
+    Command.make("pull", cachePullOptions, lazy(() => cache().then((m) => ({ handler: m.pullHandler })))).pipe(
+      Command.withDescription("Fetch what this film needs from the remote cache, checked by hash (--all: every result there).")
+    ),
+    Command.make("verify", cacheVerifyOptions, lazy(() => cache().then((m) => ({ handler: m.verifyHandler })))).pipe(
+      Command.withDescription("Check every record and object in the remote cache (downloads them; exit 1 on a problem, --repair deletes them).")
+    )
+  ]),
+  Command.withDescription("The remote cache several machines share (remoteCache in the config, or STORYSHOT_REMOTE_CACHE): status, push, pull, verify.")
+)
 
 export type Flags<O extends Command.Command.Config> = Command.Command.ParseConfig<O>
 
@@ -197,6 +238,11 @@ export const subcommands = [
       "The OpenRouter model list with prices (USD per million tokens and per sentence's shot list), saved in .storyshot/models.json. When it cannot be fetched, the saved list is shown with a warning (exit 0); with none saved, exit 1."
     )
   ),
+  Command.make("providers", providersOptions, lazy(() => import("./providers.ts"))).pipe(
+    Command.withDescription(
+      "The providers each stage can use: what they need, where their prices come from and when those were checked, and whether a build re-attaches to their work after a crash."
+    )
+  ),
   Command.make("superprompt", superpromptOptions, lazy(() => import("./superprompt.ts"))).pipe(
     Command.withDescription(
       "Join the project's source files (src/, targets/ and the config; storyshot's own src/ and targets/ in a workspace without them) into one markdown file to paste into an LLM, after the notes in project_superprompt.md. Each file once, with a header, ordered by path."
@@ -206,7 +252,8 @@ export const subcommands = [
     Command.withDescription(
       "Serve the studio: a web page and a REST API (Swagger UI at /docs) to create projects, see the plan and its price, build, watch progress live, re-roll or re-prompt a shot and download the film. Builds there are ordinary builds: same store, lock and money rules."
     )
-  )
+  ),
+  cacheCommand
 ] as const
 
 export { globalOptions, root }

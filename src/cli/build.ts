@@ -70,6 +70,7 @@ const print = (summary: Summary, json: boolean) => {
   out(`${summary.interrupted ? "interrupted: " : ""}${parts.join(", ")} in ${(summary.wallMs / 1000).toFixed(1)} s · spent ${Cost.format(summary.cost)}${summary.saved.usd > 0 ? ` · cache saved ${Cost.format(summary.saved)}` : ""}`)
   // Nodes the full disk stopped are said once, in the line below, not once each.
   for (const f of summary.failed) if (!(summary.storeFailure && Atomic.isStoreFailure(f.cause))) out(`  failed ${f.id}: ${f.error}`)
+  for (const r of summary.repaid) out(`  paid again ${r.id}${r.usd === null ? "" : ` ($${r.usd.toFixed(4)})`}: ${r.why}`)
   if (summary.blockedByBudget.length) out(`  ${capMessage(summary)}`)
   if (summary.interrupted) out("  what finished is kept in the store; the next `storyshot build` continues from there")
   if (summary.output && summary.failed.length === 0 && !summary.interrupted) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)

@@ -11,7 +11,7 @@ import * as Runs from "../cli/runs.ts"
 import * as Session from "../cli/Session.ts"
 import * as Cost from "../engine/Cost.ts"
 import * as ShotEdits from "../ShotEdits.ts"
-import * as Cloud from "../../targets/Cloud.ts"
+import * as Registry from "../../targets/registry.ts"
 import { Api } from "./Api.ts"
 import * as Assets from "./Assets.ts"
 import { NotFound, Unauthorized, Unprocessable } from "./Errors.ts"
@@ -89,7 +89,7 @@ const projectView = (project: Project) =>
       id: project.id,
       name: nameOf(project),
       profile: ws.right.config.profile,
-      paid: Cloud.usesPaidProviders(ws.right.config),
+      paid: Registry.usesPaidProviders(ws.right.config),
       providers: { ...ws.right.config.providers },
       aspect: ws.right.config.aspect,
       sentences: sentences._tag === "Right" ? sentences.right.length : null,
