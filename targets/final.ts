@@ -2,29 +2,79 @@
  * `final`: the sentence muxes joined into the film (stream copy when the parts allow it). It is written to
  * the store like every output; `out/final.mp4` is a copy made from the store (see `publish.ts`).
  * With `subtitles.burn`, the joined film is re-encoded once more with the subtitles drawn in (`subtitles.ts`).
+ * With `music`, a music bed is laid under the narration last (`src/media/Music.ts`): the picture is copied and
+ * only the sound encoded again. The music file's hash and settings are in this node's recipe and nowhere else,
+ * so changing them rebuilds `final` only and pays for nothing; the sentence files stay voice-only.
  */
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
+import type { Config } from "../src/Config.ts"
 import type { NodeSpec, Rule } from "../src/engine/Node.ts"
 import { concatFinal } from "../src/media/Assemble.ts"
+import { invalid } from "../src/media/Errors.ts"
+import * as Music from "../src/media/Music.ts"
 import { verifyMedia } from "../src/media/Verify.ts"
 import { ids, kinds } from "./Settings.ts"
 import * as Subtitles from "./subtitles.ts"
 
 export const version = 1
 
-export const node = (sentenceCount: number, burnSubtitles = false): NodeSpec => ({
+/** The music bed as the final cut sees it: the file (its path stays out of the fingerprint: moving the
+ *  workspace must not rebuild the film) and what enters the recipe (its bytes' hash and the settings). */
+export interface MusicBed {
+  readonly file: string
+  readonly sha256: string
+  readonly settings: Music.MusicSettings
+}
+
+/** The configured music bed, read once when the graph is planned (the workspace checked that it exists). */
+export const musicBed = (dir: string, music: Config["music"]): MusicBed | undefined => {
+  if (music === undefined) return undefined
+  const file = path.resolve(dir, music.file)
+  return {
+    file,
+    sha256: createHash("sha256").update(fs.readFileSync(file)).digest("hex"),
+    settings: { volumeDb: music.volumeDb, duckDb: music.duckDb, fadeInSec: music.fadeInSec, fadeOutSec: music.fadeOutSec }
+  }
+}
+
+export const node = (sentenceCount: number, burnSubtitles = false, music?: MusicBed): NodeSpec => ({
   id: ids.final,
   kind: kinds.final,
   stage: "final",
   version,
-  // Without burning, the recipe stays empty so existing films keep their fingerprints.
-  recipe: burnSubtitles ? { subtitles: Subtitles.burnStyle } : {},
+  // Without burning or music, the recipe stays empty so existing films keep their fingerprints.
+  recipe: {
+    ...(burnSubtitles ? { subtitles: Subtitles.burnStyle } : {}),
+    ...(music === undefined
+      ? {}
+      : {
+          music: {
+            version: Music.version,
+            sha256: music.sha256,
+            volumeDb: music.settings.volumeDb,
+            duckDb: music.settings.duckDb ?? null,
+            fadeInSec: music.settings.fadeInSec,
+            fadeOutSec: music.settings.fadeOutSec
+          }
+        })
+  },
+  ...(music === undefined ? {} : { context: { musicFile: music.file } }),
   deps: [
     ...Array.from({ length: sentenceCount }, (_, i) => ({ id: ids.mux(i + 1), output: "video" })),
     ...(burnSubtitles ? [{ id: ids.subtitles, output: "srt" }] : [])
   ]
 })
+
+interface MusicRecipe {
+  readonly sha256: string
+  readonly volumeDb: number
+  readonly duckDb: number | null
+  readonly fadeInSec: number
+  readonly fadeOutSec: number
+}
 
 export const rule: Rule<unknown, any> = {
   kind: kinds.final,
@@ -35,10 +85,28 @@ export const rule: Rule<unknown, any> = {
       const file = path.join(ctx.scratch, "final.mp4")
       const style = ctx.node.recipe.subtitles
       const burn = typeof style === "string"
+      const music = ctx.node.recipe.music as unknown as MusicRecipe | undefined
       const parts = ctx.deps.filter((d) => d.id !== ids.subtitles).map((d) => ctx.file(d.id, "video"))
-      const joined = burn ? path.join(ctx.scratch, "joined.mp4") : file
+      const joined = burn || music ? path.join(ctx.scratch, "joined.mp4") : file
       yield* concatFinal({ parts, out: joined, listDir: ctx.scratch })
-      if (burn) yield* Subtitles.burn({ input: joined, srt: ctx.file(ids.subtitles, "srt"), out: file, style })
+      const burned = burn && music ? path.join(ctx.scratch, "burned.mp4") : file
+      if (burn) yield* Subtitles.burn({ input: joined, srt: ctx.file(ids.subtitles, "srt"), out: burned, style })
+      if (music) {
+        const musicFile = String(ctx.node.context?.musicFile)
+        // The file is read again now: one edited since the graph was planned must not pass for the old one.
+        const now = yield* Effect.try({
+          try: () => createHash("sha256").update(fs.readFileSync(musicFile)).digest("hex"),
+          catch: (e) => invalid(musicFile, `music.file cannot be read (${(e as Error).message})`)
+        })
+        if (now !== music.sha256) return yield* Effect.fail(invalid(musicFile, "music.file changed during the build; build again"))
+        yield* Music.mix({
+          film: burn ? burned : joined,
+          music: musicFile,
+          out: file,
+          scratch: ctx.scratch,
+          settings: { volumeDb: music.volumeDb, duckDb: music.duckDb ?? undefined, fadeInSec: music.fadeInSec, fadeOutSec: music.fadeOutSec }
+        })
+      }
       yield* verifyMedia(file, { video: true, audio: true })
       return { video: { file, ext: "mp4" } }
     })
