@@ -86,7 +86,11 @@ const hop = async (url: URL, limits: Limits, signal: AbortSignal): Promise<Hop> 
     bodyTimeout: limits.timeoutMs
   })
   const headers = lower(res.headers)
-  const drop = () => res.body.destroy()
+  // A body we do not read is destroyed; undici then emits an AbortError on it, which nobody should see.
+  const drop = () => {
+    res.body.on("error", () => {})
+    res.body.destroy()
+  }
   if (res.statusCode < 200 || res.statusCode >= 300) {
     drop()
     return { status: res.statusCode, headers }

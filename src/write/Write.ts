@@ -23,7 +23,7 @@ import * as Cloud from "../../targets/Cloud.ts"
 import * as RunLog from "../cli/RunLog.ts"
 import type * as Accounting from "../cli/Accounting.ts"
 import { WriteError } from "./Errors.ts"
-import { checkUrl } from "./Fetch.ts"
+import * as Fetch from "./Fetch.ts"
 import * as Length from "./Length.ts"
 import * as Output from "./Output.ts"
 import * as Price from "./Price.ts"
@@ -124,7 +124,7 @@ export const run = (ws: Workspace, flags: WriteFlags, say: Say) =>
     const length = parsed.right
     // Every --url is checked before anything is fetched or paid.
     for (const url of flags.urls) {
-      const checked = checkUrl(url)
+      const checked = Fetch.checkUrl(url)
       if (checked instanceof WriteError) return yield* checked
     }
 
@@ -148,7 +148,9 @@ export const run = (ws: Workspace, flags: WriteFlags, say: Say) =>
     const program = Effect.gen(function* () {
       const sources: Array<Sources.Source> = []
       for (const file of flags.from) sources.push(yield* Sources.fromFile(file, ws.dir))
-      for (const url of flags.urls) sources.push(yield* Sources.fromUrl(url))
+      // STORYSHOT_HTTP_TIMEOUT_MS, the time-out of every request, is the page's too.
+      const limits = { ...Fetch.defaultLimits, timeoutMs: Cloud.httpTimeoutMs(ws.env) ?? Fetch.defaultLimits.timeoutMs }
+      for (const url of flags.urls) sources.push(yield* Sources.fromUrl(url, limits))
       if (sources.length > 0)
         say.line(`Read ${plural(sources.length, "source")}: ${sources.map((s) => `${s.kind === "url" ? s.url : s.where} (${plural(s.words, "word")})`).join(", ")}`)
 
