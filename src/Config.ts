@@ -85,8 +85,12 @@ export const ConfigInput = Schema.Struct({
       file: Schema.NonEmptyTrimmedString,
       /** Its gain in dB (default -18). */
       volume: Schema.optional(Schema.Number.pipe(Schema.between(-60, 12))),
-      /** Dip under the voice: true (by 15 dB, the default), false, or how many dB down (-3 to -40). */
-      duck: Schema.optional(Schema.Union(Schema.Boolean, Schema.Number.pipe(Schema.between(-40, -3)))),
+      /** Dip under the voice: true (by 18 dB, the default), false, or how many dB down (-3 to -40). */
+      duck: Schema.optional(
+        Schema.Union(Schema.Boolean, Schema.Number)
+          .pipe(Schema.filter((v) => typeof v === "boolean" || (v >= -40 && v <= -3)))
+          .annotations({ message: (issue) => `Expected true, false or a number of dB between -40 and -3, actual ${JSON.stringify(issue.actual)}` })
+      ),
       /** Fade-in at the start of the film, in seconds (default 1). */
       fadeIn: Schema.optional(Schema.Number.pipe(Schema.between(0, 30))),
       /** Fade-out at the end of the film, in seconds (default 2). */
@@ -135,7 +139,7 @@ export interface Music {
   readonly fadeOutSec: number
 }
 
-export const musicDefaults = { volumeDb: -18, duckDb: -15, fadeInSec: 1, fadeOutSec: 2 } as const
+export const musicDefaults = { volumeDb: -18, duckDb: -18, fadeInSec: 1, fadeOutSec: 2 } as const
 
 const resolveMusic = (music: ConfigInput["music"]): Music | undefined =>
   music === undefined

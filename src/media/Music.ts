@@ -5,7 +5,7 @@
  *
  * Ducking is a gain keyed to the narration's pauses, measured on the film's own sound (`silencedetect`):
  * the bed sits `duck` dB down while the voice speaks and comes back up in every pause of 0.15 s or more,
- * rising over 150 ms after the voice stops and dipping over 100 ms *before* it resumes (the pauses are known
+ * rising over 120 ms after the voice stops and dipping over 80 ms *before* it resumes (the pauses are known
  * in advance, so the music never covers a first syllable). A compressor (`sidechaincompress`) can only react
  * after the voice starts, and with the short pauses of narration it never recovers in time: measured on the
  * example's espeak narration (pauses of 0.25–0.35 s), it left the bed only 8.5–13 dB lower under speech than
@@ -54,8 +54,8 @@ export interface Pause {
 /** Quieter than this, for at least `pauseSec`, is a pause in the narration. */
 export const silenceDb = -50
 export const pauseSec = 0.15
-const riseSec = 0.15
-const dipSec = 0.1
+const riseSec = 0.12
+const dipSec = 0.08
 
 const n = (x: number) => (Math.round(x * 1000) / 1000).toFixed(3)
 
