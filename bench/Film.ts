@@ -9,6 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Layer } from "effect"
 import * as Config from "../src/Config.ts"
+import * as Pools from "../src/Pools.ts"
 import { BuildEvents, type BuildEvent } from "../src/engine/Events.ts"
 import type { NodeSpec, Produced, Rule } from "../src/engine/Node.ts"
 import * as Scheduler from "../src/engine/Scheduler.ts"
@@ -39,7 +40,7 @@ export const cloudWorkspace = (dir: string): Workspace => {
   }
 }
 
-export const poolLimits = (ws: Workspace): Record<string, number> => ({ ...Scheduler.defaultPools(), ...ws.config.pools })
+export const poolLimits = (ws: Workspace): Record<string, number> => ({ ...Pools.defaultPools(), ...ws.config.pools })
 
 /** Sleeps instead of calling a provider; `shots` and `timing` keep their real (pure, instant) code. */
 const sleepingRules = (msOf: (kind: string) => number, durations: ReadonlyArray<number>) => {

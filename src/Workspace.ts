@@ -1,6 +1,7 @@
 /**
- * Finding the workspace: the current directory (or --cwd), its `storyshot.config.ts` (or --config), its
- * `.env`, and the transcript. Every problem here is the user's to fix, so each is one line that says what
+ * Finding the workspace: --cwd when given; otherwise the nearest folder, from the current one upward, that
+ * holds a `storyshot.config.*` or a `.storyshot/` store (as git looks for `.git`), else the current folder.
+ * Then its `storyshot.config.ts` (or --config), its `.env`, and the transcript. Every problem here is the user's to fix, so each is one line that says what
  * to do; the CLI turns them into exit code 2.
  */
 import * as fs from "node:fs"
@@ -15,6 +16,8 @@ export class WorkspaceError extends Schema.TaggedError<WorkspaceError>()("Worksp
 
 export interface Workspace {
   readonly dir: string
+  /** Where the search for it started (the current directory), when it was found upward from there. */
+  readonly foundFrom?: string | undefined
   readonly configPath: string | undefined
   readonly config: Config.Config
   /** The environment: the process's, over `.env`'s (a variable set in the shell wins). */
@@ -95,20 +98,49 @@ const importConfig = (file: string) =>
 
 const isSyntaxError = (e: unknown) => Array.isArray((e as { errors?: unknown })?.errors) && (e as { errors: Array<unknown> }).errors.length > 0
 
+/** The nearest folder from `from` upward that holds a config file or a `.storyshot/` store; undefined when none does. */
+export const findUp = (from: string): string | undefined => {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    if (configFileNames.some((n) => isFile(path.join(dir, n))) || isDir(path.join(dir, ".storyshot"))) return dir
+    if (path.dirname(dir) === dir) return undefined
+  }
+}
+
+const isFile = (p: string) => {
+  try {
+    return fs.statSync(p).isFile()
+  } catch {
+    return false
+  }
+}
+
+const isDir = (p: string) => {
+  try {
+    return fs.statSync(p).isDirectory()
+  } catch {
+    return false
+  }
+}
+
 export interface LoadOptions {
+  /** The workspace folder, taken as it is (--cwd). */
   readonly cwd?: string | undefined
+  /** Where the upward search starts when there is no `cwd` (default: the current directory). */
+  readonly from?: string | undefined
   readonly config?: string | undefined
   readonly profile?: Config.Profile | undefined
   readonly env?: NodeJS.ProcessEnv | undefined
 }
 
 export const load = Effect.fn("Workspace.load")(function* (options: LoadOptions = {}) {
-  const dir = path.resolve(options.cwd ?? process.cwd())
+  const here = path.resolve(options.from ?? process.cwd())
+  const dir = options.cwd !== undefined ? path.resolve(here, options.cwd) : (findUp(here) ?? here)
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
     return yield* new WorkspaceError({ message: `workspace ${dir} is not a folder (check --cwd)` })
   let configPath: string | undefined
   if (options.config) {
-    configPath = path.resolve(dir, options.config)
+    // Relative to where the person typed it (or to --cwd, when given).
+    configPath = path.resolve(options.cwd !== undefined ? dir : here, options.config)
     if (!fs.existsSync(configPath))
       return yield* new WorkspaceError({ message: `config file ${configPath} does not exist (check --config)` })
   } else {
@@ -142,6 +174,7 @@ export const load = Effect.fn("Workspace.load")(function* (options: LoadOptions 
     })
   return {
     dir,
+    foundFrom: options.cwd === undefined && dir !== here ? here : undefined,
     configPath,
     config,
     env,

@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
 import type { Built, Json } from "../src/engine/Node.ts"
+import * as Atomic from "../src/engine/Atomic.ts"
 import type { Store } from "../src/engine/Store.ts"
 import type { Workspace } from "../src/Workspace.ts"
 import { ids } from "./Settings.ts"
@@ -138,10 +139,8 @@ export const publish = (
         final: final ? rel(path.join(ws.outDir, "final.mp4")) : undefined,
         sentences: story
       }
-      const tmp = path.join(ws.storeDir, `story.json.tmp-${process.pid}`)
-      fs.mkdirSync(ws.storeDir, { recursive: true })
-      fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2))
-      fs.renameSync(tmp, path.join(ws.storeDir, "story.json"))
+      // Whole or absent, also on a full disk (see Atomic.ts).
+      Atomic.writeAtomicSync(path.join(ws.storeDir, "story.json"), JSON.stringify(manifest, null, 2), Atomic.tempName(ws.storeDir))
       return manifest
     },
     catch: (e) => new Error(`could not write out/: ${(e as Error).message}`)

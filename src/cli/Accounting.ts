@@ -26,6 +26,8 @@ export interface RequestRow {
   readonly runMs: number
   readonly cost: Cost.Cost
   readonly attempt?: number | undefined
+  /** This request knowingly paid again for something already paid for: why. */
+  readonly repaid?: string | undefined
 }
 
 export type NodeStatus = "built" | "cached" | "failed" | "skipped" | "over-budget"
@@ -37,6 +39,9 @@ export interface NodeRow {
   readonly startedAt?: number | undefined
   readonly endedAt?: number | undefined
   readonly wallMs?: number | undefined
+  /** Waiting before it ran: for its inputs to be built, then for a slot in its pool (not in wallMs). */
+  readonly inputsMs?: number | undefined
+  readonly poolMs?: number | undefined
   /** Paid in this run (built) — $0 for a cache hit. */
   readonly cost: Cost.Cost
   /** A cache hit: what the stored result cost to make, and how long it took. */
@@ -71,9 +76,16 @@ export interface Left {
   readonly estimate: Cost.Total
 }
 
+/** How a run ended: finished (ok), a target failed or the build stopped on an error, Ctrl-C, the cost cap. */
+export type RunStatus = "ok" | "failed" | "interrupted" | "cap"
+
 export interface RunReport {
   readonly version: 1
   readonly runId: string
+  /** Absent in runs recorded before it (derive it from `failed` / `blockedByBudget`). */
+  readonly status?: RunStatus | undefined
+  /** Why a run that stopped on an error (not a target's failure) stopped. */
+  readonly error?: string | undefined
   readonly startedAt: number
   readonly endedAt: number
   readonly wallMs: number
@@ -95,6 +107,8 @@ export interface RunReport {
   /** What a build stopped at the cost cap left to build, with its estimate. */
   readonly left?: Left | undefined
   readonly output?: string | undefined
+  /** Requests that knowingly paid again (runs recorded before re-payments were listed lack it). */
+  readonly repaid?: ReadonlyArray<{ readonly id: string; readonly usd: number | null; readonly why: string }> | undefined
 }
 
 /** Total length covered by a set of intervals (overlaps counted once). */
@@ -125,13 +139,17 @@ const byStageOrder = (a: string, b: string) => {
 export const collector = (now: () => number = Date.now) => {
   const stageOf = new Map<string, string>()
   const firstStart = new Map<string, number>()
+  const discoveredAt = new Map<string, number>()
   const nodes = new Map<string, NodeRow>()
   const requests: Array<RequestRow> = []
 
   const onEvent = (e: BuildEvent) => {
     switch (e._tag) {
       case "Discovered":
-        for (const n of e.nodes) stageOf.set(n.id, n.stage)
+        for (const n of e.nodes) {
+          stageOf.set(n.id, n.stage)
+          if (!discoveredAt.has(n.id)) discoveredAt.set(n.id, now())
+        }
         break
       case "Started":
         stageOf.set(e.id, e.stage)
@@ -152,7 +170,8 @@ export const collector = (now: () => number = Date.now) => {
           queueMs: r.queueMs,
           runMs: Math.max(0, wallMs - (r.queueMs ?? 0)),
           cost: r.cost,
-          attempt: r.attempt
+          attempt: r.attempt,
+          ...(r.repaid !== undefined ? { repaid: r.repaid } : {})
         })
         break
       }
@@ -160,6 +179,7 @@ export const collector = (now: () => number = Date.now) => {
         // The run interval starts when the node got its pool slot (its first Started), not when it began
         // waiting for one: time spent queued behind other nodes of the stage is not the stage's work.
         const startedAt = Math.max(e.startedAt, Math.min(firstStart.get(e.id) ?? e.startedAt, e.endedAt))
+        const known = discoveredAt.get(e.id)
         nodes.set(e.id, {
           id: e.id,
           stage: e.stage,
@@ -167,6 +187,8 @@ export const collector = (now: () => number = Date.now) => {
           startedAt,
           endedAt: e.endedAt,
           wallMs: e.endedAt - startedAt,
+          inputsMs: known === undefined ? undefined : Math.max(0, e.startedAt - known),
+          poolMs: startedAt - e.startedAt,
           cost: e.cost,
           attempts: e.attempts
         })

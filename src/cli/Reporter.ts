@@ -2,20 +2,47 @@
  * Reporters turn build events into what a person sees, on stderr (stdout is kept for results and --json):
  *   tty   — a live display redrawn in place: done/total per stage, what is running, elapsed, cost so far and
  *           the estimate of what is left (from a dry walk before the build: `preview`).
- *   plain — one line per finished, failed or retried node (not a TTY, CI, or --json).
- *   quiet — nothing (--json alone prints its object at the end).
+ *   plain — one line per finished, failed or retried node (not a TTY, or CI).
+ *   quiet — nothing (--quiet; warnings are still printed by the command).
+ * --json keeps stdout for its one object and has progress on stderr all the same: a 26-minute build must not
+ * look hung.
+ *
+ * A node's time is the time it worked, from its pool slot to its stored result, less retry back-offs. The
+ * time it waited — for its inputs, then for a slot in its pool, then between attempts — is said apart: on a
+ * 400-sentence film the 400th narration waits a minute for a slot and works two seconds.
  */
 import type { BuildEvent } from "../engine/Events.ts"
 import * as Cost from "../engine/Cost.ts"
 
 export type Mode = "tty" | "plain" | "quiet"
 
-export const chooseMode = (json: boolean, stream: NodeJS.WriteStream = process.stderr): Mode =>
-  json ? "quiet" : stream.isTTY && !process.env.CI ? "tty" : "plain"
+export const chooseMode = (quiet: boolean, stream: NodeJS.WriteStream = process.stderr): Mode =>
+  quiet ? "quiet" : stream.isTTY && !process.env.CI ? "tty" : "plain"
 
 const stageOrder = ["transcript", "audio", "timing", "prompts", "image", "video", "mux", "final", "subtitles", "storyboard"]
 
 const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`)
+
+export interface Times {
+  readonly workMs: number
+  readonly inputsMs: number
+  readonly poolMs: number
+  readonly pool?: string | undefined
+  readonly backoffMs: number
+}
+
+/** " (waited 66s: 60s for inputs, 6.0s in the local pool)"; nothing when the waits are negligible. */
+export const waited = (t: Times): string => {
+  const parts: Array<[number, string]> = [
+    [t.inputsMs, "for inputs"],
+    [t.poolMs, `in the ${t.pool ?? "?"} pool`],
+    [t.backoffMs, "before retries"]
+  ].filter(([ms]) => (ms as number) >= 100) as Array<[number, string]>
+  if (parts.length === 0) return ""
+  if (parts.length === 1) return ` (waited ${seconds(parts[0]![0])} ${parts[0]![1]})`
+  const total = parts.reduce((a, [ms]) => a + ms, 0)
+  return ` (waited ${seconds(total)}: ${parts.map(([ms, what]) => `${seconds(ms)} ${what}`).join(", ")})`
+}
 
 export interface Reporter {
   readonly onEvent: (event: BuildEvent) => void
@@ -30,10 +57,21 @@ export interface Reporter {
 
 export const make = (
   mode: Mode,
-  options: { readonly dryRun?: boolean; readonly estimateLeft?: () => Cost.Total | undefined; readonly write?: (s: string) => void } = {}
+  options: {
+    readonly dryRun?: boolean
+    readonly estimateLeft?: () => Cost.Total | undefined
+    readonly write?: (s: string) => void
+    /** The clock (tests). */
+    readonly now?: () => number
+  } = {}
 ): Reporter => {
   const write = options.write ?? ((s: string) => void process.stderr.write(s))
-  const started = Date.now()
+  const now = options.now ?? Date.now
+  const started = now()
+  /** When each node became known (it then waits for its inputs), got its first pool slot, and its back-offs. */
+  const discoveredAt = new Map<string, number>()
+  const slotAt = new Map<string, { at: number; pool: string }>()
+  const backoffMs = new Map<string, number>()
   const stages = new Map<string, { total: number; done: number }>()
   const running = new Map<string, number>()
   let spent = Cost.zero
@@ -57,11 +95,11 @@ export const make = (
     const parts = [...stages.entries()]
       .sort((a, b) => stageOrder.indexOf(a[0]) - stageOrder.indexOf(b[0]))
       .map(([name, s]) => `${name} ${s.done}/${s.total}`)
-    const now = [...running.keys()].slice(0, 3).join(", ") + (running.size > 3 ? ` +${running.size - 3}` : "")
+    const busy = [...running.keys()].slice(0, 3).join(", ") + (running.size > 3 ? ` +${running.size - 3}` : "")
     const left = estimateLeft()
     return [
       `${parts.join("  ")}`,
-      `${seconds(Date.now() - started)} elapsed · spent ${Cost.format(spent)}${left ? ` · left ≈ ${Cost.format(left)}` : ""}${now ? ` · running ${now}` : ""}`
+      `${seconds(now() - started)} elapsed · spent ${Cost.format(spent)}${left ? ` · left ≈ ${Cost.format(left)}` : ""}${busy ? ` · running ${busy}` : ""}`
     ]
   }
 
@@ -94,10 +132,14 @@ export const make = (
     if ("id" in event && event._tag !== "Started" && event._tag !== "Request" && event._tag !== "Retrying") plan?.delete(event.id)
     switch (event._tag) {
       case "Discovered":
-        for (const n of event.nodes) stage(n.stage).total++
+        for (const n of event.nodes) {
+          stage(n.stage).total++
+          if (!discoveredAt.has(n.id)) discoveredAt.set(n.id, now())
+        }
         break
       case "Started":
-        running.set(event.id, Date.now())
+        running.set(event.id, now())
+        if (!slotAt.has(event.id)) slotAt.set(event.id, { at: now(), pool: event.pool })
         if (event.attempt > 1) line(`retry   ${event.id} (attempt ${event.attempt})`)
         break
       case "Cached":
@@ -106,12 +148,13 @@ export const make = (
       case "Built":
         running.delete(event.id)
         stage(event.stage).done++
-        if (mode === "plain" || event.cost.usd !== 0)
-          line(
-            `built   ${event.id} in ${seconds(event.endedAt - event.startedAt)}${event.cost.source === "free" ? "" : ` · ${Cost.format(event.cost)}`}`
-          )
+        if (mode === "plain" || event.cost.usd !== 0) {
+          const t = times(event.id, event.startedAt, event.endedAt)
+          line(`built   ${event.id} in ${seconds(t.workMs)}${waited(t)}${event.cost.source === "free" ? "" : ` · ${Cost.format(event.cost)}`}`)
+        }
         break
       case "Retrying":
+        backoffMs.set(event.id, (backoffMs.get(event.id) ?? 0) + event.delayMs)
         line(`wait    ${event.id}: ${event.error} (retrying in ${seconds(event.delayMs)})`)
         break
       case "Failed":
@@ -135,6 +178,21 @@ export const make = (
         break
     }
     if (mode === "tty") draw()
+  }
+
+  /** A built node's work and waits, from the events seen (`readyAt`: its inputs were built, it asked for a slot). */
+  const times = (id: string, readyAt: number, endedAt: number): Times => {
+    const slot = slotAt.get(id)
+    const firstSlot = Math.min(Math.max(slot?.at ?? readyAt, readyAt), endedAt)
+    const backoff = Math.min(backoffMs.get(id) ?? 0, endedAt - firstSlot)
+    const known = discoveredAt.get(id)
+    return {
+      workMs: endedAt - firstSlot - backoff,
+      inputsMs: known === undefined ? 0 : Math.max(0, readyAt - known),
+      poolMs: firstSlot - readyAt,
+      pool: slot?.pool,
+      backoffMs: backoff
+    }
   }
 
   const preview = (wouldBuild: ReadonlyArray<{ readonly id: string; readonly estimate: Cost.Cost }>) => {

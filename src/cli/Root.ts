@@ -6,7 +6,7 @@ import { Command, Options } from "@effect/cli"
 export const globalOptions = {
   cwd: Options.directory("cwd").pipe(
     Options.optional,
-    Options.withDescription("The workspace folder (default: the current directory).")
+    Options.withDescription("The workspace folder (default: the nearest folder, from the current one upward, that holds a storyshot.config.* or .storyshot/, as git finds .git; else the current folder).")
   ),
   config: Options.file("config").pipe(
     Options.optional,

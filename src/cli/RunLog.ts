@@ -4,11 +4,11 @@
  *               redacted by Http); binary bodies are stored as objects in the store and linked by path.
  *   run.json  — the run's summary: targets, built/cached/failed, cost, wall-clock, and per node the requests.
  */
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { randomBytes } from "node:crypto"
 import { Effect, Layer } from "effect"
 import { IoLog, isFile, type IoBody } from "../providers/IoLog.ts"
+import * as Atomic from "../engine/Atomic.ts"
 import type { Store } from "../engine/Store.ts"
 
 export const newRunId = (now = new Date()) =>
@@ -42,9 +42,8 @@ export const layerFile = (store: Store["Type"], dir: string): Layer.Layer<IoLog>
           requestBody: yield* body(entry.requestBody),
           responseBody: yield* body(entry.responseBody)
         }
-        yield* Effect.sync(() => {
-          fs.mkdirSync(dir, { recursive: true })
-          fs.appendFileSync(path.join(dir, "io.jsonl"), JSON.stringify(line) + "\n")
-        }).pipe(Effect.ignore)
+        // One whole line or none (a full disk must not glue half a line to the next); a log that cannot
+        // be written does not fail the request it logs.
+        yield* Atomic.appendLine(path.join(dir, "io.jsonl"), JSON.stringify(line)).pipe(Effect.ignore)
       })
   })

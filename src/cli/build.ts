@@ -2,10 +2,10 @@
  * `storyshot build`: build the film (or the named targets and what they need), paying only for what is
  * stale, then refresh `out/` from the store.
  */
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { Command, Options } from "@effect/cli"
-import { Effect, Option } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
+import * as Atomic from "../engine/Atomic.ts"
 import * as Cost from "../engine/Cost.ts"
 import { BuildEvents, type BuildEvent } from "../engine/Events.ts"
 import * as Lock from "../engine/Lock.ts"
@@ -16,6 +16,7 @@ import * as Targets from "../../targets/index.ts"
 import * as Models from "../../targets/Models.ts"
 import { publish } from "../../targets/publish.ts"
 import { Profile } from "../Config.ts"
+import * as Pools from "../Pools.ts"
 import * as SplitChanges from "../text/SplitChanges.ts"
 import * as Accounting from "./Accounting.ts"
 import * as Reporter from "./Reporter.ts"
@@ -45,7 +46,13 @@ export const options = {
     Options.withDescription("Show what would be built, per stage, with the estimated cost; build and pay nothing.")
   ),
   json: Options.boolean("json").pipe(
-    Options.withDescription('Print one JSON object at the end: {built, cached, failed, cost: {usd, known}, wallMs, ...}.')
+    Options.withDescription(
+      'Print one JSON object on stdout at the end: {built, cached, failed, cost: {usd, known}, wallMs, ...} (with "interrupted": true after Ctrl-C). Progress still goes to stderr (--quiet silences it).'
+    )
+  ),
+  quiet: Options.boolean("quiet").pipe(
+    Options.withAlias("q"),
+    Options.withDescription("No progress on stderr (warnings and errors are still printed); the summary still goes to stdout.")
   ),
   profile: Options.choice("profile", Profile.literals).pipe(
     Options.optional,
@@ -62,7 +69,7 @@ export const options = {
   ),
   maxCost: Options.float("max-cost").pipe(
     Options.optional,
-    Options.withDescription("Spend cap in USD for this build (default: maxCostUsd in the config): no paid target starts when its estimate would take the run's spend over the cap; running ones finish and are recorded. Exits 1 saying what is left to build and its estimate.")
+    Options.withDescription("Spend cap in USD for this build, 0 or more (default: maxCostUsd in the config): no paid target starts when its estimate would take the run's spend over the cap; running ones finish and are recorded. Exits 1 saying what is left to build and its estimate.")
   )
 }
 
@@ -72,6 +79,8 @@ export interface BuildFlags {
   readonly keepGoing: boolean
   readonly dryRun: boolean
   readonly json: boolean
+  /** No progress on stderr. */
+  readonly quiet?: boolean
   readonly profile: Option.Option<Profile>
   readonly maxCost: Option.Option<number>
   /** Exit at once when another build holds the workspace lock (default: wait for it). */
@@ -81,7 +90,8 @@ export interface BuildFlags {
 export interface Summary {
   readonly built: ReadonlyArray<string>
   readonly cached: ReadonlyArray<string>
-  readonly failed: ReadonlyArray<{ readonly id: string; readonly error: string }>
+  /** `cause` is the typed error the node failed with (not printed: `error` is its one line). */
+  readonly failed: ReadonlyArray<{ readonly id: string; readonly error: string; readonly cause?: unknown }>
   readonly skipped: ReadonlyArray<{ readonly id: string; readonly because: string }>
   readonly cost: Cost.Total
   readonly saved: Cost.Total
@@ -96,23 +106,47 @@ export interface Summary {
   /** Stopped at the cost cap: what is left to build and its estimate. */
   readonly left?: Accounting.Left | undefined
   readonly output?: string | undefined
+  /** Stopped by Ctrl-C (or SIGTERM): what finished before it. */
+  readonly interrupted?: boolean | undefined
+  /** Requests that knowingly paid again, and why. */
+  readonly repaid: ReadonlyArray<Scheduler.Repaid>
+  /** The store could not be written (a full or failing disk): the build stopped there. */
+  readonly storeFailure?: { readonly reason: string; readonly path: string; readonly message: string } | undefined
 }
 
 export interface RunHooks {
   /** Called before a real build starts with what it is expected to build and cost (a dry walk first). */
   readonly preview?: ((wouldBuild: ReadonlyArray<{ readonly id: string; readonly stage: string; readonly estimate: Cost.Cost }>) => void) | undefined
+  /** Called when the build is interrupted, with what it finished and spent (already recorded in run.json). */
+  readonly interrupted?: ((summary: Summary) => void) | undefined
+  /** When the run started, if before `run` (the command: when the process started). Default: now. */
+  readonly startedAt?: number | undefined
 }
 
-/** The whole build, for the CLI and for tests: returns the summary, never exits the process. */
-export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) => void = () => {}, hooks: RunHooks = {}) =>
+/** Flags a build refuses before reading anything: exit 2, one line. */
+export const checkFlags = (flags: BuildFlags) =>
   Effect.gen(function* () {
     if (flags.force && flags.target.length === 0)
       return yield* new Session.UsageError({
         message: "--force rebuilds named targets only: add --target ID (e.g. --force --target shot:3:image)"
       })
+    const cap = Option.getOrUndefined(flags.maxCost)
+    if (cap !== undefined && !(Number.isFinite(cap) && cap >= 0))
+      return yield* new Session.UsageError({ message: `--max-cost ${cap}: give a spend cap in USD of 0 or more (e.g. --max-cost 2)` })
+  })
+
+/** The whole build, for the CLI and for tests: returns the summary, never exits the process. */
+export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) => void = () => {}, hooks: RunHooks = {}) =>
+  Effect.gen(function* () {
+    // The whole run's wall-clock, from here: waiting for the lock, fetching the model list and the dry walk
+    // count as much as the graph (a build that fails after 244 s must not say "in 121 s").
+    const startedAt = hooks.startedAt ?? Date.now()
+    yield* checkFlags(flags)
     const sentences = yield* Session.readSentences(ws)
-    yield* Session.checkTargets(flags.target, sentences.length)
+    yield* Session.checkEnv(ws)
+    yield* Session.checkTargets(ws, flags.target, sentences)
     if (!flags.dryRun) yield* Session.checkKeys(ws)
+    const voices = yield* Session.checkVoice(ws)
     yield* Session.checkFfmpeg
     const runId = RunLog.newRunId()
     const dir = RunLog.runDir(ws.storeDir, runId)
@@ -127,8 +161,12 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
       { targets, force: flags.force ? new Set(targets) : undefined, dryRun: true, keepGoing: true }
     ).pipe(Effect.provide(BuildEvents.layerNoop))
+    /** Set once the build holds the workspace: from then on, however it ends, it is a run worth recording. */
+    let began = false
     const program = Effect.gen(function* () {
+      began = true
       const store = yield* Store
+      if (!flags.dryRun) yield* voices.save
       // Saves OpenRouter's model list (prices) when the prompts stage uses it; a failure is only a warning.
       if (!flags.dryRun) yield* Models.refresh(ws)
       // The walk costs a second pass over the graph: only worth it when something can cost money.
@@ -146,13 +184,14 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           dryRun: flags.dryRun,
           retries: ws.config.retries,
           retryBaseMs: Cloud.retryBaseMs(ws.env),
-          pools: { ...Scheduler.defaultPools(), ...ws.config.pools },
+          pools: { ...Pools.defaultPools(), ...ws.config.pools },
           timeoutMs: ws.config.timeoutSeconds * 1000,
           maxCostUsd: maxCost,
           complete: flags.target.length === 0
         }
       ).pipe(Effect.mapError((e) => new Session.UsageError({ message: e.message })))
-      if (!flags.dryRun) yield* publish(ws, store, sentences, result.results).pipe(Effect.ignore)
+      // A store that could not be written is a full or failing disk: out/ would fail the same way.
+      if (!flags.dryRun && !result.storeFailure) yield* publish(ws, store, sentences, result.results).pipe(Effect.ignore)
       if (!flags.dryRun && result.blockedByBudget.length > 0)
         left = yield* dryWalk.pipe(
           Effect.map((r) => Accounting.left(r.wouldBuild)),
@@ -175,19 +214,87 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
             Effect.zipRight(program)
           )
         )
+    const layers = Session.layers(ws, dir, (e) => {
+      if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
+      accounts.onEvent(e)
+      onEvent(e)
+    })
+
+    /** Writes run.json (what `runs` and `report` read), for every run that got as far as the lock. */
+    const record = (summary: Summary, status: Accounting.RunStatus, error?: string) =>
+      Effect.suspend(() => {
+        if (flags.dryRun) return Effect.void
+        const stages = accounts.stages()
+        const report: Accounting.RunReport = {
+          version: 1,
+          runId,
+          status,
+          ...(error !== undefined ? { error } : {}),
+          startedAt,
+          endedAt: startedAt + summary.wallMs,
+          wallMs: summary.wallMs,
+          targets,
+          profile: ws.config.profile,
+          built: summary.built,
+          cached: summary.cached,
+          failed: summary.failed.map(({ id, error }) => ({ id, error })),
+          skipped: summary.skipped,
+          blockedByBudget: summary.blockedByBudget,
+          maxCostUsd: maxCost,
+          cost: summary.cost,
+          saved: Cost.sum(stages.map((s) => s.saved)),
+          savedMs: stages.reduce((a, s) => a + s.savedMs, 0),
+          stages,
+          nodes: accounts.nodes(),
+          requests: accounts.requests(),
+          left,
+          output: summary.output,
+          repaid: summary.repaid
+        }
+        // Whole or absent, also on a full disk (one was cut at 16384 bytes, and `runs` then listed nothing).
+        return Atomic.writeAtomic(path.join(dir, "run.json"), JSON.stringify(report, null, 2), Atomic.tempName(ws.storeDir)).pipe(
+          // When the disk is full the build already says so, once.
+          Effect.catchAll((e) =>
+            summary.storeFailure ? Effect.void : Effect.sync(() => onEvent({ _tag: "Warning", message: `this run was not recorded in \`storyshot runs\`: ${e.message}` }))
+          )
+        )
+      })
+
+    /** What an interrupted or failed run finished and spent, from its events (the scheduler gave no result). */
+    const partial = (interrupted: boolean): Summary => {
+      const nodes = accounts.nodes()
+      const of = (status: Accounting.NodeStatus) => nodes.filter((n) => n.status === status)
+      return {
+        built: of("built").map((n) => n.id),
+        cached: of("cached").map((n) => n.id),
+        failed: of("failed").map((n) => ({ id: n.id, error: n.error ?? "failed" })),
+        skipped: of("skipped").map((n) => ({ id: n.id, because: n.error ?? "" })),
+        cost: Cost.sum(accounts.stages().map((s) => s.cost)),
+        saved: Cost.sum(of("cached").map((n) => n.saved ?? Cost.free).filter((c) => c.source !== "free")),
+        wallMs: Date.now() - startedAt,
+        runId,
+        dryRun: flags.dryRun,
+        blockedByBudget: of("over-budget").map((n) => n.id),
+        interrupted,
+        repaid: accounts.requests().flatMap((r) => (r.repaid === undefined ? [] : [{ id: r.node, usd: r.cost.usd ?? null, why: r.repaid }]))
+      }
+    }
+
     const result = yield* locked.pipe(
-      Effect.provide(
-        Session.layers(ws, dir, (e) => {
-          if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
-          accounts.onEvent(e)
-          onEvent(e)
-        })
-      )
+      Effect.provide(layers),
+      Effect.onExit((exit) => {
+        if (Exit.isSuccess(exit) || !began || flags.dryRun) return Effect.void
+        const interrupted = Exit.isInterrupted(exit) && Cause.isInterruptedOnly(exit.cause)
+        const summary = partial(interrupted)
+        const error = interrupted ? undefined : Option.match(Cause.failureOption(exit.cause), { onNone: () => Cause.pretty(exit.cause).split("\n")[0], onSome: (e) => (e as { message?: string }).message ?? String(e) })
+        return record(summary, interrupted ? "interrupted" : "failed", error).pipe(
+          Effect.zipRight(Effect.sync(() => interrupted && hooks.interrupted?.(summary)))
+        )
+      })
     )
     const estimate = Cost.sum(result.wouldBuild.map((w) => w.estimate))
-    const stages = accounts.stages()
     // What the run paid is the sum of its requests (a failed node's billed attempts included), by stage.
-    const paid = flags.dryRun ? Cost.zero : Cost.sum(stages.map((s) => s.cost))
+    const paid = flags.dryRun ? Cost.zero : Cost.sum(accounts.stages().map((s) => s.cost))
     const summary: Summary = {
       built: result.built,
       cached: result.cached,
@@ -195,44 +302,17 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       skipped: result.skipped,
       cost: paid,
       saved: result.saved,
-      wallMs: result.wallMs,
+      wallMs: Date.now() - startedAt,
       runId,
       dryRun: flags.dryRun,
       blockedByBudget: result.blockedByBudget,
       ...(left ? { left } : {}),
       ...(flags.dryRun ? { wouldBuild: result.wouldBuild, estimate, splitChanges: splitChanges(ws, sentences, result) } : {}),
-      output: result.results.has("final") ? path.join(ws.outDir, "final.mp4") : undefined
+      output: result.results.has("final") && !result.storeFailure ? path.join(ws.outDir, "final.mp4") : undefined,
+      repaid: result.repaid,
+      storeFailure: result.storeFailure && { reason: result.storeFailure.reason, path: result.storeFailure.path, message: result.storeFailure.message }
     }
-    if (!flags.dryRun) {
-      yield* Effect.sync(() => {
-        fs.mkdirSync(dir, { recursive: true })
-        const endedAt = Date.now()
-        const report: Accounting.RunReport = {
-          version: 1,
-          runId,
-          startedAt: endedAt - result.wallMs,
-          endedAt,
-          wallMs: result.wallMs,
-          targets,
-          profile: ws.config.profile,
-          built: summary.built,
-          cached: summary.cached,
-          failed: summary.failed,
-          skipped: summary.skipped,
-          blockedByBudget: summary.blockedByBudget,
-          maxCostUsd: maxCost,
-          cost: paid,
-          saved: Cost.sum(stages.map((s) => s.saved)),
-          savedMs: stages.reduce((a, s) => a + s.savedMs, 0),
-          stages,
-          nodes: accounts.nodes(),
-          requests: accounts.requests(),
-          left,
-          output: summary.output
-        }
-        fs.writeFileSync(path.join(dir, "run.json"), JSON.stringify(report, null, 2))
-      }).pipe(Effect.ignore)
-    }
+    yield* record(summary, summary.failed.length > 0 ? "failed" : summary.blockedByBudget.length > 0 ? "cap" : "ok")
     return summary
   })
 
@@ -258,7 +338,7 @@ const print = (summary: Summary, json: boolean) => {
       JSON.stringify({
         built: summary.built,
         cached: summary.cached,
-        failed: summary.failed,
+        failed: summary.failed.map(({ id, error }) => ({ id, error })),
         skipped: summary.skipped,
         cost: summary.cost,
         saved: summary.saved,
@@ -266,9 +346,13 @@ const print = (summary: Summary, json: boolean) => {
         runId: summary.runId,
         ...(summary.dryRun ? { dryRun: true, wouldBuild: summary.wouldBuild, estimate: summary.estimate, splitChanges: summary.splitChanges } : {}),
         ...(summary.blockedByBudget.length ? { blockedByBudget: summary.blockedByBudget, left: summary.left } : {}),
-        ...(summary.output ? { output: summary.output } : {})
+        ...(summary.output ? { output: summary.output } : {}),
+        ...(summary.interrupted ? { interrupted: true } : {}),
+        repaid: summary.repaid,
+        ...(summary.storeFailure ? { storeFailure: summary.storeFailure } : {})
       }) + "\n"
     )
+    if (summary.storeFailure) process.stderr.write(`storyshot: ${summary.storeFailure.message}\n`)
     return
   }
   const out = (s: string) => process.stdout.write(s + "\n")
@@ -292,10 +376,37 @@ const print = (summary: Summary, json: boolean) => {
     ...(summary.failed.length ? [`${summary.failed.length} failed`] : []),
     ...(summary.skipped.length ? [`${summary.skipped.length} not built (upstream failed)`] : [])
   ]
-  out(`${parts.join(", ")} in ${(summary.wallMs / 1000).toFixed(1)} s · spent ${Cost.format(summary.cost)}${summary.saved.usd > 0 ? ` · cache saved ${Cost.format(summary.saved)}` : ""}`)
-  for (const f of summary.failed) out(`  failed ${f.id}: ${f.error}`)
+  out(`${summary.interrupted ? "interrupted: " : ""}${parts.join(", ")} in ${(summary.wallMs / 1000).toFixed(1)} s · spent ${Cost.format(summary.cost)}${summary.saved.usd > 0 ? ` · cache saved ${Cost.format(summary.saved)}` : ""}`)
+  // Nodes the full disk stopped are said once, in the line below, not once each.
+  for (const f of summary.failed) if (!(summary.storeFailure && Atomic.isStoreFailure(f.cause))) out(`  failed ${f.id}: ${f.error}`)
   if (summary.blockedByBudget.length) out(`  ${capMessage(summary)}`)
-  if (summary.output && summary.failed.length === 0) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)
+  if (summary.interrupted) out("  what finished is kept in the store; the next `storyshot build` continues from there")
+  if (summary.output && summary.failed.length === 0 && !summary.interrupted) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)
+  if (summary.storeFailure) process.stderr.write(`storyshot: ${summary.storeFailure.message}\n`)
+}
+
+/**
+ * What a person sees while a build runs, on stderr: progress (also beside --json, whose object keeps stdout),
+ * nothing with --quiet but warnings (waiting for the lock, damaged records).
+ */
+const progress = (flags: BuildFlags) => {
+  const mode = Reporter.chooseMode(flags.quiet === true)
+  const reporter = Reporter.make(mode, { dryRun: flags.dryRun })
+  const stderr = (text: string) => void process.stderr.write(text + "\n")
+  const onEvent = (e: BuildEvent) => {
+    if (mode === "quiet" && e._tag === "Warning") stderr(`storyshot: warning: ${e.message}`)
+    reporter.onEvent(e)
+  }
+  const hooks: RunHooks = {
+    // A person watching sees the estimate of what is left count down; --quiet skips the extra dry walk.
+    ...(mode === "quiet" ? {} : { preview: reporter.preview }),
+    // Ctrl-C: the display goes, and what finished is printed as any build's summary is.
+    interrupted: (summary) => {
+      reporter.close()
+      print(summary, flags.json)
+    }
+  }
+  return { mode, reporter, onEvent, hooks, line: mode === "quiet" ? stderr : reporter.line }
 }
 
 /** `build --watch`: Watch.buildLoop runs the builds; each one gets its own progress display and summary. */
@@ -305,20 +416,16 @@ const watchBuild = (g: Session.GlobalOptions, flags: BuildFlags) =>
       return yield* new Session.UsageError({
         message: "--watch with --force would re-take the targets on every save: run the --force build once without --watch"
       })
+    yield* checkFlags(flags)
     return yield* Watch.buildLoop({
-      dir: path.resolve(Option.getOrElse(g.cwd, () => process.cwd())),
-      configOption: Option.getOrUndefined(g.config),
+      dir: Session.workspaceDir(g),
+      configOption: Session.configPath(g),
       load: Session.openWorkspace(g, Option.getOrUndefined(flags.profile)),
       build: (ws, attach) => {
-        const reporter = Reporter.make(Reporter.chooseMode(flags.json), { dryRun: flags.dryRun })
-        const stderr = (text: string) => void process.stderr.write(text + "\n")
-        attach(flags.json ? stderr : reporter.line)
-        const onEvent = (e: BuildEvent) => {
-          if (flags.json && e._tag === "Warning") stderr(`storyshot: ${e.message}`)
-          reporter.onEvent(e)
-        }
-        return run(ws, flags, onEvent).pipe(
-          Effect.ensuring(Effect.sync(() => reporter.close())),
+        const p = progress(flags)
+        attach(p.line)
+        return run(ws, flags, p.onEvent, p.hooks).pipe(
+          Effect.ensuring(Effect.sync(() => p.reporter.close())),
           Effect.tap((summary) => Effect.sync(() => print(summary, flags.json)))
         )
       }
@@ -330,19 +437,11 @@ export const command = Command.make("build", options, (flags) =>
       const g = yield* root
       if (flags.watch) return yield* watchBuild(g, flags)
       const ws = yield* Session.openWorkspace(g, Option.getOrUndefined(flags.profile))
-      const mode = Reporter.chooseMode(flags.json)
-      const reporter = Reporter.make(mode, { dryRun: flags.dryRun })
-      // --json keeps stdout for the summary; warnings (waiting for the lock, damaged records) still reach stderr.
-      const onEvent = flags.json
-        ? (e: BuildEvent) => {
-            if (e._tag === "Warning") process.stderr.write(`storyshot: ${e.message}\n`)
-            reporter.onEvent(e)
-          }
-        : reporter.onEvent
-      // A person watching sees the estimate of what is left count down; --json skips the extra dry walk.
-      const hooks = mode === "quiet" ? {} : { preview: reporter.preview }
-      const summary = yield* run(ws, flags, onEvent, hooks).pipe(Effect.ensuring(Effect.sync(() => reporter.close())))
+      const p = progress(flags)
+      // The person's run began when they pressed Enter: loading the config and the start-up checks count too.
+      const summary = yield* run(ws, flags, p.onEvent, { ...p.hooks, startedAt: Math.floor(performance.timeOrigin) }).pipe(Effect.ensuring(Effect.sync(() => p.reporter.close())))
       print(summary, flags.json)
+      if (summary.storeFailure) return yield* new Session.BuildFailed({ message: summary.storeFailure.message })
       if (summary.failed.length > 0) return yield* new Session.BuildFailed({ message: `${summary.failed.length} target(s) failed` })
       if (summary.blockedByBudget.length > 0) return yield* new Session.BuildFailed({ message: capMessage(summary) })
     })

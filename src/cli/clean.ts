@@ -30,7 +30,16 @@ export const run = (g: Session.GlobalOptions, flags: CleanFlags, say: (line: str
     const stage = Option.getOrUndefined(flags.stage)
     if (stage !== undefined && !(stages as ReadonlyArray<string>).includes(stage))
       return yield* new Session.UsageError({ message: `unknown stage "${stage}": use one of ${stages.join(", ")}` })
-    if (flags.target.length > 0) yield* Session.checkTargets(flags.target, Number.MAX_SAFE_INTEGER)
+    if (flags.target.length > 0) {
+      // A target the last build recorded can always be dropped (the transcript may have lost it since);
+      // others are checked against the film as the transcript makes it now (the id's form only when the
+      // transcript cannot be read).
+      const recorded = fs.existsSync(ws.storeDir)
+        ? (yield* Effect.provide(Effect.flatMap(Store, (s) => s.readState), Store.layer(ws.storeDir))).nodes
+        : {}
+      const sentences = yield* Session.readSentences(ws).pipe(Effect.orElseSucceed(() => undefined))
+      yield* Session.checkTargets(ws, flags.target.filter((t) => recorded[t] === undefined), sentences)
+    }
     if (!fs.existsSync(ws.storeDir) && !fs.existsSync(ws.outDir)) return say("Nothing to clean: there is no store.")
     // A running build must not lose records or objects under its feet: clean waits for it.
     yield* Lock.acquire(ws.storeDir, {

@@ -59,13 +59,15 @@ export const collect = (g: Session.GlobalOptions, profile: Profile | undefined) 
     return nodes
   })
 
-const quote = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`
+// DOT's quoted strings: \" is a quote, and in a label \n is a (centred) line break. A real newline is written
+// as that escape; escaping it twice would show a literal "\n" in the picture.
+const quote = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\r?\n/g, "\\n")}"`
 
 export const toDot = (nodes: ReadonlyArray<GraphNode>) => {
   const lines = ["digraph storyshot {", "  rankdir=LR;", "  node [shape=box, fontname=\"DejaVu Sans\"];"]
   for (const n of nodes)
     lines.push(
-      `  ${quote(n.id)} [label=${quote(`${n.id}\\n${n.status}`)}${n.status === "fresh" ? "" : n.status === "stale" ? ", color=orange" : ", style=dashed"}];`
+      `  ${quote(n.id)} [label=${quote(`${n.id}\n${n.status}`)}${n.status === "fresh" ? "" : n.status === "stale" ? ", color=orange" : ", style=dashed"}];`
     )
   for (const n of nodes) for (const d of n.deps) lines.push(`  ${quote(d)} -> ${quote(n.id)};`)
   lines.push("}")

@@ -7,7 +7,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Command, Options } from "@effect/cli"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import * as OpenRouter from "../providers/openrouter/OpenRouter.ts"
 import * as Cloud from "../../targets/Cloud.ts"
 import type { Workspace } from "../Workspace.ts"
@@ -33,28 +33,38 @@ export const readSaved = (ws: Workspace): SavedModels | undefined => {
   }
 }
 
-/** The saved list, fetched (and saved) first when there is none or `refresh` is asked. */
-export const load = (ws: Workspace, refresh: boolean) =>
+/** The list could not be fetched and none is saved: exit 1 (the message is printed first). */
+export class ModelsUnavailable extends Schema.TaggedError<ModelsUnavailable>()("ModelsUnavailable", { message: Schema.String }) {}
+
+/**
+ * The saved list, fetched (and saved) first when there is none or `refresh` is asked. A failure to fetch is
+ * the network's, not the user's: with a saved list it is a warning (`warn`) and the saved list is shown.
+ */
+export const load = (ws: Workspace, refresh: boolean, warn: (message: string) => void = () => {}) =>
   Effect.gen(function* () {
     const saved = readSaved(ws)
     if (saved && !refresh) return { ...saved, fetched: false }
     const o = Cloud.openrouter(ws.env)
-    const models = yield* OpenRouter.listModels({ baseUrl: o.baseUrl, apiKey: o.apiKey }).pipe(
+    const fetched = yield* OpenRouter.listModels({ baseUrl: o.baseUrl, apiKey: o.apiKey }).pipe(
       Effect.provide(Session.layers(ws, RunLog.runDir(ws.storeDir, "models"), () => {})),
-      Effect.mapError(
-        (e) =>
-          new Session.UsageError({
-            message: `could not fetch the model list from ${o.baseUrl}: ${e.message}${saved ? " (the saved list is kept)" : ""}`
-          })
-      )
+      Effect.map((models) => ({ models })),
+      Effect.catchAll((e) => {
+        const why = `could not fetch the model list from ${o.baseUrl}: ${e.message}`
+        if (!saved) return Effect.fail(new ModelsUnavailable({ message: `${why}; no list is saved yet (check the network or OPENROUTER_BASE_URL, then run \`storyshot models\` again)` }))
+        warn(`${why}; showing the list saved ${when(saved.fetchedAt)}`)
+        return Effect.succeed(undefined)
+      })
     )
-    const next: SavedModels = { fetchedAt: Date.now(), baseUrl: o.baseUrl, models }
+    if (fetched === undefined) return { ...saved!, fetched: false }
+    const next: SavedModels = { fetchedAt: Date.now(), baseUrl: o.baseUrl, models: fetched.models }
     fs.mkdirSync(ws.storeDir, { recursive: true })
     const tmp = `${savedPath(ws)}.${process.pid}.tmp`
     fs.writeFileSync(tmp, JSON.stringify(next))
     fs.renameSync(tmp, savedPath(ws))
     return { ...next, fetched: true }
   })
+
+const when = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC")
 
 const perMillion = (perToken: number) =>
   !Number.isFinite(perToken) || perToken < 0 ? "varies" : perToken === 0 ? "free" : `$${(perToken * 1e6).toFixed(perToken * 1e6 < 1 ? 3 : 2)}`
@@ -80,7 +90,7 @@ export const toText = (list: SavedModels & { fetched: boolean }, current: string
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (r: ReadonlyArray<string>) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")
   return [
-    `${models.length} model${models.length === 1 ? "" : "s"} from ${list.baseUrl ?? "OpenRouter"}, ${list.fetched ? "fetched now" : `saved ${new Date(list.fetchedAt).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC")} (--refresh to fetch again)`}; * = OPENROUTER_MODEL (${current})`,
+    `${models.length} model${models.length === 1 ? "" : "s"} from ${list.baseUrl ?? "OpenRouter"}, ${list.fetched ? "fetched now" : `saved ${when(list.fetchedAt)} (--refresh to fetch again)`}; * = OPENROUTER_MODEL (${current})`,
     line(header),
     ...rows.map(line),
     ...(list.models.some((m) => m.id === current) ? [] : [`OPENROUTER_MODEL ${current} is not in the list: its cost will be unknown in estimates.`])
@@ -98,11 +108,20 @@ export const command = Command.make(
     Effect.gen(function* () {
       const g = yield* root
       const ws = yield* Session.openWorkspace(g)
-      const list = yield* load(ws, flags.refresh)
+      yield* Session.checkEnv(ws)
+      const list = yield* load(ws, flags.refresh, (m) => process.stderr.write(`storyshot: warning: ${m}\n`)).pipe(
+        Effect.catchTag("ModelsUnavailable", (e) =>
+          Effect.sync(() => process.stderr.write(`storyshot: ${e.message}\n`)).pipe(
+            Effect.zipRight(Effect.fail(new Session.BuildFailed({ message: e.message })))
+          )
+        )
+      )
       const match = flags.match._tag === "Some" ? flags.match.value : undefined
       if (flags.json) {
         const { fetched: _fetched, ...saved } = list
         process.stdout.write(JSON.stringify({ ...saved, models: saved.models.filter((m) => !match || m.id.includes(match)) }, null, 2) + "\n")
       } else process.stdout.write(toText(list, Cloud.openrouter(ws.env).model, match) + "\n")
     })
-).pipe(Command.withDescription("The OpenRouter model list with prices (USD per million tokens and per sentence's shot list), saved in .storyshot/models.json."))
+).pipe(Command.withDescription(
+    "The OpenRouter model list with prices (USD per million tokens and per sentence's shot list), saved in .storyshot/models.json. When it cannot be fetched, the saved list is shown with a warning (exit 0); with none saved, exit 1."
+  ))

@@ -42,6 +42,7 @@ const money = (t: Cost.Total | undefined) => (t ? Cost.format(t) : "?")
 
 export interface RunRow {
   readonly runId: string
+  readonly status: Accounting.RunStatus
   readonly startedAt: number | undefined
   readonly profile: string | undefined
   readonly built: number
@@ -52,9 +53,14 @@ export interface RunRow {
   readonly wallMs: number | undefined
 }
 
+/** How a run ended; runs recorded before `status` existed finished (an interrupted one left no run.json). */
+export const statusOf = (r: StoredRun): Accounting.RunStatus =>
+  r.status ?? ((r.failed?.length ?? 0) > 0 ? "failed" : (r.blockedByBudget?.length ?? 0) > 0 ? "cap" : "ok")
+
 export const rows = (runs: ReadonlyArray<StoredRun>): ReadonlyArray<RunRow> =>
   runs.map((r) => ({
     runId: r.runId,
+    status: statusOf(r),
     startedAt: r.startedAt,
     profile: r.profile,
     built: r.built?.length ?? 0,
@@ -76,18 +82,19 @@ export const runsText = (rs: ReadonlyArray<RunRow>) =>
   rs.length === 0
     ? "No runs yet: `storyshot build` records each build in .storyshot/runs/."
     : table(
-        ["RUN", "WHEN (UTC)", "PROFILE", "BUILT", "CACHED", "FAILED", "COST", "WALL"],
+        ["RUN", "WHEN (UTC)", "PROFILE", "STATUS", "BUILT", "CACHED", "FAILED", "COST", "WALL"],
         rs.map((r) => [
           r.runId,
           when(r.startedAt),
           r.profile ?? "?",
+          r.status === "cap" ? "cost cap" : r.status,
           String(r.built),
           String(r.cached),
           r.failed ? String(r.failed) : r.overBudget ? `cap:${r.overBudget}` : "0",
           money(r.cost),
           r.wallMs === undefined ? "?" : Accounting.seconds(r.wallMs)
         ]),
-        new Set([3, 4, 5, 6, 7])
+        new Set([4, 5, 6, 7, 8])
       )
 
 /** A run by id, unique prefix, or the latest when none is given. */
@@ -105,7 +112,70 @@ export const findRun = (runs: ReadonlyArray<StoredRun>, wanted: string | undefin
     })
   })
 
+/** Calls of one kind to an outside service, from the run's io.jsonl: every attempt, failed ones included. */
+export interface CallRow {
+  readonly provider: string
+  /** Method and path, e.g. "POST /fal-ai/minimax/speech-02-turbo". */
+  readonly call: string
+  readonly calls: number
+  /** No answer (network, time-out) or an HTTP status of 400 or more. */
+  readonly failed: number
+  /** "503 ×4, no answer ×2" */
+  readonly outcomes: string
+}
+
+/**
+ * Every exchange the run had with an outside service, grouped by provider and call. `requests` (in run.json)
+ * holds what providers recorded as a request (with its cost); this is the ground truth of what was *tried*:
+ * a build whose every submit failed shows its attempts here.
+ */
+export const readCalls = (run: StoredRun): ReadonlyArray<CallRow> => {
+  let text: string
+  try {
+    text = fs.readFileSync(path.join(run.dir, "io.jsonl"), "utf8")
+  } catch {
+    return []
+  }
+  const groups = new Map<string, { provider: string; call: string; outcomes: Map<string, number>; calls: number; failed: number }>()
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue
+    let e: { provider?: string; method?: string; url?: string; status?: number }
+    try {
+      e = JSON.parse(line)
+    } catch {
+      continue // a line cut short by a kill
+    }
+    let where = e.url ?? "?"
+    try {
+      // Request ids, upload ids and file names vary per call: one row per kind of call.
+      where = new URL(where).pathname
+        .replace(/\/files\/.*/, "/files/…")
+        .split("/")
+        .map((part) => (/^[0-9a-f-]{16,}$/i.test(part) || /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(part) ? "{id}" : part))
+        .join("/")
+    } catch {}
+    const call = `${e.method ?? "?"} ${where}`
+    const key = `${e.provider}\u0000${call}`
+    const g = groups.get(key) ?? { provider: e.provider ?? "?", call, outcomes: new Map(), calls: 0, failed: 0 }
+    const outcome = e.status === undefined ? "no answer" : String(e.status)
+    g.calls++
+    if (e.status === undefined || e.status >= 400) g.failed++
+    g.outcomes.set(outcome, (g.outcomes.get(outcome) ?? 0) + 1)
+    groups.set(key, g)
+  }
+  return [...groups.values()]
+    .sort((a, b) => b.failed - a.failed || b.calls - a.calls || a.call.localeCompare(b.call))
+    .map((g) => ({
+      provider: g.provider,
+      call: g.call,
+      calls: g.calls,
+      failed: g.failed,
+      outcomes: [...g.outcomes].sort((a, b) => b[1] - a[1]).map(([o, n]) => `${o} ×${n}`).join(", ")
+    }))
+}
+
 const usd = (c: Cost.Cost) => (c.usd === undefined ? -1 : c.usd)
+const requests = (run: StoredRun) => run.requests ?? []
 
 /** The report's ordering: the slowest and the most expensive requests first. */
 export const ranked = (run: StoredRun) => {
@@ -118,10 +188,14 @@ export const ranked = (run: StoredRun) => {
 
 export const reportText = (run: StoredRun, top = 10) => {
   const out: Array<string> = []
+  const status = statusOf(run)
+  const ended = status === "interrupted" ? "interrupted: " : status === "failed" && run.error ? `stopped on an error (${run.error}): ` : ""
   out.push(
     `Run ${run.runId} · ${when(run.startedAt)} UTC · profile ${run.profile ?? "?"} · targets ${(run.targets ?? []).join(", ") || "?"}`,
-    `${run.built?.length ?? 0} built, ${run.cached?.length ?? 0} cached, ${run.failed?.length ?? 0} failed in ${run.wallMs === undefined ? "?" : Accounting.seconds(run.wallMs)} · paid ${money(run.cost)}${run.saved && (run.saved.usd > 0 || !run.saved.known) ? ` · cache saved ${money(run.saved)} and ${Accounting.seconds(run.savedMs ?? 0)} of work` : ""}`
+    `${ended}${run.built?.length ?? 0} built, ${run.cached?.length ?? 0} cached, ${run.failed?.length ?? 0} failed in ${run.wallMs === undefined ? "?" : Accounting.seconds(run.wallMs)} · paid ${money(run.cost)}${run.saved && (run.saved.usd > 0 || !run.saved.known) ? ` · cache saved ${money(run.saved)} and ${Accounting.seconds(run.savedMs ?? 0)} of work` : ""}`
   )
+  for (const f of (run.failed ?? []).slice(0, top)) out.push(`  failed ${f.id}: ${f.error}`)
+  if ((run.failed?.length ?? 0) > top) out.push(`  ... and ${run.failed!.length - top} more failed`)
   if (run.maxCostUsd !== undefined) out.push(`cost cap $${run.maxCostUsd}${run.blockedByBudget?.length ? `: ${run.blockedByBudget.length} paid target(s) not started` : ""}`)
   if (run.left) out.push(Accounting.formatLeft(run.left))
   if (!run.stages) {
@@ -164,10 +238,32 @@ export const reportText = (run: StoredRun, top = 10) => {
       ]),
       new Set([4, 5, 6])
     )
+  // Re-payments: what this run knowingly paid for again (from run.json, or its requests for older runs).
+  const repaid = run.repaid ?? requests(run).filter((r) => r.repaid !== undefined).map((r) => ({ id: r.node, usd: r.cost.usd ?? null, why: r.repaid! }))
+  if (repaid.length) {
+    const total = Cost.sum(repaid.map((r) => (r.usd === null ? Cost.unknown : Cost.fromTable(r.usd))))
+    out.push("", `Paid again (${repaid.length}, ${Cost.format(total)}):`)
+    for (const r of repaid) out.push(`  ${r.id}  ${r.usd === null ? "unknown" : Cost.format(Cost.fromTable(r.usd))}  ${r.why}`)
+  }
+  const calls = readCalls(run)
   if (slowest.length) {
     out.push("", `Slowest requests (${Math.min(top, slowest.length)} of ${slowest.length}):`, reqTable(slowest))
     out.push("", `Most expensive requests (${Math.min(top, mostExpensive.length)} of ${mostExpensive.length}):`, reqTable(mostExpensive))
-  } else out.push("", "No requests to paid providers in this run.")
+  } else if (calls.length === 0) out.push("", "No requests to paid providers in this run.")
+  else out.push("", "No request was recorded as accepted by a paid provider (so none was billed as far as storyshot knows); the calls it tried are below.")
+  if (calls.length) {
+    const total = calls.reduce((a, c) => a + c.calls, 0)
+    const failed = calls.reduce((a, c) => a + c.failed, 0)
+    out.push(
+      "",
+      `Calls to outside services, every attempt (${total}, ${failed} failed):`,
+      table(
+        ["PROVIDER", "CALL", "CALLS", "FAILED", "OUTCOMES"],
+        calls.map((c) => [c.provider, c.call, String(c.calls), String(c.failed), c.outcomes]),
+        new Set([2, 3])
+      )
+    )
+  }
   out.push("", `Full request/response log: ${path.join(run.dir, "io.jsonl")}`)
   return out.join("\n")
 }
@@ -197,7 +293,7 @@ export const reportCommand = Command.make(
       if (flags.json) {
         const { dir: _dir, ...report } = run
         const { slowest, mostExpensive } = ranked(run)
-        process.stdout.write(JSON.stringify({ ...report, slowest, mostExpensive }, null, 2) + "\n")
+        process.stdout.write(JSON.stringify({ ...report, status: statusOf(run), slowest, mostExpensive, calls: readCalls(run) }, null, 2) + "\n")
       } else process.stdout.write(reportText(run) + "\n")
     })
 ).pipe(

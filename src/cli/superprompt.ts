@@ -272,8 +272,8 @@ export const command = Command.make(
     Effect.gen(function* () {
       const g = yield* root
       const p = yield* plan({
-        dir: Option.getOrElse(g.cwd, () => process.cwd()),
-        config: Option.getOrUndefined(g.config),
+        dir: Session.workspaceDir(g),
+        config: Session.configPath(g),
         notes: Option.getOrUndefined(flags.notes),
         out: Option.getOrUndefined(flags.out)
       })

@@ -50,7 +50,7 @@ const when = (ms: number) => new Date(ms).toISOString().replace("T", " ").replac
 export const explain = (ws: Workspace, id: string) =>
   Effect.gen(function* () {
     const sentences = yield* Session.readSentences(ws)
-    yield* Session.checkTargets([id], sentences.length)
+    yield* Session.checkTargets(ws, [id], sentences)
     return yield* Effect.gen(function* () {
       const store = yield* Store
       const result = yield* Scheduler.build(

@@ -50,4 +50,7 @@ export interface RequestRecord {
   readonly queueMs?: number | undefined
   readonly cost: Cost
   readonly attempt?: number | undefined
+  /** Set on a request that knowingly pays again for something already paid for: why (e.g. "the answer
+   *  arrived damaged"). Every one is listed in the build's result (`repaid`) and in `report`. */
+  readonly repaid?: string | undefined
 }

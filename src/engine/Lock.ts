@@ -18,6 +18,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { randomBytes } from "node:crypto"
 import { Duration, Effect, Schema, type Scope } from "effect"
+import * as Atomic from "./Atomic.ts"
 
 export interface Holder {
   readonly pid: number
@@ -160,11 +161,15 @@ const tryOnce = (file: string, me: Holder): Effect.Effect<Attempt, LockError> =>
         return takeOver(file, holder) ? { _tag: "TookOver", holder } : { _tag: "Retry" }
       }
       try {
-        fs.writeSync(fd, JSON.stringify(me))
+        // Every byte, or no lock file at all: a torn one would make the next build wait for nothing.
+        Atomic.writeAll(fd, Buffer.from(JSON.stringify(me)))
         fs.fsyncSync(fd)
-      } finally {
+      } catch (e) {
         fs.closeSync(fd)
+        Atomic.removeQuietly(file)
+        throw e
       }
+      fs.closeSync(fd)
       return { _tag: "Acquired", holder: me }
     },
     catch: (e) => {

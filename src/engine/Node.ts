@@ -87,9 +87,17 @@ export interface RunContext {
    *  build re-attaches to it instead of paying again. */
   readonly inflight: {
     readonly get: Effect.Effect<Json | undefined>
+    /** Kept before anything else is done with the request. A paid answer kept as an object is named here
+     *  (`{ ...handle, answer: { hash, ext } }`): garbage collection never removes an object an entry names.
+     *  A store that cannot take the write (a full disk) stops the build once this node ends. */
     readonly set: (handle: Json) => Effect.Effect<void>
     readonly clear: Effect.Effect<void>
   }
+  /**
+   * Runs a part of the rule's work in another pool (an upload, a download), waiting for a slot there. The
+   * node keeps its own slot meanwhile: a rule should not wait on a pool whose nodes wait on its own.
+   */
+  readonly withPool: <A, E, R>(pool: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
 export interface Rule<E = unknown, R = never> {
@@ -101,6 +109,12 @@ export interface Rule<E = unknown, R = never> {
   readonly run: (ctx: RunContext) => Effect.Effect<Produced, E, R>
   /** Checks the produced files before anything is recorded (e.g. ffprobe). */
   readonly verify?: ((produced: Produced, ctx: RunContext) => Effect.Effect<void, E, R>) | undefined
+  /**
+   * The pool `verify` runs in (e.g. "ffmpeg"), after the rule's own pool is released: a provider slot is
+   * not held while its answer is checked, and the checks keep that pool's limit. Without it, `verify`
+   * runs inside the rule's own pool.
+   */
+  readonly verifyPool?: ((node: NodeSpec) => string) | undefined
   /** Estimated cost of building the node, for dry runs and the cost cap. */
   readonly estimate?: ((node: NodeSpec) => Cost.Cost) | undefined
   readonly timeoutMs?: number | undefined

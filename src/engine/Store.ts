@@ -1,29 +1,37 @@
 /**
- * The content-addressed store under `.storyshot/`.
+ * The content-addressed store: one service, two backends.
  *
- *   objects/ab/<sha256>.<ext>   outputs, named by the hash of their bytes
+ * `Store.layer(root)` keeps it on disk under `.storyshot/`:
+ *   objects/ab/<sha256>.<ext>       outputs, named by the hash of their bytes
  *   records/ab/<fingerprint>.json   fingerprint → outputs, cost, timings, request ids
- *   inflight/<fingerprint>.json     paid requests submitted but not yet stored (re-attached after a crash)
+ *   inflight/<fingerprint>.json     paid requests submitted but not yet recorded (re-attached after a crash)
  *   state.json + journal.jsonl      the last build's graph (what `graph`, `why` and `clean` read)
+ *   tmp/<pid>-...                   temp files and rules' scratch folders, named by the process that made them
  *
- * Every write is temp file → fsync → rename, so a crash leaves either the old file or the new one. An object
- * is stored before the record that points at it, so a record never points at a missing object; a record that
- * does (someone deleted files by hand) or that does not parse is set aside with a warning and rebuilt.
- * Renames retry briefly on Windows, where a virus scanner or indexer may hold a file for a moment (EPERM/EBUSY).
+ * `Store.layerMemory()` keeps the same things in maps (engine tests, and the shape a remote cache fills in).
+ * `test/engine/StoreContract.ts` is the one suite both must pass.
+ *
+ * Every disk write is whole or absent (see `Atomic.ts`: temp → every byte → fsync → rename, also on ENOSPC
+ * and EIO). An object is stored before the record that points at it, so a record never points at a missing
+ * object; a record that does (someone deleted files by hand) or that does not parse is set aside with a
+ * warning and its node is rebuilt.
+ *
+ * Garbage collection keeps every object a record, an older take or an in-flight entry refers to: a paid
+ * answer kept while its node is unfinished (`{hash, ext}` anywhere in the entry) is never collected.
  */
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { randomBytes } from "node:crypto"
-import { Context, Effect, Layer, Option, Schedule, Schema } from "effect"
-import * as Cost from "./Cost.ts"
+import { Context, Effect, Layer, Option, type Scope } from "effect"
+import * as Atomic from "./Atomic.ts"
+import { StoreError } from "./Atomic.ts"
+import type * as Cost from "./Cost.ts"
 import type { FingerprintData } from "./Fingerprint.ts"
 import { hashFile, sha256, type Json } from "./Hash.ts"
 import type { Outputs } from "./Node.ts"
 
-export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
-  message: Schema.String,
-  path: Schema.String
-}) {}
+export { StoreError }
 
 export interface Take {
   readonly outputs: Outputs
@@ -77,18 +85,27 @@ export interface Warning {
   readonly message: string
 }
 
+/** What a build's housekeeping cleared (see `housekeep`). */
+export interface Housekeeping {
+  /** In-flight entries whose fingerprint already has a record (a kill between the record and the clear). */
+  readonly inflightCleared: ReadonlyArray<string>
+  /** Temp files and scratch folders left by processes that are no longer running. */
+  readonly tmpRemoved: number
+}
+
 export class Store extends Context.Tag("storyshot/Store")<
   Store,
   {
     readonly root: string
+    /** A readable path of a stored object (the memory store writes the object out when first asked). */
     readonly objectPath: (hash: string, ext: string) => string
-    /** Moves (or copies) a finished file into the store; returns its hash. */
+    /** Copies a finished file into the store; returns its hash. */
     readonly putFile: (file: string, ext: string) => Effect.Effect<{ hash: string; size: number }, StoreError>
     readonly putBytes: (bytes: Uint8Array, ext: string) => Effect.Effect<{ hash: string; size: number }, StoreError>
     readonly hasObject: (hash: string, ext: string) => Effect.Effect<boolean>
     readonly getRecord: (fingerprint: string) => Effect.Effect<Option.Option<NodeRecord>>
     /**
-     * The no-op path's cheap check, synchronous: the record file is there and so are these file outputs
+     * The no-op path's cheap check, synchronous: the record is there and so are these file outputs
      * (a few stat calls, no read). Anything more doubtful goes through `getRecord`.
      */
     readonly hasRecordWith: (fingerprint: string, outputs: Outputs) => boolean
@@ -101,8 +118,19 @@ export class Store extends Context.Tag("storyshot/Store")<
     readonly getInflight: (fingerprint: string) => Effect.Effect<Json | undefined>
     readonly putInflight: (fingerprint: string, handle: Json) => Effect.Effect<void, StoreError>
     readonly deleteInflight: (fingerprint: string) => Effect.Effect<void>
-    /** Removes objects that no record refers to; returns how many and how many bytes. */
+    /** Every in-flight entry. */
+    readonly inflights: Effect.Effect<ReadonlyArray<{ readonly fingerprint: string; readonly handle: Json }>>
+    /** Removes objects that nothing refers to (records, their takes, in-flight entries); how many and bytes. */
     readonly collectGarbage: Effect.Effect<{ readonly removed: number; readonly bytes: number }, StoreError>
+    /**
+     * What a build clears before it starts: in-flight entries whose fingerprint already has a record, and
+     * temp files of processes that are no longer running. Never an object.
+     */
+    readonly housekeep: Effect.Effect<Housekeeping>
+    /** A fresh folder for a rule's files, removed when the scope closes. */
+    readonly scratch: (label: string) => Effect.Effect<string, StoreError, Scope.Scope>
+    /** Free bytes on the store's volume (undefined where that means nothing, as in memory). */
+    readonly freeBytes: Effect.Effect<number | undefined>
     readonly writeJson: (relative: string, value: unknown) => Effect.Effect<void, StoreError>
     readonly readJson: (relative: string) => Effect.Effect<unknown | undefined>
     /** Problems found while reading (torn journal line, damaged record); reporters print them. */
@@ -110,43 +138,110 @@ export class Store extends Context.Tag("storyshot/Store")<
   }
 >() {
   static readonly layer = (root: string) => Layer.effect(this, make(root))
+  /** The same service in maps; its scratch folders (and objects asked for by path) go away with the layer. */
+  static readonly layerMemory = (contents: MemoryContents = memoryContents()) => Layer.scoped(this, makeMemory(contents))
 }
 
-const isRetryableFsError = (e: unknown) => {
-  const code = (e as NodeJS.ErrnoException)?.code
-  return code === "EPERM" || code === "EBUSY" || code === "EACCES"
-}
+export type Service = Store["Type"]
 
-const fsError = (what: string, p: string) => (e: unknown) => {
-  const code = (e as NodeJS.ErrnoException)?.code
-  const hint =
-    code === "ENOSPC"
-      ? " (the disk is full: free some space and build again; what was stored so far is kept)"
-      : code === "EROFS" || code === "EACCES" || code === "EPERM"
-        ? " (the store is not writable: check the folder's permissions)"
-        : ""
-  return new StoreError({ message: `could not ${what} ${p}: ${(e as Error)?.message ?? String(e)}${hint}`, path: p })
-}
+// ---------------------------------------------------------------------------------------------------------
+// What both backends share: reading records, applying the journal, finding what objects are referenced.
 
-const fsyncDir = (dir: string) => {
-  // Directory fsync makes the rename itself durable on Linux/macOS; Windows cannot open directories.
-  if (process.platform === "win32") return
+/** A record's text as a record, or why it is not one. */
+const decodeRecord = (text: string): NodeRecord | Error => {
   try {
-    const fd = fs.openSync(dir, "r")
-    try {
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
-  } catch {
-    // best effort
+    const r = JSON.parse(text) as NodeRecord
+    if (typeof r !== "object" || r === null || typeof r.fingerprint !== "string" || typeof r.outputs !== "object" || r.outputs === null || typeof r.hash !== "string")
+      return new Error("missing fields")
+    return r
+  } catch (e) {
+    return e as Error
   }
 }
 
-const renameRetrying = (from: string, to: string) =>
-  Effect.try({ try: () => fs.renameSync(from, to), catch: (e) => e }).pipe(
-    Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 20, while: isRetryableFsError })
-  )
+/** The state as written, plus the nodes the journal holds (built since, by a build that crashed or runs). */
+const withJournal = (stateText: string | undefined, journal: string, warn: (m: string) => void): State => {
+  let state: { nodes: Record<string, StateNode>; expansions: State["expansions"]; updatedAt: number } = {
+    nodes: {},
+    expansions: {},
+    updatedAt: 0
+  }
+  if (stateText !== undefined) {
+    try {
+      const parsed = JSON.parse(stateText)
+      if (parsed && typeof parsed.nodes === "object") state = { ...state, ...parsed }
+      else throw new Error("no nodes")
+    } catch {
+      warn(`state.json is damaged and was ignored; the build rebuilds the graph from records`)
+    }
+  }
+  if (journal) {
+    const lines = journal.split("\n")
+    const nodes: Record<string, StateNode> = { ...state.nodes }
+    state.nodes = nodes
+    lines.forEach((line, i) => {
+      if (!line.trim()) return
+      try {
+        const n = JSON.parse(line) as StateNode
+        if (typeof n?.id !== "string") throw new Error("no id")
+        nodes[n.id] = n
+      } catch {
+        // What a crash (or a disk that filled up) mid-append leaves: harmless, the record is the truth.
+        warn(`journal line ${i + 1} is torn (an interrupted build); ignored`)
+      }
+    })
+  }
+  return state
+}
+
+const objectName = (hash: string, ext: string) => (ext ? `${hash}.${ext}` : hash)
+
+/** Every `{hash, ext}` pair anywhere in a JSON value: how an in-flight entry names a kept answer. */
+const objectRefs = (value: unknown, into: Set<string>) => {
+  if (Array.isArray(value)) for (const v of value) objectRefs(v, into)
+  else if (value !== null && typeof value === "object") {
+    const o = value as Record<string, unknown>
+    if (typeof o.hash === "string" && typeof o.ext === "string") into.add(objectName(o.hash, o.ext))
+    for (const v of Object.values(o)) objectRefs(v, into)
+  }
+}
+
+/** The objects garbage collection keeps, by file name. */
+const referenced = (records: ReadonlyArray<NodeRecord>, inflights: ReadonlyArray<{ readonly handle: Json }>) => {
+  const keep = new Set<string>()
+  for (const r of records) {
+    for (const o of Object.values(r.outputs)) if (o.ext !== undefined) keep.add(objectName(o.hash, o.ext))
+    for (const t of r.takes ?? []) for (const o of Object.values(t.outputs)) if (o.ext !== undefined) keep.add(objectName(o.hash, o.ext))
+  }
+  for (const f of inflights) objectRefs(f.handle, keep)
+  return keep
+}
+
+const missingObjectWarning = (fp: string, r: NodeRecord, name: string) =>
+  `record ${fp.slice(0, 12)} (${r.id}) points at a missing object for "${name}"; it will be rebuilt`
+
+/** Whether the process that made a temp file still runs (EPERM: it does, as someone else). */
+export const processAlive = (pid: number): boolean => {
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/** The pid a temp entry's name starts with (`<pid>-...`), if it has one. */
+export const tempOwner = (name: string): number | undefined => {
+  const m = /^(\d+)-/.exec(name)
+  return m ? Number(m[1]) : undefined
+}
+
+/** Temp entries without an owner (named before owners were recorded) are removed once this old. */
+const unownedTempAgeMs = 24 * 3600_000
+
+// ---------------------------------------------------------------------------------------------------------
+// On disk.
 
 export const make = (root: string) =>
   Effect.sync(() => {
@@ -166,67 +261,24 @@ export const make = (root: string) =>
     }
     const tmpName = () => {
       ensureDirs()
-      return path.join(dirs.tmp, `${process.pid}-${randomBytes(6).toString("hex")}.tmp`)
+      return Atomic.tempName(root)
     }
-
-    /** temp → fsync → rename: the file at `target` is either the old one or the whole new one. */
     const writeAtomic = (target: string, data: string | Uint8Array) =>
-      Effect.gen(function* () {
-        const tmp = tmpName()
-        yield* Effect.try({
-          try: () => {
-            fs.mkdirSync(path.dirname(target), { recursive: true })
-            const fd = fs.openSync(tmp, "w")
-            try {
-              fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data)
-              fs.fsyncSync(fd)
-            } finally {
-              fs.closeSync(fd)
-            }
-          },
-          catch: fsError("write", target)
-        })
-        yield* renameRetrying(tmp, target).pipe(
-          Effect.catchAll((e) => {
-            try {
-              fs.rmSync(tmp, { force: true })
-            } catch {}
-            return Effect.fail(fsError("write", target)(e))
-          })
-        )
-        fsyncDir(path.dirname(target))
-      })
+      Effect.suspend(() => Atomic.writeAtomic(target, data, tmpName()))
 
-    const objectPath = (hash: string, ext: string) =>
-      path.join(dirs.objects, hash.slice(0, 2), ext ? `${hash}.${ext}` : hash)
+    const objectPath = (hash: string, ext: string) => path.join(dirs.objects, hash.slice(0, 2), objectName(hash, ext))
     const recordPath = (fp: string) => path.join(dirs.records, fp.slice(0, 2), `${fp}.json`)
     const inflightPath = (fp: string) => path.join(dirs.inflight, `${fp}.json`)
     const statePath = path.join(root, "state.json")
     const journalPath = path.join(root, "journal.jsonl")
+    const sizeOf = (p: string) => fs.statSync(p, { throwIfNoEntry: false })?.size
 
     const putFile = (file: string, ext: string) =>
       Effect.gen(function* () {
-        ensureDirs()
-        const { hash, size } = yield* hashFile(file).pipe(Effect.mapError(fsError("read", file)))
+        const { hash, size } = yield* hashFile(file).pipe(Effect.mapError(Atomic.fsError("read", file)))
         const target = objectPath(hash, ext)
-        if (fs.existsSync(target) && fs.statSync(target).size === size) return { hash, size }
-        // Copy to a temp name in the store (the file may be on another volume), fsync, rename.
-        const tmp = tmpName()
-        yield* Effect.try({
-          try: () => {
-            fs.copyFileSync(file, tmp)
-            const fd = fs.openSync(tmp, "r+")
-            try {
-              fs.fsyncSync(fd)
-            } finally {
-              fs.closeSync(fd)
-            }
-            fs.mkdirSync(path.dirname(target), { recursive: true })
-          },
-          catch: fsError("store", file)
-        })
-        yield* renameRetrying(tmp, target).pipe(Effect.mapError(fsError("store", file)))
-        fsyncDir(path.dirname(target))
+        if (sizeOf(target) === size) return { hash, size }
+        yield* Effect.suspend(() => Atomic.copyAtomic(file, target, size, tmpName()))
         return { hash, size }
       })
 
@@ -234,18 +286,11 @@ export const make = (root: string) =>
       Effect.gen(function* () {
         const hash = sha256(bytes)
         const target = objectPath(hash, ext)
-        if (!(fs.existsSync(target) && fs.statSync(target).size === bytes.length)) yield* writeAtomic(target, bytes)
+        if (sizeOf(target) !== bytes.length) yield* writeAtomic(target, bytes)
         return { hash, size: bytes.length }
       })
 
-    const hasObject = (hash: string, ext: string) =>
-      Effect.sync(() => {
-        try {
-          return fs.statSync(objectPath(hash, ext)).size > 0
-        } catch {
-          return false
-        }
-      })
+    const hasObject = (hash: string, ext: string) => Effect.sync(() => (sizeOf(objectPath(hash, ext)) ?? 0) > 0)
 
     const parseRecord = (file: string): NodeRecord | undefined => {
       let text: string
@@ -254,18 +299,13 @@ export const make = (root: string) =>
       } catch {
         return undefined
       }
+      const r = decodeRecord(text)
+      if (!(r instanceof Error)) return r
+      warn(`damaged record ${file} set aside (${r.message}); its node will be rebuilt`)
       try {
-        const r = JSON.parse(text) as NodeRecord
-        if (typeof r.fingerprint !== "string" || typeof r.outputs !== "object" || typeof r.hash !== "string")
-          throw new Error("missing fields")
-        return r
-      } catch (e) {
-        warn(`damaged record ${file} set aside (${(e as Error).message}); its node will be rebuilt`)
-        try {
-          fs.renameSync(file, `${file}.damaged`)
-        } catch {}
-        return undefined
-      }
+        fs.renameSync(file, `${file}.damaged`)
+      } catch {}
+      return undefined
     }
 
     const getRecord = (fp: string) =>
@@ -274,12 +314,8 @@ export const make = (root: string) =>
         if (!r) return Option.none()
         for (const [name, out] of Object.entries(r.outputs)) {
           if (out.value !== undefined || out.ext === undefined) continue
-          let ok = false
-          try {
-            ok = fs.statSync(objectPath(out.hash, out.ext)).size > 0
-          } catch {}
-          if (!ok) {
-            warn(`record ${fp.slice(0, 12)} (${r.id}) points at a missing object for "${name}"; it will be rebuilt`)
+          if (!((sizeOf(objectPath(out.hash, out.ext)) ?? 0) > 0)) {
+            warn(missingObjectWarning(fp, r, name))
             return Option.none()
           }
         }
@@ -301,75 +337,82 @@ export const make = (root: string) =>
       return out
     })
 
-    const readState = Effect.sync((): State => {
-      let state: { nodes: Record<string, StateNode>; expansions: State["expansions"]; updatedAt: number } = {
-        nodes: {},
-        expansions: {},
-        updatedAt: 0
-      }
+    const readText = (p: string): string | undefined => {
       try {
-        const parsed = JSON.parse(fs.readFileSync(statePath, "utf8"))
-        if (parsed && typeof parsed.nodes === "object") state = { ...state, ...parsed }
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "ENOENT") warn(`state.json is damaged and was ignored; the build rebuilds the graph from records`)
+        return fs.readFileSync(p, "utf8")
+      } catch {
+        return undefined
       }
-      // The journal holds nodes built since state.json was last written (a build that crashed or is running).
-      let journal = ""
-      try {
-        journal = fs.readFileSync(journalPath, "utf8")
-      } catch {}
-      if (journal) {
-        const lines = journal.split("\n")
-        const nodes: Record<string, StateNode> = { ...state.nodes }
-        state.nodes = nodes
-        lines.forEach((line, i) => {
-          if (!line.trim()) return
-          try {
-            const n = JSON.parse(line) as StateNode
-            nodes[n.id] = n
-          } catch {
-            // A torn last line is what a crash mid-append leaves: expected, and harmless.
-            if (i < lines.length - 1 || !journal.endsWith("\n"))
-              warn(`journal line ${i + 1} is torn (an interrupted build); ignored`)
-          }
-        })
-      }
-      return state
-    })
+    }
+
+    const readState = Effect.sync((): State => withJournal(readText(statePath), readText(journalPath) ?? "", warn))
 
     const writeState = (state: State) =>
       Effect.gen(function* () {
         ensureDirs()
         yield* writeAtomic(statePath, JSON.stringify(state))
-        yield* Effect.try({ try: () => fs.rmSync(journalPath, { force: true }), catch: fsError("remove", journalPath) })
+        yield* Effect.try({ try: () => fs.rmSync(journalPath, { force: true }), catch: Atomic.fsError("remove", journalPath) })
       })
 
-    const appendJournal = (node: StateNode) =>
-      Effect.try({
-        try: () => {
-          ensureDirs()
-          fs.appendFileSync(journalPath, JSON.stringify(node) + "\n")
-        },
-        catch: fsError("append to", journalPath)
-      })
+    const appendJournal = (node: StateNode) => Atomic.appendLine(journalPath, JSON.stringify(node))
 
     const getInflight = (fp: string) =>
       Effect.sync(() => {
+        const text = readText(inflightPath(fp))
+        if (text === undefined) return undefined
         try {
-          return JSON.parse(fs.readFileSync(inflightPath(fp), "utf8")) as Json
+          return JSON.parse(text) as Json
         } catch {
           return undefined
         }
       })
 
-    const collectGarbage = Effect.gen(function* () {
-      const all = yield* records
-      const keep = new Set<string>()
-      for (const r of all) {
-        for (const o of Object.values(r.outputs)) if (o.ext !== undefined) keep.add(path.basename(objectPath(o.hash, o.ext)))
-        for (const t of r.takes ?? [])
-          for (const o of Object.values(t.outputs)) if (o.ext !== undefined) keep.add(path.basename(objectPath(o.hash, o.ext)))
+    const deleteInflight = (fp: string) => Effect.sync(() => Atomic.removeQuietly(inflightPath(fp)))
+
+    const inflights = Effect.sync(() => {
+      const out: Array<{ fingerprint: string; handle: Json }> = []
+      let names: Array<string> = []
+      try {
+        names = fs.readdirSync(dirs.inflight)
+      } catch {
+        return out
       }
+      for (const f of names) {
+        if (!f.endsWith(".json")) continue
+        const text = readText(path.join(dirs.inflight, f))
+        if (text === undefined) continue
+        try {
+          out.push({ fingerprint: f.slice(0, -".json".length), handle: JSON.parse(text) as Json })
+        } catch {
+          // Whole or absent, so this is someone's hand edit: keep the file, skip it.
+        }
+      }
+      return out
+    })
+
+    /** Removes temp entries of processes that no longer run (and unowned ones older than a day). */
+    const sweepTmp = () => {
+      let removed = 0
+      let names: Array<string> = []
+      try {
+        names = fs.readdirSync(dirs.tmp)
+      } catch {
+        return 0
+      }
+      for (const name of names) {
+        const p = path.join(dirs.tmp, name)
+        const owner = tempOwner(name)
+        const stale =
+          owner !== undefined ? !processAlive(owner) : Date.now() - (fs.statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? 0) > unownedTempAgeMs
+        if (!stale) continue
+        Atomic.removeQuietly(p)
+        removed++
+      }
+      return removed
+    }
+
+    const collectGarbage = Effect.gen(function* () {
+      const keep = referenced(yield* records, yield* inflights)
       let removed = 0
       let bytes = 0
       if (fs.existsSync(dirs.objects)) {
@@ -379,22 +422,51 @@ export const make = (root: string) =>
             if (keep.has(f)) continue
             const p = path.join(dir, f)
             bytes += fs.statSync(p).size
-            yield* Effect.try({ try: () => fs.rmSync(p, { force: true }), catch: fsError("remove", p) })
+            yield* Effect.try({ try: () => fs.rmSync(p, { force: true }), catch: Atomic.fsError("remove", p) })
             removed++
           }
         }
       }
       // Leftover temp files from crashed writes are garbage too.
-      if (fs.existsSync(dirs.tmp))
-        for (const f of fs.readdirSync(dirs.tmp)) {
-          try {
-            fs.rmSync(path.join(dirs.tmp, f), { force: true, recursive: true })
-          } catch {}
-        }
+      sweepTmp()
       return { removed, bytes }
     })
 
-    const exists = (p: string) => (fs.statSync(p, { throwIfNoEntry: false })?.size ?? 0) > 0
+    const housekeep = Effect.gen(function* () {
+      const cleared: Array<string> = []
+      for (const f of yield* inflights) {
+        if (sizeOf(recordPath(f.fingerprint)) === undefined) continue
+        yield* deleteInflight(f.fingerprint)
+        cleared.push(f.fingerprint)
+      }
+      return { inflightCleared: cleared, tmpRemoved: sweepTmp() }
+    })
+
+    const scratch = (label: string) =>
+      Effect.acquireRelease(
+        Effect.try({
+          try: () => {
+            ensureDirs()
+            // Named by this process, so that housekeeping knows whether its maker still runs.
+            const dir = path.join(dirs.tmp, `${process.pid}-${label}-${randomBytes(4).toString("hex")}`)
+            fs.mkdirSync(dir, { recursive: true })
+            return dir
+          },
+          catch: Atomic.fsError("create a folder in", dirs.tmp)
+        }),
+        (dir) => Effect.sync(() => Atomic.removeQuietly(dir))
+      )
+
+    const freeBytes = Effect.sync(() => {
+      try {
+        const s = fs.statfsSync(fs.existsSync(root) ? root : path.dirname(root))
+        return s.bavail * s.bsize
+      } catch {
+        return undefined
+      }
+    })
+
+    const exists = (p: string) => (sizeOf(p) ?? 0) > 0
 
     const hasRecordWith = (fp: string, outputs: Outputs) => {
       if (!exists(recordPath(fp))) return false
@@ -412,25 +484,26 @@ export const make = (root: string) =>
       getRecord,
       putRecord: (r) => writeAtomic(recordPath(r.fingerprint), JSON.stringify(r, null, 1)),
       deleteRecord: (fp) =>
-        Effect.try({ try: () => fs.rmSync(recordPath(fp), { force: true }), catch: fsError("remove", recordPath(fp)) }),
+        Effect.try({ try: () => fs.rmSync(recordPath(fp), { force: true }), catch: Atomic.fsError("remove", recordPath(fp)) }),
       records,
       readState,
       writeState,
       appendJournal,
       getInflight,
       putInflight: (fp, handle) => writeAtomic(inflightPath(fp), JSON.stringify(handle)),
-      deleteInflight: (fp) =>
-        Effect.sync(() => {
-          try {
-            fs.rmSync(inflightPath(fp), { force: true })
-          } catch {}
-        }),
+      deleteInflight,
+      inflights,
       collectGarbage,
+      housekeep,
+      scratch,
+      freeBytes,
       writeJson: (relative, value) => writeAtomic(path.join(root, relative), JSON.stringify(value, null, 2)),
       readJson: (relative) =>
         Effect.sync(() => {
+          const text = readText(path.join(root, relative))
+          if (text === undefined) return undefined
           try {
-            return JSON.parse(fs.readFileSync(path.join(root, relative), "utf8")) as unknown
+            return JSON.parse(text) as unknown
           } catch {
             return undefined
           }
@@ -438,3 +511,196 @@ export const make = (root: string) =>
       warnings: Effect.sync(() => warnings.splice(0))
     })
   })
+
+// ---------------------------------------------------------------------------------------------------------
+// In memory.
+
+/**
+ * What the memory store holds. Records, in-flight entries, the state and the journal are kept as text, the
+ * way the disk holds them, so a test can damage them the way a crash or a person would.
+ */
+export interface MemoryContents {
+  readonly objects: Map<string, Uint8Array>
+  readonly records: Map<string, string>
+  /** Records set aside as damaged, by fingerprint. */
+  readonly damaged: Map<string, string>
+  readonly inflight: Map<string, string>
+  readonly files: Map<string, string>
+  state: string | undefined
+  journal: string
+}
+
+export const memoryContents = (): MemoryContents => ({
+  objects: new Map(),
+  records: new Map(),
+  damaged: new Map(),
+  inflight: new Map(),
+  files: new Map(),
+  state: undefined,
+  journal: ""
+})
+
+/** Rules read and write real files: scratch folders, and objects asked for by path, live here. */
+const memoryRoot = () => path.join(os.tmpdir(), `storyshot-memory-${process.pid}-${randomBytes(4).toString("hex")}`)
+
+export const makeMemory = (contents: MemoryContents): Effect.Effect<Service, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    const root = memoryRoot()
+    return Effect.as(Effect.addFinalizer(() => Effect.sync(() => Atomic.removeQuietly(root))), memoryService(contents, root))
+  })
+
+const memoryService = (c: MemoryContents, root: string): Service => {
+  {
+    const warnings: Array<Warning> = []
+    const warn = (message: string) => warnings.push({ message })
+    const key = objectName
+
+    const objectPath = (hash: string, ext: string) => {
+      const p = path.join(root, "objects", hash.slice(0, 2), key(hash, ext))
+      const bytes = c.objects.get(key(hash, ext))
+      if (bytes && fs.statSync(p, { throwIfNoEntry: false })?.size !== bytes.length) {
+        fs.mkdirSync(path.dirname(p), { recursive: true })
+        fs.writeFileSync(p, bytes)
+      }
+      return p
+    }
+
+    const putBytes = (bytes: Uint8Array, ext: string) =>
+      Effect.sync(() => {
+        const hash = sha256(bytes)
+        if (!c.objects.has(key(hash, ext))) c.objects.set(key(hash, ext), Uint8Array.from(bytes))
+        return { hash, size: bytes.length }
+      })
+
+    const putFile = (file: string, ext: string) =>
+      Effect.try({ try: () => fs.readFileSync(file), catch: Atomic.fsError("read", file) }).pipe(
+        Effect.flatMap((bytes) => putBytes(bytes, ext))
+      )
+
+    const parseRecord = (fp: string): NodeRecord | undefined => {
+      const text = c.records.get(fp)
+      if (text === undefined) return undefined
+      const r = decodeRecord(text)
+      if (!(r instanceof Error)) return r
+      warn(`damaged record ${fp.slice(0, 12)} set aside (${r.message}); its node will be rebuilt`)
+      c.records.delete(fp)
+      c.damaged.set(fp, text)
+      return undefined
+    }
+
+    const hasFileOutputs = (outputs: Outputs) =>
+      Object.values(outputs).every((o) => o.value !== undefined || o.ext === undefined || (c.objects.get(key(o.hash, o.ext))?.length ?? 0) > 0)
+
+    const getRecord = (fp: string) =>
+      Effect.sync(() => {
+        const r = parseRecord(fp)
+        if (!r) return Option.none()
+        for (const [name, out] of Object.entries(r.outputs)) {
+          if (out.value !== undefined || out.ext === undefined) continue
+          if (!((c.objects.get(key(out.hash, out.ext))?.length ?? 0) > 0)) {
+            warn(missingObjectWarning(fp, r, name))
+            return Option.none()
+          }
+        }
+        return Option.some(r)
+      })
+
+    const records = Effect.sync(() => {
+      const out: Array<NodeRecord> = []
+      for (const fp of [...c.records.keys()]) {
+        const r = parseRecord(fp)
+        if (r) out.push(r)
+      }
+      return out
+    })
+
+    const inflights = Effect.sync(() => {
+      const out: Array<{ fingerprint: string; handle: Json }> = []
+      for (const [fingerprint, text] of c.inflight) {
+        try {
+          out.push({ fingerprint, handle: JSON.parse(text) as Json })
+        } catch {}
+      }
+      return out
+    })
+
+    return Store.of({
+      root,
+      objectPath,
+      putFile,
+      putBytes,
+      hasObject: (hash, ext) => Effect.sync(() => (c.objects.get(key(hash, ext))?.length ?? 0) > 0),
+      getRecord,
+      hasRecordWith: (fp, outputs) => c.records.has(fp) && hasFileOutputs(outputs),
+      putRecord: (r) => Effect.sync(() => void c.records.set(r.fingerprint, JSON.stringify(r))),
+      deleteRecord: (fp) => Effect.sync(() => void c.records.delete(fp)),
+      records,
+      readState: Effect.sync(() => withJournal(c.state, c.journal, warn)),
+      writeState: (state) =>
+        Effect.sync(() => {
+          c.state = JSON.stringify(state)
+          c.journal = ""
+        }),
+      appendJournal: (node) =>
+        Effect.sync(() => {
+          const torn = c.journal.length > 0 && !c.journal.endsWith("\n")
+          c.journal += `${torn ? "\n" : ""}${JSON.stringify(node)}\n`
+        }),
+      getInflight: (fp) =>
+        Effect.sync(() => {
+          const text = c.inflight.get(fp)
+          if (text === undefined) return undefined
+          try {
+            return JSON.parse(text) as Json
+          } catch {
+            return undefined
+          }
+        }),
+      putInflight: (fp, handle) => Effect.sync(() => void c.inflight.set(fp, JSON.stringify(handle))),
+      deleteInflight: (fp) => Effect.sync(() => void c.inflight.delete(fp)),
+      inflights,
+      collectGarbage: Effect.gen(function* () {
+        const keep = referenced(yield* records, yield* inflights)
+        let removed = 0
+        let bytes = 0
+        for (const [name, data] of [...c.objects]) {
+          if (keep.has(name)) continue
+          c.objects.delete(name)
+          removed++
+          bytes += data.length
+        }
+        return { removed, bytes }
+      }),
+      housekeep: Effect.sync(() => {
+        const cleared = [...c.inflight.keys()].filter((fp) => c.records.has(fp))
+        for (const fp of cleared) c.inflight.delete(fp)
+        return { inflightCleared: cleared, tmpRemoved: 0 }
+      }),
+      scratch: (label) =>
+        Effect.acquireRelease(
+          Effect.try({
+            try: () => {
+              const dir = path.join(root, "tmp", `${process.pid}-${label}-${randomBytes(4).toString("hex")}`)
+              fs.mkdirSync(dir, { recursive: true })
+              return dir
+            },
+            catch: Atomic.fsError("create a folder in", path.join(root, "tmp"))
+          }),
+          (dir) => Effect.sync(() => Atomic.removeQuietly(dir))
+        ),
+      freeBytes: Effect.succeed(undefined),
+      writeJson: (relative, value) => Effect.sync(() => void c.files.set(relative, JSON.stringify(value, null, 2))),
+      readJson: (relative) =>
+        Effect.sync(() => {
+          const text = c.files.get(relative)
+          if (text === undefined) return undefined
+          try {
+            return JSON.parse(text) as unknown
+          } catch {
+            return undefined
+          }
+        }),
+      warnings: Effect.sync(() => warnings.splice(0))
+    })
+  }
+}

@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
 import { hashFile, hashJson } from "./Hash.ts"
-import type { NodeRecord } from "./Store.ts"
+import { processAlive, tempOwner, type NodeRecord } from "./Store.ts"
 
 export interface Report {
   readonly records: number
@@ -29,6 +29,39 @@ const listFiles = (dir: string): Array<string> => {
     else out.push(p)
   }
   return out
+}
+
+/** What is left in `tmp/`, and what happens to it: by whether the process that made it still runs. */
+const tempNotes = (dir: string): ReadonlyArray<string> => {
+  let names: Array<string> = []
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return []
+  }
+  const dead = new Set<number>()
+  const alive = new Set<number>()
+  let ofDead = 0
+  let ofAlive = 0
+  let unowned = 0
+  for (const name of names) {
+    const pid = tempOwner(name)
+    if (pid === undefined) unowned++
+    else if (processAlive(pid)) {
+      ofAlive++
+      alive.add(pid)
+    } else {
+      ofDead++
+      dead.add(pid)
+    }
+  }
+  const pids = (s: Set<number>) => [...s].slice(0, 3).join(", ") + (s.size > 3 ? ", ..." : "")
+  const notes: Array<string> = []
+  if (ofDead)
+    notes.push(`${ofDead} temp file(s) in tmp/ left by a build that was stopped or crashed (process ${pids(dead)}, no longer running): the next build removes them`)
+  if (ofAlive) notes.push(`${ofAlive} temp file(s) in tmp/ belong to a running storyshot (process ${pids(alive)}): it removes them when it ends`)
+  if (unowned) notes.push(`${unowned} temp file(s) in tmp/ from an older storyshot: the next build removes those older than a day`)
+  return notes
 }
 
 export const verify = (root: string): Effect.Effect<Report> =>
@@ -116,8 +149,11 @@ export const verify = (root: string): Effect.Effect<Report> =>
       notes.push(`journal.jsonl holds ${lines.length} node(s) from an unfinished build${torn ? ` (${torn} torn line(s), ignored)` : ""}`)
     }
     const inflight = listFiles(path.join(root, "inflight")).filter((f) => f.endsWith(".json"))
-    if (inflight.length) notes.push(`${inflight.length} paid request(s) in flight: the next build re-attaches to them instead of paying again`)
-    const tmp = listFiles(path.join(root, "tmp"))
-    if (tmp.length) notes.push(`${tmp.length} leftover temp file(s) from an interrupted build (\`storyshot clean\` removes them)`)
+    const recorded = inflight.filter((f) => fs.existsSync(path.join(root, "records", path.basename(f).slice(0, 2), path.basename(f))))
+    if (inflight.length > recorded.length)
+      notes.push(`${inflight.length - recorded.length} paid request(s) in flight: the next build re-attaches to them instead of paying again`)
+    if (recorded.length)
+      notes.push(`${recorded.length} in-flight entr${recorded.length === 1 ? "y" : "ies"} whose result is already recorded (a build stopped between the two): the next build clears ${recorded.length === 1 ? "it" : "them"}`)
+    notes.push(...tempNotes(path.join(root, "tmp")))
     return { records, objects: objectHashes.size, bytes, problems, notes }
   })

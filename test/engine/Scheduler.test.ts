@@ -121,7 +121,10 @@ describe("Scheduler on a toy graph", () => {
       const probe1 = makeProbe()
       probe1.failNext.set("bad", [permanent])
       const fast = yield* runBuild(tempStore(), probe1, graph, { targets: ["afterBad", "afterOk"] })
-      expect(fast.result.failed).toEqual([{ id: "bad", error: "422 nope" }])
+      expect(fast.result.failed.map(({ id, error }) => ({ id, error }))).toEqual([{ id: "bad", error: "422 nope" }])
+      // The typed error itself reaches the summary, not only its message.
+      const cause = fast.result.failed[0]!.cause
+      expect(cause instanceof ProviderError && cause.provider === "toy" && cause.transient === false).toBe(true)
       expect(fast.result.built).not.toContain("afterOk")
 
       const probe2 = makeProbe()
@@ -141,7 +144,7 @@ describe("Scheduler on a toy graph", () => {
       expect(r.result.built).toEqual(["t"])
       expect(probe.runs.filter((x) => x === "t")).toHaveLength(2)
       expect(probe.runs.filter((x) => x === "p")).toHaveLength(1)
-      expect(r.result.failed).toEqual([{ id: "p", error: "400 bad" }])
+      expect(r.result.failed.map(({ id, error }) => ({ id, error }))).toEqual([{ id: "p", error: "400 bad" }])
       const retry = r.events.find((e) => e._tag === "Retrying")
       expect(retry && retry._tag === "Retrying" && retry.delayMs).toBeGreaterThanOrEqual(5)
 

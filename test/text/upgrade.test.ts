@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect } from "effect"
 import * as Scheduler from "../../src/engine/Scheduler.ts"
+import * as Pools from "../../src/Pools.ts"
 import { Store } from "../../src/engine/Store.ts"
 import * as RunLog from "../../src/cli/RunLog.ts"
 import * as Session from "../../src/cli/Session.ts"
@@ -38,7 +39,7 @@ const buildWith = (dir: string, sentences: ReadonlyArray<string>, env: Record<st
         const store = yield* Store
         const result = yield* Scheduler.build(
           { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
-          { targets: [...Targets.defaultTargets], pools: { ...Scheduler.defaultPools(), ...ws.config.pools }, complete: true }
+          { targets: [...Targets.defaultTargets], pools: { ...Pools.defaultPools(), ...ws.config.pools }, complete: true }
         )
         yield* publish(ws, store, sentences, result.results)
         return result

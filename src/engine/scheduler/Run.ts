@@ -1,0 +1,229 @@
+/**
+ * Running a node that is not fresh: its rule inside its pool, with a time-out, the cost cap and retries;
+ * then its checks (in the rule's `verifyPool`, after its own slot is given back, when it names one), its
+ * files moved into the store, and its record written (Outcome).
+ *
+ * One attempt is: a slot in the node's pool → (first attempt: the cost cap's check) → `run` under the
+ * time-out → `verify` → the outputs stored. A failed attempt gives its slot back while it waits for the
+ * next one (a node waiting out a Retry-After does not keep other nodes from the provider's pool).
+ */
+import * as fs from "node:fs"
+import { Duration, Effect } from "effect"
+import { isStoreFailure, StoreError } from "../Atomic.ts"
+import * as Cost from "../Cost.ts"
+import { hashJson } from "../Hash.ts"
+import type * as Fingerprint from "../Fingerprint.ts"
+import type { Built, Dep, NodeSpec, Output, Produced, Rule, RunContext } from "../Node.ts"
+import * as Retry from "../Retry.ts"
+import type { NodeRecord } from "../Store.ts"
+import * as Budget from "./Budget.ts"
+import { BudgetExceeded, messageOf, NodeTimeout, OutputMissing } from "./Errors.ts"
+import { failed, noteRepaid, noteStoreFailure, recordBuilt } from "./Outcome.ts"
+import { estimateOf } from "./Plan.ts"
+import { poolFor, type BuildState, type Miss } from "./State.ts"
+
+/** Below this many free bytes on the store's volume, a node's failure is put down to a full disk. */
+const nearlyFullBytes = 1 << 20
+
+/** What a set of requests cost: unknown if one is; "table" if a price table was needed for one. */
+export const sumCosts = (requests: ReadonlyArray<Cost.RequestRecord>): Cost.Cost => {
+  const total = Cost.sum(requests.map((r) => r.cost))
+  if (!total.known) return Cost.unknown
+  const sources = new Set(requests.map((r) => r.cost.source))
+  return { usd: total.usd, source: sources.has("table") ? "table" : sources.has("reported") ? "reported" : "free" }
+}
+
+/** The rule's time-out fired (a private marker: a rule's own TimeoutException stays its own). */
+class TimedOut {}
+
+/** Moves produced files into the store (after checking they are there) and hashes values. */
+const ingest = (state: BuildState, id: string, produced: Produced) =>
+  Effect.gen(function* () {
+    const outputs: Record<string, Output> = {}
+    for (const [name, p] of Object.entries(produced)) {
+      if ("value" in p) {
+        outputs[name] = { hash: hashJson(p.value), value: p.value }
+        continue
+      }
+      const size = fs.statSync(p.file, { throwIfNoEntry: false })?.size ?? 0
+      if (size === 0)
+        return yield* new OutputMissing({ id, output: name, file: p.file, message: `${id} produced no ${name} (${p.file} is missing or empty)` })
+      const stored = yield* state.store.putFile(p.file, p.ext)
+      outputs[name] = { hash: stored.hash, ext: p.ext, size: stored.size }
+    }
+    return outputs
+  })
+
+/**
+ * A failure the store caused (a write it could not take), or a rule's failure on a volume with (nearly) no
+ * space left, is the disk's: the build stops there and says so once; the node fails with that StoreError.
+ * Checked before the node's scratch folder is removed (what the rule wrote there is what filled the disk).
+ */
+const diskFailure = (state: BuildState, id: string, dir: string, error: unknown): Effect.Effect<unknown> =>
+  Effect.suspend(() => {
+    if (error instanceof StoreError) {
+      noteStoreFailure(state, error)
+      return Effect.succeed(error)
+    }
+    return Effect.map(state.store.freeBytes, (free) => {
+      if (free === undefined || free >= nearlyFullBytes) return error
+      const full = new StoreError({
+        reason: "DiskFull",
+        path: dir,
+        code: "ENOSPC",
+        message: `the disk is full: ${id} could not write its files in ${dir} (${free} bytes free); free some space and build again (what was stored so far is kept)`
+      })
+      noteStoreFailure(state, full)
+      return full
+    })
+  })
+
+export const runRule = Effect.fn("Scheduler.runNode")(function* (
+  state: BuildState,
+  spec: NodeSpec,
+  rule: Rule<any, any>,
+  fingerprint: string,
+  data: Fingerprint.FingerprintData,
+  deps: ReadonlyArray<Dep>,
+  previousRecord: NodeRecord | undefined
+) {
+  const { store, events, settings } = state
+  const id = spec.id
+  const paid = rule.paid(spec)
+  const pool = rule.pool(spec)
+  const verifyPool = rule.verify && rule.verifyPool ? rule.verifyPool(spec) : undefined
+  const estimate = estimateOf(rule, spec)
+  const priority = settings.priority?.(spec) ?? 0
+  const timeoutMs = rule.timeoutMs ?? settings.timeoutMs
+  yield* Effect.annotateCurrentSpan({ "node.id": id, "node.stage": spec.stage, "node.pool": pool, "node.paid": paid })
+
+  const requests: Array<Cost.RequestRecord> = []
+  const costOf = (): Cost.Cost => (requests.length === 0 ? (paid ? Cost.unknown : Cost.free) : sumCosts(requests))
+  const started = Date.now()
+  let attempt = 0
+  let reservation: Budget.Reservation | undefined
+  const verdict = Retry.decide(settings.retryable)
+
+  const context = (dir: string): RunContext => ({
+    node: spec,
+    fingerprint,
+    scratch: dir,
+    attempt,
+    deps,
+    dep: state.lookup.get,
+    value: state.lookup.value,
+    file: (depId, output) => {
+      const o = state.lookup.get(depId).outputs[output]
+      if (!o || o.ext === undefined) throw new Error(`${depId} has no file output "${output}"`)
+      return store.objectPath(o.hash, o.ext)
+    },
+    request: (request) =>
+      Effect.suspend(() => {
+        requests.push(request)
+        noteRepaid(state, id, request)
+        return events.emit({ _tag: "Request", id, request })
+      }),
+    inflight: {
+      get: store.getInflight(fingerprint),
+      // The request goes on without its handle when the store cannot keep it; a full disk stops the build
+      // once this node ends (and says so), anything else is a warning.
+      set: (handle) =>
+        store.putInflight(fingerprint, handle).pipe(
+          Effect.catchAll((e) =>
+            isStoreFailure(e)
+              ? Effect.sync(() => noteStoreFailure(state, e))
+              : events.emit({ _tag: "Warning", message: `${id}: its request's handle could not be kept (${e.message})` })
+          )
+        ),
+      clear: store.deleteInflight(fingerprint)
+    },
+    withPool: (name, effect) => poolFor(state, name).withPermit(effect, priority)
+  })
+
+  /** The rule's run under its time-out; a time-out says whether trying again could pay twice. */
+  const runTimed = (ctx: RunContext) =>
+    rule.run(ctx).pipe(
+      Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => new TimedOut() }),
+      Effect.catchIf(
+        (e): e is TimedOut => e instanceof TimedOut,
+        () =>
+          Effect.flatMap(paid ? store.getInflight(fingerprint) : Effect.succeed(undefined), (handle) => {
+            const s = Math.round(timeoutMs / 1000)
+            const reattach = handle !== undefined
+            return Effect.fail(
+              new NodeTimeout({
+                id,
+                paid,
+                reattach,
+                message:
+                  paid && !reattach
+                    ? `${id} took longer than ${s} s and was stopped; its request may have been billed, so it is not sent again automatically (build ${id} again to pay for it again)`
+                    : `${id} took longer than ${s} s`
+              })
+            )
+          })
+      )
+    )
+
+  const attemptOnce = (dir: string) =>
+    Effect.gen(function* () {
+      attempt++
+      const ctx = context(dir)
+      const produced: Produced = yield* poolFor(state, pool).withPermit(
+        Effect.gen(function* () {
+          if (!reservation) reservation = yield* Budget.reserve(state, spec, paid, estimate)
+          yield* events.emit({ _tag: "Started", id, stage: spec.stage, attempt, pool })
+          const produced: Produced = yield* runTimed(ctx)
+          if (rule.verify && verifyPool === undefined) yield* rule.verify(produced, ctx)
+          return produced
+        }),
+        priority
+      )
+      if (rule.verify && verifyPool !== undefined) yield* poolFor(state, verifyPool).withPermit(rule.verify(produced, ctx), priority)
+      return yield* ingest(state, id, produced)
+    })
+
+  const policy = Retry.policy({
+    retries: settings.retries,
+    baseMs: settings.retryBaseMs,
+    verdict,
+    onRetry: (error, delayMs) => events.emit({ _tag: "Retrying", id, stage: spec.stage, attempt, delayMs, error: messageOf(error) })
+  })
+
+  const outputs = yield* Effect.scoped(
+    Effect.gen(function* () {
+      const dir = yield* store.scratch(fingerprint.slice(0, 16)).pipe(Effect.mapError((e) => (noteStoreFailure(state, e), failed(id, e))))
+      return yield* attemptOnce(dir).pipe(
+        Effect.retry(policy),
+        Effect.catchAll((e) =>
+          e instanceof BudgetExceeded
+            ? Effect.fail<Miss>({ _tag: "Budget", id })
+            : Effect.flatMap(diskFailure(state, id, dir, e), (cause) => Effect.fail(failed(id, cause)))
+        )
+      )
+    })
+  ).pipe(
+    Effect.tap(() => Effect.sync(() => reservation?.spend(costOf()))),
+    Effect.ensuring(Effect.sync(() => reservation?.release()))
+  )
+
+  const cost = costOf()
+  yield* Effect.annotateCurrentSpan({
+    "node.attempts": attempt,
+    "node.cost.usd": cost.usd ?? -1,
+    "node.cost.source": cost.source,
+    "node.providers": [...new Set(requests.map((r) => r.provider))].join(",")
+  })
+  const result: Built = yield* recordBuilt(state, spec, {
+    fingerprint,
+    data,
+    deps,
+    outputs,
+    cost,
+    requests,
+    startedAt: started,
+    attempts: attempt,
+    previousRecord
+  })
+  return result
+})

@@ -1,0 +1,177 @@
+/**
+ * Everything one build knows while it runs, in one object: the graph as far as it is known, each node's
+ * result, what the summary will say, the money, the pools. Each room of the scheduler (Graph, Walk, Fresh,
+ * Plan, Run, Budget, Outcome) reads and writes this and nothing else; a build makes one and drops it.
+ */
+import { Deferred, type Effect, FiberId, type Scope } from "effect"
+import type * as Cost from "../Cost.ts"
+import type { BuildEvent, BuildEvents } from "../Events.ts"
+import type * as Fingerprint from "../Fingerprint.ts"
+import type { Built, BuiltLookup, Dep, NodeSpec, Rule } from "../Node.ts"
+import * as Pool from "../Pool.ts"
+import type { Retryable } from "../Retry.ts"
+import type { State, StateNode, Store, StoreError } from "../Store.ts"
+
+/** Why a node did not produce a result in this build. `cause` is the typed error of a node's own failure. */
+export type Miss =
+  | { readonly _tag: "Failed"; readonly id: string; readonly error: string; readonly cause: unknown }
+  | { readonly _tag: "Upstream"; readonly id: string; readonly failed: string }
+  | { readonly _tag: "WouldBuild"; readonly id: string }
+  | { readonly _tag: "Budget"; readonly id: string }
+
+export interface Failure {
+  readonly id: string
+  /** The one-line message (what `--json` prints). */
+  readonly error: string
+  /** The error itself, typed as the rule (or the store, or the scheduler) failed with it. */
+  readonly cause: unknown
+}
+
+export interface Repaid {
+  readonly id: string
+  readonly usd: number | null
+  readonly why: string
+}
+
+export interface Settings {
+  readonly targets: ReadonlyArray<string>
+  readonly force: ReadonlySet<string>
+  readonly keepGoing: boolean
+  readonly dryRun: boolean
+  readonly retries: number
+  readonly retryBaseMs: number
+  readonly retryable: Retryable | undefined
+  readonly pools: { readonly [pool: string]: number }
+  readonly defaultPoolLimit: number
+  readonly timeoutMs: number
+  readonly maxCostUsd: number | undefined
+  readonly complete: boolean
+  /** Within a pool, higher runs first; equal priorities keep arrival order. */
+  readonly priority: ((node: NodeSpec) => number) | undefined
+}
+
+export interface BuildState {
+  readonly settings: Settings
+  readonly rules: { readonly [kind: string]: Rule<any, any> }
+  readonly store: Store["Type"]
+  readonly events: BuildEvents["Type"]
+  readonly startedAt: number
+  /** The graph recorded by the last build (its nodes' fingerprints and outputs). */
+  readonly previous: State
+
+  // The graph as far as it is known: the declared nodes, and what expansions added.
+  readonly specs: Map<string, NodeSpec>
+  readonly expandedDeps: Map<string, ReadonlyArray<string>>
+  readonly newExpansions: Record<string, ReadonlyArray<{ id: string; kind: string; stage: string }>>
+
+  // Each node's result: a deferred once a fiber asked for it; `built` as soon as it is known.
+  readonly results: Map<string, Deferred.Deferred<Built, Miss>>
+  readonly expansions: Map<string, Deferred.Deferred<ReadonlyArray<Dep>, Miss>>
+  readonly built: Map<string, Built>
+  readonly lookup: BuiltLookup
+  readonly data: Map<string, Fingerprint.FingerprintData>
+  readonly stateNodes: Map<string, StateNode>
+
+  // Walking: a node waiting for inputs is a counter and a callback, not a parked fiber.
+  readonly settled: Set<string>
+  readonly listeners: Map<string, Array<Effect.Effect<void, never, any>>>
+  /** Nodes the synchronous fast path gave up on (the fibers take them). */
+  readonly slow: Set<string>
+  /** Events the synchronous fast path could not emit as it went. */
+  readonly pending: Array<BuildEvent>
+  /** Nodes a dry run already counted. */
+  readonly noted: Set<string>
+  /** Nodes whose miss was reported in the summary. */
+  readonly reported: Set<string>
+
+  // What the summary says.
+  readonly builtIds: Array<string>
+  readonly cachedIds: Array<string>
+  readonly failed: Array<Failure>
+  readonly skipped: Array<{ id: string; because: string }>
+  readonly wouldBuild: Array<{ id: string; stage: string; estimate: Cost.Cost }>
+  readonly blockedByBudget: Array<string>
+  readonly repaid: Array<Repaid>
+
+  // Money: what finished nodes cost, what cache hits saved, the estimates of paid nodes still running.
+  spent: Cost.Total
+  saved: Cost.Total
+  reserved: number
+
+  readonly pools: Map<string, Pool.Pool>
+  /** Fail-fast: completing it stops every running node. */
+  readonly abort: Deferred.Deferred<void>
+  /** The nodes' fibers live here; closing it interrupts them. */
+  readonly scope: Scope.CloseableScope
+  /** The first write the store could not take (a full or failing disk): the build stops there. */
+  storeFailure: StoreError | undefined
+}
+
+export const make = (
+  fields: Pick<BuildState, "settings" | "rules" | "store" | "events" | "previous" | "scope" | "startedAt"> & {
+    readonly nodes: ReadonlyArray<NodeSpec>
+  }
+): BuildState => {
+  const built = new Map<string, Built>()
+  const lookup: BuiltLookup = {
+    get: (id) => {
+      const b = built.get(id)
+      if (!b) throw new Error(`${id} was read before it was built`)
+      return b
+    },
+    value: (id, output) => {
+      const o = lookup.get(id).outputs[output]
+      if (!o || o.value === undefined) throw new Error(`${id} has no value output "${output}"`)
+      return o.value
+    }
+  }
+  const specs = new Map<string, NodeSpec>()
+  for (const n of fields.nodes) specs.set(n.id, n)
+  return {
+    settings: fields.settings,
+    rules: fields.rules,
+    store: fields.store,
+    events: fields.events,
+    previous: fields.previous,
+    scope: fields.scope,
+    startedAt: fields.startedAt,
+    specs,
+    expandedDeps: new Map(),
+    newExpansions: {},
+    results: new Map(),
+    expansions: new Map(),
+    built,
+    lookup,
+    data: new Map(),
+    stateNodes: new Map(),
+    settled: new Set(),
+    listeners: new Map(),
+    slow: new Set(),
+    pending: [],
+    noted: new Set(),
+    reported: new Set(),
+    builtIds: [],
+    cachedIds: [],
+    failed: [],
+    skipped: [],
+    wouldBuild: [],
+    blockedByBudget: [],
+    repaid: [],
+    spent: { usd: 0, known: true },
+    saved: { usd: 0, known: true },
+    reserved: 0,
+    pools: new Map(),
+    abort: Deferred.unsafeMake<void>(FiberId.none),
+    storeFailure: undefined
+  }
+}
+
+/** The named pool, made on first use with its configured limit. */
+export const poolFor = (state: BuildState, name: string): Pool.Pool => {
+  let pool = state.pools.get(name)
+  if (!pool) {
+    pool = Pool.make(state.settings.pools[name] ?? state.settings.defaultPoolLimit)
+    state.pools.set(name, pool)
+  }
+  return pool
+}
