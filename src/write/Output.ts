@@ -7,6 +7,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
+import * as Atomic from "../engine/Atomic.ts"
 import { WriteError } from "./Errors.ts"
 
 /** A comment line: one line, whatever the text holds (a title with a newline cannot end the comment early). */
@@ -36,17 +37,9 @@ export const target = (transcript: string, force: boolean): Target => {
   }
 }
 
+/** temp → fsync → rename, the temp beside the file (same volume): the file is whole or absent. */
 export const write = (file: string, text: string) =>
   Effect.try({
-    try: () => {
-      fs.mkdirSync(path.dirname(file), { recursive: true })
-      const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)
-      try {
-        fs.writeFileSync(tmp, text, "utf8")
-        fs.renameSync(tmp, file)
-      } finally {
-        fs.rmSync(tmp, { force: true })
-      }
-    },
+    try: () => Atomic.writeAtomicSync(file, text, path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)),
     catch: (e) => new WriteError({ reason: "output", message: `could not write ${file}: ${(e as Error).message ?? String(e)}` })
   })

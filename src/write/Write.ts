@@ -10,9 +10,9 @@
  * `.storyshot/runs/<id>/io.jsonl`, in full with keys redacted; the run's summary (`run.json`, with the paid
  * request's cost and time) is beside it, so `storyshot runs` and `storyshot report` show what `write` spent.
  */
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { Cause, Effect, Either, Layer } from "effect"
+import * as Atomic from "../engine/Atomic.ts"
 import * as Cost from "../engine/Cost.ts"
 import { Store } from "../engine/Store.ts"
 import { Http } from "../providers/Http.ts"
@@ -268,18 +268,24 @@ export const run = (ws: Workspace, flags: WriteFlags, say: Say) =>
         runId === undefined
           ? Effect.void
           : Effect.sync(() =>
-              record(runDir, {
+              record(runDir, ws.storeDir, {
                 runId,
                 startedAt,
                 profile: ws.config.profile,
                 requests,
                 error: exit._tag === "Failure" ? firstMessage(exit.cause) : undefined,
+                status: exit._tag === "Success" ? "ok" : Cause.isInterruptedOnly(exit.cause) ? "interrupted" : reasonOf(exit.cause) === "over-budget" ? "cap" : "failed",
                 output: exit._tag === "Success" ? exit.value.file : undefined
               })
             ).pipe(Effect.ignore)
       )
     )
   })
+
+const reasonOf = (cause: Cause.Cause<unknown>): string | undefined => {
+  const failure = Cause.failureOption(cause)
+  return failure._tag === "Some" ? (failure.value as { reason?: string }).reason : undefined
+}
 
 const firstMessage = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.failureOption(cause)
@@ -290,7 +296,16 @@ const firstMessage = (cause: Cause.Cause<unknown>): string => {
 /** `run.json` for a write, in the shape `storyshot runs` and `report` read (one node, "write"). */
 const record = (
   dir: string,
-  r: { runId: string; startedAt: number; profile: string; requests: ReadonlyArray<Accounting.RequestRow>; error: string | undefined; output: string | undefined }
+  storeDir: string,
+  r: {
+    runId: string
+    startedAt: number
+    profile: string
+    requests: ReadonlyArray<Accounting.RequestRow>
+    error: string | undefined
+    status: Accounting.RunStatus
+    output: string | undefined
+  }
 ) => {
   const endedAt = Date.now()
   const cost = Cost.sum(r.requests.map((q) => q.cost))
@@ -299,6 +314,8 @@ const record = (
   const report: Accounting.RunReport = {
     version: 1,
     runId: r.runId,
+    status: r.status,
+    ...(r.error === undefined ? {} : { error: r.error }),
     startedAt: r.startedAt,
     endedAt,
     wallMs,
@@ -344,6 +361,5 @@ const record = (
     requests: r.requests,
     output: r.output
   }
-  fs.mkdirSync(dir, { recursive: true })
-  fs.writeFileSync(path.join(dir, "run.json"), JSON.stringify(report, null, 2))
+  Atomic.writeAtomicSync(path.join(dir, "run.json"), JSON.stringify(report, null, 2), Atomic.tempName(storeDir))
 }
