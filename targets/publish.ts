@@ -30,7 +30,9 @@ const copyAtomic = (from: string, to: string) => {
   fs.mkdirSync(path.dirname(to), { recursive: true })
   const source = fs.statSync(from)
   const target = fs.statSync(to, { throwIfNoEntry: false })
-  if (target && target.size === source.size && target.mtimeMs === source.mtimeMs) return
+  // utimes keeps microseconds, not the store's nanoseconds: compare to the millisecond, or every no-op build
+  // copies the whole film again.
+  if (target && target.size === source.size && Math.abs(target.mtimeMs - source.mtimeMs) < 1) return
   const tmp = `${to}.tmp-${process.pid}`
   fs.copyFileSync(from, tmp)
   fs.utimesSync(tmp, source.atime, source.mtime)
@@ -139,8 +141,14 @@ export const publish = (
         final: final ? rel(path.join(ws.outDir, "final.mp4")) : undefined,
         sentences: story
       }
-      // Whole or absent, also on a full disk (see Atomic.ts).
-      Atomic.writeAtomicSync(path.join(ws.storeDir, "story.json"), JSON.stringify(manifest, null, 2), Atomic.tempName(ws.storeDir))
+      // Whole or absent, also on a full disk (see Atomic.ts); not rewritten when unchanged (a no-op build).
+      const text = JSON.stringify(manifest, null, 2)
+      const storyFile = path.join(ws.storeDir, "story.json")
+      let same = false
+      try {
+        same = fs.readFileSync(storyFile, "utf8") === text
+      } catch {}
+      if (!same) Atomic.writeAtomicSync(storyFile, text, Atomic.tempName(ws.storeDir))
       return manifest
     },
     catch: (e) => new Error(`could not write out/: ${(e as Error).message}`)

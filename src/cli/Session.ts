@@ -245,8 +245,53 @@ export const checkKeys = (ws: Workspace.Workspace) => {
       )
 }
 
+// A probe that passed is remembered across runs (in the user's cache folder: a fact about this machine, not
+// about a workspace) with the binary it found and that file's size and mtime, so a no-op build spawns nothing and
+// does not even load the installer packages: two `-version` runs cost more than the rest of its start-up.
+interface Probed {
+  readonly binary: string
+  readonly from: string
+  readonly file: string
+  readonly key: string
+}
+const probedFile = path.join(Workspace.userCacheDir(), "probed.json")
+const readProbed = (): ReadonlyArray<Probed> => {
+  try {
+    return JSON.parse(fs.readFileSync(probedFile, "utf8")) as Array<Probed>
+  } catch {
+    return []
+  }
+}
+const identity = (file: string) => {
+  try {
+    const stat = fs.statSync(file)
+    return `${stat.size}:${stat.mtimeMs}`
+  } catch {
+    return undefined
+  }
+}
+const checkOnce = (binary: "ffmpeg" | "ffprobe") =>
+  Effect.suspend(() => {
+    const from = process.env[binary === "ffmpeg" ? "FFMPEG_PATH" : "FFPROBE_PATH"] || "installer"
+    const known = readProbed().find((p) => p.binary === binary && p.from === from)
+    if (known && identity(known.file) === known.key) return Effect.succeed(known.file)
+    return Effect.tap(checkWorks(binary), (file) =>
+      Effect.sync(() => {
+        const key = identity(file)
+        if (key === undefined) return
+        try {
+          fs.mkdirSync(path.dirname(probedFile), { recursive: true })
+          const tmp = `${probedFile}.${process.pid}.tmp`
+          const others = readProbed().filter((p) => !(p.binary === binary && p.from === from))
+          fs.writeFileSync(tmp, JSON.stringify([...others.slice(-50), { binary, from, file, key }]))
+          fs.renameSync(tmp, probedFile)
+        } catch {}
+      })
+    )
+  })
+
 // Both at once: they sit on every build's start-up path, including a no-op's.
-export const checkFfmpeg = Effect.all([checkWorks("ffmpeg"), checkWorks("ffprobe")], { concurrency: 2 }).pipe(
+export const checkFfmpeg = Effect.all([checkOnce("ffmpeg"), checkOnce("ffprobe")], { concurrency: 2 }).pipe(
   Effect.mapError((e) => new UsageError({ message: e.message }))
 )
 

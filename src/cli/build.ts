@@ -3,7 +3,6 @@
  * stale, then refresh `out/` from the store.
  */
 import * as path from "node:path"
-import { Command, Options } from "@effect/cli"
 import { Cause, Effect, Exit, Option } from "effect"
 import * as Atomic from "../engine/Atomic.ts"
 import * as Cost from "../engine/Cost.ts"
@@ -15,7 +14,7 @@ import * as Cloud from "../../targets/Cloud.ts"
 import * as Targets from "../../targets/index.ts"
 import * as Models from "../../targets/Models.ts"
 import { publish } from "../../targets/publish.ts"
-import { Profile } from "../Config.ts"
+import type { Profile } from "../Config.ts"
 import * as Pools from "../Pools.ts"
 import * as SplitChanges from "../text/SplitChanges.ts"
 import * as Accounting from "./Accounting.ts"
@@ -24,54 +23,8 @@ import * as RunLog from "./RunLog.ts"
 import * as Session from "./Session.ts"
 import * as Watch from "./Watch.ts"
 import { root } from "./Root.ts"
+import type { buildOptions, Flags } from "./Commands.ts"
 import type { Workspace } from "../Workspace.ts"
-
-export const options = {
-  target: Options.text("target").pipe(
-    Options.withAlias("t"),
-    Options.repeated,
-    Options.withDescription(
-      "Build this target and what it needs, nothing downstream (repeatable). Ids: transcript, sentence:N:audio, sentence:N:prompts, shot:K:image, shot:K:video, sentence:N:mux, final. Default: final."
-    )
-  ),
-  force: Options.boolean("force").pipe(
-    Options.withDescription("Rebuild the named --target ids even when fresh: a new take (paid again for paid stages); the old take stays in the store.")
-  ),
-  keepGoing: Options.boolean("keep-going").pipe(
-    Options.withAlias("k"),
-    Options.withDescription("After a failure, still finish every target that does not depend on it (default: stop at the first failure).")
-  ),
-  dryRun: Options.boolean("dry-run").pipe(
-    Options.withAlias("n"),
-    Options.withDescription("Show what would be built, per stage, with the estimated cost; build and pay nothing.")
-  ),
-  json: Options.boolean("json").pipe(
-    Options.withDescription(
-      'Print one JSON object on stdout at the end: {built, cached, failed, cost: {usd, known}, wallMs, ...} (with "interrupted": true after Ctrl-C). Progress still goes to stderr (--quiet silences it).'
-    )
-  ),
-  quiet: Options.boolean("quiet").pipe(
-    Options.withAlias("q"),
-    Options.withDescription("No progress on stderr (warnings and errors are still printed); the summary still goes to stdout.")
-  ),
-  profile: Options.choice("profile", Profile.literals).pipe(
-    Options.optional,
-    Options.withDescription("draft (offline, free) or cloud (paid providers). Overrides STORYSHOT_PROFILE and the config.")
-  ),
-  noWait: Options.boolean("no-wait").pipe(
-    Options.withDescription("When another build is using this workspace, exit at once (exit code 2) instead of waiting for it.")
-  ),
-  watch: Options.boolean("watch").pipe(
-    Options.withAlias("w"),
-    Options.withDescription(
-      "Keep running: build, then rebuild (only what is stale) whenever the transcript, the config or .env changes (debounced 300 ms). An edit during a build queues the next build: the running one finishes, nothing it paid for is thrown away, and one build follows with every change so far; never two at once. Ctrl-C stops (a running build is cancelled cleanly; what it finished stays in the store)."
-    )
-  ),
-  maxCost: Options.float("max-cost").pipe(
-    Options.optional,
-    Options.withDescription("Spend cap in USD for this build, 0 or more (default: maxCostUsd in the config): no paid target starts when its estimate would take the run's spend over the cap; running ones finish and are recorded. Exits 1 saying what is left to build and its estimate.")
-  )
-}
 
 export interface BuildFlags {
   readonly target: ReadonlyArray<string>
@@ -432,7 +385,8 @@ const watchBuild = (g: Session.GlobalOptions, flags: BuildFlags) =>
     })
   })
 
-export const command = Command.make("build", options, (flags) =>
+/** `storyshot build` (its options are in Commands.ts). */
+export const handler = (flags: Flags<typeof buildOptions>) =>
     Effect.gen(function* () {
       const g = yield* root
       if (flags.watch) return yield* watchBuild(g, flags)
@@ -445,4 +399,3 @@ export const command = Command.make("build", options, (flags) =>
       if (summary.failed.length > 0) return yield* new Session.BuildFailed({ message: `${summary.failed.length} target(s) failed` })
       if (summary.blockedByBudget.length > 0) return yield* new Session.BuildFailed({ message: capMessage(summary) })
     })
-  ).pipe(Command.withDescription("Build the film, or the named targets and what they need, rebuilding only what is stale."))

@@ -3,7 +3,6 @@
  * Whatever it drops that cost money, it says how much.
  */
 import * as fs from "node:fs"
-import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import * as Cost from "../engine/Cost.ts"
 import * as Lock from "../engine/Lock.ts"
@@ -93,27 +92,9 @@ export const run = (g: Session.GlobalOptions, flags: CleanFlags, say: (line: str
     )
   })
 
-export const command = Command.make(
-  "clean",
-  {
-    stage: Options.text("stage").pipe(
-      Options.optional,
-      Options.withDescription(`Drop every stored result of this stage (${Stage.literals.join(", ")}) so the next build remakes them.`)
-    ),
-    target: Options.text("target").pipe(
-      Options.withAlias("t"),
-      Options.repeated,
-      Options.withDescription("Drop the stored result of this target (from the last build); repeatable.")
-    ),
-    all: Options.boolean("all").pipe(Options.withDescription("Remove the whole store (.storyshot/) and out/."))
-  },
-  (flags) =>
+/** `storyshot clean` (its options are in Commands.ts). */
+export const handler = (flags: CleanFlags) =>
     Effect.gen(function* () {
       const g = yield* root
       yield* Effect.scoped(run(g, flags, (line) => process.stdout.write(line + "\n")))
     })
-).pipe(
-  Command.withDescription(
-    "Without options: remove out/ and unreferenced files. --stage/--target: drop stored results so they are rebuilt (says what they cost). --all: remove the store."
-  )
-)

@@ -6,12 +6,12 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Command, Options } from "@effect/cli"
 import { Effect, Schema } from "effect"
 import * as OpenRouter from "../providers/openrouter/OpenRouter.ts"
 import * as Cloud from "../../targets/Cloud.ts"
 import type { Workspace } from "../Workspace.ts"
 import { root } from "./Root.ts"
+import type { Flags, modelsOptions } from "./Commands.ts"
 import * as RunLog from "./RunLog.ts"
 import * as Session from "./Session.ts"
 
@@ -97,14 +97,8 @@ export const toText = (list: SavedModels & { fetched: boolean }, current: string
   ].join("\n")
 }
 
-export const command = Command.make(
-  "models",
-  {
-    refresh: Options.boolean("refresh").pipe(Options.withDescription("Fetch the list from OpenRouter again and save it (otherwise the saved list is shown; it is fetched when there is none).")),
-    match: Options.text("match").pipe(Options.optional, Options.withDescription("Only models whose id contains this text.")),
-    json: Options.boolean("json").pipe(Options.withDescription("Print {fetchedAt, baseUrl, models: [{id, pricing: {prompt, completion} (USD per token), contextLength, supportedParameters}]}."))
-  },
-  (flags) =>
+/** `storyshot models` (its options are in Commands.ts). */
+export const handler = (flags: Flags<typeof modelsOptions>) =>
     Effect.gen(function* () {
       const g = yield* root
       const ws = yield* Session.openWorkspace(g)
@@ -122,6 +116,3 @@ export const command = Command.make(
         process.stdout.write(JSON.stringify({ ...saved, models: saved.models.filter((m) => !match || m.id.includes(match)) }, null, 2) + "\n")
       } else process.stdout.write(toText(list, Cloud.openrouter(ws.env).model, match) + "\n")
     })
-).pipe(Command.withDescription(
-    "The OpenRouter model list with prices (USD per million tokens and per sentence's shot list), saved in .storyshot/models.json. When it cannot be fetched, the saved list is shown with a warning (exit 0); with none saved, exit 1."
-  ))
