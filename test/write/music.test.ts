@@ -3,7 +3,8 @@
  * outside on a draft film narrated by espeak:
  * - the music under speech sits at least 10 dB below its level in the pauses (astats, 50 ms windows, classed
  *   by the voice's own level in the film without music);
- * - the film's duration is unchanged (within a frame), the voice's level too, and `out/sentences/` stay voice-only;
+ * - the film's duration is unchanged (within a frame), its picture copied (same packets), the voice's level
+ *   unchanged, the bed faded in and out and looped when shorter than the film, and `out/sentences/` voice-only;
  * - changing `music.volume` rebuilds `final` only, and pays for nothing (the cloud profile, requests counted at
  *   the fake providers);
  * - a wrong `music` setting is one line naming the field, exit 2.
@@ -108,6 +109,24 @@ describe("music bed (draft film, espeak narration)", () => {
     // The voice keeps its level in the mix; the pauses are no longer silent.
     expect(Math.abs(meanDb(speechInMix) - meanDb(speechAlone))).toBeLessThan(1)
     expect(meanDb(gapsInMix)).toBeGreaterThan(-50)
+    // Faded in and out: the bed starts and ends in silence.
+    expect(music[0]!).toBeLessThan(-60)
+    expect(music.at(-1)!).toBeLessThan(-60)
+    // The picture is copied, not encoded again: its packets are the same bytes.
+    const pictureMd5 = (file: string) =>
+      spawnSync(ffmpegPath(), ["-hide_banner", "-loglevel", "error", "-i", file, "-map", "0:v", "-c", "copy", "-f", "md5", "-"], { encoding: "utf8" }).stdout.trim()
+    expect(pictureMd5(film)).toMatch(/^MD5=[0-9a-f]{32}$/)
+    expect(pictureMd5(film)).toBe(pictureMd5(voiceOnly))
+    // A bed shorter than the film is looped: a 3 s cut of it still plays in the pauses after 3 s.
+    const short = path.join(scratch, "short.wav")
+    spawnSync(ffmpegPath(), ["-hide_banner", "-loglevel", "error", "-y", "-i", bed, "-t", "3", short])
+    fs.writeFileSync(path.join(scratch, "short.graph"), Music.graph({ durationSec: before.video, pauses, settings, bedOnly: true }))
+    const looped = path.join(scratch, "looped.wav")
+    spawnSync(ffmpegPath(), ["-hide_banner", "-loglevel", "error", "-y", ...Music.inputs(voiceOnly, short), "-filter_complex_script", path.join(scratch, "short.graph"), "-map", "[aout]", "-c:a", "pcm_s16le", looped])
+    const late = windowLevels(looped, window).filter((_, i) => i * window > 3.5 && i * window < before.video - settings.fadeOutSec && voice[i]! < -60)
+    expect(late.length).toBeGreaterThan(3)
+    expect(meanDb(late)).toBeGreaterThan(-45)
+    expect(Math.abs(Number(ffprobe(looped).streams.find((x) => x.codec_type === "audio")!.duration) - before.video)).toBeLessThan(1 / fps)
     // The sentence files are the voice alone: their pauses are still silent.
     const sentence = windowLevels(path.join(dir, "out", "sentences", "001.mp4"), window)
     expect(Math.min(...sentence)).toBeLessThan(-80)
