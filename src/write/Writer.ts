@@ -114,7 +114,12 @@ const failure = (settings: WriterSettings, error: ProviderError): WriteError => 
     return new WriteError({ reason: "writer", message: `${where} refused the key (${status}${said}): check OPENROUTER_KEY in .env` })
   if (error.status === 400 || error.status === 404)
     return new WriteError({ reason: "writer", message: `${where} refused the request (${status}${said}): check OPENROUTER_MODEL (storyshot models lists them)` })
-  return new WriteError({ reason: "writer", message: `${where} failed: ${status}${said}` })
+  // No answer, or half of one: the request may have reached the model, and been billed.
+  const maybeBilled = error.status === undefined && !/^network error/.test(error.message)
+  return new WriteError({
+    reason: "writer",
+    message: `${where} failed: ${status}${said}${maybeBilled ? "; it may have been billed (check your provider's activity page before running again)" : ""}`
+  })
 }
 
 const openRouterWriter = (settings: WriterSettings, http: Http["Type"]): WriterService => {

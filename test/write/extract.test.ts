@@ -11,7 +11,8 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import { parseTranscript, normalize, split } from "../../src/text/Sentences.ts"
 import * as Extract from "../../src/write/Extract.ts"
-import { cli, repoRoot } from "../e2e/harness.ts"
+import { repoRoot } from "../e2e/harness.ts"
+import { storyshot as cli } from "./run.ts"
 
 const fixture = path.join(repoRoot, "test", "fixtures", "write", "gettysburg.html")
 const labels = JSON.parse(fs.readFileSync(path.join(repoRoot, "test", "fixtures", "write", "gettysburg.expected.json"), "utf8")) as {
@@ -37,7 +38,7 @@ const score = (said: ReadonlyArray<string>, expected: ReadonlyArray<string>) => 
 describe("write --from a saved page (offline, no key)", () => {
   it("the transcript holds the article's sentences and none of the navigation, ads or footnotes", async () => {
     const dir = tmp()
-    const r = cli(["write", "--from", fixture], { cwd: dir, env: noKey })
+    const r = await cli(["write", "--from", fixture], { cwd: dir, env: noKey })
     expect(r.stderr).toMatch(/no OPENROUTER_KEY: writing the sources' own text \(free\)/)
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/^Read 1 source: gettysburg\.html \(\d+ words\)$/m)
@@ -74,18 +75,18 @@ describe("write --from a saved page (offline, no key)", () => {
 
   it("--length cuts the sources' text at the sentence that reaches it; --dry-run writes nothing", async () => {
     const dir = tmp()
-    const dry = cli(["write", "--from", fixture, "--verbatim", "--length", "40w", "--dry-run"], { cwd: dir, env: noKey })
+    const dry = await cli(["write", "--from", fixture, "--verbatim", "--length", "40w", "--dry-run"], { cwd: dir, env: noKey })
     expect(dry.code).toBe(0)
     expect(dry.stdout).toMatch(/Would write \d+ words, 2 sentences .*Nothing written \(--dry-run\)/)
     expect(fs.readdirSync(dir)).toEqual([])
-    const r = cli(["write", "--from", fixture, "--verbatim", "--length", "40w"], { cwd: dir, env: noKey })
+    const r = await cli(["write", "--from", fixture, "--verbatim", "--length", "40w"], { cwd: dir, env: noKey })
     expect(r.code).toBe(0)
     expect(r.stderr).toBe("")
     const said = await narrated(path.join(dir, "transcript.txt"))
     expect(said).toEqual(labels.sentences.slice(0, 2))
   })
 
-  it("bad input is one line and exit 2: no source, a missing file, a bad length, --topic with --verbatim", () => {
+  it("bad input is one line and exit 2: no source, a missing file, a bad length, --topic with --verbatim", async () => {
     const dir = tmp()
     const cases: Array<[ReadonlyArray<string>, RegExp]> = [
       [["write"], /^storyshot: write needs something to write from: --topic "…", --url URL or --from FILE/],
@@ -95,7 +96,7 @@ describe("write --from a saved page (offline, no key)", () => {
       [["write", "--url", "ftp://example.org/a"], /^storyshot: --url ftp:\/\/example\.org\/a: only http and https pages can be fetched/]
     ]
     for (const [args, message] of cases) {
-      const r = cli(args, { cwd: dir, env: noKey })
+      const r = await cli(args, { cwd: dir, env: noKey })
       expect(r.code, args.join(" ")).toBe(2)
       expect(r.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1)
       expect(r.stderr.trim()).toMatch(message)

@@ -12,8 +12,8 @@ import type { AddressInfo } from "node:net"
 import { Effect } from "effect"
 import * as Write from "../../src/write/Write.ts"
 import * as Workspace from "../../src/Workspace.ts"
-import { spawn } from "node:child_process"
-import { bin, repoRoot } from "../e2e/harness.ts"
+import { repoRoot } from "../e2e/harness.ts"
+import { storyshot } from "./run.ts"
 
 const article = fs.readFileSync(path.join(repoRoot, "test", "fixtures", "write", "gettysburg.html"))
 const latin1 = Buffer.from(
@@ -144,15 +144,7 @@ describe("write --url", () => {
 
   it("from the command line: exit 2 and one line on stderr; nothing written", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "storyshot-fetch-"))
-    // Spawned without blocking: the page server answers from this same process.
-    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [bin, "write", "--url", `${base}/gone`], { cwd: dir, env: { ...process.env, CI: "true", OPENROUTER_KEY: "" }, stdio: ["ignore", "pipe", "pipe"] })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.on("data", (d) => (stdout += d))
-      child.stderr.on("data", (d) => (stderr += d))
-      child.on("close", (code) => resolve({ code, stdout, stderr }))
-    })
+    const r = await storyshot(["write", "--url", `${base}/gone`], { cwd: dir, env: { OPENROUTER_KEY: "" } })
     expect(r.code).toBe(2)
     expect(r.stderr.trim().split("\n").filter((l) => !l.startsWith("storyshot: no OPENROUTER_KEY"))).toEqual([`storyshot: HTTP 404 from ${base}/gone: not found`])
     expect(fs.existsSync(path.join(dir, "transcript.txt"))).toBe(false)

@@ -17,7 +17,8 @@ import { Effect } from "effect"
 import { Ffmpeg } from "../../src/media/Ffmpeg.ts"
 import * as Music from "../../src/media/Music.ts"
 import { startFakes, type Fakes } from "../fakes/all.ts"
-import { cli, ffprobe, makeWorkspace, repoRoot, runBuild, smallConfig } from "../e2e/harness.ts"
+import { ffprobe, makeWorkspace, repoRoot, runBuild, smallConfig } from "../e2e/harness.ts"
+import { storyshot } from "./run.ts"
 import { ffmpegPath, meanDb, windowLevels } from "./loudness.ts"
 
 const story = [
@@ -133,7 +134,7 @@ describe("music bed (draft film, espeak narration)", () => {
     expect(Math.min(...gapsInMix)).toBeGreaterThan(-70)
   })
 
-  it("a wrong music setting is one line that names the field, exit 2", () => {
+  it("a wrong music setting is one line that names the field, exit 2", async () => {
     const dir = makeWorkspace(story)
     fs.copyFileSync(bed, path.join(dir, "bed.mp3"))
     const cases: Array<[string, RegExp]> = [
@@ -148,7 +149,7 @@ describe("music bed (draft film, espeak narration)", () => {
     ]
     for (const [music, message] of cases) {
       fs.writeFileSync(path.join(dir, "storyshot.config.mjs"), withMusic(music))
-      const r = cli(["build", "--dry-run"], { cwd: dir })
+      const r = await storyshot(["build", "--dry-run"], { cwd: dir })
       expect(r.code, music).toBe(2)
       expect(r.stderr.trim().split("\n"), music).toHaveLength(1)
       expect(r.stderr.trim(), music).toMatch(message)

@@ -13,6 +13,7 @@ import { Effect } from "effect"
 import * as OpenRouter from "../fakes/openrouter.ts"
 import { parseTranscript } from "../../src/text/Sentences.ts"
 import { bin, repoRoot } from "../e2e/harness.ts"
+import { storyshot } from "./run.ts"
 
 let fake: OpenRouter.OpenRouterFake
 beforeAll(async () => {
@@ -28,16 +29,7 @@ const env = () => ({
 })
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "storyshot-topic-"))
 const chats = () => fake.requests.filter((r) => r.path.endsWith("/chat/completions"))
-/** The real command, spawned without blocking: the fake answers from this same process. */
-const cli = (args: ReadonlyArray<string>, options: { cwd: string; env: NodeJS.ProcessEnv }) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: { ...process.env, CI: "true", ...options.env }, stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => (stdout += d))
-    child.stderr.on("data", (d) => (stderr += d))
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
+const cli = storyshot
 
 const narrated = (file: string) => Effect.runPromise(parseTranscript(fs.readFileSync(file), file)) as Promise<ReadonlyArray<string>>
 
@@ -196,7 +188,7 @@ describe("write --topic (fake OpenRouter)", () => {
     expect(said[0]).toBe("The story of owls begins on a quiet morning.")
   })
 
-  it("provider failures are one line, exit 1, and write nothing: out of credit, an empty answer; a 429 is tried again", async () => {
+  it("provider failures are one line, exit 1, and write nothing: out of credit, an empty answer, no answer; a 429 is tried again", async () => {
     const dir = tmp()
     fake.inject({ kind: "outOfCredit" }, { path: /chat\/completions/ })
     const broke = await cli(["write", "--topic", "owls", "--length", "20w"], { cwd: dir, env: env() })
@@ -210,6 +202,12 @@ describe("write --topic (fake OpenRouter)", () => {
     expect(fs.existsSync(path.join(dir, "transcript.txt"))).toBe(false)
     const failedRuns = await cli(["runs", "--json"], { cwd: dir, env: env() })
     expect(JSON.parse(failedRuns.stdout).runs.filter((run: { failed: number }) => run.failed === 1)).toHaveLength(2)
+
+
+    fake.inject({ kind: "hang" }, { path: /chat\/completions/ })
+    const silent = await cli(["write", "--topic", "owls", "--length", "20w"], { cwd: dir, env: { ...env(), STORYSHOT_HTTP_TIMEOUT_MS: "500" } })
+    expect(silent.code).toBe(1)
+    expect(silent.stderr.trim()).toMatch(/^storyshot: the writer model .* failed: no complete answer from openrouter within 500 ms .*; it may have been billed \(check your provider's activity page before running again\) \(the exchange is in .*io\.jsonl\)$/)
 
     const before = chats().length
     fake.inject({ kind: "rateLimit", retryAfterMs: 50 }, { path: /chat\/completions/ })
