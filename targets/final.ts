@@ -48,17 +48,16 @@ export const node = (sentenceCount: number, burnSubtitles = false, music?: Music
   // Without burning or music, the recipe stays empty so existing films keep their fingerprints.
   recipe: {
     ...(burnSubtitles ? { subtitles: Subtitles.burnStyle } : {}),
+    // One key per setting, so `storyshot why final` names the one that changed ("musicVolumeDb: -18 → -12").
     ...(music === undefined
       ? {}
       : {
-          music: {
-            version: Music.version,
-            sha256: music.sha256,
-            volumeDb: music.settings.volumeDb,
-            duckDb: music.settings.duckDb ?? null,
-            fadeInSec: music.settings.fadeInSec,
-            fadeOutSec: music.settings.fadeOutSec
-          }
+          musicMix: Music.version,
+          musicFile: music.sha256,
+          musicVolumeDb: music.settings.volumeDb,
+          musicDuckDb: music.settings.duckDb ?? null,
+          musicFadeInSec: music.settings.fadeInSec,
+          musicFadeOutSec: music.settings.fadeOutSec
         })
   },
   ...(music === undefined ? {} : { context: { musicFile: music.file } }),
@@ -76,6 +75,17 @@ interface MusicRecipe {
   readonly fadeOutSec: number
 }
 
+const musicOf = (recipe: NodeSpec["recipe"]): MusicRecipe | undefined =>
+  typeof recipe.musicFile !== "string"
+    ? undefined
+    : {
+        sha256: recipe.musicFile,
+        volumeDb: Number(recipe.musicVolumeDb),
+        duckDb: recipe.musicDuckDb === null ? null : Number(recipe.musicDuckDb),
+        fadeInSec: Number(recipe.musicFadeInSec),
+        fadeOutSec: Number(recipe.musicFadeOutSec)
+      }
+
 export const rule: Rule<unknown, any> = {
   kind: kinds.final,
   pool: () => "ffmpeg",
@@ -85,7 +95,7 @@ export const rule: Rule<unknown, any> = {
       const file = path.join(ctx.scratch, "final.mp4")
       const style = ctx.node.recipe.subtitles
       const burn = typeof style === "string"
-      const music = ctx.node.recipe.music as unknown as MusicRecipe | undefined
+      const music = musicOf(ctx.node.recipe)
       const parts = ctx.deps.filter((d) => d.id !== ids.subtitles).map((d) => ctx.file(d.id, "video"))
       const joined = burn || music ? path.join(ctx.scratch, "joined.mp4") : file
       yield* concatFinal({ parts, out: joined, listDir: ctx.scratch })
