@@ -29,7 +29,9 @@ const external = [
   "chokidar",
   "fluent-ffmpeg",
   "dejavu-fonts-ttf",
-  "playwright-core"
+  "playwright-core",
+  // Loaded only when a remote cache is configured (src/cache/Remote.ts): ~2 MB that every start would parse.
+  "@aws-sdk/*"
 ]
 
 // Two rewrites of our own sources (src/, targets/), as esbuild reads them:

@@ -20,6 +20,12 @@ export const VideoProvider = Schema.Literal("kenburns", "fal")
 export const Profile = Schema.Literal("draft", "cloud")
 export type Profile = typeof Profile.Type
 
+/** An S3 bucket (3–63 characters: lower-case letters, digits, dots, hyphens) and an optional key prefix. */
+export const remoteCacheUrlPattern = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/
+const RemoteCacheUrl = Schema.String.pipe(
+  Schema.pattern(remoteCacheUrlPattern, { message: () => 'an S3 URL such as "s3://bucket/prefix"' })
+)
+
 const Providers = Schema.Struct({
   audio: Schema.optional(AudioProvider),
   prompts: Schema.optional(PromptsProvider),
@@ -96,6 +102,21 @@ export const ConfigInput = Schema.Struct({
       /** Fade-out at the end of the film, in seconds (default 2). */
       fadeOut: Schema.optional(Schema.Number.pipe(Schema.between(0, 30)))
     })
+  ),
+  /**
+   * A cache shared by several machines, on S3-compatible storage (S3, R2, MinIO, ...): results found there
+   * are fetched instead of paid for, and what a build makes is sent there. `STORYSHOT_REMOTE_CACHE` (a URL,
+   * or "off") overrides it; credentials come from the standard AWS variables (AWS_ACCESS_KEY_ID, ...).
+   */
+  remoteCache: Schema.optional(
+    Schema.Struct({
+      /** "s3://bucket" or "s3://bucket/prefix". */
+      url: RemoteCacheUrl,
+      /** The S3 endpoint, for storage other than AWS (e.g. "http://127.0.0.1:9000"); default: AWS, or AWS_ENDPOINT_URL_S3. */
+      endpoint: Schema.optional(Schema.String),
+      /** Default: AWS_REGION, else "us-east-1". */
+      region: Schema.optional(Schema.String)
+    })
   )
 })
 export type ConfigInput = typeof ConfigInput.Type
@@ -127,6 +148,7 @@ export interface Config {
   readonly maxCostUsd: number | undefined
   readonly subtitles: { readonly burn: boolean }
   readonly music: Music | undefined
+  readonly remoteCache: { readonly url: string; readonly endpoint: string | undefined; readonly region: string | undefined } | undefined
 }
 
 export interface Music {
@@ -187,7 +209,8 @@ export const resolve = (input: ConfigInput, profileOverride?: Profile): Config =
     timeoutSeconds: input.timeoutSeconds ?? 30 * 60,
     maxCostUsd: input.maxCostUsd,
     subtitles: { burn: input.subtitles?.burn ?? false },
-    music: resolveMusic(input.music)
+    music: resolveMusic(input.music),
+    remoteCache: input.remoteCache && { url: input.remoteCache.url, endpoint: input.remoteCache.endpoint, region: input.remoteCache.region }
   }
 }
 

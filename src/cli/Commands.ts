@@ -69,6 +69,9 @@ export const buildOptions = {
       "Keep running: build, then rebuild (only what is stale) whenever the transcript, the config or .env changes (debounced 300 ms). An edit during a build queues the next build: the running one finishes, nothing it paid for is thrown away, and one build follows with every change so far; never two at once. Ctrl-C stops (a running build is cancelled cleanly; what it finished stays in the store)."
     )
   ),
+  noRemoteCache: Options.boolean("no-remote-cache").pipe(
+    Options.withDescription("Build without the remote cache (remoteCache in the config, or STORYSHOT_REMOTE_CACHE): fetch nothing from it, send nothing to it.")
+  ),
   maxCost: Options.float("max-cost").pipe(
     Options.withPseudoName("USD"),
     Options.optional,
@@ -188,6 +191,40 @@ export const writeOptions = {
   )
 }
 
+export const cacheOptions = { json: json("Print one JSON object on stdout instead of lines.") }
+
+export const cachePullOptions = {
+  ...cacheOptions,
+  all: Options.boolean("all").pipe(Options.withDescription("Fetch every result in the remote cache, not only what this film needs."))
+}
+
+export const cacheVerifyOptions = {
+  ...cacheOptions,
+  repair: Options.boolean("repair").pipe(
+    Options.withDescription("Delete the records and objects that fail the check (their nodes are rebuilt and sent again by the next build that needs them).")
+  )
+}
+
+/** `storyshot cache ...`: its four subcommands, from src/cli/cache.ts. */
+const cache = () => import("./cache.ts")
+const cacheCommand = Command.make("cache", {}, lazy(() => cache().then((m) => ({ handler: m.missingSubcommand })))).pipe(
+  Command.withSubcommands([
+    Command.make("status", cacheOptions, lazy(() => cache().then((m) => ({ handler: m.statusHandler })))).pipe(
+      Command.withDescription("Whether the remote cache answers, and what it holds compared with this store.")
+    ),
+    Command.make("push", cacheOptions, lazy(() => cache().then((m) => ({ handler: m.pushHandler })))).pipe(
+      Command.withDescription("Send every result this store has and the remote cache lacks (with its files; never a key).")
+    ),
+    Command.make("pull", cachePullOptions, lazy(() => cache().then((m) => ({ handler: m.pullHandler })))).pipe(
+      Command.withDescription("Fetch what this film needs from the remote cache, checked by hash (--all: every result there).")
+    ),
+    Command.make("verify", cacheVerifyOptions, lazy(() => cache().then((m) => ({ handler: m.verifyHandler })))).pipe(
+      Command.withDescription("Check every record and object in the remote cache (downloads them; exit 1 on a problem, --repair deletes them).")
+    )
+  ]),
+  Command.withDescription("The remote cache several machines share (remoteCache in the config, or STORYSHOT_REMOTE_CACHE): status, push, pull, verify.")
+)
+
 export type Flags<O extends Command.Command.Config> = Command.Command.ParseConfig<O>
 
 export const subcommands = [
@@ -235,7 +272,8 @@ export const subcommands = [
     Command.withDescription(
       "Write transcript.txt from a topic, web pages or files: a writer model (OpenRouter or any OpenAI-compatible endpoint) writes a script of the asked length in plain sentences, its price shown before it is paid; without a model, the pages' own main text. Sources are cited at the end as // comments, which are not narrated. An existing transcript is never overwritten without --force."
     )
-  )
+  ),
+  cacheCommand
 ] as const
 
 export { globalOptions, root }

@@ -5,6 +5,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Layer, Option, Schema } from "effect"
+import * as RemoteStore from "../cache/RemoteStore.ts"
 import { BuildEvents, type BuildEvent } from "../engine/Events.ts"
 import * as Fingerprint from "../engine/Fingerprint.ts"
 import * as Scheduler from "../engine/Scheduler.ts"
@@ -295,9 +296,13 @@ export const checkFfmpeg = Effect.all([checkOnce("ffmpeg"), checkOnce("ffprobe")
   Effect.mapError((e) => new UsageError({ message: e.message }))
 )
 
-/** The services a build runs with. */
-export const layers = (ws: Workspace.Workspace, runDir: string, onEvent: (e: BuildEvent) => void) => {
-  const store = Store.layer(ws.storeDir)
+/** The services a build runs with; `remoteCache`: with the remote cache behind the store, when one is configured. */
+export const layers = (ws: Workspace.Workspace, runDir: string, onEvent: (e: BuildEvent) => void, options: { readonly remoteCache?: boolean } = {}) => {
+  const store = options.remoteCache
+    ? RemoteStore.forWorkspace(ws, { secrets: Cloud.secrets(ws.env), warn: (message) => onEvent({ _tag: "Warning", message }) }).pipe(
+        Layer.mapError((e) => new UsageError({ message: e.message }))
+      )
+    : Store.layer(ws.storeDir)
   const io = Layer.unwrapEffect(Effect.map(Store, (s) => RunLog.layerFile(s, runDir))).pipe(Layer.provide(store))
   const http = Http.layerWith({ secrets: Cloud.secrets(ws.env), timeoutMs: Cloud.httpTimeoutMs(ws.env) }).pipe(Layer.provide(io))
   return Layer.mergeAll(

@@ -16,6 +16,7 @@ import * as Models from "../../targets/Models.ts"
 import { publish } from "../../targets/publish.ts"
 import type { Profile } from "../Config.ts"
 import * as Pools from "../Pools.ts"
+import * as Telemetry from "../Telemetry.ts"
 import * as SplitChanges from "../text/SplitChanges.ts"
 import * as Accounting from "./Accounting.ts"
 import * as Reporter from "./Reporter.ts"
@@ -38,6 +39,8 @@ export interface BuildFlags {
   readonly maxCost: Option.Option<number>
   /** Exit at once when another build holds the workspace lock (default: wait for it). */
   readonly noWait?: boolean
+  /** Leave the remote cache out of this build. */
+  readonly noRemoteCache?: boolean
 }
 
 export interface Summary {
@@ -171,7 +174,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
       accounts.onEvent(e)
       onEvent(e)
-    })
+    }, { remoteCache: flags.noRemoteCache !== true })
 
     /** Writes run.json (what `runs` and `report` read), for every run that got as far as the lock. */
     const record = (summary: Summary, status: Accounting.RunStatus, error?: string) =>
@@ -234,7 +237,9 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     }
 
     const result = yield* locked.pipe(
+      Telemetry.buildSpan({ "storyshot.run": runId, "storyshot.profile": ws.config.profile }),
       Effect.provide(layers),
+      Effect.provide(Telemetry.layer(ws.env, Cloud.secrets(ws.env))),
       Effect.onExit((exit) => {
         if (Exit.isSuccess(exit) || !began || flags.dryRun) return Effect.void
         const interrupted = Exit.isInterrupted(exit) && Cause.isInterruptedOnly(exit.cause)
