@@ -16,7 +16,7 @@ import { concatFinal } from "../src/media/Assemble.ts"
 import { invalid } from "../src/media/Errors.ts"
 import * as Music from "../src/media/Music.ts"
 import { verifyMedia } from "../src/media/Verify.ts"
-import { ids, kinds } from "./Settings.ts"
+import { ids, kinds, Settings } from "./Settings.ts"
 import * as Subtitles from "./subtitles.ts"
 
 export const version = 1
@@ -24,6 +24,7 @@ export const version = 1
 /** The music bed as the final cut sees it: the file (its path stays out of the fingerprint: moving the
  *  workspace must not rebuild the film) and what enters the recipe (its bytes' hash and the settings). */
 export interface MusicBed {
+  /** As the config names it, relative to the workspace (records, and a remote cache, hold no absolute path). */
   readonly file: string
   readonly sha256: string
   readonly settings: Music.MusicSettings
@@ -32,10 +33,9 @@ export interface MusicBed {
 /** The configured music bed, read once when the graph is planned (the workspace checked that it exists). */
 export const musicBed = (dir: string, music: Config["music"]): MusicBed | undefined => {
   if (music === undefined) return undefined
-  const file = path.resolve(dir, music.file)
   return {
-    file,
-    sha256: createHash("sha256").update(fs.readFileSync(file)).digest("hex"),
+    file: music.file,
+    sha256: createHash("sha256").update(fs.readFileSync(path.resolve(dir, music.file))).digest("hex"),
     settings: { volumeDb: music.volumeDb, duckDb: music.duckDb, fadeInSec: music.fadeInSec, fadeOutSec: music.fadeOutSec }
   }
 }
@@ -102,7 +102,7 @@ export const rule: Rule<unknown, any> = {
       const burned = burn && music ? path.join(ctx.scratch, "burned.mp4") : file
       if (burn) yield* Subtitles.burn({ input: joined, srt: ctx.file(ids.subtitles, "srt"), out: burned, style })
       if (music) {
-        const musicFile = String(ctx.node.context?.musicFile)
+        const musicFile = path.resolve((yield* Settings).dir, String(ctx.node.context?.musicFile))
         // The file is read again now: one edited since the graph was planned must not pass for the old one.
         const now = yield* Effect.try({
           try: () => createHash("sha256").update(fs.readFileSync(musicFile)).digest("hex"),
