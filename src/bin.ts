@@ -22,7 +22,7 @@ const onSignal = (signal: NodeJS.Signals) => {
     process.exit(130)
   }
   process.stderr.write(
-    `\nstoryshot: stopping (running steps are cancelled, finished ones are kept; ${signal === "SIGINT" ? "Ctrl-C" : signal} again to quit at once)\n`
+    `\nstoryshot: stopping (nothing new starts; finished steps are kept, and so is paid work a provider has started; ${signal === "SIGINT" ? "Ctrl-C" : signal} again to quit at once)\n`
   )
 }
 process.on("SIGINT", onSignal)

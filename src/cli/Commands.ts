@@ -9,11 +9,11 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Effect } from "effect"
-import { idPatterns, stages } from "../../targets/Settings.ts"
+import { idPatterns, stages } from "../Film.ts"
 import { Profile } from "../Config.ts"
 import { globalOptions, root } from "./Root.ts"
 
-/** The target ids a person may name, from the one list the CLI checks them against (targets/Settings.ts). */
+/** The target ids a person may name, from the one list the CLI checks them against (src/Film.ts). */
 export const targetList = (() => {
   const groups = new Map<string, Array<string>>()
   for (const { example } of idPatterns) {
@@ -123,6 +123,10 @@ export const modelsOptions = {
   ),
   match: Options.text("match").pipe(Options.withPseudoName("TEXT"), Options.optional, Options.withDescription("Only models whose id contains this text.")),
   json: json("Print {fetchedAt, baseUrl, models: [{id, pricing: {prompt, completion} (USD per token), contextLength, supportedParameters}]}.")
+}
+
+export const providersOptions = {
+  json: json('Print [{stage, name, summary, paid, selected, needs, missing, price: {source, checkedOn} | "free", reattaches, afterCrash}].')
 }
 
 export const superpromptOptions = {
@@ -261,6 +265,11 @@ export const subcommands = [
   Command.make("models", modelsOptions, lazy(() => import("./models.ts"))).pipe(
     Command.withDescription(
       "The OpenRouter model list with prices (USD per million tokens and per sentence's shot list), saved in .storyshot/models.json. When it cannot be fetched, the saved list is shown with a warning (exit 0); with none saved, exit 1."
+    )
+  ),
+  Command.make("providers", providersOptions, lazy(() => import("./providers.ts"))).pipe(
+    Command.withDescription(
+      "The providers each stage can use: what they need, where their prices come from and when those were checked, and whether a build re-attaches to their work after a crash."
     )
   ),
   Command.make("superprompt", superpromptOptions, lazy(() => import("./superprompt.ts"))).pipe(

@@ -13,12 +13,17 @@ import { Store } from "../engine/Store.ts"
 import { checkWorks } from "../media/Binary.ts"
 import { Ffmpeg } from "../media/Ffmpeg.ts"
 import * as Espeak from "../providers/espeak/Espeak.ts"
-import { Http } from "../providers/Http.ts"
+import { FalClient } from "../providers/fal/Client.ts"
+import { Http } from "../providers/http/Client.ts"
+import { OpenAIClient } from "../providers/openai/Client.ts"
+import { OpenRouterClient } from "../providers/openrouter/Client.ts"
+import * as ProviderConfig from "../providers/ProviderConfig.ts"
 import { parseTranscript } from "../text/Sentences.ts"
 import * as Workspace from "../Workspace.ts"
-import * as Cloud from "../../targets/Cloud.ts"
+import { idPatterns, ids } from "../Film.ts"
 import * as Targets from "../../targets/index.ts"
-import { idPatterns, ids, Settings } from "../../targets/Settings.ts"
+import * as Registry from "../../targets/registry.ts"
+import { Settings } from "../../targets/Settings.ts"
 import * as RunLog from "./RunLog.ts"
 import type { Profile } from "../Config.ts"
 
@@ -234,17 +239,24 @@ export const checkVoice = (ws: Workspace.Workspace) =>
     })
   })
 
-/** A build of the cloud profile must not start without its keys: no paid call happens before this check. */
-export const checkKeys = (ws: Workspace.Workspace) => {
-  const missing = Cloud.missingKeys(ws.config, ws.env)
-  return missing.length === 0
-    ? Effect.void
-    : Effect.fail(
-        new UsageError({
-          message: `missing ${missing.join(", ")}: set ${missing.length === 1 ? "it" : "them"} in .env or the environment (see .env.example), or build with --profile draft`
-        })
-      )
+/** The configured providers exist (`storyshot providers` lists them). */
+export const checkProviders = (ws: Workspace.Workspace) => {
+  const unknown = Registry.unknownProviders(ws.config)
+  return unknown.length === 0 ? Effect.void : Effect.fail(new UsageError({ message: `${unknown[0]} (see \`storyshot providers\`)` }))
 }
+
+/** A build of the cloud profile must not start without its keys, nor with a base URL that is no URL: no paid
+ *  call happens before this check. */
+export const checkKeys = (ws: Workspace.Workspace) =>
+  Effect.gen(function* () {
+    const wrong = ProviderConfig.problems(ws.env)
+    if (wrong.length > 0) return yield* new UsageError({ message: `${wrong[0]}: fix it in .env or the environment` })
+    const missing = Registry.missingKeys(ws.config, ProviderConfig.fromEnv(ws.env))
+    if (missing.length > 0)
+      return yield* new UsageError({
+        message: `missing ${missing.join(", ")}: set ${missing.length === 1 ? "it" : "them"} in .env or the environment (see .env.example), or build with --profile draft`
+      })
+  })
 
 // A probe that passed is remembered across runs (in the user's cache folder: a fact about this machine, not
 // about a workspace) with the binary it found and that file's size and mtime, so a no-op build spawns nothing and
@@ -298,18 +310,25 @@ export const checkFfmpeg = Effect.all([checkOnce("ffmpeg"), checkOnce("ffprobe")
 
 /** The services a build runs with; `remoteCache`: with the remote cache behind the store, when one is configured. */
 export const layers = (ws: Workspace.Workspace, runDir: string, onEvent: (e: BuildEvent) => void, options: { readonly remoteCache?: boolean } = {}) => {
+  const config = ProviderConfig.fromEnv(ws.env)
   const store = options.remoteCache
-    ? RemoteStore.forWorkspace(ws, { secrets: Cloud.secrets(ws.env), warn: (message) => onEvent({ _tag: "Warning", message }) }).pipe(
+    ? RemoteStore.forWorkspace(ws, { secrets: config.secrets, warn: (message) => onEvent({ _tag: "Warning", message }) }).pipe(
         Layer.mapError((e) => new UsageError({ message: e.message }))
       )
     : Store.layer(ws.storeDir)
+  const providers = Layer.succeed(ProviderConfig.Providers, config)
   const io = Layer.unwrapEffect(Effect.map(Store, (s) => RunLog.layerFile(s, runDir))).pipe(Layer.provide(store))
-  const http = Http.layerWith({ secrets: Cloud.secrets(ws.env), timeoutMs: Cloud.httpTimeoutMs(ws.env) }).pipe(Layer.provide(io))
+  const http = Http.layerWith({ secrets: config.secrets, timeoutMs: config.http.timeoutMs, connectTimeoutMs: config.http.connectTimeoutMs }).pipe(
+    Layer.provide(io)
+  )
+  const clients = Layer.mergeAll(FalClient.layer, OpenAIClient.layer, OpenRouterClient.layer).pipe(Layer.provide(Layer.merge(http, providers)))
   return Layer.mergeAll(
     store,
     Ffmpeg.layer,
     Espeak.Espeak.layer,
     http,
+    providers,
+    clients,
     Layer.succeed(Settings, ws),
     BuildEvents.layerFanout(onEvent)
   )

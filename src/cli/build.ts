@@ -10,12 +10,13 @@ import { BuildEvents, type BuildEvent } from "../engine/Events.ts"
 import * as Lock from "../engine/Lock.ts"
 import * as Scheduler from "../engine/Scheduler.ts"
 import { Store } from "../engine/Store.ts"
-import * as Cloud from "../../targets/Cloud.ts"
 import * as Targets from "../../targets/index.ts"
-import * as Models from "../../targets/Models.ts"
-import { publish } from "../../targets/publish.ts"
+import * as Registry from "../../targets/registry.ts"
 import type { Profile } from "../Config.ts"
 import * as Pools from "../Pools.ts"
+import * as ProviderConfig from "../providers/ProviderConfig.ts"
+import { retryable } from "../providers/Retryable.ts"
+import { publish } from "../Publish.ts"
 import * as Telemetry from "../Telemetry.ts"
 import * as SplitChanges from "../text/SplitChanges.ts"
 import * as Accounting from "./Accounting.ts"
@@ -100,6 +101,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     yield* checkFlags(flags)
     const sentences = yield* Session.readSentences(ws)
     yield* Session.checkEnv(ws)
+    yield* Session.checkProviders(ws)
     yield* Session.checkTargets(ws, flags.target, sentences)
     if (!flags.dryRun) yield* Session.checkKeys(ws)
     const voices = yield* Session.checkVoice(ws)
@@ -123,10 +125,14 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       began = true
       const store = yield* Store
       if (!flags.dryRun) yield* voices.save
-      // Saves OpenRouter's model list (prices) when the prompts stage uses it; a failure is only a warning.
-      if (!flags.dryRun) yield* Models.refresh(ws)
+      // What the chosen providers do first (OpenRouter's model list, for prices); a failure is only a warning.
+      if (!flags.dryRun)
+        for (const impl of Registry.picked(ws.config)) {
+          const warning = impl.before ? yield* impl.before(Targets.planContext(ws)) : undefined
+          if (warning !== undefined) onEvent({ _tag: "Warning", message: warning })
+        }
       // The walk costs a second pass over the graph: only worth it when something can cost money.
-      if (hooks.preview && !flags.dryRun && Cloud.usesPaidProviders(ws.config))
+      if (hooks.preview && !flags.dryRun && Registry.usesPaidProviders(ws.config))
         yield* dryWalk.pipe(
           Effect.tap((r) => Effect.sync(() => hooks.preview!(r.wouldBuild))),
           Effect.ignore
@@ -139,7 +145,9 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           keepGoing: flags.keepGoing,
           dryRun: flags.dryRun,
           retries: ws.config.retries,
-          retryBaseMs: Cloud.retryBaseMs(ws.env),
+          // The pay-once predicate (contract 1): a node is tried again only when nothing paid would be paid again.
+          retryable,
+          retryBaseMs: ProviderConfig.fromEnv(ws.env).retryBaseMs,
           pools: { ...Pools.defaultPools(), ...ws.config.pools },
           timeoutMs: ws.config.timeoutSeconds * 1000,
           maxCostUsd: maxCost,
@@ -239,7 +247,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     const result = yield* locked.pipe(
       Telemetry.buildSpan({ "storyshot.run": runId, "storyshot.profile": ws.config.profile }),
       Effect.provide(layers),
-      Effect.provide(Telemetry.layer(ws.env, Cloud.secrets(ws.env))),
+      Effect.provide(Telemetry.layer(ws.env, ProviderConfig.fromEnv(ws.env).secrets)),
       Effect.onExit((exit) => {
         if (Exit.isSuccess(exit) || !began || flags.dryRun) return Effect.void
         const interrupted = Exit.isInterrupted(exit) && Cause.isInterruptedOnly(exit.cause)
@@ -337,6 +345,7 @@ const print = (summary: Summary, json: boolean) => {
   out(`${summary.interrupted ? "interrupted: " : ""}${parts.join(", ")} in ${(summary.wallMs / 1000).toFixed(1)} s · spent ${Cost.format(summary.cost)}${summary.saved.usd > 0 ? ` · cache saved ${Cost.format(summary.saved)}` : ""}`)
   // Nodes the full disk stopped are said once, in the line below, not once each.
   for (const f of summary.failed) if (!(summary.storeFailure && Atomic.isStoreFailure(f.cause))) out(`  failed ${f.id}: ${f.error}`)
+  for (const r of summary.repaid) out(`  paid again ${r.id}${r.usd === null ? "" : ` ($${r.usd.toFixed(4)})`}: ${r.why}`)
   if (summary.blockedByBudget.length) out(`  ${capMessage(summary)}`)
   if (summary.interrupted) out("  what finished is kept in the store; the next `storyshot build` continues from there")
   if (summary.output && summary.failed.length === 0 && !summary.interrupted) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)

@@ -17,7 +17,7 @@ import { sha256 } from "../engine/Hash.ts"
 import * as Lock from "../engine/Lock.ts"
 import * as Scheduler from "../engine/Scheduler.ts"
 import { Store, type NodeRecord } from "../engine/Store.ts"
-import * as Cloud from "../../targets/Cloud.ts"
+import * as ProviderConfig from "../providers/ProviderConfig.ts"
 import * as Targets from "../../targets/index.ts"
 import type { Workspace } from "../Workspace.ts"
 import type { cacheOptions, cachePullOptions, cacheVerifyOptions, Flags } from "./Commands.ts"
@@ -36,7 +36,7 @@ export const missingSubcommand = () =>
 /** The workspace and its remote cache settings; no remote configured is the user's to fix (exit 2). */
 const open = Effect.gen(function* () {
   const ws = yield* Session.openWorkspace(yield* root)
-  const settings = Settings.fromWorkspace(ws, Cloud.secrets(ws.env))
+  const settings = Settings.fromWorkspace(ws, ProviderConfig.fromEnv(ws.env).secrets)
   if (Either.isLeft(settings)) return yield* new Session.UsageError({ message: settings.left.message })
   if (settings.right === undefined)
     return yield* new Session.UsageError({

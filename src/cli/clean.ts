@@ -7,7 +7,7 @@ import { Effect, Option } from "effect"
 import * as Cost from "../engine/Cost.ts"
 import * as Lock from "../engine/Lock.ts"
 import { Store, type NodeRecord } from "../engine/Store.ts"
-import { Stage } from "../Config.ts"
+import { stages as filmStages } from "../Film.ts"
 import { root } from "./Root.ts"
 import * as Session from "./Session.ts"
 
@@ -15,7 +15,7 @@ const paidOf = (records: ReadonlyArray<NodeRecord>) =>
   Cost.sum(records.flatMap((r) => [r.cost, ...(r.takes ?? []).map((t) => t.cost)]).filter((c) => c.source !== "free"))
 
 /** Every stage a record can belong to: the film's, the free helper nodes', and the whole-film pages. */
-const stages = [...Stage.literals, "timing", "transcript", "subtitles", "storyboard"] as const
+const stages = filmStages
 
 export interface CleanFlags {
   readonly stage: Option.Option<string>

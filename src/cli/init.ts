@@ -27,7 +27,7 @@ export default defineConfig({
   image: { quality: "medium" }, // OpenAI Images: low | medium | high
   // How many nodes may run at once per provider or resource.
   pools: { fal: 4, openai: 3, openrouter: 4 },
-  retries: 1, // retries for transient errors (429, 5xx, time-outs)
+  retries: 3, // tries again when a provider refused a paid request before accepting it (429, 5xx: not billed)
   // maxCostUsd: 5, // no new paid request starts once a build would pass this
 })
 `

@@ -1,39 +1,18 @@
 /**
  * The writer model's price, for the estimate `write` shows before it pays. It comes from OpenRouter's model
- * list, saved in `.storyshot/models.json` (the file builds and `storyshot models` keep, same shape): used as
- * it is when it is under a day old, fetched again otherwise. Fetching the list is free and optional: it
+ * list, saved in `.storyshot/models.json` (the file builds and `storyshot models` keep: `openrouter/Models.ts`):
+ * used as it is when it is under a day old, fetched again otherwise. Fetching the list is free and optional: it
  * waits a few seconds at most, and without it the estimate says "unknown" (never $0).
  */
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
+import * as Atomic from "../engine/Atomic.ts"
 import * as Cost from "../engine/Cost.ts"
-import type { Http } from "../providers/Http.ts"
+import type { Http } from "../providers/http/Client.ts"
+import * as Models from "../providers/openrouter/Models.ts"
 import * as OpenRouter from "../providers/openrouter/OpenRouter.ts"
 
-/** USD per token. */
-export interface Price {
-  readonly prompt: number
-  readonly completion: number
-}
-
-export const file = "models.json"
-const maxAgeMs = 24 * 60 * 60 * 1000
-const fetchBudgetMs = 5_000
-
-interface Saved {
-  readonly fetchedAt: number
-  readonly models: ReadonlyArray<OpenRouter.ModelInfo>
-}
-
-const readSaved = (storeDir: string): Saved | undefined => {
-  try {
-    const saved = JSON.parse(fs.readFileSync(path.join(storeDir, file), "utf8")) as Saved
-    return Array.isArray(saved?.models) && typeof saved.fetchedAt === "number" ? saved : undefined
-  } catch {
-    return undefined
-  }
-}
+export type Price = Models.Price
 
 const priceIn = (models: ReadonlyArray<OpenRouter.ModelInfo>, model: string): Price | undefined => {
   const info = models.find((m) => m.id === model)
@@ -50,33 +29,26 @@ export interface Lookup {
 }
 
 /** The model's price: the saved list when fresh, else the list fetched (and saved unless `save` is false:
- *  a dry run writes nothing), else the stale one. */
-export const lookup = (
-  storeDir: string,
-  settings: { readonly baseUrl: string; readonly apiKey: string; readonly model: string },
-  save = true
-): Effect.Effect<Lookup, never, Http> =>
+ *  a dry run writes nothing), else the stale one. The fetch waits the adapter's few seconds at most. */
+export const lookup = (storeDir: string, settings: OpenRouter.OpenRouterSettings, model: string, save = true): Effect.Effect<Lookup, never, Http> =>
   Effect.gen(function* () {
-    const saved = readSaved(storeDir)
-    if (saved !== undefined && Date.now() - saved.fetchedAt < maxAgeMs) {
-      const price = priceIn(saved.models, settings.model)
-      return { price, note: price ? "OpenRouter's list" : `${settings.model} has no price in OpenRouter's list` }
+    const saved = Models.read(storeDir)
+    if (saved !== undefined && Date.now() - saved.fetchedAt < Models.maxAgeMs) {
+      const price = priceIn(saved.models, model)
+      return { price, note: price ? "OpenRouter's list" : `${model} has no price in OpenRouter's list` }
     }
-    const fetched = yield* OpenRouter.listModels({ baseUrl: settings.baseUrl, apiKey: settings.apiKey }).pipe(
-      Effect.timeoutFail({ duration: fetchBudgetMs, onTimeout: () => new Error(`no answer within ${fetchBudgetMs / 1000} s`) }),
-      Effect.either
-    )
+    const fetched = yield* OpenRouter.listModels(settings).pipe(Effect.either)
     if (fetched._tag === "Right") {
-      if (save) yield* Effect.sync(() => {
-        fs.mkdirSync(storeDir, { recursive: true })
-        const tmp = path.join(storeDir, `${file}.${process.pid}.tmp`)
-        fs.writeFileSync(tmp, JSON.stringify({ fetchedAt: Date.now(), source: `${settings.baseUrl}/models`, models: fetched.right }))
-        fs.renameSync(tmp, path.join(storeDir, file))
-      }).pipe(Effect.ignore)
-      const price = priceIn(fetched.right, settings.model)
-      return { price, note: price ? "OpenRouter's list" : `${settings.model} has no price in the model list of ${settings.baseUrl}` }
+      if (save) {
+        const list: Models.Saved = { fetchedAt: Date.now(), baseUrl: settings.baseUrl, models: fetched.right }
+        yield* Effect.sync(() =>
+          Atomic.writeAtomicSync(path.join(storeDir, Models.file), JSON.stringify(list), Atomic.tempName(storeDir))
+        ).pipe(Effect.ignore)
+      }
+      const price = priceIn(fetched.right, model)
+      return { price, note: price ? "OpenRouter's list" : `${model} has no price in the model list of ${settings.baseUrl}` }
     }
-    const stale = saved === undefined ? undefined : priceIn(saved.models, settings.model)
+    const stale = saved === undefined ? undefined : priceIn(saved.models, model)
     if (stale !== undefined) return { price: stale, note: "OpenRouter's list saved earlier" }
     return { price: undefined, note: `the model list could not be fetched (${fetched.left.message})` }
   })

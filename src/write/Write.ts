@@ -15,11 +15,11 @@ import { Cause, Effect, Either, Layer } from "effect"
 import * as Atomic from "../engine/Atomic.ts"
 import * as Cost from "../engine/Cost.ts"
 import { Store } from "../engine/Store.ts"
-import { Http } from "../providers/Http.ts"
+import { Http } from "../providers/http/Client.ts"
 import { IoLog } from "../providers/IoLog.ts"
 import { split } from "../text/Sentences.ts"
 import type { Workspace } from "../Workspace.ts"
-import * as Cloud from "../../targets/Cloud.ts"
+import { fromEnv } from "../providers/ProviderConfig.ts"
 import * as RunLog from "../cli/RunLog.ts"
 import type * as Accounting from "../cli/Accounting.ts"
 import { WriteError } from "./Errors.ts"
@@ -128,7 +128,8 @@ export const run = (ws: Workspace, flags: WriteFlags, say: Say) =>
       if (checked instanceof WriteError) return yield* checked
     }
 
-    const settings = Cloud.openrouter(ws.env)
+    const providers = fromEnv(ws.env)
+    const settings = providers.openrouter
     const model = flags.model?.trim() || settings.model
     const hasKey = settings.apiKey !== ""
     const mode: Outcome["mode"] = topic !== undefined || (!flags.verbatim && hasKey) ? "model" : "verbatim"
@@ -149,7 +150,7 @@ export const run = (ws: Workspace, flags: WriteFlags, say: Say) =>
       const sources: Array<Sources.Source> = []
       for (const file of flags.from) sources.push(yield* Sources.fromFile(file, ws.dir))
       // STORYSHOT_HTTP_TIMEOUT_MS, the time-out of every request, is the page's too.
-      const limits = { ...Fetch.defaultLimits, timeoutMs: Cloud.httpTimeoutMs(ws.env) ?? Fetch.defaultLimits.timeoutMs }
+      const limits = { ...Fetch.defaultLimits, timeoutMs: providers.http.timeoutMs ?? Fetch.defaultLimits.timeoutMs }
       for (const url of flags.urls) sources.push(yield* Sources.fromUrl(url, limits))
       if (sources.length > 0)
         say.line(`Read ${plural(sources.length, "source")}: ${sources.map((s) => `${s.kind === "url" ? s.url : s.where} (${plural(s.words, "word")})`).join(", ")}`)
@@ -172,7 +173,7 @@ export const run = (ws: Workspace, flags: WriteFlags, say: Say) =>
         const brief: Prompt.Brief = { topic, length, style: flags.style?.trim() || undefined, audience: flags.audience?.trim() || undefined, sources }
         const asked = Prompt.messages(brief)
         if (asked.truncated) say.note(`the sources are longer than the writer is sent: each was cut to its first ${Math.floor(Prompt.maxSourceChars / sources.length).toLocaleString("en-US")} characters`)
-        const lookup = yield* Price.lookup(ws.storeDir, { baseUrl: settings.baseUrl, apiKey: settings.apiKey, model }, !flags.dryRun)
+        const lookup = yield* Price.lookup(ws.storeDir, settings, model, !flags.dryRun)
         const promptTokens = Prompt.tokensOf(asked.system) + Prompt.tokensOf(asked.user) + 10
         estimate = Price.estimate(lookup.price, promptTokens, Prompt.expectedTokens(length.words), asked.maxTokens)
         const priced = estimate.expected.usd === undefined
@@ -253,13 +254,13 @@ export const run = (ws: Workspace, flags: WriteFlags, say: Say) =>
     const io: Layer.Layer<IoLog> = flags.dryRun
       ? IoLog.layerNoop
       : Layer.unwrapEffect(Effect.map(Store, (s) => RunLog.layerFile(s, runDir))).pipe(Layer.provide(Store.layer(ws.storeDir)))
-    const http = Http.layerWith({ secrets: Cloud.secrets(ws.env), timeoutMs: Cloud.httpTimeoutMs(ws.env) }).pipe(Layer.provide(io))
+    const http = Http.layerWith({ secrets: providers.secrets, timeoutMs: providers.http.timeoutMs, connectTimeoutMs: providers.http.connectTimeoutMs }).pipe(Layer.provide(io))
     const writer = ScriptWriter.layerOpenRouter({
       baseUrl: settings.baseUrl,
       apiKey: settings.apiKey,
       model,
-      timeoutMs: 120_000,
-      retryBaseMs: Cloud.retryBaseMs(ws.env)
+      timeoutMs: settings.timeoutMs,
+      retryBaseMs: providers.retryBaseMs
     }).pipe(Layer.provide(http))
     const provided = program.pipe(Effect.provide(Layer.mergeAll(io, http, writer)))
 

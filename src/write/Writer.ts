@@ -7,19 +7,25 @@
  * messages, max_tokens); OpenRouter's own `usage: {include: true}` is added only when the host is OpenRouter,
  * since an OpenAI-compatible server may refuse a field it does not know.
  *
+ * It speaks through the prompts adapter's parts: the shared HTTP client (`http/Client.ts`: connect, answer
+ * and idle time-outs, redaction, the io log) and OpenRouter's error union (`OpenRouterError.ts`: reason,
+ * whether it was billed, its one-line message).
+ *
  * Surprises (the same as the prompts adapter, src/providers/openrouter/OpenRouter.ts):
  * - An error can arrive as HTTP 200 with `error: {code, message}` in the body; `code` is an HTTP-like status.
  * - 402 means the account is out of credit: permanent, and the message says where to add credit.
  * - `usage.cost` (USD) is the real charge when the endpoint reports it; otherwise the cost is priced from the
  *   model list, or unknown (never $0).
- * - A 429 is refused before it is accepted, so it cannot have been billed: it is tried again (twice at most,
- *   honouring `Retry-After`). Nothing else is retried: a time-out or a 5xx may have been billed, and the
- *   person decides whether to pay again.
+ * - A call refused before it was accepted (429, 5xx, connection refused) cannot have been billed: it is tried
+ *   again (twice at most, honouring `Retry-After`). Nothing else is retried: one that got no answer, or half
+ *   of one, may have been billed, and the person decides whether to pay again.
  * - The request and the answer are logged in full by `Http` (keys redacted) before the answer is read.
  */
 import { Context, Duration, Effect, Layer, ParseResult, Schema } from "effect"
-import { Http, classify, errorFrom, redact } from "../providers/Http.ts"
-import type { ProviderError } from "../providers/ProviderError.ts"
+import { refusalFrom, refusalOf } from "../providers/http/Answer.ts"
+import { Http } from "../providers/http/Client.ts"
+import { redact } from "../providers/http/Redact.ts"
+import { fromHttp, fromRefusal, OpenRouterError } from "../providers/openrouter/OpenRouterError.ts"
 import { WriteError } from "./Errors.ts"
 
 export interface ScriptRequest {
@@ -104,18 +110,18 @@ const statusOf = (error: unknown): number => {
 }
 
 /** The provider's failure in words a person acts on; the key never appears. */
-const failure = (settings: WriterSettings, error: ProviderError): WriteError => {
-  const said = redact(error.message, [settings.apiKey])
+const failure = (settings: WriterSettings, error: OpenRouterError): WriteError => {
+  const said = redact(error.said, [settings.apiKey])
   const status = error.status === undefined ? "" : `HTTP ${error.status}: `
   const where = `the writer model (${settings.model} at ${settings.baseUrl})`
-  if (error.status === 402)
+  if (error.reason === "out-of-credit")
     return new WriteError({ reason: "writer", message: `${where} says the account is out of credit (${said}): add credit at https://openrouter.ai/settings/credits, then run again` })
-  if (error.status === 401)
+  if (error.reason === "unauthorized")
     return new WriteError({ reason: "writer", message: `${where} refused the key (${status}${said}): check OPENROUTER_KEY in .env` })
-  if (error.status === 400 || error.status === 404)
+  if (error.reason === "rejected")
     return new WriteError({ reason: "writer", message: `${where} refused the request (${status}${said}): check OPENROUTER_MODEL (storyshot models lists them)` })
   // No answer, or half of one: the request may have reached the model, and been billed.
-  const maybeBilled = error.status === undefined && !/^network error/.test(error.message)
+  const maybeBilled = error.billed !== "no"
   return new WriteError({
     reason: "writer",
     message: `${where} failed: ${status}${said}${maybeBilled ? "; it may have been billed (check your provider's activity page before running again)" : ""}`
@@ -141,26 +147,27 @@ const openRouterWriter = (settings: WriterSettings, http: Http["Type"]): WriterS
             max_tokens: req.maxTokens,
             ...(isOpenRouter(settings.baseUrl) ? { usage: { include: true } } : {})
           },
-          timeoutMs: settings.timeoutMs
+          answerTimeoutMs: settings.timeoutMs
         })
+        .pipe(Effect.mapError((f) => fromHttp("chat", f)))
       const endedAt = Date.now()
-      const refused = classify(provider, res)
-      if (refused !== undefined) return yield* Effect.fail(refused)
-      const body = yield* res.json()
+      const refused = refusalOf(res)
+      if (refused !== undefined) return yield* fromRefusal("chat", refused)
+      const body = yield* res.json().pipe(Effect.mapError((f) => fromHttp("chat", f)))
       if (typeof body === "object" && body !== null && (body as { error?: unknown }).error != null) {
         const inner = (body as { error: unknown }).error
-        return yield* Effect.fail(errorFrom(provider, statusOf(inner), res.headers, body))
+        return yield* fromRefusal("chat", refusalFrom(statusOf(inner), res.headers, body))
       }
       const answer = yield* Schema.decodeUnknown(Answer)(body, { onExcessProperty: "ignore" }).pipe(
-        Effect.mapError((e) =>
-          errorFrom(provider, 502, res.headers, { error: { message: `unexpected answer: ${ParseResult.TreeFormatter.formatErrorSync(e)}` } })
-        )
+        Effect.mapError((e) => new OpenRouterError({ call: "chat", reason: "garbled", said: `unexpected answer: ${ParseResult.TreeFormatter.formatErrorSync(e)}`, status: 200 }))
       )
       const choice = answer.choices[0]
-      if (choice?.error != null) return yield* Effect.fail(errorFrom(provider, statusOf(choice.error), res.headers, { error: choice.error }))
+      if (choice?.error != null) return yield* fromRefusal("chat", refusalFrom(statusOf(choice.error), res.headers, { error: choice.error }))
       const text = choice?.message?.content ?? ""
+      if (text.trim() === "" && typeof choice?.message?.refusal === "string")
+        return yield* new OpenRouterError({ call: "chat", reason: "rejected", said: `the model refused: ${choice.message.refusal}`, status: 200 })
       const result: ScriptAnswer = {
-        text: text === "" && typeof choice?.message?.refusal === "string" ? "" : text,
+        text,
         requestId: answer.id ?? res.headers["x-request-id"],
         promptTokens: answer.usage?.prompt_tokens ?? 0,
         completionTokens: answer.usage?.completion_tokens ?? 0,
@@ -170,8 +177,6 @@ const openRouterWriter = (settings: WriterSettings, http: Http["Type"]): WriterS
         endedAt,
         attempts: 1
       }
-      if (result.text.trim() === "" && typeof choice?.message?.refusal === "string")
-        return yield* Effect.fail(errorFrom(provider, 422, {}, { error: { message: `the model refused: ${choice.message.refusal}` } }))
       return result
     })
   const write = (req: ScriptRequest): Effect.Effect<ScriptAnswer, WriteError> =>
@@ -180,8 +185,8 @@ const openRouterWriter = (settings: WriterSettings, http: Http["Type"]): WriterS
         const result = yield* once(req).pipe(Effect.either)
         if (result._tag === "Right") return { ...result.right, attempts: attempt }
         const error = result.left
-        // Only a 429 is sure not to have been billed: anything else is reported, not paid again behind the person's back.
-        if (error.status === 429 && attempt < 3) {
+        // Only what was refused before it was accepted is tried again: nothing is paid twice behind the person's back.
+        if (error.worthRetrying && error.billed === "no" && attempt < 3) {
           const waitMs = Math.min(30_000, error.retryAfterMs ?? (settings.retryBaseMs ?? 1000) * 2 ** (attempt - 1))
           yield* Effect.sleep(Duration.millis(waitMs))
           continue

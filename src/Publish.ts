@@ -6,12 +6,12 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
-import type { Built, Json } from "../src/engine/Node.ts"
-import * as Atomic from "../src/engine/Atomic.ts"
-import type { Store } from "../src/engine/Store.ts"
-import type { Workspace } from "../src/Workspace.ts"
-import { ids } from "./Settings.ts"
-import { markStale } from "./storyboard.ts"
+import type { Built, Json } from "./engine/Node.ts"
+import * as Atomic from "./engine/Atomic.ts"
+import type { Store } from "./engine/Store.ts"
+import { ids } from "./Film.ts"
+import type { Workspace } from "./Workspace.ts"
+import { markStale } from "../targets/storyboard.ts"
 
 type StoreApi = Store["Type"]
 
@@ -20,7 +20,6 @@ const fileOf = (store: StoreApi, built: Built | undefined, output: string) => {
   return o && o.ext !== undefined ? store.objectPath(o.hash, o.ext) : undefined
 }
 
-/** Copies to a temp name and renames, so `out/final.mp4` is never half-written. */
 /**
  * Copies to a temp name and renames, so `out/final.mp4` is never half-written. The copy gets the stored
  * object's modification time, so "same size and same time" means it is that object: a build that goes back
