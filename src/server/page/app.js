@@ -399,7 +399,10 @@ function openProject(id) {
         refreshStory(0)
         refreshPlan()
         const spent = money(msg.job.spent)
-        if (msg.job.state === "done") toast(`${msg.job.label}: done · ${msg.job.built.length} built · spent ${spent}`)
+        const sameTake = msg.job.label.startsWith("re-roll") && msg.job.built.length === msg.job.retake.length && msg.job.built.every((id) => msg.job.retake.includes(id))
+        if (msg.job.state === "done" && sameTake)
+          toast(`${msg.job.label}: the new take came out the same, so nothing after it changed (a free draft card is drawn from its prompt: edit the prompt to change it)`)
+        else if (msg.job.state === "done") toast(`${msg.job.label}: done · ${msg.job.built.length} built · spent ${spent}`)
         else toast(`${msg.job.label}: ${msg.job.state}${msg.job.error ? ` — ${msg.job.error}` : ""}`, msg.job.state === "failed" ? "error" : "info")
       }
     } else if (msg._tag === "Build") {
