@@ -6,6 +6,7 @@
  */
 import * as Cost from "../engine/Cost.ts"
 import type { BuildEvent } from "../engine/Events.ts"
+import { idPatterns } from "../Film.ts"
 
 export type NodeState = "running" | "built" | "cached" | "failed" | "skipped"
 
@@ -27,6 +28,9 @@ export interface Progress {
   readonly nodes: ReadonlyMap<string, { readonly state: NodeState; readonly error?: string | undefined }>
 }
 
+/** A node met before its spec is known (a target an expansion declares) is announced with stage "?": its id says it. */
+const stageOf = (id: string, stage: string) => (stage !== "?" ? stage : (idPatterns.find((p) => p.pattern.test(id))?.stage ?? stage))
+
 const stageOrder = ["transcript", "audio", "timing", "prompts", "image", "video", "mux", "final", "subtitles", "storyboard"]
 
 export const make = (): Progress => {
@@ -47,7 +51,7 @@ export const make = (): Progress => {
   const settle = (id: string, name: string, state: NodeState, error?: string) => {
     running.delete(id)
     plan?.delete(id)
-    if (nodes.get(id)?.state !== "built" && nodes.get(id)?.state !== "cached") stage(name).done++
+    if (nodes.get(id)?.state !== "built" && nodes.get(id)?.state !== "cached") stage(stageOf(id, name)).done++
     nodes.set(id, error === undefined ? { state } : { state, error })
   }
   return {
@@ -57,7 +61,7 @@ export const make = (): Progress => {
           for (const n of e.nodes) {
             if (seen.has(n.id)) continue
             seen.add(n.id)
-            stage(n.stage).total++
+            stage(stageOf(n.id, n.stage)).total++
           }
           break
         case "Started":

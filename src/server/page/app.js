@@ -457,7 +457,8 @@ function openProject(id) {
           job.error && !running ? h("span", { class: "error" }, ` — ${job.error}`) : null
         ].filter((x) => x !== null)
       )
-      fill(stages, ...p.stages.map((s) => h("li", { class: s.done >= s.total ? "done" : "" }, `${s.stage} ${s.done}/${s.total}`)))
+      // Per stage while it runs; a finished build's counts are only its own (the totals below are the film's).
+      fill(stages, ...(running ? p.stages.map((s) => h("li", { class: s.done >= s.total ? "done" : "" }, `${s.stage} ${s.done}/${s.total}`)) : []))
     } else {
       progress.value = 0
       progressText.textContent = plan ? `Not built yet: ${plan.nodes.length} nodes to build, estimated ${money(plan.estimate)}.` : ""
@@ -592,7 +593,7 @@ function openProject(id) {
     const meta = h("p", { class: "meta" })
     const playButton = h("button", { type: "button", class: "ghost small", onclick: () => play(`s${s.n}`) }, "▶ Play sentence")
     const grid = h("div", { class: "shots" })
-    const el = h("section", { class: "sentence", id: `sentence-${s.n}`, "aria-label": `Sentence ${s.n}` }, h("div", { class: "row wrap" }, heading, h("span", { class: "grow" }), playButton), meta, grid)
+    const el = h("section", { class: "sentence", id: `sentence-${s.n}`, "aria-label": `Sentence ${s.n}` }, heading, h("div", { class: "row wrap sentence-meta" }, meta, playButton), grid)
     return { el, heading, meta, playButton, grid }
   }
 
