@@ -188,6 +188,8 @@ const sse = (events: Stream.Stream<Sequenced>, secrets: ReadonlyArray<string>) =
     { contentType: "text/event-stream", headers: { "cache-control": "no-cache", "x-accel-buffering": "no" } }
   )
 
+const statusCache = new Map<string, { readonly version: number; readonly body: Uint8Array }>()
+
 /** The story is a dry walk: kept until something it shows may have changed. */
 const storyCache = new Map<string, { readonly key: string; readonly story: S.Story }>()
 
@@ -276,8 +278,19 @@ export const BuildsLive = HttpApiBuilder.group(Api, "builds", (handlers) =>
       Effect.gen(function* () {
         const { project, ws } = yield* opened(path.id)
         const runner = yield* JobRunner
+        // Polled many times a second by scripts and dashboards: the encoded answer is kept until the
+        // project's next event (nothing it shows changes in between).
+        const key = `${project.dir}\0${path.run}`
+        const version = runner.version(project)
+        const hit = statusCache.get(key)
+        if (hit && hit.version === version) return HttpServerResponse.uint8Array(hit.body, { contentType: "application/json" })
         const job = yield* runner.get(project, path.run).pipe(Effect.option)
-        if (Option.isSome(job)) return job.value
+        if (Option.isSome(job)) {
+          const body = new TextEncoder().encode(JSON.stringify(job.value))
+          if (statusCache.size > 1000) statusCache.clear()
+          statusCache.set(key, { version, body })
+          return HttpServerResponse.uint8Array(body, { contentType: "application/json" })
+        }
         // A run this server did not start (`storyshot build` in a terminal, an older server).
         const stored = Runs.readRuns(ws.storeDir).find((r) => r.runId === path.run)
         if (!stored) return yield* new NotFound({ message: `no run "${path.run}" in project ${project.id}: GET /api/projects/${project.id}/builds lists them` })

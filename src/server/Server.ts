@@ -7,7 +7,7 @@
  * the response is still being made (a serve-level middleware only sees it after it was sent).
  */
 import { createServer } from "node:http"
-import { HttpApiBuilder, HttpApiSwagger, HttpIncomingMessage, HttpServer, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSwagger, HttpIncomingMessage, HttpMiddleware, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Cause, Effect, Layer, Option } from "effect"
 import { Api } from "./Api.ts"
@@ -78,7 +78,9 @@ export const layer = (options: Options) => {
     Layer.provide(JsonErrors),
     Layer.provide(api),
     Layer.provide(LocalJobs.layer),
-    Layer.provide(Projects.layer({ root: options.root, workspace: options.workspace }))
+    Layer.provide(Projects.layer({ root: options.root, workspace: options.workspace })),
+    // Status polls and event streams would make a span per poll (with every header as an attribute).
+    HttpMiddleware.withTracerDisabledWhen((req) => /\/builds\/[^/]+$|\/events$/.test(req.url.split("?")[0] ?? ""))
   )
   // The socket listens as soon as it is made, but requests are answered only once the app is installed (after
   // the job runner's recovery, which reads every project): the address is told only then, so a client that
