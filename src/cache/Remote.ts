@@ -94,6 +94,12 @@ const isServerHiccup = (e: unknown) => {
 
 /** Pauses between the tries of a call that met a server error. */
 const hiccupPausesMs = [100, 400]
+/** A pause on the wall clock, not Effect's Clock: it waits for a real server (and tests' TestClock must not hold it). */
+export const wallPause = (ms: number) =>
+  Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), ms)
+    return Effect.sync(() => clearTimeout(timer))
+  })
 
 const isMissing = (e: unknown) => {
   const err = (e ?? {}) as SdkError
@@ -144,7 +150,7 @@ const makeS3 = (settings: RemoteSettings) =>
         })
         const tries = (n: number): Effect.Effect<A, unknown> =>
           Effect.catchIf(once, (e) => n < hiccupPausesMs.length && isServerHiccup(e) && Date.now() + hiccupPausesMs[n]! < deadline, () =>
-            Effect.zipRight(Effect.sleep(hiccupPausesMs[n]!), tries(n + 1))
+            Effect.zipRight(wallPause(hiccupPausesMs[n]!), tries(n + 1))
           )
         return tries(0)
       }).pipe(

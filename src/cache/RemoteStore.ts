@@ -41,7 +41,7 @@ import { hashJson, sha256, type Json } from "../engine/Hash.ts"
 import type { Outputs } from "../engine/Node.ts"
 import { Store, type NodeRecord, type Service } from "../engine/Store.ts"
 import type { Workspace } from "../Workspace.ts"
-import { budgetFor, RemoteCache, type Remote, type RemoteCacheError } from "./Remote.ts"
+import { budgetFor, RemoteCache, wallPause, type Remote, type RemoteCacheError } from "./Remote.ts"
 import * as Settings from "./Settings.ts"
 
 export interface Options {
@@ -224,6 +224,8 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
     const fetches = new Map<string, Promise<Option.Option<NodeRecord>>>()
     /** Fingerprints the remote has no (usable) record of, this run. */
     const misses = new Set<string>()
+    /** Of those, the ones whose remote record (or an object it names) was refused: not looked for again. */
+    const refusedHere = new Set<string>()
     /** Objects known to be in the remote, and objects whose remote copy was refused (sent again, overwriting). */
     const present = new Set<string>()
     const bad = new Set<string>()
@@ -351,7 +353,7 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
         for (let i = 0; ; i++) {
           const got = yield* op(remote.get(key))
           if (Option.isNone(got) || got.value === undefined || parses(got.value) || i >= rereadPausesMs.length) return got
-          yield* Effect.sleep(rereadPausesMs[i]!)
+          yield* wallPause(rereadPausesMs[i]!)
         }
       })
 
@@ -395,6 +397,7 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
         const r = checkRecord(fingerprint, got.value)
         if (typeof r === "string") {
           misses.add(fingerprint)
+          refusedHere.add(fingerprint)
           stats.refused++
           options.warn(`remote cache: the record ${fingerprint.slice(0, 12)}… is refused (${r}); its node is built here`)
           return Option.none()
@@ -403,6 +406,7 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
           const failed = yield* fetchObject(o.hash, o.ext, o.size, `${r.id}'s "${o.name}"`)
           if (failed !== undefined) {
             if (failed !== "down" && failed !== "local") misses.add(fingerprint)
+            if (failed === "refused") refusedHere.add(fingerprint)
             return Option.none()
           }
         }
@@ -439,7 +443,7 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
           // None: if another machine finished the node since its record was looked for, the record is there
           // now (it is written before the entry is cleared). Fetched into the local store, where the
           // scheduler's second look finds it.
-          if (!remoteInflight.has(fingerprint) && Option.isNone(yield* local.getRecord(fingerprint))) {
+          if (!remoteInflight.has(fingerprint) && !refusedHere.has(fingerprint) && Option.isNone(yield* local.getRecord(fingerprint))) {
             misses.delete(fingerprint)
             yield* fetchRecord(fingerprint)
           }
