@@ -506,6 +506,7 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
     const store: Service = {
       ...local,
       getRecord,
+      settled: (fingerprint) => queued(fingerprint).pipe(Effect.timeoutOption(flushMs), Effect.asVoid),
       putRecord: (r) => Effect.zipRight(local.putRecord(r), send(r.fingerprint, sendRecord(r))),
       deleteRecord: (fingerprint) =>
         Effect.zipRight(

@@ -231,6 +231,7 @@ describe("a request in flight is shared", () => {
       const onB = await build(b, env)
       expect(onB.summary.failed).toEqual([])
       const counts = slow.counts()
+      if (paid(counts) !== 0) console.log(`B paid: ${JSON.stringify(counts)}; B built ${onB.summary.built.join(", ")}; warnings ${JSON.stringify(onB.warnings)}; A's stderr: ${stderr}`)
       // B asked fal about A's request and paid for nothing new.
       expect(paid(counts)).toBe(0)
       expect(counts.total).toBeGreaterThan(0)

@@ -102,7 +102,9 @@ export const runRule = (
   Effect.acquireUseRelease(
     Scope.make(),
     (held) => runHeld(state, spec, rule, fingerprint, data, deps, previousRecord, held),
-    (held, exit) => Scope.close(held, exit)
+    // A claim is let go once the store has sent what it wrote for the node (the next holder must see it).
+    (held, exit) =>
+      Effect.zipRight(state.settings.claim && state.store.settled ? state.store.settled(fingerprint) : Effect.void, Scope.close(held, exit))
   )
 
 const runHeld = Effect.fn("Scheduler.runNode")(function* (
