@@ -18,8 +18,9 @@
  */
 import type * as Prom from "prom-client"
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Effect } from "effect"
+import { Effect, FiberSet, Layer, Stream } from "effect"
 import type { BuildEvent } from "../engine/Events.ts"
+import { JobRunner } from "./Jobs.ts"
 
 export interface Metrics {
   readonly onEvent: (event: BuildEvent) => void
@@ -124,4 +125,40 @@ export const route = (metrics: Metrics) =>
         Effect.map(({ body, contentType }) => HttpServerResponse.text(body, { contentType, headers: { "cache-control": "no-store" } }))
       )
     )
+  )
+
+/**
+ * The job runner, counted: the first build submitted for a project starts one reader of that project's event
+ * stream (the same stream the page reads), which feeds the metrics for as long as the server runs. Works the
+ * same for builds run here and builds that workers run (their events come back through the queue).
+ */
+export const counted = (metrics: Metrics) =>
+  Layer.effect(
+    JobRunner,
+    Effect.gen(function* () {
+      const runner = yield* JobRunner
+      const readers = yield* FiberSet.make()
+      const watched = new Set<string>()
+      const ended = new Set<string>()
+      const watch = (project: Parameters<typeof runner.submit>[0]) =>
+        Effect.suspend(() => {
+          if (watched.has(project.dir)) return Effect.void
+          watched.add(project.dir)
+          return FiberSet.run(
+            readers,
+            Stream.runForEach(runner.events(project, undefined), ({ event }) =>
+              Effect.sync(() => {
+                if (event._tag === "Build") metrics.onEvent(event.event)
+                else if (event._tag === "Job" && !ended.has(event.job.id)) {
+                  const s = event.job.state
+                  if (s === "queued" || s === "running") return
+                  ended.add(event.job.id)
+                  metrics.onBuildEnd(s === "done" ? "done" : s === "failed" ? "failed" : "interrupted")
+                }
+              })
+            )
+          )
+        })
+      return JobRunner.of({ ...runner, submit: (project, order) => Effect.zipRight(watch(project), runner.submit(project, order)) })
+    })
   )
