@@ -53,5 +53,5 @@ export const claimer =
       Effect.delay(Math.max(100, Math.floor(options.leaseMs / 3)))
     )
     const release = Effect.promise(() => redis.eval(releaseScript, 1, key, token).then(() => undefined, () => undefined))
-    return Effect.acquireRelease(acquire, () => release).pipe(Effect.zipRight(Effect.forkScoped(renew)), Effect.asVoid)
+    return Effect.acquireRelease(acquire, () => release).pipe(Effect.zipRight(Effect.forkScoped(Effect.interruptible(renew))), Effect.asVoid)
   }

@@ -61,7 +61,8 @@ export const make = (redis: IORedis, name: string, limit: number, options: Optio
       const token = `${process.pid}.${randomBytes(6).toString("hex")}`
       return restore(acquire(token)).pipe(
         Effect.onInterrupt(() => release(token)),
-        Effect.zipRight(Effect.fork(renew(token))),
+        // Forked interruptible: a fiber forked in an uninterruptible region would be one, and never stop.
+        Effect.zipRight(Effect.fork(Effect.interruptible(renew(token)))),
         Effect.flatMap((renewing) => restore(self).pipe(Effect.ensuring(Effect.zipRight(Fiber.interrupt(renewing), release(token)))))
       )
     })
