@@ -91,6 +91,21 @@ describe("two machines at once, one remote cache", () => {
     expect([...a.warnings, ...b.warnings]).toEqual([])
   })
 
+  it("one build, two nodes with one fingerprint (a sentence said twice): the one that waited for its slot pays nothing", async () => {
+    const m = machine(`race${process.pid}-${++n}`)
+    const probe = makeProbe()
+    const twice = [leaf("text", 7), sum("first", ["text"], { paid: true }), sum("again", ["text"], { paid: true })]
+    const onM = await Effect.runPromise(
+      Scheduler.build({ nodes: twice, rules: rules(probe) }, { targets: ["first", "again"], retryBaseMs: 1, pools: { toy: 1 } }).pipe(
+        Effect.provide(Layer.mergeAll(m.store, BuildEvents.layerNoop))
+      )
+    )
+    expect(onM.failed).toEqual([])
+    expect(probe.runs.filter((id) => id === "first" || id === "again")).toHaveLength(1)
+    expect(onM.built.length + onM.cached.length).toBeGreaterThanOrEqual(3)
+    expect(onM.cost.usd).toBeCloseTo(0.1, 6)
+  })
+
   it("an in-flight entry served empty (an overwrite under way) is read again, and collected", async () => {
     const prefix = `race${process.pid}-${++n}`
     const a = machine(prefix)
