@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs"
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect, Option, Stream } from "effect"
+import { Effect, Option, Schema, Stream } from "effect"
 import * as Build from "../Build.ts"
 import * as Runs from "../cli/runs.ts"
 import * as Session from "../cli/Session.ts"
@@ -17,7 +17,7 @@ import * as Assets from "./Assets.ts"
 import { NotFound, Unauthorized, Unprocessable } from "./Errors.ts"
 import { JobRunner, type BuildOrder, type Sequenced } from "./Jobs.ts"
 import { Projects, nameOf, type Project } from "./Projects.ts"
-import type * as S from "./Schemas.ts"
+import * as S from "./Schemas.ts"
 import * as Secrets from "./Secrets.ts"
 import * as Security from "./Security.ts"
 import * as Story from "./Story.ts"
@@ -189,6 +189,7 @@ const sse = (events: Stream.Stream<Sequenced>, secrets: ReadonlyArray<string>) =
   )
 
 const statusCache = new Map<string, { readonly version: number; readonly body: Uint8Array }>()
+const encodeJob = Schema.encodeSync(S.Job)
 
 /** The story is a dry walk: kept until something it shows may have changed. */
 const storyCache = new Map<string, { readonly key: string; readonly story: S.Story }>()
@@ -286,7 +287,8 @@ export const BuildsLive = HttpApiBuilder.group(Api, "builds", (handlers) =>
         if (hit && hit.version === version) return HttpServerResponse.uint8Array(hit.body, { contentType: "application/json" })
         const job = yield* runner.get(project, path.run).pipe(Effect.option)
         if (Option.isSome(job)) {
-          const body = new TextEncoder().encode(JSON.stringify(job.value))
+          // Encoded through the schema, as the typed answer would be (no field beyond the documented ones).
+          const body = new TextEncoder().encode(JSON.stringify(encodeJob(job.value)))
           if (statusCache.size > 1000) statusCache.clear()
           statusCache.set(key, { version, body })
           return HttpServerResponse.uint8Array(body, { contentType: "application/json" })
