@@ -173,13 +173,26 @@ const order = (label: string, fields: Partial<BuildOrder> = {}): BuildOrder => (
   ...fields
 })
 
-const sse = (events: Stream.Stream<Sequenced>, secrets: ReadonlyArray<string>) =>
+/**
+ * An event's wire text, made once for all the clients of a project (20 pages on one build would otherwise
+ * encode and redact every event 20 times); made again only for a client whose secrets differ.
+ */
+const wireText = new WeakMap<Sequenced, { readonly secrets: string; readonly text: string }>()
+const encodeEvent = (s: Sequenced, secrets: ReadonlyArray<string>, secretsKey: string) => {
+  const kept = wireText.get(s)
+  if (kept && kept.secrets === secretsKey) return kept.text
+  const text = `id: ${s.id}\ndata: ${Secrets.redact(JSON.stringify(s.event), secrets)}\n\n`
+  wireText.set(s, { secrets: secretsKey, text })
+  return text
+}
+
+const sse = (events: Stream.Stream<Sequenced>, secrets: ReadonlyArray<string>, secretsKey = secrets.join("\0")) =>
   HttpServerResponse.stream(
     Stream.concat(
       // Reconnect after 2 s when the connection drops (EventSource's default is 3 s).
       Stream.make("retry: 2000\n\n"),
       Stream.merge(
-        events.pipe(Stream.map((s) => `id: ${s.id}\ndata: ${Secrets.redact(JSON.stringify(s.event), secrets)}\n\n`)),
+        events.pipe(Stream.map((s) => encodeEvent(s, secrets, secretsKey))),
         // A comment now and then, so that proxies keep an idle stream open.
         Stream.tick("15 seconds").pipe(Stream.map(() => ": ping\n\n")),
         { haltStrategy: "left" }
