@@ -9,6 +9,7 @@
  *     node bin/run-ts.js bench/Serve.ts [pairs=2]
  */
 import * as fs from "node:fs"
+import * as os from "node:os"
 import { startFakes } from "../test/fakes/all.ts"
 import { request, smallSettings, startServer, tempRoot, waitFor } from "../test/server/harness.ts"
 
@@ -109,6 +110,19 @@ const load = (project: string, runId: string): Load => {
   }
 }
 
+/**
+ * CPU seconds the server process has used (its own, not its ffmpeg children's), from /proc on Linux; the
+ * figure that says what serving the load costs, apart from what the machine's other work does to wall time.
+ */
+const serverCpu = (): number | undefined => {
+  try {
+    const fields = fs.readFileSync(`/proc/${server.child.pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100 // utime + stime, in USER_HZ (100 on Linux)
+  } catch {
+    return undefined
+  }
+}
+
 /** A fresh project (nothing stored: the whole film is paid for, at the fakes) and its build's wall time. */
 const run = async (i: number, loaded: boolean) => {
   const created = await request(`${server.url}/api/projects`, {
@@ -118,6 +132,8 @@ const run = async (i: number, loaded: boolean) => {
   const project = created.json.id as string
   const started = await request(`${server.url}/api/projects/${project}/builds`, { method: "POST", json: {} })
   const runId = started.json.id as string
+  const cpu0 = serverCpu()
+  const client0 = process.cpuUsage()
   const l = loaded ? load(project, runId) : undefined
   const job = await waitFor(
     "the build",
@@ -129,8 +145,11 @@ const run = async (i: number, loaded: boolean) => {
     500
   )
   const stats = l ? await l.stop() : undefined
+  const cpu1 = serverCpu()
+  const client = process.cpuUsage(client0)
   if (job.state !== "done") throw new Error(`the build ended ${job.state}: ${job.error}`)
-  return { wallMs: job.wallMs as number, built: job.built.length as number, stats }
+  const cpu = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined
+  return { wallMs: job.wallMs as number, built: job.built.length as number, stats, cpu, clientCpu: (client.user + client.system) / 1e6 }
 }
 
 const results: Array<{ alone: number; loaded: number; statusRequests: number; errors: Array<string>; sseEvents: number; sseSawEnd: number; built: number }> = []
@@ -139,8 +158,9 @@ try {
     const alone = await run(2 * i, false)
     const loaded = await run(2 * i + 1, true)
     results.push({ alone: alone.wallMs, loaded: loaded.wallMs, built: loaded.built, ...loaded.stats! })
+    const cpu = (r: { cpu: number | undefined }) => (r.cpu === undefined ? "?" : r.cpu.toFixed(1))
     console.log(
-      `pair ${i + 1}: alone ${(alone.wallMs / 1000).toFixed(1)} s, loaded ${(loaded.wallMs / 1000).toFixed(1)} s (${((loaded.wallMs / alone.wallMs - 1) * 100).toFixed(1)}%); ${loaded.stats!.statusRequests} status requests, ${sseClients} streams got ${loaded.stats!.sseEvents} events, ${loaded.stats!.sseSawEnd}/${sseClients} saw the end; errors ${loaded.stats!.errors.length}${loaded.stats!.errors.length ? `: ${loaded.stats!.errors.slice(0, 3).join("; ")}` : ""}`
+      `pair ${i + 1}: alone ${(alone.wallMs / 1000).toFixed(1)} s, loaded ${(loaded.wallMs / 1000).toFixed(1)} s (${((loaded.wallMs / alone.wallMs - 1) * 100).toFixed(1)}%); server CPU alone ${cpu(alone)} s, loaded ${cpu(loaded)} s; load generator (this process, fakes included) CPU alone ${alone.clientCpu.toFixed(1)} s, loaded ${loaded.clientCpu.toFixed(1)} s (${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)}); ${loaded.stats!.statusRequests} status requests, ${sseClients} streams got ${loaded.stats!.sseEvents} events, ${loaded.stats!.sseSawEnd}/${sseClients} saw the end; errors ${loaded.stats!.errors.length}${loaded.stats!.errors.length ? `: ${loaded.stats!.errors.slice(0, 3).join("; ")}` : ""}`
     )
   }
 } finally {

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs"
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect, Option, Stream } from "effect"
+import { Effect, Option, Schema, Stream } from "effect"
 import * as Build from "../Build.ts"
 import * as Runs from "../cli/runs.ts"
 import * as Session from "../cli/Session.ts"
@@ -17,7 +17,7 @@ import * as Assets from "./Assets.ts"
 import { NotFound, Unauthorized, Unprocessable } from "./Errors.ts"
 import { JobRunner, type BuildOrder, type Sequenced } from "./Jobs.ts"
 import { Projects, nameOf, type Project } from "./Projects.ts"
-import type * as S from "./Schemas.ts"
+import * as S from "./Schemas.ts"
 import * as Secrets from "./Secrets.ts"
 import * as Security from "./Security.ts"
 import * as Story from "./Story.ts"
@@ -173,13 +173,26 @@ const order = (label: string, fields: Partial<BuildOrder> = {}): BuildOrder => (
   ...fields
 })
 
-const sse = (events: Stream.Stream<Sequenced>, secrets: ReadonlyArray<string>) =>
+/**
+ * An event's wire text, made once for all the clients of a project (20 pages on one build would otherwise
+ * encode and redact every event 20 times); made again only for a client whose secrets differ.
+ */
+const wireText = new WeakMap<Sequenced, { readonly secrets: string; readonly text: string }>()
+const encodeEvent = (s: Sequenced, secrets: ReadonlyArray<string>, secretsKey: string) => {
+  const kept = wireText.get(s)
+  if (kept && kept.secrets === secretsKey) return kept.text
+  const text = `id: ${s.id}\ndata: ${Secrets.redact(JSON.stringify(s.event), secrets)}\n\n`
+  wireText.set(s, { secrets: secretsKey, text })
+  return text
+}
+
+const sse = (events: Stream.Stream<Sequenced>, secrets: ReadonlyArray<string>, secretsKey = secrets.join("\0")) =>
   HttpServerResponse.stream(
     Stream.concat(
       // Reconnect after 2 s when the connection drops (EventSource's default is 3 s).
       Stream.make("retry: 2000\n\n"),
       Stream.merge(
-        events.pipe(Stream.map((s) => `id: ${s.id}\ndata: ${Secrets.redact(JSON.stringify(s.event), secrets)}\n\n`)),
+        events.pipe(Stream.map((s) => encodeEvent(s, secrets, secretsKey))),
         // A comment now and then, so that proxies keep an idle stream open.
         Stream.tick("15 seconds").pipe(Stream.map(() => ": ping\n\n")),
         { haltStrategy: "left" }
@@ -189,6 +202,7 @@ const sse = (events: Stream.Stream<Sequenced>, secrets: ReadonlyArray<string>) =
   )
 
 const statusCache = new Map<string, { readonly version: number; readonly body: Uint8Array }>()
+const encodeJob = Schema.encodeSync(S.Job)
 
 /** The story is a dry walk: kept until something it shows may have changed. */
 const storyCache = new Map<string, { readonly key: string; readonly story: S.Story }>()
@@ -286,7 +300,8 @@ export const BuildsLive = HttpApiBuilder.group(Api, "builds", (handlers) =>
         if (hit && hit.version === version) return HttpServerResponse.uint8Array(hit.body, { contentType: "application/json" })
         const job = yield* runner.get(project, path.run).pipe(Effect.option)
         if (Option.isSome(job)) {
-          const body = new TextEncoder().encode(JSON.stringify(job.value))
+          // Encoded through the schema, as the typed answer would be (no field beyond the documented ones).
+          const body = new TextEncoder().encode(JSON.stringify(encodeJob(job.value)))
           if (statusCache.size > 1000) statusCache.clear()
           statusCache.set(key, { version, body })
           return HttpServerResponse.uint8Array(body, { contentType: "application/json" })

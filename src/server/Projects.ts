@@ -104,7 +104,8 @@ const make = (options: Options): Projects["Type"] => {
 
   const find = (id: string) =>
     Effect.suspend(() => {
-      const missing = () => Effect.fail(new NotFound({ message: `no project "${id}": GET /api/projects lists them` }))
+      // A name that is no project id (a path, a script) is not echoed back.
+      const missing = () => Effect.fail(new NotFound({ message: `${isId(id) ? `no project "${id}"` : "no such project"}: GET /api/projects lists them` }))
       if (single !== undefined) return id === singleId ? Effect.succeed<Project>({ id, dir: single }) : missing()
       if (!isId(id)) return missing()
       const dir = path.join(root!, id)

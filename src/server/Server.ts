@@ -6,8 +6,8 @@
  * is not JSON (a 400) and a route that does not exist (a 404). They are caught inside the API's app, where
  * the response is still being made (a serve-level middleware only sees it after it was sent).
  */
-import { createServer } from "node:http"
-import { HttpApiBuilder, HttpApiSwagger, HttpIncomingMessage, HttpMiddleware, HttpServer, HttpServerResponse } from "@effect/platform"
+import { createServer, type Server as NodeServer } from "node:http"
+import { HttpApiBuilder, HttpApiError, HttpApiSwagger, HttpIncomingMessage, HttpMiddleware, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Cause, Effect, Layer, Option } from "effect"
 import { Api } from "./Api.ts"
@@ -37,9 +37,39 @@ export interface Options {
 
 const json = (status: number, tag: string, message: string) => HttpServerResponse.unsafeJson({ _tag: tag, message }, { status })
 
+type Issue = HttpApiError.HttpApiDecodeError["issues"][number]
+
+/**
+ * A schema mismatch in one line, per field: `profile: expected "draft" or "cloud", got "gold"`. The platform's
+ * message is a multi-line tree (kept in `issues` for programs); a person wants the field and what would do.
+ */
+export const decodeMessage = (issues: ReadonlyArray<Issue>): string => {
+  const byPath = new Map<string, Array<Issue>>()
+  // An optional field's "Expected undefined" says nothing the other issues don't.
+  const useful = issues.filter((i) => !/^Expected undefined\b/.test(i.message))
+  for (const issue of useful.length > 0 ? useful : issues) {
+    const key = issue.path.map(String).join(".") || "the request"
+    byPath.set(key, [...(byPath.get(key) ?? []), issue])
+  }
+  const parts = [...byPath].map(([key, group]) => {
+    const wanted = group.map((i) => /^Expected (.+), actual (.+)$/s.exec(i.message))
+    if (group.length > 1 && wanted.every((m) => m !== null))
+      return `${key}: expected ${wanted.map((m) => m![1]).join(" or ")}, got ${wanted[0]![2]}`
+    return `${key}: ${group[0]!.message.replace(/\s*\n\s*/g, " ")}`
+  })
+  return `the request does not match the API: ${parts.join("; ")} (the shapes are at /docs)`
+}
+
 const JsonErrors = HttpApiBuilder.middleware((app) =>
   app.pipe(
     Effect.catchAllCause((cause) => {
+      // Typed failures are still failures here (the API encodes them after this middleware); the app's type says
+      // `never` because it is an HttpApp, whose errors are answered whatever they are.
+      const failure: Option.Option<unknown> = Cause.failureOption(cause)
+      if (Option.isSome(failure) && failure.value instanceof HttpApiError.HttpApiDecodeError) {
+        const issues = failure.value.issues
+        return Effect.failCause(Cause.fail(new HttpApiError.HttpApiDecodeError({ issues, message: decodeMessage(issues) }))) as Effect.Effect<never>
+      }
       const error = Cause.squash(cause) as { _tag?: string; reason?: string; message?: string } | undefined
       switch (error?._tag) {
         case "RouteNotFound":
@@ -99,8 +129,14 @@ export const layer = (options: Options) => {
   // The socket listens as soon as it is made, but requests are answered only once the app is installed (after
   // the job runner's recovery, which reads every project): the address is told only then, so a client that
   // waits for it never meets a server that does not answer yet.
+  // Node's server.close() (what the platform calls on the way out) waits for every open connection, and a page's
+  // event stream never ends by itself: Ctrl-C printed "stopping" and the server stayed up while a page was open.
+  // So the connections are closed first (the builds are stopped as Ctrl-C stops them, by the job runner's scope).
+  let nodeServer: NodeServer | undefined
+  const make = () => (nodeServer = createServer())
+  const closeConnections = Layer.scopedDiscard(Effect.addFinalizer(() => Effect.sync(() => nodeServer?.closeAllConnections())))
   return serve.pipe(
-    Layer.flatMap(() => listen),
-    Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host }))
+    Layer.flatMap(() => Layer.merge(listen, closeConnections)),
+    Layer.provide(NodeHttpServer.layer(make, { port: options.port, host: options.host }))
   )
 }
