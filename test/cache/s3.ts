@@ -65,8 +65,12 @@ export const startS3 = async (): Promise<S3> => {
     port = (await server.run()).port
   }
   await start()
+  // A remote that goes away goes away for every connection: Node's close() alone keeps serving the requests of
+  // sockets already open (a busy client's kept-alive ones), so a build could go on talking to a "stopped" server.
   const stop = async () => {
-    await server?.close()
+    const closing = server?.close()
+    ;(server as unknown as { httpServer?: { closeAllConnections?: () => void } } | undefined)?.httpServer?.closeAllConnections?.()
+    await closing
     server = undefined
   }
   const root = path.join(dir, bucket)
