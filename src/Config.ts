@@ -60,7 +60,10 @@ export const ConfigInput = Schema.Struct({
   image: Schema.optional(
     Schema.Struct({
       size: Schema.optional(Schema.Literal("1024x1024", "1536x1024", "1024x1536", "auto")),
-      quality: Schema.optional(Schema.Literal("low", "medium", "high"))
+      quality: Schema.optional(Schema.Literal("low", "medium", "high")),
+      /** A pinned seed for the image providers that take one (fal Kontext/Seedream/Nano Banana, AUTOMATIC1111);
+       *  without it each shot's seed is derived from its inputs, and `build --force` draws a new one. */
+      seed: Schema.optional(Schema.Int.pipe(Schema.between(0, 2147483646)))
     })
   ),
   video: Schema.optional(
@@ -119,7 +122,11 @@ export interface Config {
   readonly shotSeconds: number
   readonly style: string
   readonly voice: { readonly espeak: string; readonly wordsPerMinute: number; readonly fal: string | undefined }
-  readonly image: { readonly size: "1024x1024" | "1536x1024" | "1024x1536" | "auto"; readonly quality: "low" | "medium" | "high" }
+  readonly image: {
+    readonly size: "1024x1024" | "1536x1024" | "1024x1536" | "auto"
+    readonly quality: "low" | "medium" | "high"
+    readonly seed: number | undefined
+  }
   readonly video: { readonly resolution: "480p" | "720p" }
   readonly pools: { readonly [pool: string]: number }
   readonly retries: number
@@ -158,9 +165,10 @@ export const resolve = (input: ConfigInput, profileOverride?: Profile): Config =
       wordsPerMinute: input.voice?.wordsPerMinute ?? 165,
       fal: input.voice?.fal
     },
-    image: { size: imageSize, quality: input.image?.quality ?? "medium" },
+    image: { size: imageSize, quality: input.image?.quality ?? "medium", seed: input.image?.seed },
     video: { resolution: input.video?.resolution ?? "480p" },
-    pools: { fal: 4, openai: 3, openrouter: 4, ...(input.pools ?? {}) },
+    // One GPU does one image at a time (a self-hosted AUTOMATIC1111 server queues the rest anyway).
+    pools: { fal: 4, openai: 3, openrouter: 4, gpu: 1, ...(input.pools ?? {}) },
     retries: input.retries ?? 3,
     retryPaid: input.retryPaid ?? 0,
     timeoutSeconds: input.timeoutSeconds ?? 30 * 60,

@@ -14,6 +14,7 @@ import { BuildEvents } from "../src/engine/Events.ts"
 import type { RunContext } from "../src/engine/Node.ts"
 import type { Store } from "../src/engine/Store.ts"
 import { PaidAnswerLost } from "../src/providers/Failure.ts"
+import { displayName } from "../src/providers/Names.ts"
 import type { Follow, Journal } from "../src/providers/Keep.ts"
 import { isServiceError } from "../src/providers/Retryable.ts"
 import * as JournalOnDisk from "./Journal.ts"
@@ -29,7 +30,7 @@ export interface Paying {
 const lostNote = "lost"
 
 /** Failures in which a paid answer went missing or arrived unusable (not the model's own verdict). */
-const lostReasons: ReadonlySet<string> = new Set(["no-answer", "dropped", "cut-off", "garbled", "not-an-image", "invalid-answer"])
+const lostReasons: ReadonlySet<string> = new Set(["no-answer", "dropped", "cut-off", "garbled", "not-an-image", "not-audio", "invalid-answer"])
 
 /** The node's journal, and the build events its calls emit when the build is stopped. */
 export const follow = (ctx: RunContext, provider: string): Effect.Effect<Paying, never, Store | BuildEvents> =>
@@ -81,7 +82,7 @@ export const paying = <A>(ctx: RunContext, spec: PaidCall<A>) =>
         })
         return yield* Effect.fail(
           new PaidAnswerLost({
-            service: spec.provider === "openai" ? "OpenAI" : spec.provider === "openrouter" ? "OpenRouter" : spec.provider,
+            service: displayName(spec.provider),
             failure: error.message,
             billed: error.billed,
             rerun: `storyshot build --target ${ctx.node.id}`
