@@ -144,8 +144,17 @@ const profileProviders: Record<Profile, Config["providers"]> = {
 
 const even = (n: number) => Math.max(2, Math.round(n / 2) * 2)
 
-export const resolve = (input: ConfigInput, profileOverride?: Profile): Config => {
+/**
+ * The cloud profile's image route: fal's queue when a fal key is there and no OpenAI key (fal re-attaches to a
+ * request after a crash, OpenAI's Images call cannot). With both keys it stays OpenAI, so that upgrading does
+ * not re-buy every still already made; `providers: { image: "fal" }` picks fal, and `init` says so.
+ */
+const cloudImage = (env: { readonly [name: string]: string | undefined }): string =>
+  env.FAL_KEY && !env.OPENAI_KEY && !env.OPENAI_API_KEY ? "fal" : "openai"
+
+export const resolve = (input: ConfigInput, profileOverride?: Profile, env: { readonly [name: string]: string | undefined } = {}): Config => {
   const profile = profileOverride ?? input.profile ?? "draft"
+  const defaults = profile === "cloud" ? { ...profileProviders.cloud, image: cloudImage(env) } : profileProviders[profile]
   const aspect = input.aspect ?? "16:9"
   const height = even(input.height ?? 360)
   const [w, h] = aspect.split(":").map(Number) as [number, number]
@@ -153,7 +162,7 @@ export const resolve = (input: ConfigInput, profileOverride?: Profile): Config =
   return {
     transcript: input.transcript ?? "transcript.txt",
     profile,
-    providers: { ...profileProviders[profile], ...stripUndefined(input.providers ?? {}) },
+    providers: { ...defaults, ...stripUndefined(input.providers ?? {}) },
     aspect,
     width: even((height * w) / h),
     height,

@@ -251,7 +251,7 @@ export const load = Effect.fn("Workspace.load")(function* (options: LoadOptions 
       return yield* new WorkspaceError({ message: `STORYSHOT_PROFILE is "${p}"; use draft or cloud` })
     profile = p
   }
-  const config = Config.resolve(input, profile)
+  const config = Config.resolve(input, profile, env)
   return {
     dir,
     foundFrom: options.cwd === undefined && dir !== here ? here : undefined,

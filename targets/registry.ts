@@ -8,6 +8,7 @@ import type { ProviderConfig } from "../src/providers/ProviderConfig.ts"
 import * as EspeakAudio from "./audio/espeak.ts"
 import * as FalAudio from "./audio/fal.ts"
 import * as CardImage from "./image/card.ts"
+import * as FalImage from "./image/fal.ts"
 import * as OpenAIImage from "./image/openai.ts"
 import * as OpenRouterPrompts from "./prompts/openrouter.ts"
 import * as PlannerPrompts from "./prompts/planner.ts"
@@ -22,6 +23,7 @@ register(
   OpenRouterPrompts.impl,
   CardImage.impl,
   OpenAIImage.impl,
+  FalImage.impl,
   KenBurnsVideo.impl,
   FalVideo.impl
 )

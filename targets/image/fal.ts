@@ -23,14 +23,16 @@ export const Recipe = Schema.Struct({
   provider: Schema.Literal("fal"),
   model: Schema.String,
   size: Schema.Literal("1024x1024", "1536x1024", "1024x1536", "auto"),
-  quality: Schema.Literal("low", "medium", "high"),
+  /** Only for models whose request carries one (OpenAI's on fal): Kontext, Seedream and Nano Banana take
+   *  none, so a quality setting must not re-buy their stills (the money rule). */
+  quality: Schema.optional(Schema.Literal("low", "medium", "high")),
   /** Only for models that take a seed: the pinned one, or null (derived from the fingerprint). */
   seed: Schema.optional(Schema.NullOr(Schema.Number)),
   references: Schema.optional(Schema.Array(Schema.Struct({ name: Schema.String, hash: Schema.optional(Schema.String) })))
 })
 type Recipe = typeof Recipe.Type
 
-const estimateOf = (recipe: Recipe) => FalImage.estimate({ model: recipe.model, prompt: "x".repeat(400), size: recipe.size, quality: recipe.quality })
+const estimateOf = (recipe: Recipe) => FalImage.estimate({ model: recipe.model, prompt: "x".repeat(400), size: recipe.size, quality: recipe.quality ?? "medium" })
 
 export const impl = defineImpl({
   stage: "image",
@@ -52,12 +54,14 @@ export const impl = defineImpl({
     const configured = providers.fal.imageModel
     // An unknown model is kept as written: the run says which ones exist.
     const model = FalImage.modelFor(configured, references.length > 0) ?? configured
-    const seeded = FalImage.models[model]?.seeded === true
+    const spec = FalImage.models[model]
+    const seeded = spec?.seeded === true
+    const takesQuality = spec === undefined || spec.family === "gpt-image-1" || spec.family === "gpt-image-2"
     const recipe: Recipe = {
       provider: "fal",
       model,
       size: config.image.size,
-      quality: config.image.quality,
+      ...(takesQuality ? { quality: config.image.quality } : {}),
       ...(seeded ? { seed: config.image.seed ?? null } : {}),
       ...(references.length > 0 ? { references: Image.referenceParts(references).recipe } : {})
     }
@@ -78,7 +82,7 @@ export const impl = defineImpl({
         kept: ["submit", "file"],
         call: (paying) =>
           fal
-            .image({ model: ctx.recipe.model, prompt: shot.prompt, size: ctx.recipe.size, quality: ctx.recipe.quality, seed }, references, paying.follow)
+            .image({ model: ctx.recipe.model, prompt: shot.prompt, size: ctx.recipe.size, quality: ctx.recipe.quality ?? "medium", seed }, references, paying.follow)
             .pipe(Effect.map((still) => ({ still, repaid: paying.repaid })))
       })
       const again = still.record.repaid ?? repaid

@@ -26,6 +26,8 @@ export const models = {
   tts: "fal-ai/minimax/speech-02-turbo",
   video: "fal-ai/kling-video/v1.6/standard/image-to-video",
   image: "gpt-image-1.5",
+  /** fal's stills (`providers: { image: "fal" }`): FLUX.1 Kontext [pro], seeded */
+  falImage: "fal-ai/flux-pro/kontext/text-to-image",
   chat: "openai/gpt-4o-mini"
 } as const
 
@@ -57,7 +59,7 @@ export interface Latency {
 export interface FakesOptions {
   readonly latency?: Latency
   /** How long fal works on a request before it completes, in ms from its submit. */
-  readonly workMs?: { readonly tts?: number; readonly video?: number }
+  readonly workMs?: { readonly tts?: number; readonly video?: number; readonly image?: number }
   /** fal status polls answering IN_QUEUE / IN_PROGRESS before a request completes (defaults 1 and 1). */
   readonly pollsInQueue?: number
   readonly pollsInProgress?: number
@@ -76,6 +78,8 @@ export interface Counts {
   /** PUT cancel_url */
   readonly cancels: number
   readonly images: number
+  /** fal image submits (`providers: { image: "fal" }`), any image model */
+  readonly falImages: number
   readonly chats: number
   /** GET /models */
   readonly modelLists: number
@@ -104,7 +108,8 @@ export const startFakes = async (options: FakesOptions = {}): Promise<Fakes> => 
       // Real providers answer each request with its own media: narration as long as its text, clips that
       // differ, so an edit reaches the mux and the final cut, and long sentences get several shots.
       varyMedia: true,
-      workMs: (model) => (/video|i2v/.test(model) ? options.workMs?.video ?? 0 : options.workMs?.tts ?? 0)
+      workMs: (model) =>
+        /video|i2v/.test(model) ? options.workMs?.video ?? 0 : Fal.isImageModel(model) ? options.workMs?.image ?? 0 : options.workMs?.tts ?? 0
     }),
     OpenAI.start(),
     OpenRouter.start()
@@ -131,6 +136,7 @@ export const startFakes = async (options: FakesOptions = {}): Promise<Fakes> => 
     FALAI_TTS_MODEL: models.tts,
     FALAI_VIDEO_MODEL: models.video,
     OPENAI_IMAGE_MODEL: models.image,
+    FALAI_IMAGE_MODEL: models.falImage,
     OPENROUTER_MODEL: models.chat,
     STORYSHOT_FAL_POLL_MS: "20",
     STORYSHOT_HTTP_TIMEOUT_MS: "3000",
@@ -152,6 +158,7 @@ export const startFakes = async (options: FakesOptions = {}): Promise<Fakes> => 
       videoSubmits: f.filter((q) => isSubmit(q) && /video|i2v/.test(path(q))).length,
       uploads: f.filter((q) => q.method === "POST" && path(q).startsWith("/storage/upload/initiate")).length,
       cancels: f.filter((q) => q.method === "PUT" && path(q).endsWith("/cancel")).length,
+      falImages: f.filter((q) => isSubmit(q) && Fal.isImageModel(path(q).slice(1))).length,
       images: o.filter((q) => q.method === "POST" && path(q).endsWith("/images/generations")).length,
       chats: r.filter((q) => q.method === "POST" && path(q).endsWith("/chat/completions")).length,
       modelLists: r.filter((q) => q.method === "GET" && path(q).endsWith("/models")).length
