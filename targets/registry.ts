@@ -15,6 +15,7 @@ import * as PlannerPrompts from "./prompts/planner.ts"
 import { pick, register, type Impl } from "./Rule.ts"
 import * as FalVideo from "./video/fal.ts"
 import * as KenBurnsVideo from "./video/kenburns.ts"
+import * as ReplicateVideo from "./video/replicate.ts"
 
 register(
   EspeakAudio.impl,
@@ -25,7 +26,8 @@ register(
   OpenAIImage.impl,
   FalImage.impl,
   KenBurnsVideo.impl,
-  FalVideo.impl
+  FalVideo.impl,
+  ReplicateVideo.impl
 )
 
 export { find, implementations, namesFor, pick, register, unknownProviders } from "./Rule.ts"

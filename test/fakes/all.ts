@@ -20,6 +20,7 @@
 import * as Fal from "./fal.ts"
 import * as OpenAI from "./openai.ts"
 import * as OpenRouter from "./openrouter.ts"
+import * as Replicate from "./replicate.ts"
 import type { FakeRequest } from "./server.ts"
 
 export const models = {
@@ -80,6 +81,8 @@ export interface Counts {
   readonly images: number
   /** fal image submits (`providers: { image: "fal" }`), any image model */
   readonly falImages: number
+  /** Replicate prediction creates (`providers: { video: "replicate" }`) */
+  readonly predictions: number
   readonly chats: number
   /** GET /models */
   readonly modelLists: number
@@ -89,6 +92,7 @@ export interface Fakes {
   readonly fal: Fal.FakeFal
   readonly openai: OpenAI.OpenAIFake
   readonly openrouter: OpenRouter.OpenRouterFake
+  readonly replicate: Replicate.ReplicateFake
   /** The environment for a build against these fakes. */
   readonly env: Record<string, string>
   /** Requests received since start or the last `reset()`. */
@@ -114,6 +118,7 @@ export const startFakes = async (options: FakesOptions = {}): Promise<Fakes> => 
     OpenAI.start(),
     OpenRouter.start()
   ])
+  const replicate = await Replicate.start({ workMs: options.workMs?.video ?? 0 })
   const l = options.latency ?? {}
   fal.setLatency((req) => {
     const p = path(req)
@@ -138,22 +143,26 @@ export const startFakes = async (options: FakesOptions = {}): Promise<Fakes> => 
     OPENAI_IMAGE_MODEL: models.image,
     FALAI_IMAGE_MODEL: models.falImage,
     OPENROUTER_MODEL: models.chat,
+    REPLICATE_API_TOKEN: replicate.apiToken,
+    REPLICATE_BASE_URL: replicate.baseUrl,
     STORYSHOT_FAL_POLL_MS: "20",
     STORYSHOT_HTTP_TIMEOUT_MS: "3000",
     STORYSHOT_RETRY_BASE_MS: "20",
     ...options.env
   }
 
-  let mark = { fal: 0, openai: 0, openrouter: 0 }
+  let mark = { fal: 0, openai: 0, openrouter: 0, replicate: 0 }
   const since = <T>(all: ReadonlyArray<T>, from: number) => all.slice(from)
   const counts = (): Counts => {
     const f = since(fal.received, mark.fal)
     const o = since(openai.requests, mark.openai)
     const r = since(openrouter.requests, mark.openrouter)
+    const rep = since(replicate.requests, mark.replicate)
     const isSubmit = (req: FakeRequest) =>
       req.method === "POST" && !path(req).startsWith("/storage/") && !path(req).includes("/requests/")
     return {
-      total: f.length + o.length + r.length,
+      total: f.length + o.length + r.length + rep.length,
+      predictions: rep.filter((q) => q.method === "POST" && /\/predictions$/.test(path(q))).length,
       ttsSubmits: f.filter((q) => isSubmit(q) && path(q) === `/${models.tts}`).length,
       videoSubmits: f.filter((q) => isSubmit(q) && /video|i2v/.test(path(q))).length,
       uploads: f.filter((q) => q.method === "POST" && path(q).startsWith("/storage/upload/initiate")).length,
@@ -169,16 +178,18 @@ export const startFakes = async (options: FakesOptions = {}): Promise<Fakes> => 
     fal,
     openai,
     openrouter,
+    replicate,
     env,
     counts,
     reset: () => {
-      mark = { fal: fal.received.length, openai: openai.requests.length, openrouter: openrouter.requests.length }
+      mark = { fal: fal.received.length, openai: openai.requests.length, openrouter: openrouter.requests.length, replicate: replicate.requests.length }
       fal.clearFaults()
       openai.clearFaults()
       openrouter.clearFaults()
+      replicate.clearFaults()
     },
     close: async () => {
-      await Promise.all([fal.close(), openai.close(), openrouter.close()])
+      await Promise.all([fal.close(), openai.close(), openrouter.close(), replicate.close()])
     }
   }
 }
