@@ -10,6 +10,8 @@ import * as FalAudio from "./audio/fal.ts"
 import * as CardImage from "./image/card.ts"
 import * as FalImage from "./image/fal.ts"
 import * as OpenAIImage from "./image/openai.ts"
+import * as AnthropicPrompts from "./prompts/anthropic.ts"
+import * as ChatPrompts from "./prompts/chat.ts"
 import * as OpenRouterPrompts from "./prompts/openrouter.ts"
 import * as PlannerPrompts from "./prompts/planner.ts"
 import { pick, register, type Impl } from "./Rule.ts"
@@ -22,6 +24,8 @@ register(
   FalAudio.impl,
   PlannerPrompts.impl,
   OpenRouterPrompts.impl,
+  ChatPrompts.impl,
+  AnthropicPrompts.impl,
   CardImage.impl,
   OpenAIImage.impl,
   FalImage.impl,

@@ -24,12 +24,21 @@ export const system = (style: string) =>
     'Answer only with JSON: {"shots":[{"prompt": "...", "shotType": "...", "camera": "push-in|pull-out|pan-left|pan-right|tilt-up|tilt-down"}]}.'
   ].join(" ")
 
-export const user = (sentence: string, count: number, previous: string | null, next: string | null) =>
+/** What a writer is told about one sentence (`targets/prompts/Prompts.ts`'s `brief`); a new field for every
+ *  writer (the cast, the places) is added here and to the text below, once. */
+export interface Brief {
+  readonly sentence: string
+  readonly count: number
+  readonly previous: string | null
+  readonly next: string | null
+}
+
+export const user = (brief: Brief) =>
   [
-    previous ? `Previous sentence (context only): ${previous}` : "This is the first sentence.",
-    `Sentence: ${sentence}`,
-    next ? `Next sentence (context only): ${next}` : "This is the last sentence.",
-    `Write exactly ${count} shot${count === 1 ? "" : "s"}.`
+    brief.previous ? `Previous sentence (context only): ${brief.previous}` : "This is the first sentence.",
+    `Sentence: ${brief.sentence}`,
+    brief.next ? `Next sentence (context only): ${brief.next}` : "This is the last sentence.",
+    `Write exactly ${brief.count} shot${brief.count === 1 ? "" : "s"}.`
   ].join("\n")
 
 /** The name structured-output APIs give the schema (OpenAI's `json_schema.name`, Anthropic's tool name). */

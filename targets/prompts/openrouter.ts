@@ -79,7 +79,7 @@ export const impl = defineImpl({
               {
                 model: ctx.recipe.model,
                 system: system(ctx.recipe.style),
-                user: user(brief.sentence, brief.count, brief.previous, brief.next),
+                user: user(brief),
                 count: brief.count,
                 title: "storyshot"
               },

@@ -8,14 +8,15 @@ import * as Cost from "../../engine/Cost.ts"
 export const checkedOn = "2026-12-01"
 export const source = "src/providers/anthropic/prices.ts (platform.claude.com/docs/about-claude/pricing, per token of the answer's usage)"
 
+// The first match wins: the "-5-5" rows come before the families they would otherwise fall into.
 const table: ReadonlyArray<readonly [RegExp, number, number]> = [
+  [/^claude-opus-5-5/, 4, 20],
+  [/^claude-haiku-5-5/, 0.1, 0.5],
   [/^claude-haiku-4-5/, 1, 5],
   [/^claude-sonnet-4-(5|6)/, 3, 15],
   [/^claude-sonnet-5(-5)?($|-)/, 2, 10],
   [/^claude-opus-4-(5|6)/, 5, 25],
-  [/^claude-opus-5($|-)/, 5, 25],
-  [/^claude-opus-5-5/, 4, 20],
-  [/^claude-haiku-5-5/, 0.1, 0.5]
+  [/^claude-opus-5($|-)/, 5, 25]
 ]
 
 export const priceOf = (model: string): { input: number; output: number } | undefined => {

@@ -138,11 +138,15 @@ const decode = (settings: ChatSettings, res: Once.OnceAnswer, count: number, fol
     const w = where(settings)
     const requestId = res.headers["x-request-id"]
     const ids = requestId === undefined ? {} : { requestId }
+    // A local server's damaged answer cost nothing: it is forgotten, so that trying again asks again (a paid
+    // one is dropped by `targets/Paid.ts`, which also notes the loss).
+    const garbled = (said: string) =>
+      (w.local ? Once.drop(follow, name) : Effect.void).pipe(Effect.zipRight(Effect.fail(new ChatError({ call: "chat", ...w, reason: "garbled", said, status: 200, ...ids }))))
     let body: unknown
     try {
       body = JSON.parse(res.text())
     } catch {
-      return yield* new ChatError({ call: "chat", ...w, reason: "garbled", said: `broken JSON (${res.body.length} bytes)`, status: 200, ...ids })
+      return yield* garbled(`broken JSON (${res.body.length} bytes)`)
     }
     // A gateway's error inside a 200: not an answer, and not billed; the next try asks again.
     if (typeof body === "object" && body !== null && (body as { error?: unknown }).error != null) {
@@ -151,7 +155,7 @@ const decode = (settings: ChatSettings, res: Once.OnceAnswer, count: number, fol
       return yield* new ChatError({ ...error, said: redact(error.said, [settings.apiKey]) })
     }
     const answer = yield* Schema.decodeUnknown(ChatAnswer)(body, { onExcessProperty: "ignore" }).pipe(
-      Effect.mapError((e) => new ChatError({ call: "chat", ...w, reason: "garbled", said: `unexpected answer: ${ParseResult.TreeFormatter.formatErrorSync(e)}`, status: 200, ...ids }))
+      Effect.catchAll((e) => garbled(`unexpected answer: ${ParseResult.TreeFormatter.formatErrorSync(e)}`))
     )
     const message = answer.choices[0]?.message
     if (typeof message?.refusal === "string" && message.refusal.trim() !== "" && !message.content) {
