@@ -177,7 +177,7 @@ export const resolve = (input: ConfigInput, profileOverride?: Profile, env: { re
     image: { size: imageSize, quality: input.image?.quality ?? "medium", seed: input.image?.seed },
     video: { resolution: input.video?.resolution ?? "480p" },
     // One GPU does one image at a time (a self-hosted AUTOMATIC1111 server queues the rest anyway).
-    pools: { fal: 4, openai: 3, openrouter: 4, replicate: 4, anthropic: 4, chat: 2, gpu: 1, ...(input.pools ?? {}) },
+    pools: { fal: 4, openai: 3, openrouter: 4, replicate: 4, elevenlabs: 2, anthropic: 4, chat: 2, gpu: 1, ...(input.pools ?? {}) },
     retries: input.retries ?? 3,
     retryPaid: input.retryPaid ?? 0,
     timeoutSeconds: input.timeoutSeconds ?? 30 * 60,

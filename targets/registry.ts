@@ -5,8 +5,10 @@
 import type { Config } from "../src/Config.ts"
 import { providerStages } from "../src/Film.ts"
 import type { ProviderConfig } from "../src/providers/ProviderConfig.ts"
+import * as ElevenLabsAudio from "./audio/elevenlabs.ts"
 import * as EspeakAudio from "./audio/espeak.ts"
 import * as FalAudio from "./audio/fal.ts"
+import * as OpenAIAudio from "./audio/openai.ts"
 import * as CardImage from "./image/card.ts"
 import * as FalImage from "./image/fal.ts"
 import * as OpenAIImage from "./image/openai.ts"
@@ -22,6 +24,8 @@ import * as ReplicateVideo from "./video/replicate.ts"
 register(
   EspeakAudio.impl,
   FalAudio.impl,
+  ElevenLabsAudio.impl,
+  OpenAIAudio.impl,
   PlannerPrompts.impl,
   OpenRouterPrompts.impl,
   ChatPrompts.impl,

@@ -93,7 +93,9 @@ export const speak = Effect.fn("ElevenLabs.speak")(function*(settings: ElevenLab
     } catch {}
     if (body !== undefined && (body as { detail?: unknown }).detail !== undefined) {
       yield* Once.drop(follow, "answer")
-      return yield* clean(fromAnswer(400, body, res.text(), undefined, requestId))
+      // A busy system said so inside a 200: refused before any speech was made, so worth another try.
+      const code = String(((body as { detail?: { status?: unknown } }).detail ?? {}).status ?? "")
+      return yield* clean(fromAnswer(/busy|concurrent|rate/i.test(code) ? 429 : 400, body, res.text(), undefined, requestId))
     }
     return yield* new ElevenLabsError({
       call: "speech",
