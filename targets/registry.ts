@@ -9,6 +9,7 @@ import * as ElevenLabsAudio from "./audio/elevenlabs.ts"
 import * as EspeakAudio from "./audio/espeak.ts"
 import * as FalAudio from "./audio/fal.ts"
 import * as OpenAIAudio from "./audio/openai.ts"
+import * as A1111Image from "./image/a1111.ts"
 import * as CardImage from "./image/card.ts"
 import * as FalImage from "./image/fal.ts"
 import * as OpenAIImage from "./image/openai.ts"
@@ -33,6 +34,7 @@ register(
   CardImage.impl,
   OpenAIImage.impl,
   FalImage.impl,
+  A1111Image.impl,
   KenBurnsVideo.impl,
   FalVideo.impl,
   ReplicateVideo.impl

@@ -8,7 +8,7 @@
  * `overloaded_error`; a 401 here echoes the key it was given (the client must never print it); an error can
  * arrive inside a 200 (a proxy in the way); `stop_reason: "refusal"` when the model declines.
  */
-import { startServer, type FakeRequest, type FakeServer, type Reply } from "./server.ts"
+import { startServer, type CommonFault, type FakeRequest, type FakeServer, type Reply } from "./server.ts"
 import { pinnedCount, sentenceOf, shotList, tokens } from "./shots.ts"
 
 export type AnthropicFault =
@@ -20,7 +20,7 @@ export type AnthropicFault =
   | { readonly kind: "refusal" }
   | { readonly kind: "maxTokens" }
 
-export interface AnthropicFake extends FakeServer<AnthropicFault> {
+export interface AnthropicFake extends FakeServer<AnthropicFault | CommonFault> {
   readonly baseUrl: string
   readonly apiKey: string
   readonly messages: () => number

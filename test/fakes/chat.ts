@@ -10,7 +10,7 @@
  * Faults: a wrong shot count, not JSON, an error inside a 200, a refusal, a cut answer
  * (`finish_reason: "length"`), out of quota, loading, context exceeded; plus every common HTTP fault.
  */
-import { startServer, type FakeRequest, type FakeServer, type Reply } from "./server.ts"
+import { startServer, type CommonFault, type FakeRequest, type FakeServer, type Reply } from "./server.ts"
 import { pinnedCount, sentenceOf, shotList, tokens } from "./shots.ts"
 
 export type ChatFault =
@@ -23,7 +23,7 @@ export type ChatFault =
   | { readonly kind: "loading" }
   | { readonly kind: "contextExceeded" }
 
-export interface ChatFake extends FakeServer<ChatFault> {
+export interface ChatFake extends FakeServer<ChatFault | CommonFault> {
   readonly baseUrl: string
   readonly apiKey: string
   /** POST /chat/completions received */

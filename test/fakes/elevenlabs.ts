@@ -10,7 +10,7 @@
  * holds no audio. Common HTTP faults (hang, 5xx, truncated...) come from `./server.ts`.
  */
 import { mediaFor } from "./fal.ts"
-import { startServer, type FakeRequest, type FakeServer, type Reply } from "./server.ts"
+import { startServer, type CommonFault, type FakeRequest, type FakeServer, type Reply } from "./server.ts"
 
 export type ElevenLabsFault =
   | { readonly kind: "quotaExceeded" }
@@ -19,7 +19,7 @@ export type ElevenLabsFault =
   | { readonly kind: "notAudio" }
   | { readonly kind: "policy" }
 
-export interface ElevenLabsFake extends FakeServer<ElevenLabsFault> {
+export interface ElevenLabsFake extends FakeServer<ElevenLabsFault | CommonFault> {
   readonly baseUrl: string
   readonly apiKey: string
   readonly speeches: () => number
