@@ -54,7 +54,8 @@ export const impl = defineImpl({
       recipe: {
         provider: "fal",
         model,
-        ...(FalVideo.models[model]?.family === "wan" ? { resolution: config.video.resolution } : {})
+        // Wan's request carries the resolution (both versions); Kling's and Hailuo's do not.
+        ...(FalVideo.models[model]?.family === "wan" || FalVideo.models[model]?.family === "wan25" ? { resolution: config.video.resolution } : {})
       } satisfies typeof Recipe.Type,
       deps: [{ id: ids.image(shot.k), output: "image" }, Prompts.promptDep(shot.n, shot.j)]
     }
