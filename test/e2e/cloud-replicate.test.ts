@@ -179,4 +179,21 @@ describe("video/replicate: Stable Video Diffusion through Replicate's prediction
     expect(r.summary.failed).toEqual([])
     expect(fakes.counts().predictions).toBe(1)
   })
+
+  it("a prediction Replicate no longer holds (404, or its output deleted after an hour): said so; the next build buys it once, reported as repaid", async () => {
+    for (const fault of [{ kind: "gone" as const }, { kind: "data-removed" as const }]) {
+      const dir = workspace([story[1]!])
+      fakes.reset()
+      fakes.replicate.inject(fault)
+      const r = await runBuild(dir, { keepGoing: true }, fakes.env)
+      expect(r.summary.failed.map((f) => f.id)).toEqual(["shot:1:video"])
+      expect(r.summary.failed[0]!.error).toMatch(/Replicate prediction .*(no longer knows|deleted)/)
+      fakes.reset()
+      const again = await runBuild(dir, {}, fakes.env)
+      expect(again.summary.failed).toEqual([])
+      expect(fakes.counts().predictions).toBe(1)
+      expect(again.summary.repaid.map((p) => p.id)).toEqual(["shot:1:video"])
+      expect(again.summary.repaid[0]!.why).toMatch(/Replicate no longer held prediction/)
+    }
+  })
 })
