@@ -110,4 +110,33 @@ describe("kill -9 with paid requests in flight, then resume: nothing paid twice"
     expect((await run(dir, fakes.env)).code).toBe(0)
     expect(fakes.counts().total).toBe(0)
   })
+
+  it("Ctrl-C: predictions Replicate is processing are kept (not canceled), the command says so, the next build collects them", async () => {
+    const dir = makeWorkspace(lines.slice(0, 3).join("\n"), { config: smallConfig(`profile: "cloud",\n  providers: { video: "replicate" }`) })
+    fakes.reset()
+    fakes.replicate.setOptions({ workMs: 10 * 60_000 })
+    const before = new Set(fakes.replicate.predictions.keys())
+    const mine = () => [...fakes.replicate.predictions.values()].filter((p) => !before.has(p.id))
+    const child = cliAsync(["build"], { cwd: dir, env: fakes.env })
+    let stderr = ""
+    child.stderr!.on("data", (c) => (stderr += String(c)))
+    child.stdout!.resume()
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
+    const end = Date.now() + 90_000
+    while (mine().filter((p) => p.status === "processing").length < 2 && Date.now() < end) await sleep(20)
+    const processing = mine().filter((p) => p.status === "processing").map((p) => p.id)
+    expect(processing.length).toBeGreaterThanOrEqual(2)
+    child.kill("SIGINT")
+    expect(await exited).toBe(130)
+    expect(mine().filter((p) => p.status === "canceled" && processing.includes(p.id))).toEqual([])
+    expect(stderr).toMatch(/clips? still being made by Replicate (is|are) kept; the next build collects (it|them)/)
+    fakes.replicate.setOptions({ workMs: 0 })
+    const created = mine().length
+    const again = await run(dir, fakes.env)
+    expect(again.code, again.stderr).toBe(0)
+    void created
+    expect(mine().length).toBe(3)
+    expect(duplicates(mine().map((p) => p.input))).toBe(0)
+    for (const id of processing) expect(fakes.replicate.predictions.get(id)!.status).toBe("succeeded")
+  }, 180_000)
 })
