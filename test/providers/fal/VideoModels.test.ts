@@ -5,6 +5,10 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import * as Video from "../../../src/providers/fal/Video.ts"
+import * as Config from "../../../src/Config.ts"
+import * as ProviderConfig from "../../../src/providers/ProviderConfig.ts"
+import * as FalVideoImpl from "../../../targets/video/fal.ts"
+import { takesTailImage } from "../../../targets/Rule.ts"
 
 const body = (model: string, over: Partial<Video.ClipRequest> = {}) => {
   const r = Video.requestFor(model, { prompt: "a fox", imageUrl: "https://x/still.png", ...over })
@@ -54,5 +58,21 @@ describe("fal video models", () => {
 
   it("a model fal does not have here is refused with the list, not sent", () => {
     expect(Either.isLeft(Video.requestFor("fal-ai/kling-video/v9/image-to-video", { prompt: "", imageUrl: "" }))).toBe(true)
+  })
+
+  it("contract 8: the video impl says which models take an end frame, and only those get it in their fingerprint", () => {
+    const plan = (model: string) => ({ config: Config.resolve({ profile: "cloud" }), providers: ProviderConfig.fromEnv({ FAL_KEY: "k", FALAI_VIDEO_MODEL: model }), storeDir: "/tmp/x" })
+    const shot = { n: 1, j: 1, k: 1 }
+    const tailImage = { dep: { id: "shot:2:image", output: "image" } }
+    const pro = plan("fal-ai/kling-video/v1.6/pro/image-to-video")
+    expect(takesTailImage(FalVideoImpl.impl, pro.providers)).toBe(true)
+    const withTail = FalVideoImpl.impl.node({ shot, tailImage }, pro as any)
+    expect(withTail.recipe).toMatchObject({ tail: {} })
+    expect(withTail.deps.map((d) => d.id)).toContain("shot:2:image")
+    const std = plan("fal-ai/kling-video/v1.6/standard/image-to-video")
+    expect(takesTailImage(FalVideoImpl.impl, std.providers)).toBe(false)
+    const ignored = FalVideoImpl.impl.node({ shot, tailImage }, std as any)
+    // Unchanged from a node without one: nothing re-bought for a model that cannot use it.
+    expect(ignored).toEqual(FalVideoImpl.impl.node({ shot }, std as any))
   })
 })
