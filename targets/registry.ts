@@ -52,3 +52,7 @@ export const usesPaidProviders = (config: Config): boolean => picked(config).som
 export const missingKeys = (config: Config, providers: ProviderConfig): ReadonlyArray<string> => [
   ...new Set(picked(config).flatMap((impl) => impl.missing?.(providers) ?? []))
 ].sort()
+
+/** Who needs each missing variable: "ANTHROPIC_API_KEY for prompts anthropic", so the line says which provider. */
+export const missingKeyUsers = (config: Config, providers: ProviderConfig): ReadonlyArray<string> =>
+  missingKeys(config, providers).map((key) => `${key} for ${picked(config).filter((impl) => impl.missing?.(providers).includes(key)).map((impl) => `${impl.stage} "${impl.name}"`).join(" and ")}`)

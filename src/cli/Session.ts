@@ -252,7 +252,7 @@ export const checkKeys = (ws: Workspace.Workspace) =>
     const missing = Registry.missingKeys(ws.config, ProviderConfig.fromEnv(ws.env))
     if (missing.length > 0)
       return yield* new UsageError({
-        message: `missing ${missing.join(", ")}: set ${missing.length === 1 ? "it" : "them"} in .env or the environment (see .env.example), or build with --profile draft`
+        message: `missing ${missing.join(", ")}: set ${missing.length === 1 ? "it" : "them"} in .env or the environment (see .env.example), or build with --profile draft (${Registry.missingKeyUsers(ws.config, ProviderConfig.fromEnv(ws.env)).join("; ")})`
       })
   })
 

@@ -147,7 +147,7 @@ describe("narrators: money and keys", () => {
   it("a missing ElevenLabs key names the variable before anything is paid", async () => {
     const dir = makeWorkspace(story[1]!, { config: configFor("elevenlabs") })
     const before = eleven.speeches()
-    await expect(runBuild(dir, {}, env({ ELEVENLABS_API_KEY: "" }))).rejects.toThrow(/ELEVENLABS_API_KEY/)
+    await expect(runBuild(dir, {}, env({ ELEVENLABS_API_KEY: "" }))).rejects.toThrow(/missing ELEVENLABS_API_KEY.*ELEVENLABS_API_KEY for audio "elevenlabs"/)
     expect(eleven.speeches()).toBe(before)
   })
 })

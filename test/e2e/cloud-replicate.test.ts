@@ -143,7 +143,7 @@ describe("video/replicate: Stable Video Diffusion through Replicate's prediction
     fakes.reset()
     const { REPLICATE_API_TOKEN: _t, ...env } = fakes.env
     void _t
-    await expect(runBuild(dir, {}, env)).rejects.toThrow(/REPLICATE_API_TOKEN/)
+    await expect(runBuild(dir, {}, env)).rejects.toThrow(/missing REPLICATE_API_TOKEN.*REPLICATE_API_TOKEN for video "replicate"/)
     expect(fakes.counts().total).toBe(0)
   })
 

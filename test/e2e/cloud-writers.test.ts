@@ -172,7 +172,7 @@ describe("provider words for money and keys", () => {
     const { ANTHROPIC_API_KEY: _k, ...rest } = env("anthropic")
     void _k
     const before = claude.messages()
-    await expect(runBuild(dir, {}, rest)).rejects.toThrow(/ANTHROPIC_API_KEY/)
+    await expect(runBuild(dir, {}, rest)).rejects.toThrow(/missing ANTHROPIC_API_KEY.*ANTHROPIC_API_KEY for prompts "anthropic"/)
     expect(claude.messages()).toBe(before)
   })
 
