@@ -39,6 +39,13 @@ describe("image/a1111: a self-hosted GPU server", () => {
     const second = await runBuild(dir, {}, env())
     expect(second.summary.built).toEqual([])
     expect(gpu.txt2img()).toBe(mid)
+    // An edit of sentence 2 draws its stills only.
+    fs.writeFileSync(path.join(dir, "transcript.txt"), [story[0], "Heavy snow fell on the old pines."].join("\n"))
+    const third = await runBuild(dir, {}, env())
+    expect(third.summary.failed).toEqual([])
+    expect(third.summary.built.filter((id) => id.endsWith(":image"))).toEqual(third.summary.built.filter((id) => id.endsWith(":image") && id !== "shot:1:image"))
+    expect(gpu.txt2img() - mid).toBe(third.summary.built.filter((id) => id.endsWith(":image")).length)
+    expect(gpu.txt2img() - mid).toBeGreaterThanOrEqual(1)
   })
 
   it("the same seed and prompt find the same picture; --force draws a new seed (a new take)", async () => {
