@@ -7,6 +7,10 @@
  * Why opt-in, not the default: OpenAI's background guide shows text examples only and neither lists nor
  * excludes the image tool; the route adds a mainline model's tokens to each image; and its usage reports only
  * those tokens, so the image part is computed. `image/openai` (the synchronous Images call) stays the default.
+ *
+ * NOT REGISTERED (targets/registry.ts): written, never run against a fake, untested. No build can select it
+ * (`providers: { image: "openai-background" }` is refused as an unknown provider) until it has a fake of the
+ * Responses API with its failures and the tests every provider has.
  */
 import { Effect, Schema } from "effect"
 import { ids, kinds } from "../../src/Film.ts"
