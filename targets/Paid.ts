@@ -16,6 +16,7 @@ import type { Store } from "../src/engine/Store.ts"
 import { PaidAnswerLost } from "../src/providers/Failure.ts"
 import { displayName } from "../src/providers/Names.ts"
 import type { Follow, Journal } from "../src/providers/Keep.ts"
+import * as Once from "../src/providers/Once.ts"
 import { isServiceError } from "../src/providers/Retryable.ts"
 import * as JournalOnDisk from "./Journal.ts"
 import { Settings } from "./Settings.ts"
@@ -43,7 +44,9 @@ export const follow = (ctx: RunContext, provider: string): Effect.Effect<Paying,
     return {
       journal,
       follow: { journal, onKept: emit("kept"), onWaiting: emit("waiting") },
-      repaid: typeof kept.notes[lostNote] === "string" ? kept.notes[lostNote] : undefined
+      // A lost answer noted by an earlier try, or a request an earlier build sent and never saw answered
+      // (killed while the answer was on its way): the request about to be made may pay again, and says so.
+      repaid: typeof kept.notes[lostNote] === "string" ? kept.notes[lostNote] : Once.unansweredWhy(kept.notes)
     }
   })
 

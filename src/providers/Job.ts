@@ -39,6 +39,10 @@ export interface JobSpec<H extends { readonly [k: string]: Json }, E> {
   readonly handleFromSubmit: (bytes: Uint8Array) => H | undefined
   /** The paid create call; it keeps its answer's bytes as "submit" with the handle as notes. */
   readonly submit: Effect.Effect<H, E, Http>
+  /** A create failure that was a refusal (nothing was created): the "sent" note is cleared. */
+  readonly refused?: ((error: E) => boolean) | undefined
+  /** Why a new request may pay again when an earlier build sent a create and stopped before its answer. */
+  readonly unansweredWhy?: string | undefined
   /** One status read (free: the adapter retries it in place). */
   readonly poll: (handle: H) => Effect.Effect<Polled<E>, E, Http>
   /** Cancels a request that has not started; whether the provider took it. */
@@ -97,7 +101,12 @@ export const run = <H extends { readonly [k: string]: Json }, E>(spec: JobSpec<H
     const kept = yield* follow.journal.read
     const fresh = (repaid?: string) =>
       Effect.gen(function*() {
-        const handle = yield* spec.submit
+        // Noted before the create is sent: a kill while its answer is on its way leaves this note and no
+        // handle, and the next build says that its new request may pay a second time.
+        yield* follow.journal.note({ submitSentAt: Date.now() })
+        const handle = yield* spec.submit.pipe(
+          Effect.tapError((e) => (spec.refused?.(e) === true ? follow.journal.note({ submitSentAt: undefined }) : Effect.void))
+        )
         const done = yield* await_(spec, handle, follow)
         return { handle, ...done, resumed: false, ...(repaid === undefined ? {} : { repaid }) } satisfies JobResult<H>
       })
@@ -110,7 +119,10 @@ export const run = <H extends { readonly [k: string]: Json }, E>(spec: JobSpec<H
         yield* follow.journal.note(handle)
       }
     }
-    if (handle === undefined) return yield* fresh()
+    if (handle === undefined) {
+      const unanswered = typeof kept.notes.submitSentAt === "number"
+      return yield* fresh(unanswered ? spec.unansweredWhy ?? "an earlier build sent this request and stopped before its answer arrived (it may have been billed)" : undefined)
+    }
     const resumed = handle
     const answer = kept.answer("answer")
     if (answer !== undefined) return { handle: resumed, bytes: answer, resumed: true, queueMs: 0 } satisfies JobResult<H>

@@ -22,7 +22,20 @@ export interface OnceOptions {
   readonly headers: ReadonlyArray<string>
   /** What the build says it waits for on Ctrl-C ("narration", "shot list"). */
   readonly what: string
+  /** Notes in the journal that the request was sent, until its answer is kept or refused (default true), so
+   *  that a build killed while the answer was on its way is known to pay again (`repaid`). False for a free
+   *  server (a local one), where asking again costs nothing. */
+  readonly markSent?: boolean | undefined
 }
+
+/** The journal's note that a request was sent and its answer not kept yet: `<name>SentAt`. */
+export const sentNote = (name: string) => `${name}SentAt`
+
+/** Why a request about to be sent may pay again: an earlier build sent it, and stopped before its answer came. */
+export const unansweredWhy = (notes: { readonly [k: string]: unknown }): string | undefined =>
+  Object.keys(notes).some((k) => k.endsWith("SentAt") && typeof notes[k] === "number")
+    ? "an earlier build sent this request and stopped before its answer arrived (it may have been billed)"
+    : undefined
 
 export interface OnceAnswer extends HttpResponse {
   /** The answer an earlier run received and kept: nothing new was paid for it. */
@@ -49,17 +62,26 @@ export const send = (service: string, follow: Follow, request: Omit<HttpRequest,
     const earlier = yield* kept(follow, options.name)
     if (earlier !== undefined) return earlier
     const http = yield* Http
+    const mark = options.markSent !== false
+    const sent = sentNote(options.name)
+    if (mark) yield* follow.journal.note({ [sent]: Date.now() })
     const res = yield* finishPaid(
       http.request(service, {
         ...request,
         keep: (answer) => {
           const headers: Record<string, Json> = {}
           for (const h of options.headers) if (answer.headers[h] !== undefined) headers[h] = answer.headers[h]!
-          return follow.journal.keep(options.name, answer.body, options.ext, { [headersNote(options.name)]: headers }).pipe(Effect.ignore)
+          // The answer and the end of the "sent" note in one write.
+          return follow.journal.keep(options.name, answer.body, options.ext, { [headersNote(options.name)]: headers, [sent]: undefined }).pipe(Effect.ignore)
         }
       }),
       follow.onWaiting?.(options.what) ?? Effect.void
+    ).pipe(
+      // Nothing left the machine (a refused connection, a connect time-out): nothing can have been billed.
+      Effect.tapError((f) => (mark && f.reason === "refused" ? follow.journal.note({ [sent]: undefined }) : Effect.void))
     )
+    // A refusal (4xx/5xx) is an answer: the request is settled, and not billed.
+    if (mark && (res.status < 200 || res.status >= 300)) yield* follow.journal.note({ [sent]: undefined })
     return { ...res, resumed: false } satisfies OnceAnswer
   }) as Effect.Effect<OnceAnswer, HttpFailure, Http>
 

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { models, startFakes, type Fakes } from "../fakes/all.ts"
+import * as ElevenFake from "../fakes/elevenlabs.ts"
 import { cliAsync, makeWorkspace, smallConfig } from "./harness.ts"
 
 const lines = ["The fox ran across the frozen river at dawn.", "Snow fell on the pines.", "A hunter watched from the ridge.", "Birds rose from the reeds."]
@@ -138,5 +139,43 @@ describe("kill -9 with paid requests in flight, then resume: nothing paid twice"
     expect(mine().length).toBe(3)
     expect(duplicates(mine().map((p) => p.input))).toBe(0)
     for (const id of processing) expect(fakes.replicate.predictions.get(id)!.status).toBe("succeeded")
+  }, 180_000)
+
+  it("a kill while a paid answer is on its way (ElevenLabs, a Replicate create): the next build pays again and says so (repaid)", async () => {
+    const eleven = await ElevenFake.start()
+    try {
+      const dir = makeWorkspace(lines[1]!, { config: smallConfig(`profile: "cloud",\n  providers: { audio: "elevenlabs", video: "replicate" }`) })
+      const env = { ...fakes.env, ELEVENLABS_BASE_URL: eleven.baseUrl, ELEVENLABS_API_KEY: eleven.apiKey }
+      fakes.reset()
+      fakes.replicate.setOptions({ workMs: 0 })
+      // The narration takes 2 s to come back: the kill lands while it is on its way.
+      eleven.setLatency(() => 2000)
+      const first = await run(dir, env, () => eleven.speeches() >= 1)
+      expect(first.signal).toBe("SIGKILL")
+      eleven.setLatency(() => 0)
+      // The Replicate create takes 2 s to come back: the second kill lands while it is on its way.
+      fakes.replicate.setLatency((req) => (req.method === "POST" && /\/predictions$/.test(req.path) ? 2000 : 0))
+      const creates = fakes.replicate.creates()
+      const second = await run(dir, env, () => fakes.replicate.creates() > creates)
+      expect(second.signal).toBe("SIGKILL")
+      fakes.replicate.setLatency(() => 0)
+      await sleep(2200) // the fake makes the prediction nobody will collect
+      const child = cliAsync(["build", "--json"], { cwd: dir, env })
+      let out = ""
+      child.stdout!.on("data", (c) => (out += String(c)))
+      child.stderr!.resume()
+      const code = await new Promise<number | null>((resolve) => child.on("close", resolve))
+      expect(code).toBe(0)
+      const summary = JSON.parse(out)
+      const repaid = Object.fromEntries(summary.repaid.map((r: { id: string; why: string }) => [r.id, r.why]))
+      expect(repaid["shot:1:video"]).toMatch(/stopped before Replicate's answer arrived: that prediction may be running unseen/)
+      // The narration was paid again by the second run (killed later, but its record was written): the record says so.
+      expect(eleven.speeches()).toBe(2)
+      const records = path.join(dir, ".storyshot", "records")
+      const text = fs.readdirSync(records).flatMap((d) => fs.readdirSync(path.join(records, d)).map((f) => fs.readFileSync(path.join(records, d, f), "utf8"))).join("\n")
+      expect(text).toMatch(/"repaid":\s*"an earlier build sent this request and stopped before its answer arrived/)
+    } finally {
+      await eleven.close()
+    }
   }, 180_000)
 })

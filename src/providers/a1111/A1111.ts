@@ -87,7 +87,7 @@ export const txt2img = Effect.fn("A1111.txt2img")(function*(settings: A1111Setti
     headers: settings.auth === "" ? {} : { authorization: `Basic ${Buffer.from(settings.auth).toString("base64")}` },
     json: body(req),
     answerTimeoutMs: settings.timeoutMs
-  }, { name: "answer", ext: "json", headers: [], what: "image" }).pipe(Effect.mapError((f) => fromHttp(server, f)))
+  }, { name: "answer", ext: "json", headers: [], what: "image", markSent: false }).pipe(Effect.mapError((f) => fromHttp(server, f)))
   let parsed: unknown
   try {
     parsed = JSON.parse(res.text())

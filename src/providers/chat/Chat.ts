@@ -184,7 +184,7 @@ const complete = (settings: ChatSettings, req: ShotListRequest, messages: Readon
       headers: settings.apiKey === "" ? {} : { authorization: `Bearer ${settings.apiKey}` },
       json: requestBody(settings, req, messages),
       answerTimeoutMs: settings.timeoutMs
-    }, { name, ext: "json", headers: ["x-request-id"], what: "shot list" }).pipe(Effect.mapError((f) => fromHttp(w, f)))
+    }, { name, ext: "json", headers: ["x-request-id"], what: "shot list", markSent: !w.local }).pipe(Effect.mapError((f) => fromHttp(w, f)))
     const refusal = refusalOf(res)
     if (refusal !== undefined) {
       const error = fromRefusal(w, refusal)

@@ -268,6 +268,8 @@ const spec = (settings: ReplicateSettings, req: AnimateRequest, spec_: VideoMode
       return isOk(res)
     }).pipe(Effect.orElseSucceed(() => false)),
   isGone: (e) => e.reason === "gone",
+  refused: (e) => e.call === "create" && (e.reason === "rate-limited" || e.reason === "refused" || e.reason === "rejected" || e.reason === "unauthorized" || e.reason === "out-of-credit"),
+  unansweredWhy: "an earlier build sent this clip's create and stopped before Replicate's answer arrived: that prediction may be running unseen (see https://replicate.com/predictions)",
   goneWhy: (handle) => `Replicate no longer held prediction ${handle.predictionId}'s output (outputs are deleted after an hour)`,
   interval: settings.poll
 })
