@@ -31,7 +31,11 @@ const external = [
   "dejavu-fonts-ttf",
   "playwright-core",
   // Loaded only when a remote cache is configured (src/cache/Remote.ts): ~2 MB that every start would parse.
-  "@aws-sdk/*"
+  "@aws-sdk/*",
+  // Loaded only by `serve --queue` and `worker` (src/queue/, src/server/Metrics.ts).
+  "bullmq",
+  "ioredis",
+  "prom-client"
 ]
 
 // Two rewrites of our own sources (src/, targets/), as esbuild reads them:

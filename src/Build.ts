@@ -90,6 +90,8 @@ export interface RunHooks {
   readonly began?: (() => void) | undefined
   /** Pools shared with the other builds of this process (see `Scheduler.BuildOptions.sharedPools`). */
   readonly sharedPools?: Scheduler.BuildOptions["sharedPools"]
+  /** A lease per paid node shared with other machines (`storyshot worker`; see `Scheduler.BuildOptions.claim`). */
+  readonly claim?: Scheduler.BuildOptions["claim"]
   /** Who holds the lock, as the next comer is told (default "storyshot build"). */
   readonly command?: string | undefined
   /** A dry run with pins that are not saved yet: what an edit would build and cost before it is made. */
@@ -177,6 +179,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           retryBaseMs: ProviderConfig.fromEnv(ws.env).retryBaseMs,
           pools: { ...Pools.defaultPools(), ...ws.config.pools },
           sharedPools: hooks.sharedPools,
+          claim: hooks.claim,
           timeoutMs: ws.config.timeoutSeconds * 1000,
           maxCostUsd: maxCost,
           complete: flags.target.length === 0

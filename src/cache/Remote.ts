@@ -12,6 +12,11 @@
  *   client, which would spoil `--json` runs: the warning is switched off (its documented variable).
  * - A missing key is `NoSuchKey` for GET but `NotFound` (no body, so no code) for HEAD.
  * - The SDK is loaded at the first call, not before: it takes ~120 ms to import (more on a busy machine).
+ * - A server error (5xx, a reset connection) on one call is tried again twice, shortly, within the call's
+ *   budget, before it counts as the remote failing: one failure takes the remote down for the rest of the
+ *   build, and a build without its remote may pay again for a request another machine has in flight.
+ *   (s3rver answers 500 when a PUT lands in a folder a concurrent DELETE is removing; S3 itself asks
+ *   clients to retry its 500/503.)
  */
 import type { S3Client } from "@aws-sdk/client-s3"
 import { Context, Effect, Layer, Schema } from "effect"
@@ -78,6 +83,24 @@ const toError = (url: string, op: string, key: string, budgetMs: number, e: unkn
   return make("Failed", `${err.name ?? "error"}${status !== undefined ? ` (HTTP ${status})` : ""}: ${(err.message ?? String(e)).split("\n")[0]}`)
 }
 
+/** Worth one more try: the server failed, not the request (5xx, a reset or dropped connection). */
+const isServerHiccup = (e: unknown) => {
+  const err = (e ?? {}) as SdkError
+  const status = err.$metadata?.httpStatusCode
+  if (err.name === "AbortError" || err.name === "TimeoutError") return false
+  if (status !== undefined) return status >= 500
+  return err.code === "ECONNRESET" || err.code === "EPIPE" || /ECONNRESET|socket hang up/.test(err.message ?? "")
+}
+
+/** Pauses between the tries of a call that met a server error. */
+const hiccupPausesMs = [100, 400]
+/** A pause on the wall clock, not Effect's Clock: it waits for a real server (and tests' TestClock must not hold it). */
+export const wallPause = (ms: number) =>
+  Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), ms)
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
 const isMissing = (e: unknown) => {
   const err = (e ?? {}) as SdkError
   return err.name === "NoSuchKey" || err.name === "NotFound" || (err.$metadata?.httpStatusCode === 404 && err.name !== "NoSuchBucket")
@@ -119,12 +142,18 @@ const makeS3 = (settings: RemoteSettings) =>
       run: (s3: Effect.Effect.Success<typeof connect>, signal: AbortSignal) => Promise<A>,
       missing?: () => A
     ) =>
-      Effect.flatMap(connect, (s3) =>
-        Effect.tryPromise({
-          try: (signal) => run(s3, AbortSignal.any([signal, AbortSignal.timeout(budgetMs)])),
+      Effect.flatMap(connect, (s3) => {
+        const deadline = Date.now() + budgetMs
+        const once = Effect.tryPromise({
+          try: (signal) => run(s3, AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, deadline - Date.now()))])),
           catch: (e) => e
         })
-      ).pipe(
+        const tries = (n: number): Effect.Effect<A, unknown> =>
+          Effect.catchIf(once, (e) => n < hiccupPausesMs.length && isServerHiccup(e) && Date.now() + hiccupPausesMs[n]! < deadline, () =>
+            Effect.zipRight(wallPause(hiccupPausesMs[n]!), tries(n + 1))
+          )
+        return tries(0)
+      }).pipe(
         Effect.catchAll((e) => (missing !== undefined && isMissing(e) ? Effect.succeed(missing()) : Effect.fail(toError(settings.url, op, key, budgetMs, e))))
       )
 

@@ -20,6 +20,12 @@
  *
  * Operations on one fingerprint are applied to the remote in the order they were made (record, then the
  * clearing of the in-flight entry); a read of a fingerprint waits for the writes to it already queued.
+ * So a machine that finds no in-flight entry for a node it found no record of looks for the record again
+ * (the other machine may have finished the node in between): the scheduler reads the entry, then the
+ * record, before a paid node pays.
+ *
+ * A record or entry whose bytes do not parse is read again a few times before it is judged: some
+ * S3-compatible servers (s3rver) serve an object that is being overwritten half-written, or empty.
  *
  * A remote that fails (no connection, no answer within the call's budget, denied, no bucket) is dropped for
  * the rest of the layer's life after ONE warning line: the build goes on locally, pays no further time-outs,
@@ -35,7 +41,7 @@ import { hashJson, sha256, type Json } from "../engine/Hash.ts"
 import type { Outputs } from "../engine/Node.ts"
 import { Store, type NodeRecord, type Service } from "../engine/Store.ts"
 import type { Workspace } from "../Workspace.ts"
-import { budgetFor, RemoteCache, type Remote, type RemoteCacheError } from "./Remote.ts"
+import { budgetFor, RemoteCache, wallPause, type Remote, type RemoteCacheError } from "./Remote.ts"
 import * as Settings from "./Settings.ts"
 
 export interface Options {
@@ -114,6 +120,16 @@ export const objectKey = (hash: string) => `cas/${hash}`
 export const inflightKey = (fingerprint: string) => `inflight/${fingerprint}.json`
 
 const hex64 = /^[0-9a-f]{64}$/
+/** Pauses before reading again a JSON body that did not parse (an overwrite may be under way). */
+const rereadPausesMs = [50, 200, 800]
+const parses = (bytes: Uint8Array) => {
+  try {
+    JSON.parse(Buffer.from(bytes).toString("utf8"))
+    return true
+  } catch {
+    return false
+  }
+}
 /** An object's extension becomes part of a local file name: nothing but a short plain word. */
 const safeExt = /^[a-z0-9]{1,10}$/
 
@@ -208,6 +224,8 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
     const fetches = new Map<string, Promise<Option.Option<NodeRecord>>>()
     /** Fingerprints the remote has no (usable) record of, this run. */
     const misses = new Set<string>()
+    /** Of those, the ones whose remote record (or an object it names) was refused: not looked for again. */
+    const refusedHere = new Set<string>()
     /** Objects known to be in the remote, and objects whose remote copy was refused (sent again, overwriting). */
     const present = new Set<string>()
     const bad = new Set<string>()
@@ -329,6 +347,16 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
 
     // --- fetching ------------------------------------------------------------------------------------
 
+    /** A JSON key's bytes (none: the remote is down; undefined: there is none), read again while they do not parse. */
+    const getJson = (key: string) =>
+      Effect.gen(function* () {
+        for (let i = 0; ; i++) {
+          const got = yield* op(remote.get(key))
+          if (Option.isNone(got) || got.value === undefined || parses(got.value) || i >= rereadPausesMs.length) return got
+          yield* wallPause(rereadPausesMs[i]!)
+        }
+      })
+
     /** Fetches one object into the local store; why not, when its bytes cannot be had or do not match. */
     const fetchObject = (hash: string, ext: string, size: number | undefined, what: string) =>
       Effect.gen(function* () {
@@ -360,7 +388,7 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
 
     const fetchRecord = (fingerprint: string): Effect.Effect<Option.Option<NodeRecord>> =>
       Effect.gen(function* () {
-        const got = yield* op(remote.get(recordKey(fingerprint)))
+        const got = yield* getJson(recordKey(fingerprint))
         if (Option.isNone(got)) return Option.none()
         if (got.value === undefined) {
           misses.add(fingerprint)
@@ -369,6 +397,7 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
         const r = checkRecord(fingerprint, got.value)
         if (typeof r === "string") {
           misses.add(fingerprint)
+          refusedHere.add(fingerprint)
           stats.refused++
           options.warn(`remote cache: the record ${fingerprint.slice(0, 12)}… is refused (${r}); its node is built here`)
           return Option.none()
@@ -377,6 +406,7 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
           const failed = yield* fetchObject(o.hash, o.ext, o.size, `${r.id}'s "${o.name}"`)
           if (failed !== undefined) {
             if (failed !== "down" && failed !== "local") misses.add(fingerprint)
+            if (failed === "refused") refusedHere.add(fingerprint)
             return Option.none()
           }
         }
@@ -407,12 +437,25 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
     const fetchInflight = (fingerprint: string): Effect.Effect<Json | undefined> =>
       Effect.gen(function* () {
         yield* queued(fingerprint)
-        const got = yield* op(remote.get(inflightKey(fingerprint)))
-        if (Option.isNone(got) || got.value === undefined) return undefined
+        const got = yield* getJson(inflightKey(fingerprint))
+        if (Option.isNone(got)) return undefined
+        if (got.value === undefined) {
+          // None: if another machine finished the node since its record was looked for, the record is there
+          // now (it is written before the entry is cleared). Fetched into the local store, where the
+          // scheduler's second look finds it.
+          if (!remoteInflight.has(fingerprint) && !refusedHere.has(fingerprint) && Option.isNone(yield* local.getRecord(fingerprint))) {
+            misses.delete(fingerprint)
+            yield* fetchRecord(fingerprint)
+          }
+          return undefined
+        }
         let handle: Json
         try {
           handle = JSON.parse(Buffer.from(got.value).toString("utf8")) as Json
         } catch {
+          options.warn(
+            `remote cache: the in-flight entry ${fingerprint.slice(0, 12)}… does not parse (read ${rereadPausesMs.length + 1} times): the request another machine started cannot be collected, and this node may pay for it again`
+          )
           return undefined
         }
         const missing = new Set<string>()
@@ -463,6 +506,7 @@ export const make = (local: Service, remote: Remote, options: Options): Effect.E
     const store: Service = {
       ...local,
       getRecord,
+      settled: (fingerprint) => queued(fingerprint).pipe(Effect.timeoutOption(flushMs), Effect.asVoid),
       putRecord: (r) => Effect.zipRight(local.putRecord(r), send(r.fingerprint, sendRecord(r))),
       deleteRecord: (fingerprint) =>
         Effect.zipRight(

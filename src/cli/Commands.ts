@@ -246,6 +246,37 @@ export const serveOptions = {
     Options.withPseudoName("DIR"),
     Options.optional,
     Options.withDescription("Serve every workspace (project) in this folder, and create new ones there (default: the current workspace only).")
+  ),
+  queue: Options.text("queue").pipe(
+    Options.withPseudoName("redis://HOST:PORT"),
+    Options.optional,
+    Options.withDescription(
+      "Put builds on this Redis queue (BullMQ) for `storyshot worker` processes to run, instead of running them here (default: STORYSHOT_QUEUE; unset: builds run in this process)."
+    )
+  )
+}
+
+export const workerOptions = {
+  queue: Options.text("queue").pipe(
+    Options.withPseudoName("redis://HOST:PORT"),
+    Options.optional,
+    Options.withDescription("The Redis queue `storyshot serve --queue` puts builds on (default: STORYSHOT_QUEUE).")
+  ),
+  concurrency: Options.integer("concurrency").pipe(
+    Options.withPseudoName("N"),
+    Options.withDefault(1),
+    Options.withDescription("How many builds this worker runs at once (default 1).")
+  ),
+  limit: Options.keyValueMap("limit").pipe(
+    Options.optional,
+    Options.withDescription(
+      "A provider's limit across all workers, e.g. --limit openai=2 (default: the project's `pools` setting). Every worker should be given the same."
+    )
+  ),
+  metricsPort: Options.integer("metrics-port").pipe(
+    Options.withPseudoName("PORT"),
+    Options.optional,
+    Options.withDescription("Serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0: any free port, printed at start).")
   )
 }
 
@@ -305,6 +336,11 @@ export const subcommands = [
   Command.make("serve", serveOptions, lazy(() => import("./serve.ts"))).pipe(
     Command.withDescription(
       "Serve the studio: a web page and a REST API (Swagger UI at /docs) to create projects, see the plan and its price, build, watch progress live, re-roll or re-prompt a shot and download the film. Builds there are ordinary builds: same store, lock and money rules."
+    )
+  ),
+  Command.make("worker", workerOptions, lazy(() => import("./worker.ts"))).pipe(
+    Command.withDescription(
+      "Run builds from the queue that `storyshot serve --queue` fills (Redis, BullMQ), with other workers on this or other machines: no two workers pay for the same node, provider limits hold across all of them, and a worker that dies has its build finished by another without paying twice."
     )
   ),
   cacheCommand

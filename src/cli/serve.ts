@@ -29,6 +29,21 @@ export const handler = (flags: Flags<typeof serveOptions>) =>
       })
     if (token !== undefined && token.length < 16)
       return yield* new Session.UsageError({ message: "STORYSHOT_TOKEN is shorter than 16 characters: use a long random one (e.g. a UUID)" })
+    // serve --queue (issue 19): builds go to `storyshot worker` processes through Redis.
+    const queueUrl = Option.getOrUndefined(flags.queue) ?? (env.STORYSHOT_QUEUE?.trim() || undefined)
+    const Redis = queueUrl === undefined ? undefined : yield* Effect.promise(() => import("../queue/Redis.ts"))
+    const queue = queueUrl === undefined ? undefined : Redis!.parseUrl(queueUrl)
+    if (typeof queue === "string") return yield* new Session.UsageError({ message: `--queue: ${queue}` })
+    if (queue !== undefined) yield* Redis!.connect(queue).pipe(Effect.scoped, Effect.mapError((e) => new Session.UsageError({ message: e.message })))
+    const Metrics = yield* Effect.promise(() => import("../server/Metrics.ts"))
+    const metrics = yield* Effect.promise(async () => {
+      if (queue === undefined) return Metrics.make()
+      const [{ Queue }, { Redis: IORedis }] = await Promise.all([import("bullmq"), import("ioredis")])
+      const connection = new IORedis(queue.url, { maxRetriesPerRequest: 3 })
+      connection.on("error", () => {})
+      const depth = new Queue(queue.name, { connection })
+      return Metrics.make({ queueDepth: () => depth.getJobCounts("waiting", "active", "delayed") })
+    })
     const Server = yield* Effect.promise(() => import("../server/Server.ts"))
     const shown = flags.host.includes(":") ? `[${flags.host}]` : flags.host
     const layer = Server.layer({
@@ -37,9 +52,11 @@ export const handler = (flags: Flags<typeof serveOptions>) =>
       root: Option.getOrUndefined(rootDir),
       workspace,
       token,
+      queue,
+      metrics,
       onListen: ({ port }) =>
         process.stderr.write(
-          `storyshot serve: http://${shown}:${port}/  (API: /docs, /openapi.json)  ${Option.isSome(rootDir) ? `projects in ${rootDir.value}` : `workspace ${workspace}`}${token ? "  · token required" : ""}  · Ctrl-C stops\n`
+          `storyshot serve: http://${shown}:${port}/  (API: /docs, /openapi.json, /metrics)  ${Option.isSome(rootDir) ? `projects in ${rootDir.value}` : `workspace ${workspace}`}${queue ? `  · builds queued on ${queue.shown} for storyshot worker` : ""}${token ? "  · token required" : ""}  · Ctrl-C stops\n`
         )
     })
     return yield* Layer.launch(layer).pipe(

@@ -66,6 +66,11 @@ export interface BuildOptions {
   readonly complete?: boolean | undefined
   /** Within a pool, nodes of higher priority get a slot first (default: all 0, arrival order). */
   readonly priority?: ((node: NodeSpec) => number) | undefined
+  /**
+   * Taken before a paid node pays, and held until its record is written (the effect's scope): a lease on the
+   * fingerprint that other machines respect (`storyshot worker`), so that two of them never pay for one node.
+   */
+  readonly claim?: ((node: NodeSpec, fingerprint: string) => Effect.Effect<void, never, Scope.Scope>) | undefined
 }
 
 export interface BuildResult {
@@ -130,7 +135,8 @@ export const build = <R>(graph: Graph<R>, options: BuildOptions): Effect.Effect<
         timeoutMs: options.timeoutMs ?? 30 * 60_000,
         maxCostUsd: options.maxCostUsd,
         complete: options.complete === true,
-        priority: options.priority
+        priority: options.priority,
+        claim: options.claim
       }
     })
     const cycle = findCycle(state.specs.keys(), depsOf(state))

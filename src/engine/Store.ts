@@ -118,6 +118,12 @@ export class Store extends Context.Tag("storyshot/Store")<
     readonly getInflight: (fingerprint: string) => Effect.Effect<Json | undefined>
     readonly putInflight: (fingerprint: string, handle: Json) => Effect.Effect<void, StoreError>
     readonly deleteInflight: (fingerprint: string) => Effect.Effect<void>
+    /**
+     * Waits until what was written for this fingerprint has reached wherever this store also sends it (a
+     * remote cache's write-behind); absent for a store that sends nothing. A claim shared with other
+     * machines is let go only after it, so the next holder finds the record or the entry there.
+     */
+    readonly settled?: ((fingerprint: string) => Effect.Effect<void>) | undefined
     /** Every in-flight entry. */
     readonly inflights: Effect.Effect<ReadonlyArray<{ readonly fingerprint: string; readonly handle: Json }>>
     /** Removes objects that nothing refers to (records, their takes, in-flight entries); how many and bytes. */

@@ -13,6 +13,7 @@ import { Cause, Effect, Layer, Option } from "effect"
 import { Api } from "./Api.ts"
 import { BuildsLive, FilesLive, ProjectsLive, SessionLive, StoryLive } from "./Handlers.ts"
 import * as LocalJobs from "./LocalJobs.ts"
+import * as Metrics from "./Metrics.ts"
 import * as Page from "./Page.ts"
 import { Projects } from "./Projects.ts"
 import * as Security from "./Security.ts"
@@ -26,6 +27,10 @@ export interface Options {
   readonly workspace?: string | undefined
   readonly token?: string | undefined
   readonly maxBodyBytes?: number | undefined
+  /** Builds go on this queue for `storyshot worker` (issue 19), instead of running in this process. */
+  readonly queue?: import("../queue/Redis.ts").QueueSettings | undefined
+  /** Prometheus metrics at `/metrics`. */
+  readonly metrics?: Metrics.Metrics | undefined
   /** Told where the server listens once it does (port 0 picks a free one). */
   readonly onListen?: ((address: { readonly host: string; readonly port: number }) => void) | undefined
 }
@@ -88,6 +93,14 @@ const JsonErrors = HttpApiBuilder.middleware((app) =>
   )
 )
 
+/** Who runs the builds: this process, or the workers behind a queue; counted for /metrics either way. */
+const jobs = (options: Options) => {
+  const runner = options.queue
+    ? Layer.unwrapEffect(Effect.promise(() => import("../queue/QueueJobs.ts")).pipe(Effect.map((q) => q.layer(options.queue!))))
+    : LocalJobs.layer
+  return options.metrics ? Metrics.counted(options.metrics).pipe(Layer.provide(runner)) : runner
+}
+
 export const layer = (options: Options) => {
   const maxBodyBytes = options.maxBodyBytes ?? Security.defaultMaxBodyBytes
   const security = Security.middleware({ token: options.token, host: options.host, maxBodyBytes })
@@ -105,9 +118,10 @@ export const layer = (options: Options) => {
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(Page.layer),
+    Layer.provide(options.metrics ? Metrics.route(options.metrics) : Layer.empty),
     Layer.provide(JsonErrors),
     Layer.provide(api),
-    Layer.provide(LocalJobs.layer),
+    Layer.provide(jobs(options)),
     Layer.provide(Projects.layer({ root: options.root, workspace: options.workspace })),
     // Status polls and event streams would make a span per poll (with every header as an attribute).
     HttpMiddleware.withTracerDisabledWhen((req) => /\/builds\/[^/]+$|\/events$/.test(req.url.split("?")[0] ?? ""))

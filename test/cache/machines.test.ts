@@ -53,6 +53,14 @@ const build = (dir: string, env: Record<string, string>, onEvent: (e: BuildEvent
     }) as Effect.Effect<{ summary: Build.Summary; events: Array<BuildEvent>; warnings: Array<string> }, unknown, never>
   )
 
+const readQuietly = (file: string) => {
+  try {
+    return fs.readFileSync(file, "utf8")
+  } catch {
+    return ""
+  }
+}
+
 const film = (dir: string) => fs.readFileSync(path.join(dir, "out", "final.mp4"))
 const filesUnder = (dir: string): Array<string> =>
   fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]))
@@ -197,9 +205,23 @@ describe("a request in flight is shared", () => {
       const child = cliAsync(["build", "--quiet"], { cwd: a, env })
       let stderr = ""
       child.stderr!.on("data", (c) => (stderr += String(c)))
-      // Killed once fal has the clip's request and the bucket has its in-flight entry.
-      const deadline = Date.now() + 60_000
-      while (Date.now() < deadline && !(slow.counts().videoSubmits === 1 && s3.objects().some((k) => k.startsWith("inflight/inflight/")))) await new Promise((r) => setTimeout(r, 50))
+      // Killed once fal has the clip's request, the bucket has that request's in-flight entry (not just any
+      // entry: the image's may still be there, not yet cleared), and every record A wrote is in the bucket.
+      // A kill before that is a kill before the upload: nothing another machine could collect (the window
+      // between fal's answer and the entry's upload is real, and no design closes it; the worker's lease does
+      // for workers). Waiting for exactly this makes the test say what it claims, under any load.
+      const localRecords = () =>
+        fs.existsSync(path.join(a, ".storyshot", "records")) ? filesUnder(path.join(a, ".storyshot", "records")).map((f) => path.basename(f)).filter((f) => f.endsWith(".json")) : []
+      const ready = () => {
+        const keys = s3.objects()
+        const sent = new Set(keys.filter((k) => k.startsWith("inflight/ac/")).map((k) => k.slice("inflight/ac/".length)))
+        const clipInFlight = keys.some((k) => k.startsWith("inflight/inflight/") && readQuietly(s3.file(k)).includes("kling-video"))
+        const records = localRecords()
+        return slow.counts().videoSubmits === 1 && clipInFlight && records.length > 0 && records.every((f) => sent.has(f))
+      }
+      const deadline = Date.now() + 90_000
+      while (Date.now() < deadline && !ready()) await new Promise((r) => setTimeout(r, 25))
+      expect(ready()).toBe(true)
       child.kill("SIGKILL")
       await new Promise((r) => child.once("close", r))
       expect(slow.counts().videoSubmits).toBe(1)
@@ -209,9 +231,11 @@ describe("a request in flight is shared", () => {
       const onB = await build(b, env)
       expect(onB.summary.failed).toEqual([])
       const counts = slow.counts()
+      if (paid(counts) !== 0) console.log(`B paid: ${JSON.stringify(counts)}; B built ${onB.summary.built.join(", ")}; warnings ${JSON.stringify(onB.warnings)}; A's stderr: ${stderr}`)
       // B asked fal about A's request and paid for nothing new.
       expect(paid(counts)).toBe(0)
       expect(counts.total).toBeGreaterThan(0)
+      expect(onB.warnings).toEqual([])
       expect(onB.summary.built).toContain("shot:1:video")
       // Collected and recorded: the shared entry is cleared.
       expect(s3.objects().filter((k) => k.startsWith("inflight/inflight/"))).toEqual([])

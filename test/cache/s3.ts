@@ -27,6 +27,8 @@ export interface S3 {
   readonly env: (prefix?: string) => Record<string, string>
   /** Stops the server (a remote that goes away); `start` brings it back on the same port. */
   readonly stop: () => Promise<void>
+  /** The next `times` requests whose path starts with `/bucket/<prefix>` are answered 500 InternalError (a server's hiccup). */
+  readonly failNext: (prefix: string, times?: number) => { readonly failed: () => number }
   readonly start: () => Promise<void>
   readonly close: () => Promise<void>
 }
@@ -45,13 +47,30 @@ export const startS3 = async (): Promise<S3> => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "storyshot-s3-"))
   let port = 0
   let server: S3rver | undefined
+  const faults: Array<{ prefix: string; left: number; failed: number }> = []
   const start = async () => {
     server = new S3rver({ port, address: "127.0.0.1", directory: dir, silent: true, configureBuckets: [{ name: bucket }] })
+    // First in line (s3rver is a Koa app): the injected faults.
+    ;(server as unknown as { middleware: Array<unknown> }).middleware.unshift(
+      async (ctx: { path: string; status: number; type: string; body: string }, next: () => Promise<void>) => {
+        const fault = faults.find((f) => f.left > 0 && ctx.path.startsWith(`/${bucket}/${f.prefix}`))
+        if (!fault) return next()
+        fault.left--
+        fault.failed++
+        ctx.status = 500
+        ctx.type = "application/xml"
+        ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>`
+      }
+    )
     port = (await server.run()).port
   }
   await start()
+  // A remote that goes away goes away for every connection: Node's close() alone keeps serving the requests of
+  // sockets already open (a busy client's kept-alive ones), so a build could go on talking to a "stopped" server.
   const stop = async () => {
-    await server?.close()
+    const closing = server?.close()
+    ;(server as unknown as { httpServer?: { closeAllConnections?: () => void } } | undefined)?.httpServer?.closeAllConnections?.()
+    await closing
     server = undefined
   }
   const root = path.join(dir, bucket)
@@ -64,15 +83,29 @@ export const startS3 = async (): Promise<S3> => {
       walk(root)
         .filter((f) => f.endsWith("._S3rver_object"))
         .map((f) => path.relative(root, f).slice(0, -"._S3rver_object".length).split(path.sep).join("/")),
-    env: (prefix = `p${randomBytes(3).toString("hex")}`) => ({
+    env: (prefix = `p${randomBytes(3).toString("hex")}`) => {
+      // s3rver removes a key's folder when its last key is deleted; a PUT into that folder at that moment
+      // fails (a 500, and an unhandled stream error inside s3rver: "ENOENT ... open ..._S3rver_object").
+      // Real S3 has no folders. A file that is not an object keeps the folders of keys that come and go.
+      for (const sub of ["inflight", "ac"]) {
+        fs.mkdirSync(path.join(root, prefix, sub), { recursive: true })
+        fs.writeFileSync(path.join(root, prefix, sub, ".keep-folder"), "")
+      }
+      return {
       STORYSHOT_REMOTE_CACHE: `s3://${bucket}/${prefix}`,
       AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}`,
       AWS_ACCESS_KEY_ID: credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
       AWS_REGION: "us-east-1"
-    }),
+      }
+    },
     stop,
     start,
+    failNext: (prefix, times = 1) => {
+      const fault = { prefix, left: times, failed: 0 }
+      faults.push(fault)
+      return { failed: () => fault.failed }
+    },
     close: async () => {
       await stop()
       fs.rmSync(dir, { recursive: true, force: true })

@@ -63,7 +63,7 @@ describe("verify in its own pool", () => {
   it.live("the verify pool's limit holds for verification, and the provider slot is free while it runs", () =>
     Effect.gen(function* () {
       const w = watch()
-      const nodes = Array.from({ length: 8 }, (_, i) => node(`clip:${i + 1}`))
+      const nodes = Array.from({ length: 8 }, (_, i) => node(`clip:${i + 1}`, { n: i + 1 }))
       const r = yield* build(clipRule(w, true), nodes, { pools: { provider: 1, ffmpeg: 2 } })
       expect(r.built).toHaveLength(8)
       expect(w.peak.get("verify")).toBe(2)
@@ -75,7 +75,7 @@ describe("verify in its own pool", () => {
   it.live("without a verify pool, verification holds the rule's own slot (as before)", () =>
     Effect.gen(function* () {
       const w = watch()
-      const nodes = Array.from({ length: 4 }, (_, i) => node(`clip:${i + 1}`))
+      const nodes = Array.from({ length: 4 }, (_, i) => node(`clip:${i + 1}`, { n: i + 1 }))
       yield* build(clipRule(w, false), nodes, { pools: { provider: 1, ffmpeg: 2 } })
       // The one provider slot is this clip's own while it is checked: no other clip is being made.
       expect(w.providerBusyDuringVerify.every((n) => n === 0)).toBe(true)
@@ -113,7 +113,7 @@ describe("a part of a rule in another pool", () => {
             return { clip: { value: ctx.node.id } }
           })
       }
-      const nodes = Array.from({ length: 6 }, (_, i) => node(`clip:${i + 1}`))
+      const nodes = Array.from({ length: 6 }, (_, i) => node(`clip:${i + 1}`, { n: i + 1 }))
       const r = yield* build(rule, nodes, { pools: { provider: 4, upload: 1 } })
       expect(r.built).toHaveLength(6)
       expect(w.peak.get("upload")).toBe(1)

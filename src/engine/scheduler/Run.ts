@@ -6,9 +6,14 @@
  * One attempt is: a slot in the node's pool → (first attempt: the cost cap's check) → `run` under the
  * time-out → `verify` → the outputs stored. A failed attempt gives its slot back while it waits for the
  * next one (a node waiting out a Retry-After does not keep other nodes from the provider's pool).
+ *
+ * A paid node, once it has its slot and before it pays, takes the build's claim on its fingerprint (when the
+ * build has one: a lease shared by workers) and looks again for its in-flight entry and then its record:
+ * another machine sharing the store's remote may have finished it while this one waited. It writes the
+ * record before it clears the entry, so reading in that order, one of the two is seen (or it had not begun).
  */
 import * as fs from "node:fs"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Option, Scope } from "effect"
 import { isStoreFailure, StoreError } from "../Atomic.ts"
 import * as Cost from "../Cost.ts"
 import { hashJson } from "../Hash.ts"
@@ -19,6 +24,7 @@ import type { NodeRecord } from "../Store.ts"
 import * as Budget from "./Budget.ts"
 import { BudgetExceeded, messageOf, NodeTimeout, OutputMissing } from "./Errors.ts"
 import { failed, noteRepaid, noteStoreFailure, recordBuilt } from "./Outcome.ts"
+import { takeHit } from "./Fresh.ts"
 import { estimateOf } from "./Plan.ts"
 import { poolFor, type BuildState, type Miss } from "./State.ts"
 
@@ -35,6 +41,11 @@ export const sumCosts = (requests: ReadonlyArray<Cost.RequestRecord>): Cost.Cost
 
 /** The rule's time-out fired (a private marker: a rule's own TimeoutException stays its own). */
 class TimedOut {}
+
+/** Found, looked for again before paying: another machine finished the node (a private marker). */
+class FoundStored {
+  constructor(readonly record: NodeRecord) {}
+}
 
 /** Moves produced files into the store (after checking they are there) and hashes values. */
 const ingest = (state: BuildState, id: string, produced: Produced) =>
@@ -78,7 +89,7 @@ const diskFailure = (state: BuildState, id: string, dir: string, error: unknown)
     })
   })
 
-export const runRule = Effect.fn("Scheduler.runNode")(function* (
+export const runRule = (
   state: BuildState,
   spec: NodeSpec,
   rule: Rule<any, any>,
@@ -86,6 +97,25 @@ export const runRule = Effect.fn("Scheduler.runNode")(function* (
   data: Fingerprint.FingerprintData,
   deps: ReadonlyArray<Dep>,
   previousRecord: NodeRecord | undefined
+) =>
+  // `held` keeps the claim (if any) until the record is written, however the node ends.
+  Effect.acquireUseRelease(
+    Scope.make(),
+    (held) => runHeld(state, spec, rule, fingerprint, data, deps, previousRecord, held),
+    // A claim is let go once the store has sent what it wrote for the node (the next holder must see it).
+    (held, exit) =>
+      Effect.zipRight(state.settings.claim && state.store.settled ? state.store.settled(fingerprint) : Effect.void, Scope.close(held, exit))
+  )
+
+const runHeld = Effect.fn("Scheduler.runNode")(function* (
+  state: BuildState,
+  spec: NodeSpec,
+  rule: Rule<any, any>,
+  fingerprint: string,
+  data: Fingerprint.FingerprintData,
+  deps: ReadonlyArray<Dep>,
+  previousRecord: NodeRecord | undefined,
+  held: Scope.Scope
 ) {
   const { store, events, settings } = state
   const id = spec.id
@@ -165,12 +195,27 @@ export const runRule = Effect.fn("Scheduler.runNode")(function* (
       )
     )
 
+  /** Once, before paying: the claim, then the in-flight entry and the record looked for again. */
+  let claimed = false
+  const claimAndLookAgain = Effect.gen(function* () {
+    claimed = true
+    if (settings.claim) yield* Scope.extend(settings.claim(spec, fingerprint), held)
+    if (settings.force.has(id)) return undefined
+    yield* store.getInflight(fingerprint)
+    const found = yield* store.getRecord(fingerprint)
+    return Option.isSome(found) ? new FoundStored(found.value) : undefined
+  })
+
   const attemptOnce = (dir: string) =>
     Effect.gen(function* () {
       attempt++
       const ctx = context(dir)
-      const produced: Produced = yield* poolFor(state, pool).withPermit(
+      const produced: Produced | FoundStored = yield* poolFor(state, pool).withPermit(
         Effect.gen(function* () {
+          if (paid && !claimed) {
+            const found = yield* claimAndLookAgain
+            if (found) return found
+          }
           if (!reservation) reservation = yield* Budget.reserve(state, spec, paid, estimate)
           yield* events.emit({ _tag: "Started", id, stage: spec.stage, attempt, pool })
           const produced: Produced = yield* runTimed(ctx)
@@ -179,6 +224,7 @@ export const runRule = Effect.fn("Scheduler.runNode")(function* (
         }),
         priority
       )
+      if (produced instanceof FoundStored) return produced
       if (rule.verify && verifyPool !== undefined) yield* poolFor(state, verifyPool).withPermit(rule.verify(produced, ctx), priority)
       return yield* ingest(state, id, produced)
     })
@@ -207,6 +253,12 @@ export const runRule = Effect.fn("Scheduler.runNode")(function* (
     Effect.ensuring(Effect.sync(() => reservation?.release()))
   )
 
+  if (outputs instanceof FoundStored) {
+    const r = outputs.record
+    const { result, event } = takeHit(state, spec, fingerprint, deps, data, { outputs: r.outputs, hash: r.hash, cost: r.cost, ms: r.endedAt - r.startedAt })
+    yield* events.emit(event)
+    return result
+  }
   const cost = costOf()
   yield* Effect.annotateCurrentSpan({
     "node.attempts": attempt,

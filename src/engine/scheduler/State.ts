@@ -50,6 +50,7 @@ export interface Settings {
   readonly complete: boolean
   /** Within a pool, higher runs first; equal priorities keep arrival order. */
   readonly priority: ((node: NodeSpec) => number) | undefined
+  readonly claim: ((node: NodeSpec, fingerprint: string) => Effect.Effect<void, never, Scope.Scope>) | undefined
 }
 
 export interface BuildState {

@@ -1,0 +1,213 @@
+/**
+ * `storyshot worker`: takes builds off the queue (BullMQ) and runs each one as `storyshot build` would
+ * (`Build.run`: the same checks, store, workspace lock and money rules), with two things added for sharing:
+ *
+ * - a lease per paid node (Lease.ts): two workers never pay for one node, also across projects that share
+ *   sentences (one fingerprint, two stores, the remote cache between them);
+ * - the providers' limits held across workers (Limiter.ts): `pools` of the project (or `--limit`), counted
+ *   in Redis, so three workers with `openai: 2` send at most two image requests at once between them.
+ *
+ * A worker killed with -9 stops renewing its job's lock: BullMQ puts the job back after about
+ * `lockMs + stalledMs` and another worker runs it. That build finds what the first one finished (the store,
+ * the remote cache) and the requests it left in flight (its in-flight entries), and collects them; the dead
+ * worker's leases run out after `leaseMs`, so nothing is paid twice.
+ *
+ * The job's view and its events go to the server through Redis (Jobs.ts), and are kept beside the project's
+ * store as a local job's are (src/server/Journal.ts), so `storyshot runs` and a restarted server see them.
+ */
+import * as os from "node:os"
+import type { Job as BullJob, Worker as BullWorker } from "bullmq"
+import type { Redis as IORedis } from "ioredis"
+import { Cause, Effect, Exit, FiberSet, Option } from "effect"
+import * as Build from "../Build.ts"
+import * as Cost from "../engine/Cost.ts"
+import type { BuildEvent } from "../engine/Events.ts"
+import * as Journal from "../server/Journal.ts"
+import type { ServerEvent } from "../server/Jobs.ts"
+import type { Metrics } from "../server/Metrics.ts"
+import * as Progress from "../server/Progress.ts"
+import type { Job } from "../server/Schemas.ts"
+import * as Secrets from "../server/Secrets.ts"
+import * as Workspace from "../Workspace.ts"
+import type { QueuedBuild, Relayed, Timings } from "./Jobs.ts"
+import * as Lease from "./Lease.ts"
+import * as Limiter from "./Limiter.ts"
+import { connect, keys, type QueueSettings } from "./Redis.ts"
+
+export interface Options {
+  readonly settings: QueueSettings
+  readonly concurrency: number
+  /** Provider limits across workers, over the projects' own `pools` (e.g. { openai: 2 }). */
+  readonly limits: Readonly<Record<string, number>>
+  readonly timings: Timings
+  readonly metrics?: Metrics | undefined
+  /** One line for the person running the worker. */
+  readonly log: (line: string) => void
+  /** Told once the worker takes jobs. */
+  readonly ready?: (() => void) | undefined
+}
+
+/** A job's view from its progress, as the server shows a local job's (LocalJobs.ts). */
+const view = (base: Job, progress: Progress.Progress): Job => {
+  const p = progress.snapshot()
+  return { ...base, progress: { done: p.done, total: p.total, stages: p.stages }, running: p.running, spent: p.spent, left: p.left, built: p.built, cached: p.cached, failed: p.failed }
+}
+
+const baseJob = (data: QueuedBuild, createdAt: number): Job => ({
+  id: data.runId,
+  project: data.projectId,
+  state: "queued",
+  label: data.order.label,
+  targets: [...data.order.targets],
+  retake: [...data.order.retake],
+  createdAt,
+  startedAt: null,
+  endedAt: null,
+  progress: { done: 0, total: 0, stages: [] },
+  running: [],
+  spent: Cost.zero,
+  left: null,
+  built: [],
+  cached: 0,
+  failed: [],
+  wallMs: null,
+  error: null
+})
+
+/** Runs one queued build; resolves with what it built (BullMQ keeps it as the job's result). */
+const runOne = (redis: IORedis, options: Options, data: QueuedBuild, job: BullJob<QueuedBuild>) =>
+  Effect.gen(function* () {
+    const ws = yield* Workspace.load({ cwd: data.dir, env: process.env })
+    const secrets = Secrets.secretsOf(ws.env, process.env)
+    const progress = Progress.make()
+    let current = baseJob(data, job.timestamp)
+    let began = false
+    const relay = (event: ServerEvent) => {
+      const message: Relayed = { dir: data.dir, event }
+      void redis.publish(keys.events, JSON.stringify(message)).catch(() => {})
+    }
+    const save = () =>
+      Journal.write(ws.storeDir, { job: current, pid: process.pid, hostname: os.hostname(), began, profile: ws.config.profile })
+    const onEvent = (raw: BuildEvent) => {
+      const event = Secrets.redactJson(raw, secrets)
+      progress.onEvent(event)
+      options.metrics?.onEvent(event)
+      Journal.appendEvent(ws.storeDir, data.runId, event)
+      relay({ _tag: "Build", job: data.runId, event })
+    }
+    const resumed = job.attemptsStarted > 1 || (job.stalledCounter ?? 0) > 0
+    if (resumed) onEvent({ _tag: "Warning", message: `resumed by worker ${os.hostname()}:${process.pid} after the worker that had it stopped: what it finished and started is collected, not paid again` })
+    const limits = { ...ws.config.pools, ...options.limits }
+    const hooks: Build.RunHooks = {
+      runId: data.runId,
+      command: `storyshot worker (${os.hostname()}:${process.pid})`,
+      preview: progress.preview,
+      sharedPools: new Limiter.SharedPools((name) =>
+        Limiter.machinePools.has(name) ? undefined : Limiter.make(redis, name, limits[name] ?? 4, { leaseMs: options.timings.leaseMs })
+      ),
+      claim: Lease.claimer(redis, {
+        leaseMs: options.timings.leaseMs,
+        onWait: (node) => onEvent({ _tag: "Warning", message: `${node.id}: another worker is paying for it (same fingerprint): waiting for its result` }),
+        onLost: (node) => onEvent({ _tag: "Warning", message: `${node.id}: this worker's lease ran out before the node ended (the process stalled): another worker may pay for it too` })
+      }),
+      began: () => {
+        began = true
+        current = { ...current, state: "running", startedAt: Date.now() }
+        save()
+        relay({ _tag: "Job", job: view(current, progress) })
+      }
+    }
+    const flags: Build.BuildFlags = {
+      target: data.order.targets,
+      force: data.order.force,
+      keepGoing: data.order.keepGoing,
+      dryRun: false,
+      json: false,
+      quiet: true,
+      profile: Option.none(),
+      maxCost: Option.fromNullable(data.order.maxCost),
+      retake: data.order.retake
+    }
+    options.log(`${data.projectId}: ${data.order.label} (run ${data.runId})${resumed ? ", resumed" : ""}`)
+    const exit = yield* Effect.exit(Build.run(ws, flags, onEvent, hooks) as Effect.Effect<Build.Summary, unknown>)
+    const endedAt = Date.now()
+    let ended: Partial<Job> & Pick<Job, "state" | "error">
+    if (Exit.isSuccess(exit)) {
+      const s = exit.value
+      ended = {
+        state: s.failed.length > 0 || s.storeFailure || s.blockedByBudget.length > 0 ? "failed" : "done",
+        error: s.storeFailure?.message ?? (s.failed.length > 0 ? `${s.failed.length} target(s) failed: ${s.failed[0]!.id}: ${s.failed[0]!.error}` : null),
+        spent: s.cost,
+        built: s.built,
+        cached: s.cached.length,
+        failed: s.failed.map(({ id, error }) => ({ id, error })),
+        wallMs: s.wallMs
+      }
+    } else if (Cause.isInterruptedOnly(exit.cause)) {
+      // Stopped with the worker: the job goes back to the queue (its lock runs out) and resumes elsewhere.
+      ended = { state: "interrupted", error: "the worker stopped during this build: another worker resumes it" }
+    } else {
+      const failure = Cause.failureOption(exit.cause)
+      ended = {
+        state: "failed",
+        error: Option.match(failure, { onNone: () => Cause.pretty(exit.cause).split("\n")[0] ?? "the build stopped", onSome: (e) => (e as { message?: string }).message ?? String(e) })
+      }
+    }
+    const p = progress.snapshot()
+    current = Secrets.redactJson(
+      {
+        ...current,
+        progress: { done: p.done, total: p.total, stages: p.stages },
+        running: [],
+        spent: p.spent,
+        left: ended.state === "done" ? Cost.zero : p.left,
+        built: p.built,
+        cached: p.cached,
+        failed: p.failed,
+        endedAt,
+        wallMs: endedAt - (current.startedAt ?? current.createdAt),
+        ...ended
+      },
+      secrets
+    )
+    if (began || ended.state !== "interrupted") save()
+    options.metrics?.onBuildEnd(ended.state === "done" ? "done" : ended.state === "interrupted" ? "interrupted" : "failed")
+    relay({ _tag: "Job", job: current })
+    options.log(`${data.projectId}: ${current.state}${current.error ? ` (${current.error})` : ""}, ${current.built.length} built, ${current.cached} cached, $${(current.spent.usd ?? 0).toFixed(4)}`)
+    if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+    return { state: current.state, built: current.built.length, cached: current.cached, usd: current.spent.usd }
+  })
+
+/** The worker, until it is interrupted (Ctrl-C): then it stops taking jobs and hands back the ones it runs. */
+export const run = (options: Options) =>
+  Effect.gen(function* () {
+    const redis = yield* connect(options.settings)
+    const blocking = yield* connect(options.settings, { blocking: true })
+    const { Worker } = yield* Effect.promise(() => import("bullmq"))
+    const runs = yield* FiberSet.make<unknown, unknown>()
+    const runFork = yield* FiberSet.runtime(runs)<never>()
+    const processor = (job: BullJob<QueuedBuild>) =>
+      new Promise<unknown>((resolve, reject) => {
+        const fiber = runFork(runOne(redis, options, job.data, job))
+        fiber.addObserver((exit) => (Exit.isSuccess(exit) ? resolve(exit.value) : reject(new Error(Cause.pretty(exit.cause).split("\n")[0] ?? "stopped"))))
+      })
+    const worker: BullWorker<QueuedBuild> = new Worker<QueuedBuild>(options.settings.name, processor, {
+      connection: blocking,
+      concurrency: options.concurrency,
+      lockDuration: options.timings.lockMs,
+      stalledInterval: options.timings.stalledMs,
+      // A long build may stall more than once (a machine that sleeps): it stays in the queue.
+      maxStalledCount: 5,
+      removeOnComplete: { count: 1000 },
+      removeOnFail: { count: 1000 }
+    })
+    worker.on("error", (e) => options.log(`queue error: ${e.message}`))
+    yield* Effect.addFinalizer(() =>
+      // Force: running jobs are not waited for; they go back to the queue (their lock runs out) and resume elsewhere.
+      Effect.promise(() => worker.close(true).catch(() => undefined))
+    )
+    yield* Effect.promise(() => worker.waitUntilReady())
+    options.log(`storyshot worker: taking builds from ${options.settings.shown} (queue "${options.settings.name}", ${options.concurrency} at a time${Object.keys(options.limits).length ? `, limits ${JSON.stringify(options.limits)}` : ""})  · Ctrl-C stops`)
+    options.ready?.()
+    return yield* Effect.never
+  }).pipe(Effect.scoped)
