@@ -51,7 +51,8 @@ const spoken = (node: NodeSpec) => String(node.context?.spoken ?? node.recipe.te
 
 export const rule: Rule<unknown, any> = {
   kind: kinds.audio,
-  pool: (node) => (node.recipe.provider === "fal" ? "fal" : "local"),
+  // espeak has a pool of its own (a worker per core): the small free nodes in "local" never queue behind it.
+  pool: (node) => (node.recipe.provider === "fal" ? "fal" : "espeak"),
   paid: (node) => node.recipe.provider === "fal",
   estimate: (node) =>
     node.recipe.provider === "fal"

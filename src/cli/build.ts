@@ -185,6 +185,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           retries: ws.config.retries,
           retryBaseMs: Cloud.retryBaseMs(ws.env),
           pools: { ...Pools.defaultPools(), ...ws.config.pools },
+          estimateMs: Pools.typicalMs,
           timeoutMs: ws.config.timeoutSeconds * 1000,
           maxCostUsd: maxCost,
           complete: flags.target.length === 0

@@ -57,8 +57,12 @@ export interface BuildOptions {
   readonly maxCostUsd?: number | undefined
   /** A build of every target replaces the recorded graph; a partial one merges into it. */
   readonly complete?: boolean | undefined
-  /** Within a pool, nodes of higher priority get a slot first (default: all 0, arrival order). */
+  /** Within a pool, nodes of higher priority get a slot first (default: the critical path to each target,
+   *  then the targets' order; see scheduler/Priority.ts). */
   readonly priority?: ((node: NodeSpec) => number) | undefined
+  /** How long a node typically works in its pool, in ms, for a first run's critical path (the last build's
+   *  records are used first). The film's defaults live in src/Pools.ts. */
+  readonly estimateMs?: ((node: NodeSpec, pool: string) => number | undefined) | undefined
 }
 
 export interface BuildResult {
@@ -122,7 +126,8 @@ export const build = <R>(graph: Graph<R>, options: BuildOptions): Effect.Effect<
         timeoutMs: options.timeoutMs ?? 30 * 60_000,
         maxCostUsd: options.maxCostUsd,
         complete: options.complete === true,
-        priority: options.priority
+        priority: options.priority,
+        estimateMs: options.estimateMs
       }
     })
     const cycle = findCycle(state.specs.keys(), depsOf(state))

@@ -54,6 +54,9 @@ export interface NodeRecord {
   readonly startedAt: number
   readonly endedAt: number
   readonly attempts: number
+  /** The pool it ran in and how long it held slots there, in ms (older records have neither). */
+  readonly pool?: string | undefined
+  readonly workMs?: number | undefined
   /** Earlier takes (from --force) whose outputs stay in the store. */
   readonly takes?: ReadonlyArray<Take> | undefined
 }
@@ -70,6 +73,9 @@ export interface StateNode {
   readonly outputs?: Outputs | undefined
   readonly cost?: Cost.Cost | undefined
   readonly ms?: number | undefined
+  /** Its pool and the time it worked there (not waiting): the next build's estimates for its kind. */
+  readonly pool?: string | undefined
+  readonly workMs?: number | undefined
 }
 
 export interface State {

@@ -5,6 +5,7 @@
  */
 import type { Expansion, NodeSpec, Rule } from "../Node.ts"
 import { UnknownTarget } from "./Errors.ts"
+import { noteExpansion } from "./Priority.ts"
 import type { BuildState } from "./State.ts"
 
 /**
@@ -73,7 +74,9 @@ export const addExpansion = (state: BuildState, id: string, expansion: Expansion
   for (const n of expansion.nodes) state.specs.set(n.id, n)
   state.newExpansions[id] = expansion.nodes.map((n) => ({ id: n.id, kind: n.kind, stage: n.stage }))
   state.expandedDeps.set(id, expansion.deps.map((d) => d.id))
-  return findCycle([id, ...expansion.nodes.map((n) => n.id)], depsOf(state))
+  const cycle = findCycle([id, ...expansion.nodes.map((n) => n.id)], depsOf(state))
+  if (!cycle) noteExpansion(state, id, expansion.nodes)
+  return cycle
 }
 
 /** Takes back an expansion the fast path made (it closed a cycle: the fibers expand again and report it). */

@@ -20,7 +20,8 @@ export const record = (
   deps: ReadonlyArray<Dep>,
   result: Built,
   cost: Cost.Cost,
-  ms: number
+  ms: number,
+  work?: { readonly pool: string; readonly workMs: number | undefined }
 ) => {
   state.built.set(spec.id, result)
   state.stateNodes.set(spec.id, {
@@ -32,7 +33,8 @@ export const record = (
     hash: result.hash,
     outputs: result.outputs,
     cost,
-    ms
+    ms,
+    ...(work ? { pool: work.pool, ...(work.workMs !== undefined ? { workMs: work.workMs } : {}) } : {})
   })
 }
 
@@ -62,6 +64,9 @@ export const recordBuilt = (
     readonly startedAt: number
     readonly attempts: number
     readonly previousRecord: NodeRecord | undefined
+    /** The node's pool and the time it held slots (what the next build's priorities are estimated from). */
+    readonly pool: string
+    readonly workMs: number
   }
 ): Effect.Effect<Built, Miss> =>
   Effect.gen(function* () {
@@ -84,6 +89,8 @@ export const recordBuilt = (
       startedAt: fields.startedAt,
       endedAt: ended,
       attempts: fields.attempts,
+      pool: fields.pool,
+      workMs: fields.workMs,
       takes
     }
     yield* state.store.putRecord(nodeRecord).pipe(
@@ -94,7 +101,7 @@ export const recordBuilt = (
     )
     yield* state.store.deleteInflight(fingerprint)
     const result: Built = { id, fingerprint, outputs, hash }
-    record(state, spec, fingerprint, fields.deps, result, cost, ended - fields.startedAt)
+    record(state, spec, fingerprint, fields.deps, result, cost, ended - fields.startedAt, { pool: fields.pool, workMs: fields.workMs })
     // The journal is a hint the records can rebuild: a failed append loses nothing.
     yield* state.store.appendJournal(state.stateNodes.get(id)!).pipe(Effect.ignore)
     state.builtIds.push(id)

@@ -13,6 +13,7 @@ import { isStoreFailure, StoreError } from "../Atomic.ts"
 import * as Cost from "../Cost.ts"
 import { hashJson } from "../Hash.ts"
 import type * as Fingerprint from "../Fingerprint.ts"
+import type * as Pool from "../Pool.ts"
 import type { Built, Dep, NodeSpec, Output, Produced, Rule, RunContext } from "../Node.ts"
 import * as Retry from "../Retry.ts"
 import type { NodeRecord } from "../Store.ts"
@@ -20,6 +21,7 @@ import * as Budget from "./Budget.ts"
 import { BudgetExceeded, messageOf, NodeTimeout, OutputMissing } from "./Errors.ts"
 import { failed, noteRepaid, noteStoreFailure, recordBuilt } from "./Outcome.ts"
 import { estimateOf } from "./Plan.ts"
+import * as Priority from "./Priority.ts"
 import { poolFor, type BuildState, type Miss } from "./State.ts"
 
 /** Below this many free bytes on the store's volume, a node's failure is put down to a full disk. */
@@ -93,7 +95,9 @@ export const runRule = Effect.fn("Scheduler.runNode")(function* (
   const pool = rule.pool(spec)
   const verifyPool = rule.verify && rule.verifyPool ? rule.verifyPool(spec) : undefined
   const estimate = estimateOf(rule, spec)
-  const priority = settings.priority?.(spec) ?? 0
+  // The build's own order if it gave one; else the critical path, read again while the node waits.
+  const fixed = settings.priority?.(spec)
+  const priorityIn = (name: string): Pool.Priority => (fixed !== undefined ? fixed : () => Priority.of(state, id, name))
   const timeoutMs = rule.timeoutMs ?? settings.timeoutMs
   yield* Effect.annotateCurrentSpan({ "node.id": id, "node.stage": spec.stage, "node.pool": pool, "node.paid": paid })
 
@@ -137,8 +141,16 @@ export const runRule = Effect.fn("Scheduler.runNode")(function* (
         ),
       clear: store.deleteInflight(fingerprint)
     },
-    withPool: (name, effect) => poolFor(state, name).withPermit(effect, priority)
+    withPool: (name, effect) => poolFor(state, name).withPermit(working(effect), priorityIn(name))
   })
+
+  /** Time spent holding a slot: what the node costs its pools, the estimate the next build's order uses. */
+  let workMs = 0
+  const working = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.suspend(() => {
+      const at = Date.now()
+      return Effect.ensuring(effect, Effect.sync(() => (workMs += Date.now() - at)))
+    })
 
   /** The rule's run under its time-out; a time-out says whether trying again could pay twice. */
   const runTimed = (ctx: RunContext) =>
@@ -173,13 +185,14 @@ export const runRule = Effect.fn("Scheduler.runNode")(function* (
         Effect.gen(function* () {
           if (!reservation) reservation = yield* Budget.reserve(state, spec, paid, estimate)
           yield* events.emit({ _tag: "Started", id, stage: spec.stage, attempt, pool })
-          const produced: Produced = yield* runTimed(ctx)
-          if (rule.verify && verifyPool === undefined) yield* rule.verify(produced, ctx)
+          const produced: Produced = yield* working(runTimed(ctx))
+          if (rule.verify && verifyPool === undefined) yield* working(rule.verify(produced, ctx))
           return produced
         }),
-        priority
+        priorityIn(pool)
       )
-      if (rule.verify && verifyPool !== undefined) yield* poolFor(state, verifyPool).withPermit(rule.verify(produced, ctx), priority)
+      if (rule.verify && verifyPool !== undefined)
+        yield* poolFor(state, verifyPool).withPermit(working(rule.verify(produced, ctx)), priorityIn(verifyPool))
       return yield* ingest(state, id, produced)
     })
 
@@ -223,7 +236,9 @@ export const runRule = Effect.fn("Scheduler.runNode")(function* (
     requests,
     startedAt: started,
     attempts: attempt,
-    previousRecord
+    previousRecord,
+    pool,
+    workMs
   })
   return result
 })

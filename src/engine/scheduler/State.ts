@@ -9,6 +9,7 @@ import type { BuildEvent, BuildEvents } from "../Events.ts"
 import type * as Fingerprint from "../Fingerprint.ts"
 import type { Built, BuiltLookup, Dep, NodeSpec, Rule } from "../Node.ts"
 import * as Pool from "../Pool.ts"
+import * as Priority from "./Priority.ts"
 import type { Retryable } from "../Retry.ts"
 import type { State, StateNode, Store, StoreError } from "../Store.ts"
 
@@ -46,8 +47,10 @@ export interface Settings {
   readonly timeoutMs: number
   readonly maxCostUsd: number | undefined
   readonly complete: boolean
-  /** Within a pool, higher runs first; equal priorities keep arrival order. */
+  /** Within a pool, higher runs first; equal priorities keep arrival order. Default: `Priority.ts`. */
   readonly priority: ((node: NodeSpec) => number) | undefined
+  /** A first run's guess at how long a node works in its pool, in ms (the last build's records come first). */
+  readonly estimateMs: ((node: NodeSpec, pool: string) => number | undefined) | undefined
 }
 
 export interface BuildState {
@@ -99,6 +102,8 @@ export interface BuildState {
   reserved: number
 
   readonly pools: Map<string, Pool.Pool>
+  /** Which waiting node gets a slot first (critical path, then the film's order). */
+  readonly priority: Priority.PriorityState
   /** Fail-fast: completing it stops every running node. */
   readonly abort: Deferred.Deferred<void>
   /** The nodes' fibers live here; closing it interrupts them. */
@@ -161,6 +166,7 @@ export const make = (
     saved: { usd: 0, known: true },
     reserved: 0,
     pools: new Map(),
+    priority: Priority.make(),
     abort: Deferred.unsafeMake<void>(FiberId.none),
     storeFailure: undefined
   }
@@ -170,7 +176,7 @@ export const make = (
 export const poolFor = (state: BuildState, name: string): Pool.Pool => {
   let pool = state.pools.get(name)
   if (!pool) {
-    pool = Pool.make(state.settings.pools[name] ?? state.settings.defaultPoolLimit)
+    pool = Pool.make(state.settings.pools[name] ?? state.settings.defaultPoolLimit, () => state.priority.epoch)
     state.pools.set(name, pool)
   }
   return pool
