@@ -20,7 +20,6 @@ const fileOf = (store: StoreApi, built: Built | undefined, output: string) => {
   return o && o.ext !== undefined ? store.objectPath(o.hash, o.ext) : undefined
 }
 
-/** Copies to a temp name and renames, so `out/final.mp4` is never half-written. */
 /**
  * Copies to a temp name and renames, so `out/final.mp4` is never half-written. The copy gets the stored
  * object's modification time, so "same size and same time" means it is that object: a build that goes back
@@ -30,7 +29,9 @@ const copyAtomic = (from: string, to: string) => {
   fs.mkdirSync(path.dirname(to), { recursive: true })
   const source = fs.statSync(from)
   const target = fs.statSync(to, { throwIfNoEntry: false })
-  if (target && target.size === source.size && target.mtimeMs === source.mtimeMs) return
+  // The copy's time is set to whole milliseconds (rounded): the store's file may have a finer one (an exact
+  // compare re-copied every sentence file on every build).
+  if (target && target.size === source.size && Math.abs(target.mtimeMs - source.mtimeMs) < 1) return
   const tmp = `${to}.tmp-${process.pid}`
   fs.copyFileSync(from, tmp)
   fs.utimesSync(tmp, source.atime, source.mtime)
@@ -139,8 +140,14 @@ export const publish = (
         final: final ? rel(path.join(ws.outDir, "final.mp4")) : undefined,
         sentences: story
       }
-      // Whole or absent, also on a full disk (see Atomic.ts).
-      Atomic.writeAtomicSync(path.join(ws.storeDir, "story.json"), JSON.stringify(manifest, null, 2), Atomic.tempName(ws.storeDir))
+      // Whole or absent, also on a full disk (see Atomic.ts); not rewritten (and fsynced) when it says the same.
+      const storyFile = path.join(ws.storeDir, "story.json")
+      const text = JSON.stringify(manifest, null, 2)
+      let same = false
+      try {
+        same = fs.readFileSync(storyFile, "utf8") === text
+      } catch {}
+      if (!same) Atomic.writeAtomicSync(storyFile, text, Atomic.tempName(ws.storeDir))
       return manifest
     },
     catch: (e) => new Error(`could not write out/: ${(e as Error).message}`)

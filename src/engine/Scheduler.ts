@@ -130,16 +130,20 @@ export const build = <R>(graph: Graph<R>, options: BuildOptions): Effect.Effect<
         estimateMs: options.estimateMs
       }
     })
-    const cycle = findCycle(state.specs.keys(), depsOf(state))
-    if (cycle) {
-      yield* Scope.close(scope, Exit.void)
-      return yield* new CycleError({ cycle, message: `dependency cycle: ${cycle.join(" → ")}` })
-    }
     // Leftovers of earlier builds: in-flight entries already recorded (a kill between the record and the
     // clear), temp files of processes that are gone. A dry run changes nothing.
     if (!dryRun) yield* store.housekeep
 
+    // The no-op fast path first: what it resolves cannot lie on a cycle (a node resolves only after its
+    // inputs), so the cycle search covers only what is left, and a no-op build makes none.
     for (const id of options.targets) resolveFresh(state, id, 0)
+    if (options.targets.some((id) => !state.built.has(id))) {
+      const cycle = findCycle(options.targets, depsOf(state), state.built)
+      if (cycle) {
+        yield* Scope.close(scope, Exit.void)
+        return yield* new CycleError({ cycle, message: `dependency cycle: ${cycle.join(" → ")}` })
+      }
+    }
     yield* Effect.forEach(state.pending.splice(0), events.emit, { discard: true })
 
     // A target settles as soon as one of its inputs misses, but nodes already running still finish and are

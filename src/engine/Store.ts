@@ -279,12 +279,48 @@ export const make = (root: string) =>
     const journalPath = path.join(root, "journal.jsonl")
     const sizeOf = (p: string) => fs.statSync(p, { throwIfNoEntry: false })?.size
 
+    const exists = (p: string) => (sizeOf(p) ?? 0) > 0
+
+    /**
+     * The no-op path asks about every record and every file output: thousands of stat calls for a real
+     * film. A shard asked about a few times is listed once instead (one directory read answers for all its
+     * entries); the listing is kept up to date by this store's own writes, and every write is whole or
+     * absent (Atomic.ts), so a listed name is a whole file. Small builds keep the stat calls.
+     */
+    const listings = new Map<string, { asked: number; names: Set<string> | undefined }>()
+    const listed = (dir: string, name: string): boolean => {
+      let entry = listings.get(dir)
+      if (!entry) listings.set(dir, (entry = { asked: 0, names: undefined }))
+      if (entry.names === undefined && ++entry.asked > 4) {
+        try {
+          entry.names = new Set(fs.readdirSync(dir))
+        } catch {
+          entry.names = new Set()
+        }
+      }
+      return entry.names ? entry.names.has(name) : exists(path.join(dir, name))
+    }
+    const noteWritten = (file: string) => listings.get(path.dirname(file))?.names?.add(path.basename(file))
+    const noteRemoved = (file: string) => listings.get(path.dirname(file))?.names?.delete(path.basename(file))
+
+    const hasRecordWith = (fp: string, outputs: Outputs) => {
+      const record = recordPath(fp)
+      if (!listed(path.dirname(record), path.basename(record))) return false
+      for (const o of Object.values(outputs)) {
+        if (o.ext === undefined || o.value !== undefined) continue
+        const object = objectPath(o.hash, o.ext)
+        if (!listed(path.dirname(object), path.basename(object))) return false
+      }
+      return true
+    }
+
     const putFile = (file: string, ext: string) =>
       Effect.gen(function* () {
         const { hash, size } = yield* hashFile(file).pipe(Effect.mapError(Atomic.fsError("read", file)))
         const target = objectPath(hash, ext)
         if (sizeOf(target) === size) return { hash, size }
         yield* Effect.suspend(() => Atomic.copyAtomic(file, target, size, tmpName()))
+        noteWritten(target)
         return { hash, size }
       })
 
@@ -292,7 +328,10 @@ export const make = (root: string) =>
       Effect.gen(function* () {
         const hash = sha256(bytes)
         const target = objectPath(hash, ext)
-        if (sizeOf(target) !== bytes.length) yield* writeAtomic(target, bytes)
+        if (sizeOf(target) !== bytes.length) {
+          yield* writeAtomic(target, bytes)
+          noteWritten(target)
+        }
         return { hash, size: bytes.length }
       })
 
@@ -310,6 +349,7 @@ export const make = (root: string) =>
       warn(`damaged record ${file} set aside (${r.message}); its node will be rebuilt`)
       try {
         fs.renameSync(file, `${file}.damaged`)
+        noteRemoved(file)
       } catch {}
       return undefined
     }
@@ -429,6 +469,7 @@ export const make = (root: string) =>
             const p = path.join(dir, f)
             bytes += fs.statSync(p).size
             yield* Effect.try({ try: () => fs.rmSync(p, { force: true }), catch: Atomic.fsError("remove", p) })
+            noteRemoved(p)
             removed++
           }
         }
@@ -472,13 +513,6 @@ export const make = (root: string) =>
       }
     })
 
-    const exists = (p: string) => (sizeOf(p) ?? 0) > 0
-
-    const hasRecordWith = (fp: string, outputs: Outputs) => {
-      if (!exists(recordPath(fp))) return false
-      for (const o of Object.values(outputs)) if (o.ext !== undefined && o.value === undefined && !exists(objectPath(o.hash, o.ext))) return false
-      return true
-    }
 
     return Store.of({
       root,
@@ -488,9 +522,15 @@ export const make = (root: string) =>
       putBytes,
       hasObject,
       getRecord,
-      putRecord: (r) => writeAtomic(recordPath(r.fingerprint), JSON.stringify(r, null, 1)),
+      putRecord: (r) => writeAtomic(recordPath(r.fingerprint), JSON.stringify(r, null, 1)).pipe(Effect.tap(() => noteWritten(recordPath(r.fingerprint)))),
       deleteRecord: (fp) =>
-        Effect.try({ try: () => fs.rmSync(recordPath(fp), { force: true }), catch: Atomic.fsError("remove", recordPath(fp)) }),
+        Effect.try({
+          try: () => {
+            fs.rmSync(recordPath(fp), { force: true })
+            noteRemoved(recordPath(fp))
+          },
+          catch: Atomic.fsError("remove", recordPath(fp))
+        }),
       records,
       readState,
       writeState,
