@@ -14,7 +14,7 @@ import { Store } from "../engine/Store.ts"
 import * as Cloud from "../../targets/Cloud.ts"
 import * as Targets from "../../targets/index.ts"
 import * as Models from "../../targets/Models.ts"
-import { publish } from "../../targets/publish.ts"
+import { publish, publishSentence } from "../../targets/publish.ts"
 import { Profile } from "../Config.ts"
 import * as Pools from "../Pools.ts"
 import * as SplitChanges from "../text/SplitChanges.ts"
@@ -163,9 +163,12 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     ).pipe(Effect.provide(BuildEvents.layerNoop))
     /** Set once the build holds the workspace: from then on, however it ends, it is a run worth recording. */
     let began = false
+    /** Each sentence finished is shown in out/sentences/ at once (the pipeline's results, while it runs). */
+    let showFinished: ((e: BuildEvent) => void) | undefined
     const program = Effect.gen(function* () {
       began = true
       const store = yield* Store
+      if (!flags.dryRun) showFinished = (e) => e._tag === "Built" && e.stage === "mux" && publishSentence(ws, store, e.id, e.outputs)
       if (!flags.dryRun) yield* voices.save
       // Saves OpenRouter's model list (prices) when the prompts stage uses it; a failure is only a warning.
       if (!flags.dryRun) yield* Models.refresh(ws)
@@ -216,6 +219,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           )
         )
     const layers = Session.layers(ws, dir, (e) => {
+      showFinished?.(e)
       if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
       accounts.onEvent(e)
       onEvent(e)

@@ -105,7 +105,7 @@ export const recordBuilt = (
     // The journal is a hint the records can rebuild: a failed append loses nothing.
     yield* state.store.appendJournal(state.stateNodes.get(id)!).pipe(Effect.ignore)
     state.builtIds.push(id)
-    yield* state.events.emit({ _tag: "Built", id, stage: spec.stage, cost, startedAt: fields.startedAt, endedAt: ended, attempts: fields.attempts })
+    yield* state.events.emit({ _tag: "Built", id, stage: spec.stage, cost, startedAt: fields.startedAt, endedAt: ended, attempts: fields.attempts, outputs })
     return result
   })
 

@@ -11,7 +11,8 @@
  * - The worker is a script given as text (`eval`), so it runs the same from the sources (tsx) and from the
  *   bundle (`dist/storyshot.mjs`) without a file of its own to find.
  * - A call cannot be stopped inside WASM: interrupting one terminates its worker; the next call starts another.
- * - Workers are unref'd: an idle one never keeps the process alive.
+ * - A worker is ref'd only while it works: an idle one never keeps the process alive. (Attaching a "message"
+ *   listener refs a worker's port again, so it is unref'd after its listeners.)
  */
 import { Effect } from "effect"
 import { createRequire } from "node:module"
@@ -98,7 +99,6 @@ let nextId = 0
 
 const spawn = (): Slot => {
   const worker = new Worker(source, { eval: true, workerData: locate() })
-  worker.unref()
   const slot: Slot = { worker, job: undefined }
   const fail = (message: string) => {
     const job = slot.job
@@ -111,11 +111,14 @@ const spawn = (): Slot => {
     const job = slot.job
     if (!job || reply.id !== job.id) return
     slot.job = undefined
+    worker.unref()
     idle.push(slot)
     job.done(reply)
   })
   worker.on("error", (e) => fail(`espeak-ng's worker failed: ${e.message}`))
   worker.on("exit", (code) => fail(`espeak-ng's worker stopped (exit code ${code})`))
+  // After the listeners: attaching a "message" listener refs the worker's port again.
+  worker.unref()
   return slot
 }
 
@@ -127,6 +130,8 @@ export const run = (args: ReadonlyArray<string>, file?: string): Effect.Effect<R
   Effect.async<RunResult, Error>((resume) => {
     const slot = idle.pop() ?? spawn()
     const id = nextId++
+    // A worker at work keeps the process alive (its answer is awaited); an idle one does not.
+    slot.worker.ref()
     slot.job = {
       id,
       done: (reply) =>
