@@ -16,6 +16,7 @@ import * as Targets from "../../targets/index.ts"
 import * as Models from "../../targets/Models.ts"
 import { publish, publishSentence } from "../../targets/publish.ts"
 import { Profile } from "../Config.ts"
+import * as Encode from "../media/Encode.ts"
 import * as Pools from "../Pools.ts"
 import * as SplitChanges from "../text/SplitChanges.ts"
 import * as Accounting from "./Accounting.ts"
@@ -178,6 +179,8 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           Effect.tap((r) => Effect.sync(() => hooks.preview!(r.wouldBuild))),
           Effect.ignore
         )
+      const pools = { ...Pools.defaultPools(), ...ws.config.pools }
+      Encode.sizeFor(pools.ffmpeg ?? 1)
       const result = yield* Scheduler.build(
         { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
         {
@@ -187,7 +190,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           dryRun: flags.dryRun,
           retries: ws.config.retries,
           retryBaseMs: Cloud.retryBaseMs(ws.env),
-          pools: { ...Pools.defaultPools(), ...ws.config.pools },
+          pools,
           estimateMs: Pools.typicalMs,
           timeoutMs: ws.config.timeoutSeconds * 1000,
           maxCostUsd: maxCost,

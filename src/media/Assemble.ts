@@ -79,7 +79,7 @@ export const muxSentence = Effect.fn("Assemble.muxSentence")(function* (opts: Mu
   const chains: Array<string> = []
   opts.clips.forEach((clip, i) => {
     // Read only what is needed (plus a margin) of a long provider clip.
-    inputs.push("-t", (clip.frames / fps + 1).toFixed(3), "-i", path.resolve(clip.path))
+    inputs.push(...Encode.inputThreads(), "-t", (clip.frames / fps + 1).toFixed(3), "-i", path.resolve(clip.path))
     chains.push(
       `[${i}:v]scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,setsar=1,` +
         `fps=${fps},tpad=stop_mode=clone:stop=${clip.frames},trim=end_frame=${clip.frames},setpts=PTS-STARTPTS,format=yuv420p[v${i}]`
