@@ -10,11 +10,14 @@
  *   the worker sets `Error.stackTraceLimit = 0` while the glue runs. Together: about 0.3 → 0.1 CPU-s a call.
  * - The worker is a script given as text (`eval`), so it runs the same from the sources (tsx) and from the
  *   bundle (`dist/storyshot.mjs`) without a file of its own to find.
+ * - Each call instantiates 33 MB of WASM memory, which V8 collects late: three or four dead instances per worker
+ *   were kept (~100 MB). The worker collects garbage after each call (a few ms in its small heap).
  * - A call cannot be stopped inside WASM: interrupting one terminates its worker; the next call starts another.
  * - A worker is ref'd only while it works: an idle one never keeps the process alive. (Attaching a "message"
  *   listener refs a worker's port again, so it is unref'd after its listeners.)
  */
 import { Effect } from "effect"
+import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { Worker } from "node:worker_threads"
@@ -30,10 +33,17 @@ const source = String.raw`
 const { parentPort, workerData } = require("node:worker_threads")
 const fs = require("node:fs")
 const { pathToFileURL } = require("node:url")
+// Each call leaves a 33 MB WASM instance behind; collected at once, a worker stays at its own size.
+let collect = () => {}
+try {
+  require("node:v8").setFlagsFromString("--expose-gc")
+  collect = require("node:vm").runInNewContext("gc")
+} catch {}
 let loading
 const load = () => (loading ??= (async () => {
   const factory = (await import(pathToFileURL(workerData.module).href)).default
-  const wasm = await WebAssembly.compile(fs.readFileSync(workerData.wasm))
+  // The compiled module comes from the main thread (compiled once, its code shared by every worker).
+  const wasm = workerData.compiled ?? (await WebAssembly.compile(fs.readFileSync(workerData.wasm)))
   return { factory, wasm }
 })())
 parentPort.on("message", async ({ id, args, file }) => {
@@ -65,6 +75,8 @@ parentPort.on("message", async ({ id, args, file }) => {
       try { bytes = new Uint8Array(instance.FS.readFile(file)) } catch {}
     }
     parentPort.postMessage({ id, stdout, stderr, bytes }, bytes ? [bytes.buffer] : [])
+    instance = undefined
+    setImmediate(collect)
   } catch (e) {
     parentPort.postMessage({ id, stdout, stderr, error: String(e && e.message || e) })
   }
@@ -94,11 +106,21 @@ const locate = () => {
   return paths
 }
 
+/**
+ * The WASM compiled once for the process: a compiled module passed to a worker shares its code, where each
+ * worker compiling its own held ~40 MB more. Compiled synchronously on the first call (about 0.2 s, once).
+ */
+let compiled: WebAssembly.Module | undefined
+const compile = () => (compiled ??= new WebAssembly.Module(fs.readFileSync(locate().wasm)))
+
 const idle: Array<Slot> = []
 let nextId = 0
 
 const spawn = (): Slot => {
-  const worker = new Worker(source, { eval: true, workerData: locate() })
+  const worker = new Worker(source, {
+    eval: true,
+    workerData: { ...locate(), compiled: compile() }
+  })
   const slot: Slot = { worker, job: undefined }
   const fail = (message: string) => {
     const job = slot.job
