@@ -4,28 +4,33 @@
  * (a typo like `shotSecond` would otherwise be ignored silently).
  */
 import { Either, ParseResult, Schema } from "effect"
+import { defaultShotSeconds, providerStages, stages } from "./Film.ts"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 
 export const Aspect = Schema.Literal("16:9", "9:16", "1:1")
 export type Aspect = typeof Aspect.Type
 
-export const Stage = Schema.Literal("audio", "prompts", "image", "video", "mux", "final")
+export const Stage = Schema.Literal(...stages)
 
-export const AudioProvider = Schema.Literal("espeak", "fal")
-export const PromptsProvider = Schema.Literal("planner", "openrouter")
-export const ImageProvider = Schema.Literal("card", "openai")
-export const VideoProvider = Schema.Literal("kenburns", "fal")
+/** A provider's name for a stage. Which names exist is the registry's to say (`storyshot providers`), so it is
+ *  checked against it before a build (`targets/Rule.ts` `unknownProviders`), not here. */
+const ProviderName = Schema.NonEmptyTrimmedString
 
 export const Profile = Schema.Literal("draft", "cloud")
 export type Profile = typeof Profile.Type
 
-const Providers = Schema.Struct({
-  audio: Schema.optional(AudioProvider),
-  prompts: Schema.optional(PromptsProvider),
-  image: Schema.optional(ImageProvider),
-  video: Schema.optional(VideoProvider)
-})
+/** An S3 bucket (3–63 characters: lower-case letters, digits, dots, hyphens) and an optional key prefix. */
+export const remoteCacheUrlPattern = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/
+const RemoteCacheUrl = Schema.String.pipe(
+  Schema.pattern(remoteCacheUrlPattern, { message: () => 'an S3 URL such as "s3://bucket/prefix"' })
+)
+
+const Providers = Schema.Struct(
+  Object.fromEntries(providerStages.map((stage) => [stage, Schema.optional(ProviderName)])) as {
+    readonly [S in (typeof providerStages)[number]]: Schema.optional<typeof ProviderName>
+  }
+)
 
 export const ConfigInput = Schema.Struct({
   /** The transcript, relative to the workspace. */
@@ -66,8 +71,12 @@ export const ConfigInput = Schema.Struct({
   ),
   /** Named concurrency pools: how many nodes may run at once in each (fal, openai, openrouter, ffmpeg, local). */
   pools: Schema.optional(Schema.Record({ key: Schema.String, value: PositiveInt })),
-  /** Retries for transient errors (429, 5xx, time-outs). The original spec asks for 1. */
+  /** How many times a node is tried again when a provider refused its paid request before accepting it (429,
+   *  5xx at submit: not billed), or when a free read still failed after its own retries. */
   retries: Schema.optional(Schema.Int.pipe(Schema.between(0, 10))),
+  /** 1 lets a build buy once more, by itself, a paid answer that arrived damaged or never arrived (reported as
+   *  repaid); 0 (the default) fails the node and says what to run to pay again. */
+  retryPaid: Schema.optional(Schema.Literal(0, 1)),
   /** Time-out per node, in seconds. */
   timeoutSeconds: Schema.optional(Schema.Number.pipe(Schema.positive())),
   /** Default spend cap per build in USD (--max-cost overrides). */
@@ -76,6 +85,21 @@ export const ConfigInput = Schema.Struct({
     Schema.Struct({
       /** Burn the subtitles into out/final.mp4 (out/final.srt and .vtt are always written). */
       burn: Schema.optional(Schema.Boolean)
+    })
+  ),
+  /**
+   * A cache shared by several machines, on S3-compatible storage (S3, R2, MinIO, ...): results found there
+   * are fetched instead of paid for, and what a build makes is sent there. `STORYSHOT_REMOTE_CACHE` (a URL,
+   * or "off") overrides it; credentials come from the standard AWS variables (AWS_ACCESS_KEY_ID, ...).
+   */
+  remoteCache: Schema.optional(
+    Schema.Struct({
+      /** "s3://bucket" or "s3://bucket/prefix". */
+      url: RemoteCacheUrl,
+      /** The S3 endpoint, for storage other than AWS (e.g. "http://127.0.0.1:9000"); default: AWS, or AWS_ENDPOINT_URL_S3. */
+      endpoint: Schema.optional(Schema.String),
+      /** Default: AWS_REGION, else "us-east-1". */
+      region: Schema.optional(Schema.String)
     })
   )
 })
@@ -87,12 +111,7 @@ export const defineConfig = (config: ConfigInput): ConfigInput => config
 export interface Config {
   readonly transcript: string
   readonly profile: Profile
-  readonly providers: {
-    readonly audio: typeof AudioProvider.Type
-    readonly prompts: typeof PromptsProvider.Type
-    readonly image: typeof ImageProvider.Type
-    readonly video: typeof VideoProvider.Type
-  }
+  readonly providers: { readonly [S in (typeof providerStages)[number]]: string }
   readonly aspect: Aspect
   readonly width: number
   readonly height: number
@@ -104,9 +123,11 @@ export interface Config {
   readonly video: { readonly resolution: "480p" | "720p" }
   readonly pools: { readonly [pool: string]: number }
   readonly retries: number
+  readonly retryPaid: 0 | 1
   readonly timeoutSeconds: number
   readonly maxCostUsd: number | undefined
   readonly subtitles: { readonly burn: boolean }
+  readonly remoteCache: { readonly url: string; readonly endpoint: string | undefined; readonly region: string | undefined } | undefined
 }
 
 const profileProviders: Record<Profile, Config["providers"]> = {
@@ -130,7 +151,7 @@ export const resolve = (input: ConfigInput, profileOverride?: Profile): Config =
     width: even((height * w) / h),
     height,
     fps: input.fps ?? 24,
-    shotSeconds: input.shotSeconds ?? 2,
+    shotSeconds: input.shotSeconds ?? defaultShotSeconds,
     style: input.style ?? "cinematic storyboard, soft light, consistent characters",
     voice: {
       espeak: input.voice?.espeak ?? "en-us",
@@ -140,10 +161,12 @@ export const resolve = (input: ConfigInput, profileOverride?: Profile): Config =
     image: { size: imageSize, quality: input.image?.quality ?? "medium" },
     video: { resolution: input.video?.resolution ?? "480p" },
     pools: { fal: 4, openai: 3, openrouter: 4, ...(input.pools ?? {}) },
-    retries: input.retries ?? 1,
+    retries: input.retries ?? 3,
+    retryPaid: input.retryPaid ?? 0,
     timeoutSeconds: input.timeoutSeconds ?? 30 * 60,
     maxCostUsd: input.maxCostUsd,
-    subtitles: { burn: input.subtitles?.burn ?? false }
+    subtitles: { burn: input.subtitles?.burn ?? false },
+    remoteCache: input.remoteCache && { url: input.remoteCache.url, endpoint: input.remoteCache.endpoint, region: input.remoteCache.region }
   }
 }
 

@@ -4,9 +4,12 @@
  * Then its `storyshot.config.ts` (or --config), its `.env`, and the transcript. Every problem here is the user's to fix, so each is one line that says what
  * to do; the CLI turns them into exit code 2.
  */
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
+import { builtinModules } from "node:module"
+import * as os from "node:os"
 import * as path from "node:path"
-import { pathToFileURL } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { Effect, Either, Schema } from "effect"
 import * as Config from "./Config.ts"
 
@@ -61,33 +64,114 @@ export const readEnv = (dir: string, base: NodeJS.ProcessEnv = process.env) => {
 }
 
 /**
- * A config is bundled with esbuild (shipped with tsx) into one module and imported from memory:
- * ~50 ms, against ~1 s for tsx's loader, which remains the fallback (a config that imports packages).
+ * Loading `storyshot.config.ts`. Node 20 runs no TypeScript, so the config is compiled with esbuild (a
+ * dependency) into one ES module, as vite does for its own config:
+ * - `import ... from "storyshot"` resolves to the running storyshot, so a workspace needs no node_modules (a
+ *   global install, npx); other packages stay imports, resolved from the workspace as Node always does;
+ * - the compiled module is kept in the user's cache folder (never in the store: a refused build leaves the store
+ *   untouched) with the mtimes of the files it was made from, so a build that changes nothing starts no
+ *   esbuild: one stat per file, then an import;
+ * - a config that imports other packages must be imported from the workspace, where Node finds them: it is
+ *   written next to the config for the import and removed (vite's way), and not kept.
+ * A `.js`/`.mjs` config goes through esbuild too: the module is keyed by its content, so a long-running
+ * process (watch mode) sees every edit, where import() of the same file URL returns the first version forever.
  */
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+
+/** What `storyshot` means in a config: this storyshot's own entry point (src/ in a checkout, dist/ when packed). */
+export const selfEntry = (): string =>
+  [path.join(packageRoot, "src", "index.ts"), path.join(packageRoot, "dist", "index.js")].find((f) => fs.existsSync(f)) ??
+  path.join(packageRoot, "src", "index.ts")
+
+interface CompiledConfig {
+  readonly inputs: Record<string, number>
+  readonly module: string
+}
+
+const mtimes = (files: ReadonlyArray<string>) => Object.fromEntries(files.map((f) => [f, fs.statSync(f).mtimeMs]))
+
+const compileConfig = async (file: string) => {
+  const esbuild = await import("esbuild")
+  const out = await esbuild.build({
+    entryPoints: [file],
+    absWorkingDir: path.dirname(file),
+    bundle: true,
+    write: false,
+    outdir: path.dirname(file),
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    metafile: true,
+    logLevel: "silent",
+    plugins: [
+      {
+        name: "storyshot-self",
+        setup: (build) => {
+          build.onResolve({ filter: /^storyshot$/ }, () => ({ path: selfEntry() }))
+        }
+      }
+    ]
+  })
+  const inputs = Object.keys(out.metafile.inputs)
+    .map((f) => path.resolve(path.dirname(file), f))
+    .filter((f) => !f.split(path.sep).includes("node_modules") && f !== selfEntry())
+  const importsPackages = Object.values(out.metafile.outputs).some((o) =>
+    o.imports.some((i) => i.external && !builtinModules.includes(i.path.replace(/^node:/, "")))
+  )
+  return { code: out.outputFiles[0]!.text, inputs, importsPackages }
+}
+
+const importFile = (file: string) => import(pathToFileURL(file).href)
+
+/**
+ * The user's cache folder for storyshot (compiled configs, which ffmpeg was checked): `$XDG_CACHE_HOME` or
+ * ~/.cache on Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows. Not the temp folder: what is
+ * imported from here must be writable by this user only.
+ */
+export const userCacheDir = (env: NodeJS.ProcessEnv = process.env): string =>
+  path.join(
+    process.platform === "win32"
+      ? (env.LOCALAPPDATA ?? path.join(os.homedir(), "AppData", "Local"))
+      : process.platform === "darwin"
+        ? path.join(os.homedir(), "Library", "Caches")
+        : (env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache")),
+    "storyshot"
+  )
+
+const configCache = path.join(userCacheDir(), "config")
+
 const importConfig = (file: string) =>
   Effect.tryPromise({
     try: async () => {
-      // Through esbuild for .js too: the module is keyed by its content, so a long-running process (watch
-      // mode) sees every edit, where import() of the same file URL would return the first version forever.
-      const version = `?t=${fs.statSync(file).mtimeMs}`
+      const key = crypto.createHash("sha256").update(file).digest("hex").slice(0, 16)
+      const index = path.join(configCache, `${key}.json`)
       try {
-        const esbuild = await import("esbuild")
-        const out = await esbuild.build({
-          entryPoints: [file],
-          bundle: true,
-          write: false,
-          format: "esm",
-          platform: "node",
-          logLevel: "silent"
-        })
-        const code = out.outputFiles[0]!.text
-        if (/^\s*import\s.*from\s+["'](?!node:)[^"']+["']/m.test(code)) throw new Error("imports packages")
-        return await import(`data:text/javascript;base64,${Buffer.from(code).toString("base64")}`)
-      } catch (e) {
-        if (isSyntaxError(e)) throw e
-        if (/\.m?js$/.test(file)) return import(`${pathToFileURL(file).href}${version}`)
-        const { tsImport } = await import("tsx/esm/api")
-        return tsImport(`${pathToFileURL(file).href}${version}`, import.meta.url)
+        const kept = JSON.parse(fs.readFileSync(index, "utf8")) as CompiledConfig
+        if (Object.entries(kept.inputs).every(([f, m]) => fs.statSync(f).mtimeMs === m)) return await importFile(path.join(configCache, kept.module))
+      } catch {}
+      const before = mtimes([file])
+      const { code, inputs, importsPackages } = await compileConfig(file)
+      const name = `${key}.${crypto.createHash("sha256").update(code).digest("hex").slice(0, 16)}.mjs`
+      if (!importsPackages) {
+        try {
+          fs.mkdirSync(configCache, { recursive: true })
+          const tmp = `${index}.${process.pid}.tmp`
+          fs.writeFileSync(path.join(configCache, name), code)
+          fs.writeFileSync(tmp, JSON.stringify({ inputs: { ...mtimes(inputs), ...before }, module: name } satisfies CompiledConfig))
+          fs.renameSync(tmp, index)
+          return await importFile(path.join(configCache, name))
+        } catch (e) {
+          if (!isWriteError(e)) throw e
+          return await import(`data:text/javascript;base64,${Buffer.from(code).toString("base64")}`)
+        }
+      }
+      const beside = path.join(path.dirname(file), `.${path.basename(file)}.${name}`)
+      fs.writeFileSync(beside, code)
+      try {
+        return await importFile(beside)
+      } finally {
+        fs.rmSync(beside, { force: true })
       }
     },
     catch: (e) => {
@@ -96,7 +180,7 @@ const importConfig = (file: string) =>
     }
   })
 
-const isSyntaxError = (e: unknown) => Array.isArray((e as { errors?: unknown })?.errors) && (e as { errors: Array<unknown> }).errors.length > 0
+const isWriteError = (e: unknown) => ["EACCES", "EPERM", "EROFS", "ENOSPC"].includes((e as NodeJS.ErrnoException)?.code ?? "")
 
 /** The nearest folder from `from` upward that holds a config file or a `.storyshot/` store; undefined when none does. */
 export const findUp = (from: string): string | undefined => {

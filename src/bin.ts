@@ -2,9 +2,12 @@
  * The only file that touches process.argv. Exit codes: 0 success, 1 a target failed, 2 bad usage, config or
  * input, 130 interrupted. Errors a user can fix print as one line, without a stack trace.
  */
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { ValidationError } from "@effect/cli"
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Layer, Option } from "effect"
 import { cli } from "./cli/Main.ts"
 
 let interrupts = 0
@@ -19,11 +22,20 @@ const onSignal = (signal: NodeJS.Signals) => {
     process.exit(130)
   }
   process.stderr.write(
-    `\nstoryshot: stopping (running steps are cancelled, finished ones are kept; ${signal === "SIGINT" ? "Ctrl-C" : signal} again to quit at once)\n`
+    `\nstoryshot: stopping (nothing new starts; finished steps are kept, and so is paid work a provider has started; ${signal === "SIGINT" ? "Ctrl-C" : signal} again to quit at once)\n`
   )
 }
 process.on("SIGINT", onSignal)
 process.on("SIGTERM", onSignal)
+
+// `storyshot graph | head -1`: the reader has what it wanted and closed the pipe. As for a Unix tool killed by
+// SIGPIPE, that ends the command, quietly and successfully (Node would otherwise throw an unhandled EPIPE
+// 'error' with a stack trace and exit 1). Store writes are atomic and the lock goes with the process.
+for (const stream of [process.stdout, process.stderr])
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0)
+    throw error
+  })
 
 const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
   if (Exit.isSuccess(exit)) return 0
@@ -35,8 +47,11 @@ const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
   return 2
 }
 
-// Rules may need any service; every one is provided by the commands themselves (Session.layers).
-const program = (cli(process.argv) as Effect.Effect<void, unknown, NodeContext.NodeContext>).pipe(
+// What @effect/cli needs (files and folders named by options, help on the terminal); not NodeContext, whose
+// command executor and workers nothing here uses (their modules cost start-up time). Rules may need any
+// service; every one is provided by the commands themselves (Session.layers).
+const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+const program = (cli(process.argv) as Effect.Effect<void, unknown, Layer.Layer.Success<typeof platform>>).pipe(
   Effect.tapErrorCause((cause) =>
     Effect.sync(() => {
       if (Cause.isInterruptedOnly(cause)) return
@@ -52,7 +67,7 @@ const program = (cli(process.argv) as Effect.Effect<void, unknown, NodeContext.N
       }
     })
   ),
-  Effect.provide(NodeContext.layer)
+  Effect.provide(platform)
 )
 
 NodeRuntime.runMain(program, {

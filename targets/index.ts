@@ -1,53 +1,56 @@
 /**
  * The film's graph: every stage rule, and the nodes known before anything is built. Shots are added by the
- * muxes' expansions once the narration is measured.
+ * muxes' expansions once the narration is measured. For the four provider stages, the config picks one
+ * implementation each (`registry.ts`), once, here.
  */
 import type { NodeSpec, Rule } from "../src/engine/Node.ts"
+import { kinds } from "../src/Film.ts"
+import { fromEnv } from "../src/providers/ProviderConfig.ts"
 import type { Workspace } from "../src/Workspace.ts"
-import * as Audio from "./audio.ts"
-import * as Cloud from "./Cloud.ts"
 import * as Final from "./final.ts"
-import * as Image from "./image.ts"
-import * as Models from "./Models.ts"
 import * as Mux from "./mux.ts"
-import * as Prompts from "./prompts.ts"
+import { pick } from "./registry.ts"
+import { stageRule, type PlanContext } from "./Rule.ts"
 import * as Storyboard from "./storyboard.ts"
 import * as Subtitles from "./subtitles.ts"
 import * as Timing from "./timing.ts"
 import * as Transcript from "./transcript.ts"
-import * as Video from "./video.ts"
 
 export const rules: { readonly [kind: string]: Rule<unknown, any> } = Object.fromEntries(
   [
     Transcript.rule,
-    Audio.rule,
+    stageRule(kinds.audio, "audio"),
     Timing.shotsRule,
     Timing.timingRule,
-    Prompts.rule,
-    Image.rule,
-    Video.rule,
+    stageRule(kinds.prompts, "prompts"),
+    stageRule(kinds.image, "image"),
+    stageRule(kinds.video, "video"),
     Mux.rule,
     Final.rule,
     Subtitles.rule,
     Storyboard.rule
-  ].map((r) => [r.kind, r])
+  ].map((r) => [r.kind, r as Rule<unknown, any>])
 )
 
 /** What `storyshot build` makes when no --target is named: the film, its subtitles and its storyboard page. */
 export const defaultTargets: ReadonlyArray<string> = ["final", "subtitles", "storyboard"]
 
+export const planContext = (ws: Workspace): PlanContext => ({ config: ws.config, providers: fromEnv(ws.env), storeDir: ws.storeDir })
+
 export const plan = (ws: Workspace, sentences: ReadonlyArray<string>): ReadonlyArray<NodeSpec> => {
-  const { config, env } = ws
+  const context = planContext(ws)
+  const { config } = ws
+  const audio = pick("audio", config)
+  const prompts = pick("prompts", config)
   const nodes: Array<NodeSpec> = [Transcript.node(sentences)]
-  const price = config.providers.prompts === "openrouter" ? Models.priceOf(ws.storeDir, Cloud.openrouter(env).model) : undefined
   sentences.forEach((sentence, i) => {
     const n = i + 1
     nodes.push(
-      Audio.node(n, sentence, config, env),
+      audio.node({ n, sentence }, context),
       Timing.shotsNode(n, config.shotSeconds),
       Timing.timingNode(n, config.shotSeconds, config.fps),
-      Prompts.node(n, sentences, config, env, price),
-      Mux.node(n, sentences, config, env)
+      prompts.node({ n, sentences }, context),
+      Mux.node(n, sentences, context)
     )
   })
   nodes.push(

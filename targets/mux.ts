@@ -4,55 +4,63 @@
  *
  * The shots of sentence N are known only once its narration is measured, and their film-wide numbers K once
  * every earlier sentence's shot count is: the mux expands after `sentence:1..N:shots` (dynamic dependencies).
- * Those counts only place the shots; the mux's fingerprint holds its own clips, narration and timing.
+ * Those counts only place the shots; the mux's fingerprint holds its own clips, narration and timing. The
+ * image and video implementations of the shots are the ones the config picked (`registry.ts`).
  */
 import * as path from "node:path"
-import { Effect } from "effect"
-import type { Config } from "../src/Config.ts"
-import type { NodeSpec, Rule } from "../src/engine/Node.ts"
+import { Effect, Schema } from "effect"
+import type { Dep, NodeSpec } from "../src/engine/Node.ts"
+import { ids, kinds } from "../src/Film.ts"
 import { muxSentence } from "../src/media/Assemble.ts"
 import { verifyMedia } from "../src/media/Verify.ts"
-import * as Image from "./image.ts"
-import { ids, kinds } from "./Settings.ts"
-import * as Video from "./video.ts"
+import { pick } from "./registry.ts"
+import { defineRule, type PlanContext } from "./Rule.ts"
 
 export const version = 1
 
-type Env = { readonly [name: string]: string | undefined }
+const Recipe = Schema.Struct({ width: Schema.Number, height: Schema.Number, fps: Schema.Number })
 
-export const node = (n: number, sentences: ReadonlyArray<string>, config: Config, env: Env): NodeSpec => ({
-  id: ids.mux(n),
-  kind: kinds.mux,
-  stage: "mux",
-  version,
-  recipe: { width: config.width, height: config.height, fps: config.fps },
-  deps: [
-    { id: ids.audio(n), output: "audio" },
-    { id: ids.timing(n), output: "frames" }
-  ],
-  after: Array.from({ length: n }, (_, i) => ids.shots(i + 1)),
-  expand: (built) => {
-    let first = 1
-    for (let i = 1; i < n; i++) first += Number(built.value(ids.shots(i), "count"))
-    const count = Number(built.value(ids.shots(n), "count"))
-    const nodes: Array<NodeSpec> = []
-    const deps = []
-    for (let j = 1; j <= count; j++) {
-      const shot = { n, j, k: first + j - 1 }
-      nodes.push(Image.node(shot, sentences[n - 1]!, config, env), Video.node(shot, config, env))
-      deps.push({ id: ids.video(shot.k), output: "video" })
+const countOf = (value: unknown, id: string): number => {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) throw new Error(`${id}: shot count ${String(value)} is not a whole number`)
+  return value
+}
+
+export const node = (n: number, sentences: ReadonlyArray<string>, plan: PlanContext): NodeSpec => {
+  const image = pick("image", plan.config)
+  const video = pick("video", plan.config)
+  return {
+    id: ids.mux(n),
+    kind: kinds.mux,
+    stage: "mux",
+    version,
+    recipe: { width: plan.config.width, height: plan.config.height, fps: plan.config.fps } satisfies typeof Recipe.Type,
+    deps: [
+      { id: ids.audio(n), output: "audio" },
+      { id: ids.timing(n), output: "frames" }
+    ],
+    after: Array.from({ length: n }, (_, i) => ids.shots(i + 1)),
+    expand: (built) => {
+      let first = 1
+      for (let i = 1; i < n; i++) first += countOf(built.value(ids.shots(i), "count"), ids.shots(i))
+      const count = countOf(built.value(ids.shots(n), "count"), ids.shots(n))
+      const nodes: Array<NodeSpec> = []
+      const deps: Array<Dep> = []
+      for (let j = 1; j <= count; j++) {
+        const shot = { n, j, k: first + j - 1 }
+        nodes.push(image.node({ shot, sentence: sentences[n - 1]! }, plan), video.node({ shot }, plan))
+        deps.push({ id: ids.video(shot.k), output: "video" })
+      }
+      return { nodes, deps }
     }
-    return { nodes, deps }
   }
-})
+}
 
-export const rule: Rule<unknown, any> = {
+export const rule = defineRule({
   kind: kinds.mux,
-  pool: () => "ffmpeg",
-  paid: () => false,
+  recipe: Recipe,
+  pool: "ffmpeg",
   run: (ctx) =>
-    Effect.gen(function* () {
-      const recipe = ctx.node.recipe
+    Effect.gen(function*() {
       const [audio, timing, ...clips] = ctx.deps
       const frames = ctx.value(timing!.id, "frames") as ReadonlyArray<number>
       const file = path.join(ctx.scratch, "sentence.mp4")
@@ -60,11 +68,11 @@ export const rule: Rule<unknown, any> = {
         clips: clips.map((c, i) => ({ path: ctx.file(c.id, "video"), frames: frames[i]! })),
         audio: ctx.file(audio!.id, "audio"),
         out: file,
-        fps: Number(recipe.fps),
-        width: Number(recipe.width),
-        height: Number(recipe.height)
+        fps: ctx.recipe.fps,
+        width: ctx.recipe.width,
+        height: ctx.recipe.height
       })
       yield* verifyMedia(file, { video: true, audio: true })
       return { video: { file, ext: "mp4" } }
     })
-}
+})

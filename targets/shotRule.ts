@@ -15,6 +15,8 @@
  * the mux, so re-voicing a sentence that keeps its shot count re-buys no image and no clip.
  */
 
+import { defaultShotSeconds } from "../src/Film.ts"
+
 /** Ratio noise forgiven by `shotCount`: 5.999999999 / 2 counts as 3, 3.9999999 / 2 stays under 2. */
 const epsilon = 1e-9
 
@@ -28,13 +30,13 @@ const check = (durationSec: number, shotSec: number): void => {
 }
 
 /** How many shots a sentence of `durationSec` seconds gets. */
-export const shotCount = (durationSec: number, shotSec = 2): number => {
+export const shotCount = (durationSec: number, shotSec = defaultShotSeconds): number => {
   check(durationSec, shotSec)
   return Math.max(1, Math.floor(durationSec / shotSec + epsilon))
 }
 
 /** Each shot's length in seconds: `shotSec` each, the last one the remainder; they add up to `durationSec`. */
-export const shotDurations = (durationSec: number, shotSec = 2): ReadonlyArray<number> => {
+export const shotDurations = (durationSec: number, shotSec = defaultShotSeconds): ReadonlyArray<number> => {
   const count = shotCount(durationSec, shotSec)
   const durations = Array.from({ length: count }, () => shotSec)
   durations[count - 1] = durationSec - (count - 1) * shotSec
@@ -47,7 +49,7 @@ export const shotDurations = (durationSec: number, shotSec = 2): ReadonlyArray<n
  * to `round(durationSec * fps)`. Every shot has at least one frame (a sentence shorter than half a
  * frame still gets one).
  */
-export const shotFrames = (durationSec: number, fps: number, shotSec = 2): ReadonlyArray<number> => {
+export const shotFrames = (durationSec: number, fps: number, shotSec = defaultShotSeconds): ReadonlyArray<number> => {
   if (!Number.isFinite(fps) || fps <= 0) {
     throw new RangeError(`shot rule: frame rate must be a finite number > 0, got ${fps}`)
   }

@@ -19,16 +19,19 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import type { Config } from "../src/Config.ts"
 import * as Cost from "../src/engine/Cost.ts"
-import type { Built, Dep, Json, NodeSpec, Rule } from "../src/engine/Node.ts"
+import type { Built, Dep, Json, NodeSpec } from "../src/engine/Node.ts"
 import { Store } from "../src/engine/Store.ts"
 import type { Workspace } from "../src/Workspace.ts"
+import { defineRule } from "./Rule.ts"
 import { ids, kinds, Settings } from "./Settings.ts"
 import { displayText } from "./subtitles.ts"
 
 export const version = 1
+
+const Recipe = Schema.Struct({ text: Schema.Array(Schema.String), fps: Schema.Number, profile: Schema.String, store: Schema.String })
 
 /** The store seen from `out/`: part of the page's recipe because every media link goes through it. */
 const storeFromOut = (ws: Workspace) => path.relative(ws.outDir, ws.storeDir).split(path.sep).join("/")
@@ -38,7 +41,7 @@ export const node = (sentences: ReadonlyArray<string>, config: Config, ws: Works
   kind: kinds.storyboard,
   stage: "storyboard",
   version,
-  recipe: { text: sentences.map(displayText), fps: config.fps, profile: config.profile, store: storeFromOut(ws) },
+  recipe: { text: sentences.map(displayText), fps: config.fps, profile: config.profile, store: storeFromOut(ws) } satisfies typeof Recipe.Type,
   deps: sentences.flatMap((_, i) => [
     { id: ids.audio(i + 1), output: "audio" },
     { id: ids.prompts(i + 1) },
@@ -292,19 +295,19 @@ const freshLine = /<p class="fresh">[^<]*<\/p>/
 export const markStale = (html: string, why: string): string =>
   html.replace(freshLine, `<p class="stale">Stale: ${esc(why)}; run <code>storyshot build</code>.</p>`)
 
-export const rule: Rule<unknown, any> = {
+export const rule = defineRule({
   kind: kinds.storyboard,
-  pool: () => "local",
-  paid: () => false,
+  recipe: Recipe,
+  pool: "local",
   run: (ctx) =>
     Effect.gen(function* () {
       const ws = yield* Settings
       const store = yield* Store
       const shown = new Set(ctx.deps.map((d) => d.id))
       const page = yield* collect({
-        texts: ctx.node.recipe.text as ReadonlyArray<string>,
-        fps: Number(ctx.node.recipe.fps),
-        profile: String(ctx.node.recipe.profile),
+        texts: ctx.recipe.text,
+        fps: ctx.recipe.fps,
+        profile: ctx.recipe.profile,
         get: (id) => (shown.has(id) ? ctx.dep(id) : undefined),
         href: (hash, ext) => path.relative(ws.outDir, store.objectPath(hash, ext)).split(path.sep).join("/")
       })
@@ -312,4 +315,4 @@ export const rule: Rule<unknown, any> = {
       fs.writeFileSync(file, render(page), "utf8")
       return { page: { file, ext: "html" } }
     })
-}
+})

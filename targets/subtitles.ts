@@ -14,14 +14,17 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect } from "effect"
-import type { NodeSpec, Rule } from "../src/engine/Node.ts"
+import { Effect, Schema } from "effect"
+import type { NodeSpec } from "../src/engine/Node.ts"
+import { ids, kinds } from "../src/Film.ts"
 import { filterPath, filterValue } from "../src/media/Escape.ts"
 import { Ffmpeg } from "../src/media/Ffmpeg.ts"
 import { fontFile } from "../src/media/Font.ts"
-import { ids, kinds } from "./Settings.ts"
+import { defineRule } from "./Rule.ts"
 
 export const version = 1
+
+const Recipe = Schema.Struct({ fps: Schema.Number, text: Schema.Array(Schema.String) })
 
 /** The text a viewer reads: the spoken sentence, with runs of whitespace collapsed. */
 export const displayText = (sentence: string): string => sentence.replace(/\s+/g, " ").trim()
@@ -31,7 +34,7 @@ export const node = (sentences: ReadonlyArray<string>, fps: number): NodeSpec =>
   kind: kinds.subtitles,
   stage: "subtitles",
   version,
-  recipe: { fps, text: sentences.map(displayText) },
+  recipe: { fps, text: sentences.map(displayText) } satisfies typeof Recipe.Type,
   deps: sentences.map((_, i) => ({ id: ids.timing(i + 1), output: "frames" }))
 })
 
@@ -85,22 +88,21 @@ export const toSrt = (list: ReadonlyArray<Cue>): string =>
 export const toVtt = (list: ReadonlyArray<Cue>): string =>
   `WEBVTT\n\n${list.map((c) => `${c.index}\n${clock(c.startSec, ".")} --> ${clock(c.endSec, ".")}\n${vttText(c.text)}\n`).join("\n")}`
 
-export const rule: Rule = {
+export const rule = defineRule({
   kind: kinds.subtitles,
-  pool: () => "local",
-  paid: () => false,
+  recipe: Recipe,
+  pool: "local",
   run: (ctx) =>
     Effect.sync(() => {
-      const texts = ctx.node.recipe.text as ReadonlyArray<string>
       const frames = ctx.deps.map((d) => (ctx.value(d.id, "frames") as ReadonlyArray<number>).reduce((a, b) => a + b, 0))
-      const list = cues(texts, frames, Number(ctx.node.recipe.fps))
+      const list = cues(ctx.recipe.text, frames, ctx.recipe.fps)
       const srt = path.join(ctx.scratch, "final.srt")
       const vtt = path.join(ctx.scratch, "final.vtt")
       fs.writeFileSync(srt, toSrt(list), "utf8")
       fs.writeFileSync(vtt, toVtt(list), "utf8")
       return { srt: { file: srt, ext: "srt" }, vtt: { file: vtt, ext: "vtt" } }
     })
-}
+})
 
 /** How burned subtitles look (libass style overrides); it is in the final cut's recipe. */
 export const burnStyle = "FontName=DejaVu Sans,FontSize=18,BorderStyle=3,Outline=1,Shadow=0,MarginV=10,BackColour=&H60000000,OutlineColour=&H60000000"

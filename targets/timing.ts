@@ -4,19 +4,23 @@
  *                         keeps its count stops here (early cutoff).
  *   `sentence:N:timing` — each shot's length in frames. Only the mux (and free draft renders) read it.
  */
-import { Effect } from "effect"
-import type { NodeSpec, Rule } from "../src/engine/Node.ts"
-import { ids, kinds } from "./Settings.ts"
+import { Effect, Schema } from "effect"
+import type { BuiltLookup, NodeSpec, RunContext } from "../src/engine/Node.ts"
+import { ids, kinds } from "../src/Film.ts"
+import { defineRule } from "./Rule.ts"
 import { shotCount, shotFrames } from "./shotRule.ts"
 
 export const version = 1
+
+const ShotsRecipe = Schema.Struct({ shotSeconds: Schema.Number })
+const TimingRecipe = Schema.Struct({ shotSeconds: Schema.Number, fps: Schema.Number })
 
 export const shotsNode = (n: number, shotSeconds: number): NodeSpec => ({
   id: ids.shots(n),
   kind: kinds.shots,
   stage: "timing",
   version,
-  recipe: { shotSeconds },
+  recipe: { shotSeconds } satisfies typeof ShotsRecipe.Type,
   deps: [{ id: ids.audio(n), output: "duration" }]
 })
 
@@ -25,33 +29,35 @@ export const timingNode = (n: number, shotSeconds: number, fps: number): NodeSpe
   kind: kinds.timing,
   stage: "timing",
   version,
-  recipe: { shotSeconds, fps },
+  recipe: { shotSeconds, fps } satisfies typeof TimingRecipe.Type,
   deps: [{ id: ids.audio(n), output: "duration" }]
 })
 
-const durationOf = (ctx: Parameters<Rule["run"]>[0]) => Number(ctx.value(ctx.node.deps[0]!.id, "duration"))
-
-export const shotsRule: Rule = {
-  kind: kinds.shots,
-  pool: () => "local",
-  paid: () => false,
-  guess: (node, built) => ({
-    count: shotCount(Number(built.value(node.deps[0]!.id, "duration")), Number(node.recipe.shotSeconds))
-  }),
-  run: (ctx) =>
-    Effect.sync(() => ({ count: { value: shotCount(durationOf(ctx), Number(ctx.node.recipe.shotSeconds)) } }))
+/** The narration's measured length, in seconds (the audio rule's `duration` output). */
+const durationOf = (node: NodeSpec, built: Pick<BuiltLookup, "value"> | RunContext): number => {
+  const d = built.value(node.deps[0]!.id, "duration")
+  if (typeof d !== "number") throw new Error(`${node.id}: the narration's duration is ${String(d)}, not a number`)
+  return d
 }
 
-export const timingRule: Rule = {
+export const shotsRule = defineRule({
+  kind: kinds.shots,
+  recipe: ShotsRecipe,
+  pool: "local",
+  guess: (recipe, node, built) => ({ count: shotCount(durationOf(node, built), recipe.shotSeconds) }),
+  run: (ctx) => Effect.sync(() => ({ count: { value: shotCount(durationOf(ctx.node, ctx), ctx.recipe.shotSeconds) } }))
+})
+
+export const timingRule = defineRule({
   kind: kinds.timing,
-  pool: () => "local",
-  paid: () => false,
+  recipe: TimingRecipe,
+  pool: "local",
   run: (ctx) =>
     Effect.sync(() => {
-      const frames = shotFrames(durationOf(ctx), Number(ctx.node.recipe.fps), Number(ctx.node.recipe.shotSeconds))
+      const frames = shotFrames(durationOf(ctx.node, ctx), ctx.recipe.fps, ctx.recipe.shotSeconds)
       return {
         frames: { value: [...frames] },
         ...Object.fromEntries(frames.map((f, i) => [String(i + 1), { value: f }]))
       }
     })
-}
+})

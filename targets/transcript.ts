@@ -3,26 +3,29 @@
  * stop it with exit 2 before anything runs); this node records the result, keyed by the normalized text,
  * so a change of case or spacing alone re-pays nothing.
  */
-import { Effect } from "effect"
-import type { NodeSpec, Rule } from "../src/engine/Node.ts"
+import { Effect, Schema } from "effect"
+import type { NodeSpec } from "../src/engine/Node.ts"
+import { ids, kinds } from "../src/Film.ts"
 import { normalize } from "../src/text/Sentences.ts"
-import { ids, kinds } from "./Settings.ts"
+import { defineRule } from "./Rule.ts"
 
 export const version = 1
+
+const Recipe = Schema.Struct({ sentences: Schema.Array(Schema.String) })
 
 export const node = (sentences: ReadonlyArray<string>): NodeSpec => ({
   id: ids.transcript,
   kind: kinds.transcript,
   stage: "transcript",
   version,
-  recipe: { sentences: sentences.map(normalize) },
+  recipe: { sentences: sentences.map(normalize) } satisfies typeof Recipe.Type,
   context: { original: [...sentences] },
   deps: []
 })
 
-export const rule: Rule = {
+export const rule = defineRule({
   kind: kinds.transcript,
-  pool: () => "local",
-  paid: () => false,
-  run: (ctx) => Effect.succeed({ sentences: { value: ctx.node.recipe.sentences! } })
-}
+  recipe: Recipe,
+  pool: "local",
+  run: (ctx) => Effect.succeed({ sentences: { value: ctx.recipe.sentences } })
+})

@@ -132,7 +132,8 @@ export const stageOrder = ["transcript", "audio", "timing", "prompts", "image", 
 const byStageOrder = (a: string, b: string) => {
   const ia = stageOrder.indexOf(a)
   const ib = stageOrder.indexOf(b)
-  return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b)
+  // Code-unit order, not localeCompare: the first localeCompare loads ICU's collator (~25 ms on a no-op build).
+  return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || (a < b ? -1 : a > b ? 1 : 0)
 }
 
 /** Collects a run's figures from its build events. */

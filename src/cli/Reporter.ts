@@ -17,15 +17,24 @@
  */
 import type { BuildEvent } from "../engine/Events.ts"
 import * as Cost from "../engine/Cost.ts"
+import { stages } from "../Film.ts"
 
 export type Mode = "tty" | "plain" | "quiet"
 
 export const chooseMode = (quiet: boolean, stream: NodeJS.WriteStream = process.stderr): Mode =>
   quiet ? "quiet" : stream.isTTY && !process.env.CI ? "tty" : "plain"
 
-const stageOrder = ["transcript", "audio", "timing", "prompts", "image", "video", "mux", "final", "subtitles", "storyboard"]
+const stageOrder: ReadonlyArray<string> = stages
 
 const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`)
+
+const providerName = (provider: string) => (provider === "openai" ? "OpenAI" : provider === "openrouter" ? "OpenRouter" : provider)
+
+/** "3 clips still being made by fal are kept; the next build collects them". */
+export const keptLine = (count: number, what: string, provider: string) =>
+  count === 1
+    ? `1 ${what} still being made by ${providerName(provider)} is kept; the next build collects it`
+    : `${count} ${what}s still being made by ${providerName(provider)} are kept; the next build collects them`
 
 export interface Times {
   readonly workMs: number
@@ -126,6 +135,8 @@ export const make = (
   const estimateLeft = () =>
     options.estimateLeft?.() ?? (plan ? Cost.sum(plan.values()) : undefined)
   let timer: ReturnType<typeof setInterval> | undefined
+  /** Paid requests a provider keeps working on after a Ctrl-C, by provider and kind: said once, at the end. */
+  const kept = new Map<string, { provider: string; what: string; count: number }>()
 
   const stage = (name: string) => {
     let s = stages.get(name)
@@ -170,6 +181,9 @@ export const make = (
     write(lines.map((l) => l.slice(0, width - 1)).join("\n"))
     drawn = lines.length
   }
+
+  /** Lines a person must see even with --json (on stderr, like warnings). */
+  const important = (text: string) => (mode === "quiet" ? write(text + "\n") : line(text))
 
   const line = (text: string) => {
     if (mode === "quiet") return
@@ -231,6 +245,15 @@ export const make = (
       case "Request":
         spent = Cost.add(spent, event.request.cost)
         break
+      case "InFlight":
+        if (event.state === "waiting")
+          important(`wait    ${event.id}: ${providerName(event.provider)} is making this ${event.what} and it is paid for: waiting for it before stopping (Ctrl-C again quits at once and loses it)`)
+        else {
+          const key = `${event.provider}\u0000${event.what}`
+          const k = kept.get(key) ?? { provider: event.provider, what: event.what, count: 0 }
+          kept.set(key, { ...k, count: k.count + 1 })
+        }
+        break
       case "OverBudget":
         line(`cap     ${event.id} not started: ${Cost.format(event.estimate)} more would pass the cost cap (spent $${event.spentUsd.toFixed(2)}, running $${event.runningUsd.toFixed(2)})`)
         break
@@ -270,6 +293,8 @@ export const make = (
     close: () => {
       if (timer) clearInterval(timer)
       clear()
+      for (const k of kept.values()) important(keptLine(k.count, k.what, k.provider))
+      kept.clear()
     }
   }
 }

@@ -5,10 +5,12 @@ import { Command, Options } from "@effect/cli"
 
 export const globalOptions = {
   cwd: Options.directory("cwd").pipe(
+    Options.withPseudoName("DIR"),
     Options.optional,
     Options.withDescription("The workspace folder (default: the nearest folder, from the current one upward, that holds a storyshot.config.* or .storyshot/, as git finds .git; else the current folder).")
   ),
   config: Options.file("config").pipe(
+    Options.withPseudoName("FILE"),
     Options.optional,
     Options.withDescription("The config file (default: storyshot.config.ts in the workspace; none means defaults).")
   )

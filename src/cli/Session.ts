@@ -5,6 +5,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Layer, Option, Schema } from "effect"
+import * as RemoteStore from "../cache/RemoteStore.ts"
 import { BuildEvents, type BuildEvent } from "../engine/Events.ts"
 import * as Fingerprint from "../engine/Fingerprint.ts"
 import * as Scheduler from "../engine/Scheduler.ts"
@@ -12,12 +13,17 @@ import { Store } from "../engine/Store.ts"
 import { checkWorks } from "../media/Binary.ts"
 import { Ffmpeg } from "../media/Ffmpeg.ts"
 import * as Espeak from "../providers/espeak/Espeak.ts"
-import { Http } from "../providers/Http.ts"
+import { FalClient } from "../providers/fal/Client.ts"
+import { Http } from "../providers/http/Client.ts"
+import { OpenAIClient } from "../providers/openai/Client.ts"
+import { OpenRouterClient } from "../providers/openrouter/Client.ts"
+import * as ProviderConfig from "../providers/ProviderConfig.ts"
 import { parseTranscript } from "../text/Sentences.ts"
 import * as Workspace from "../Workspace.ts"
-import * as Cloud from "../../targets/Cloud.ts"
+import { idPatterns, ids } from "../Film.ts"
 import * as Targets from "../../targets/index.ts"
-import { idPatterns, ids, Settings } from "../../targets/Settings.ts"
+import * as Registry from "../../targets/registry.ts"
+import { Settings } from "../../targets/Settings.ts"
 import * as RunLog from "./RunLog.ts"
 import type { Profile } from "../Config.ts"
 
@@ -233,33 +239,96 @@ export const checkVoice = (ws: Workspace.Workspace) =>
     })
   })
 
-/** A build of the cloud profile must not start without its keys: no paid call happens before this check. */
-export const checkKeys = (ws: Workspace.Workspace) => {
-  const missing = Cloud.missingKeys(ws.config, ws.env)
-  return missing.length === 0
-    ? Effect.void
-    : Effect.fail(
-        new UsageError({
-          message: `missing ${missing.join(", ")}: set ${missing.length === 1 ? "it" : "them"} in .env or the environment (see .env.example), or build with --profile draft`
-        })
-      )
+/** The configured providers exist (`storyshot providers` lists them). */
+export const checkProviders = (ws: Workspace.Workspace) => {
+  const unknown = Registry.unknownProviders(ws.config)
+  return unknown.length === 0 ? Effect.void : Effect.fail(new UsageError({ message: `${unknown[0]} (see \`storyshot providers\`)` }))
 }
 
+/** A build of the cloud profile must not start without its keys, nor with a base URL that is no URL: no paid
+ *  call happens before this check. */
+export const checkKeys = (ws: Workspace.Workspace) =>
+  Effect.gen(function* () {
+    const wrong = ProviderConfig.problems(ws.env)
+    if (wrong.length > 0) return yield* new UsageError({ message: `${wrong[0]}: fix it in .env or the environment` })
+    const missing = Registry.missingKeys(ws.config, ProviderConfig.fromEnv(ws.env))
+    if (missing.length > 0)
+      return yield* new UsageError({
+        message: `missing ${missing.join(", ")}: set ${missing.length === 1 ? "it" : "them"} in .env or the environment (see .env.example), or build with --profile draft`
+      })
+  })
+
+// A probe that passed is remembered across runs (in the user's cache folder: a fact about this machine, not
+// about a workspace) with the binary it found and that file's size and mtime, so a no-op build spawns nothing and
+// does not even load the installer packages: two `-version` runs cost more than the rest of its start-up.
+interface Probed {
+  readonly binary: string
+  readonly from: string
+  readonly file: string
+  readonly key: string
+}
+const probedFile = path.join(Workspace.userCacheDir(), "probed.json")
+const readProbed = (): ReadonlyArray<Probed> => {
+  try {
+    return JSON.parse(fs.readFileSync(probedFile, "utf8")) as Array<Probed>
+  } catch {
+    return []
+  }
+}
+const identity = (file: string) => {
+  try {
+    const stat = fs.statSync(file)
+    return `${stat.size}:${stat.mtimeMs}`
+  } catch {
+    return undefined
+  }
+}
+const checkOnce = (binary: "ffmpeg" | "ffprobe") =>
+  Effect.suspend(() => {
+    const from = process.env[binary === "ffmpeg" ? "FFMPEG_PATH" : "FFPROBE_PATH"] || "installer"
+    const known = readProbed().find((p) => p.binary === binary && p.from === from)
+    if (known && identity(known.file) === known.key) return Effect.succeed(known.file)
+    return Effect.tap(checkWorks(binary), (file) =>
+      Effect.sync(() => {
+        const key = identity(file)
+        if (key === undefined) return
+        try {
+          fs.mkdirSync(path.dirname(probedFile), { recursive: true })
+          const tmp = `${probedFile}.${process.pid}.tmp`
+          const others = readProbed().filter((p) => !(p.binary === binary && p.from === from))
+          fs.writeFileSync(tmp, JSON.stringify([...others.slice(-50), { binary, from, file, key }]))
+          fs.renameSync(tmp, probedFile)
+        } catch {}
+      })
+    )
+  })
+
 // Both at once: they sit on every build's start-up path, including a no-op's.
-export const checkFfmpeg = Effect.all([checkWorks("ffmpeg"), checkWorks("ffprobe")], { concurrency: 2 }).pipe(
+export const checkFfmpeg = Effect.all([checkOnce("ffmpeg"), checkOnce("ffprobe")], { concurrency: 2 }).pipe(
   Effect.mapError((e) => new UsageError({ message: e.message }))
 )
 
-/** The services a build runs with. */
-export const layers = (ws: Workspace.Workspace, runDir: string, onEvent: (e: BuildEvent) => void) => {
-  const store = Store.layer(ws.storeDir)
+/** The services a build runs with; `remoteCache`: with the remote cache behind the store, when one is configured. */
+export const layers = (ws: Workspace.Workspace, runDir: string, onEvent: (e: BuildEvent) => void, options: { readonly remoteCache?: boolean } = {}) => {
+  const config = ProviderConfig.fromEnv(ws.env)
+  const store = options.remoteCache
+    ? RemoteStore.forWorkspace(ws, { secrets: config.secrets, warn: (message) => onEvent({ _tag: "Warning", message }) }).pipe(
+        Layer.mapError((e) => new UsageError({ message: e.message }))
+      )
+    : Store.layer(ws.storeDir)
+  const providers = Layer.succeed(ProviderConfig.Providers, config)
   const io = Layer.unwrapEffect(Effect.map(Store, (s) => RunLog.layerFile(s, runDir))).pipe(Layer.provide(store))
-  const http = Http.layerWith({ secrets: Cloud.secrets(ws.env), timeoutMs: Cloud.httpTimeoutMs(ws.env) }).pipe(Layer.provide(io))
+  const http = Http.layerWith({ secrets: config.secrets, timeoutMs: config.http.timeoutMs, connectTimeoutMs: config.http.connectTimeoutMs }).pipe(
+    Layer.provide(io)
+  )
+  const clients = Layer.mergeAll(FalClient.layer, OpenAIClient.layer, OpenRouterClient.layer).pipe(Layer.provide(Layer.merge(http, providers)))
   return Layer.mergeAll(
     store,
     Ffmpeg.layer,
     Espeak.Espeak.layer,
     http,
+    providers,
+    clients,
     Layer.succeed(Settings, ws),
     BuildEvents.layerFanout(onEvent)
   )

@@ -3,7 +3,6 @@
  * stale, then refresh `out/` from the store.
  */
 import * as path from "node:path"
-import { Command, Options } from "@effect/cli"
 import { Cause, Effect, Exit, Option } from "effect"
 import * as Atomic from "../engine/Atomic.ts"
 import * as Cost from "../engine/Cost.ts"
@@ -11,13 +10,15 @@ import { BuildEvents, type BuildEvent } from "../engine/Events.ts"
 import * as Lock from "../engine/Lock.ts"
 import * as Scheduler from "../engine/Scheduler.ts"
 import { Store } from "../engine/Store.ts"
-import * as Cloud from "../../targets/Cloud.ts"
 import * as Targets from "../../targets/index.ts"
-import * as Models from "../../targets/Models.ts"
-import { publish, publishSentence } from "../../targets/publish.ts"
-import { Profile } from "../Config.ts"
+import * as Registry from "../../targets/registry.ts"
+import type { Profile } from "../Config.ts"
 import * as Encode from "../media/Encode.ts"
 import * as Pools from "../Pools.ts"
+import * as ProviderConfig from "../providers/ProviderConfig.ts"
+import { retryable } from "../providers/Retryable.ts"
+import { publish, publishSentence } from "../Publish.ts"
+import * as Telemetry from "../Telemetry.ts"
 import * as SplitChanges from "../text/SplitChanges.ts"
 import * as Accounting from "./Accounting.ts"
 import * as Reporter from "./Reporter.ts"
@@ -25,54 +26,8 @@ import * as RunLog from "./RunLog.ts"
 import * as Session from "./Session.ts"
 import * as Watch from "./Watch.ts"
 import { root } from "./Root.ts"
+import type { buildOptions, Flags } from "./Commands.ts"
 import type { Workspace } from "../Workspace.ts"
-
-export const options = {
-  target: Options.text("target").pipe(
-    Options.withAlias("t"),
-    Options.repeated,
-    Options.withDescription(
-      "Build this target and what it needs, nothing downstream (repeatable). Ids: transcript, sentence:N:audio, sentence:N:prompts, shot:K:image, shot:K:video, sentence:N:mux, final. Default: final."
-    )
-  ),
-  force: Options.boolean("force").pipe(
-    Options.withDescription("Rebuild the named --target ids even when fresh: a new take (paid again for paid stages); the old take stays in the store.")
-  ),
-  keepGoing: Options.boolean("keep-going").pipe(
-    Options.withAlias("k"),
-    Options.withDescription("After a failure, still finish every target that does not depend on it (default: stop at the first failure).")
-  ),
-  dryRun: Options.boolean("dry-run").pipe(
-    Options.withAlias("n"),
-    Options.withDescription("Show what would be built, per stage, with the estimated cost; build and pay nothing.")
-  ),
-  json: Options.boolean("json").pipe(
-    Options.withDescription(
-      'Print one JSON object on stdout at the end: {built, cached, failed, cost: {usd, known}, wallMs, ...} (with "interrupted": true after Ctrl-C). Progress still goes to stderr (--quiet silences it).'
-    )
-  ),
-  quiet: Options.boolean("quiet").pipe(
-    Options.withAlias("q"),
-    Options.withDescription("No progress on stderr (warnings and errors are still printed); the summary still goes to stdout.")
-  ),
-  profile: Options.choice("profile", Profile.literals).pipe(
-    Options.optional,
-    Options.withDescription("draft (offline, free) or cloud (paid providers). Overrides STORYSHOT_PROFILE and the config.")
-  ),
-  noWait: Options.boolean("no-wait").pipe(
-    Options.withDescription("When another build is using this workspace, exit at once (exit code 2) instead of waiting for it.")
-  ),
-  watch: Options.boolean("watch").pipe(
-    Options.withAlias("w"),
-    Options.withDescription(
-      "Keep running: build, then rebuild (only what is stale) whenever the transcript, the config or .env changes (debounced 300 ms). An edit during a build queues the next build: the running one finishes, nothing it paid for is thrown away, and one build follows with every change so far; never two at once. Ctrl-C stops (a running build is cancelled cleanly; what it finished stays in the store)."
-    )
-  ),
-  maxCost: Options.float("max-cost").pipe(
-    Options.optional,
-    Options.withDescription("Spend cap in USD for this build, 0 or more (default: maxCostUsd in the config): no paid target starts when its estimate would take the run's spend over the cap; running ones finish and are recorded. Exits 1 saying what is left to build and its estimate.")
-  )
-}
 
 export interface BuildFlags {
   readonly target: ReadonlyArray<string>
@@ -86,6 +41,8 @@ export interface BuildFlags {
   readonly maxCost: Option.Option<number>
   /** Exit at once when another build holds the workspace lock (default: wait for it). */
   readonly noWait?: boolean
+  /** Leave the remote cache out of this build. */
+  readonly noRemoteCache?: boolean
 }
 
 export interface Summary {
@@ -145,6 +102,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     yield* checkFlags(flags)
     const sentences = yield* Session.readSentences(ws)
     yield* Session.checkEnv(ws)
+    yield* Session.checkProviders(ws)
     yield* Session.checkTargets(ws, flags.target, sentences)
     if (!flags.dryRun) yield* Session.checkKeys(ws)
     const voices = yield* Session.checkVoice(ws)
@@ -171,10 +129,14 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       const store = yield* Store
       if (!flags.dryRun) showFinished = (e) => e._tag === "Built" && e.stage === "mux" && publishSentence(ws, store, e.id, e.outputs)
       if (!flags.dryRun) yield* voices.save
-      // Saves OpenRouter's model list (prices) when the prompts stage uses it; a failure is only a warning.
-      if (!flags.dryRun) yield* Models.refresh(ws)
+      // What the chosen providers do first (OpenRouter's model list, for prices); a failure is only a warning.
+      if (!flags.dryRun)
+        for (const impl of Registry.picked(ws.config)) {
+          const warning = impl.before ? yield* impl.before(Targets.planContext(ws)) : undefined
+          if (warning !== undefined) onEvent({ _tag: "Warning", message: warning })
+        }
       // The walk costs a second pass over the graph: only worth it when something can cost money.
-      if (hooks.preview && !flags.dryRun && Cloud.usesPaidProviders(ws.config))
+      if (hooks.preview && !flags.dryRun && Registry.usesPaidProviders(ws.config))
         yield* dryWalk.pipe(
           Effect.tap((r) => Effect.sync(() => hooks.preview!(r.wouldBuild))),
           Effect.ignore
@@ -189,7 +151,9 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           keepGoing: flags.keepGoing,
           dryRun: flags.dryRun,
           retries: ws.config.retries,
-          retryBaseMs: Cloud.retryBaseMs(ws.env),
+          // The pay-once predicate (contract 1): a node is tried again only when nothing paid would be paid again.
+          retryable,
+          retryBaseMs: ProviderConfig.fromEnv(ws.env).retryBaseMs,
           pools,
           estimateMs: Pools.typicalMs,
           timeoutMs: ws.config.timeoutSeconds * 1000,
@@ -226,7 +190,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
       accounts.onEvent(e)
       onEvent(e)
-    })
+    }, { remoteCache: flags.noRemoteCache !== true })
 
     /** Writes run.json (what `runs` and `report` read), for every run that got as far as the lock. */
     const record = (summary: Summary, status: Accounting.RunStatus, error?: string) =>
@@ -289,7 +253,9 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     }
 
     const result = yield* locked.pipe(
+      Telemetry.buildSpan({ "storyshot.run": runId, "storyshot.profile": ws.config.profile }),
       Effect.provide(layers),
+      Effect.provide(Telemetry.layer(ws.env, ProviderConfig.fromEnv(ws.env).secrets)),
       Effect.onExit((exit) => {
         if (Exit.isSuccess(exit) || !began || flags.dryRun) return Effect.void
         const interrupted = Exit.isInterrupted(exit) && Cause.isInterruptedOnly(exit.cause)
@@ -387,6 +353,7 @@ const print = (summary: Summary, json: boolean) => {
   out(`${summary.interrupted ? "interrupted: " : ""}${parts.join(", ")} in ${(summary.wallMs / 1000).toFixed(1)} s · spent ${Cost.format(summary.cost)}${summary.saved.usd > 0 ? ` · cache saved ${Cost.format(summary.saved)}` : ""}`)
   // Nodes the full disk stopped are said once, in the line below, not once each.
   for (const f of summary.failed) if (!(summary.storeFailure && Atomic.isStoreFailure(f.cause))) out(`  failed ${f.id}: ${f.error}`)
+  for (const r of summary.repaid) out(`  paid again ${r.id}${r.usd === null ? "" : ` ($${r.usd.toFixed(4)})`}: ${r.why}`)
   if (summary.blockedByBudget.length) out(`  ${capMessage(summary)}`)
   if (summary.interrupted) out("  what finished is kept in the store; the next `storyshot build` continues from there")
   if (summary.output && summary.failed.length === 0 && !summary.interrupted) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)
@@ -440,7 +407,8 @@ const watchBuild = (g: Session.GlobalOptions, flags: BuildFlags) =>
     })
   })
 
-export const command = Command.make("build", options, (flags) =>
+/** `storyshot build` (its options are in Commands.ts). */
+export const handler = (flags: Flags<typeof buildOptions>) =>
     Effect.gen(function* () {
       const g = yield* root
       if (flags.watch) return yield* watchBuild(g, flags)
@@ -453,4 +421,3 @@ export const command = Command.make("build", options, (flags) =>
       if (summary.failed.length > 0) return yield* new Session.BuildFailed({ message: `${summary.failed.length} target(s) failed` })
       if (summary.blockedByBudget.length > 0) return yield* new Session.BuildFailed({ message: capMessage(summary) })
     })
-  ).pipe(Command.withDescription("Build the film, or the named targets and what they need, rebuilding only what is stale."))

@@ -3,12 +3,11 @@
  * Whatever it drops that cost money, it says how much.
  */
 import * as fs from "node:fs"
-import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import * as Cost from "../engine/Cost.ts"
 import * as Lock from "../engine/Lock.ts"
 import { Store, type NodeRecord } from "../engine/Store.ts"
-import { Stage } from "../Config.ts"
+import { stages as filmStages } from "../Film.ts"
 import { root } from "./Root.ts"
 import * as Session from "./Session.ts"
 
@@ -16,7 +15,7 @@ const paidOf = (records: ReadonlyArray<NodeRecord>) =>
   Cost.sum(records.flatMap((r) => [r.cost, ...(r.takes ?? []).map((t) => t.cost)]).filter((c) => c.source !== "free"))
 
 /** Every stage a record can belong to: the film's, the free helper nodes', and the whole-film pages. */
-const stages = [...Stage.literals, "timing", "transcript", "subtitles", "storyboard"] as const
+const stages = filmStages
 
 export interface CleanFlags {
   readonly stage: Option.Option<string>
@@ -93,27 +92,9 @@ export const run = (g: Session.GlobalOptions, flags: CleanFlags, say: (line: str
     )
   })
 
-export const command = Command.make(
-  "clean",
-  {
-    stage: Options.text("stage").pipe(
-      Options.optional,
-      Options.withDescription(`Drop every stored result of this stage (${Stage.literals.join(", ")}) so the next build remakes them.`)
-    ),
-    target: Options.text("target").pipe(
-      Options.withAlias("t"),
-      Options.repeated,
-      Options.withDescription("Drop the stored result of this target (from the last build); repeatable.")
-    ),
-    all: Options.boolean("all").pipe(Options.withDescription("Remove the whole store (.storyshot/) and out/."))
-  },
-  (flags) =>
+/** `storyshot clean` (its options are in Commands.ts). */
+export const handler = (flags: CleanFlags) =>
     Effect.gen(function* () {
       const g = yield* root
       yield* Effect.scoped(run(g, flags, (line) => process.stdout.write(line + "\n")))
     })
-).pipe(
-  Command.withDescription(
-    "Without options: remove out/ and unreferenced files. --stage/--target: drop stored results so they are rebuilt (says what they cost). --all: remove the store."
-  )
-)

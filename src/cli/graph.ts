@@ -3,14 +3,14 @@
  * Nodes whose result is stored are `fresh`; others are `stale`. Shots are known once their sentence's
  * narration is; where it is not built yet, the shots of the last recorded expansion are shown and marked.
  */
-import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import * as Scheduler from "../engine/Scheduler.ts"
 import * as Targets from "../../targets/index.ts"
 import { root } from "./Root.ts"
+import type { Flags, graphOptions } from "./Commands.ts"
 import * as Session from "./Session.ts"
 import * as RunLog from "./RunLog.ts"
-import { Profile } from "../Config.ts"
+import type { Profile } from "../Config.ts"
 
 export type Status = "fresh" | "stale" | "unexpanded"
 
@@ -98,16 +98,8 @@ export const toText = (nodes: ReadonlyArray<GraphNode>) => {
   return lines.join("\n")
 }
 
-export const command = Command.make(
-  "graph",
-  {
-    format: Options.choice("format", ["text", "dot", "mermaid", "json"]).pipe(
-      Options.withDefault("text" as const),
-      Options.withDescription("text (default), dot (Graphviz), mermaid, or json.")
-    ),
-    profile: Options.choice("profile", Profile.literals).pipe(Options.optional, Options.withDescription("draft or cloud."))
-  },
-  (flags) =>
+/** `storyshot graph` (its options are in Commands.ts). */
+export const handler = (flags: Flags<typeof graphOptions>) =>
     Effect.gen(function* () {
       const g = yield* root
       const nodes = yield* collect(g, Option.getOrUndefined(flags.profile))
@@ -121,8 +113,3 @@ export const command = Command.make(
               : toText(nodes)
       process.stdout.write(out + "\n")
     })
-).pipe(
-  Command.withDescription(
-    "Show the target graph as known (fresh / stale / not expanded yet), without building or paying anything."
-  )
-)

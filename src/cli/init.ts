@@ -4,7 +4,6 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Command } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { root } from "./Root.ts"
 
@@ -28,7 +27,7 @@ export default defineConfig({
   image: { quality: "medium" }, // OpenAI Images: low | medium | high
   // How many nodes may run at once per provider or resource.
   pools: { fal: 4, openai: 3, openrouter: 4 },
-  retries: 1, // retries for transient errors (429, 5xx, time-outs)
+  retries: 3, // tries again when a provider refused a paid request before accepting it (429, 5xx: not billed)
   // maxCostUsd: 5, // no new paid request starts once a build would pass this
 })
 `
@@ -71,12 +70,12 @@ export const run = (dir: string, say: (line: string) => void) =>
         say(`wrote   ${name}`)
       }
     }
-    say("Next: edit transcript.txt, then run `npx storyshot build` (the film lands in out/final.mp4).")
+    say("Next: edit transcript.txt, then run `storyshot build` (`npx storyshot build` in a project that has storyshot as a dependency); the film lands in out/final.mp4.")
   })
 
-export const command = Command.make("init", {}, () =>
+/** `storyshot init` (described in Commands.ts). */
+export const handler = () =>
   Effect.gen(function* () {
     const g = yield* root
     yield* run(path.resolve(Option.getOrElse(g.cwd, () => process.cwd())), (l) => process.stdout.write(l + "\n"))
   })
-).pipe(Command.withDescription("Write a commented storyshot.config.ts, an example transcript.txt and .env.example here (never overwrites)."))

@@ -6,18 +6,18 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Command, Options } from "@effect/cli"
 import { Effect, Schema } from "effect"
 import * as OpenRouter from "../providers/openrouter/OpenRouter.ts"
-import * as Cloud from "../../targets/Cloud.ts"
+import * as ProviderConfig from "../providers/ProviderConfig.ts"
 import type { Workspace } from "../Workspace.ts"
 import { root } from "./Root.ts"
+import type { Flags, modelsOptions } from "./Commands.ts"
 import * as RunLog from "./RunLog.ts"
 import * as Session from "./Session.ts"
 
 export interface SavedModels {
   readonly fetchedAt: number
-  /** Absent in lists saved by a build (targets/Models.ts writes the same file without it). */
+  /** Absent in lists saved by a build (src/providers/openrouter/Models.ts writes the same file). */
   readonly baseUrl?: string | undefined
   readonly models: ReadonlyArray<OpenRouter.ModelInfo>
 }
@@ -44,8 +44,9 @@ export const load = (ws: Workspace, refresh: boolean, warn: (message: string) =>
   Effect.gen(function* () {
     const saved = readSaved(ws)
     if (saved && !refresh) return { ...saved, fetched: false }
-    const o = Cloud.openrouter(ws.env)
-    const fetched = yield* OpenRouter.listModels({ baseUrl: o.baseUrl, apiKey: o.apiKey }).pipe(
+    const o = ProviderConfig.fromEnv(ws.env).openrouter
+    // Asked for by name: a longer wait for the answer than a build's optional refresh, and a few more tries.
+    const fetched = yield* OpenRouter.listModels({ ...o, modelsTimeoutMs: 20_000 }, { firstDelayMs: 500, maxDelayMs: 2_000, budgetMs: 5_000 }).pipe(
       Effect.provide(Session.layers(ws, RunLog.runDir(ws.storeDir, "models"), () => {})),
       Effect.map((models) => ({ models })),
       Effect.catchAll((e) => {
@@ -97,14 +98,8 @@ export const toText = (list: SavedModels & { fetched: boolean }, current: string
   ].join("\n")
 }
 
-export const command = Command.make(
-  "models",
-  {
-    refresh: Options.boolean("refresh").pipe(Options.withDescription("Fetch the list from OpenRouter again and save it (otherwise the saved list is shown; it is fetched when there is none).")),
-    match: Options.text("match").pipe(Options.optional, Options.withDescription("Only models whose id contains this text.")),
-    json: Options.boolean("json").pipe(Options.withDescription("Print {fetchedAt, baseUrl, models: [{id, pricing: {prompt, completion} (USD per token), contextLength, supportedParameters}]}."))
-  },
-  (flags) =>
+/** `storyshot models` (its options are in Commands.ts). */
+export const handler = (flags: Flags<typeof modelsOptions>) =>
     Effect.gen(function* () {
       const g = yield* root
       const ws = yield* Session.openWorkspace(g)
@@ -120,8 +115,5 @@ export const command = Command.make(
       if (flags.json) {
         const { fetched: _fetched, ...saved } = list
         process.stdout.write(JSON.stringify({ ...saved, models: saved.models.filter((m) => !match || m.id.includes(match)) }, null, 2) + "\n")
-      } else process.stdout.write(toText(list, Cloud.openrouter(ws.env).model, match) + "\n")
+      } else process.stdout.write(toText(list, ProviderConfig.fromEnv(ws.env).openrouter.model, match) + "\n")
     })
-).pipe(Command.withDescription(
-    "The OpenRouter model list with prices (USD per million tokens and per sentence's shot list), saved in .storyshot/models.json. When it cannot be fetched, the saved list is shown with a warning (exit 0); with none saved, exit 1."
-  ))

@@ -5,11 +5,11 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Args, Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import * as Cost from "../engine/Cost.ts"
 import * as Accounting from "./Accounting.ts"
 import { root } from "./Root.ts"
+import type { Flags, reportOptions, runsOptions } from "./Commands.ts"
 import * as Session from "./Session.ts"
 
 /** A run.json as read back: runs recorded before per-stage accounting lack `stages`, `nodes`, `version`. */
@@ -268,24 +268,17 @@ export const reportText = (run: StoredRun, top = 10) => {
   return out.join("\n")
 }
 
-const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table."))
-
-export const runsCommand = Command.make("runs", { json }, (flags) =>
+/** `storyshot runs` (its options are in Commands.ts). */
+export const runsHandler = (flags: Flags<typeof runsOptions>) =>
   Effect.gen(function* () {
     const g = yield* root
     const ws = yield* Session.openWorkspace(g)
     const rs = rows(readRuns(ws.storeDir))
     process.stdout.write((flags.json ? JSON.stringify({ runs: rs }, null, 2) : runsText(rs)) + "\n")
   })
-).pipe(Command.withDescription("List past builds, newest first: when, built / cached / failed, cost paid, wall-clock time."))
 
-export const reportCommand = Command.make(
-  "report",
-  {
-    run: Args.text({ name: "RUN" }).pipe(Args.optional, Args.withDescription("A run id or a unique prefix of one (default: the latest run).")),
-    json
-  },
-  (flags) =>
+/** `storyshot report [RUN]` (its options are in Commands.ts). */
+export const reportHandler = (flags: Flags<typeof reportOptions>) =>
     Effect.gen(function* () {
       const g = yield* root
       const ws = yield* Session.openWorkspace(g)
@@ -296,8 +289,3 @@ export const reportCommand = Command.make(
         process.stdout.write(JSON.stringify({ ...report, status: statusOf(run), slowest, mostExpensive, calls: readCalls(run) }, null, 2) + "\n")
       } else process.stdout.write(reportText(run) + "\n")
     })
-).pipe(
-  Command.withDescription(
-    "One run in detail: cost and wall-clock per stage (cache hits as money and time saved), then its requests, slowest and most expensive first."
-  )
-)

@@ -17,10 +17,10 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { configFileNames } from "../Workspace.ts"
 import { root } from "./Root.ts"
+import type { Flags, superpromptOptions } from "./Commands.ts"
 import * as Session from "./Session.ts"
 import * as Watch from "./Watch.ts"
 
@@ -252,23 +252,8 @@ export const watchLoop = (p: Plan, options: { readonly debounceMs?: number; read
     })
   )
 
-export const command = Command.make(
-  "superprompt",
-  {
-    watch: Options.boolean("watch").pipe(
-      Options.withAlias("w"),
-      Options.withDescription("Keep running and rewrite the file whenever a source file, the notes or the config changes.")
-    ),
-    out: Options.file("out").pipe(
-      Options.optional,
-      Options.withDescription(`The file to write (default ${defaultOut} in the workspace).`)
-    ),
-    notes: Options.file("notes").pipe(
-      Options.optional,
-      Options.withDescription(`Markdown put first, before the sources: your question or context (default ${defaultNotes}, when present).`)
-    )
-  },
-  (flags) =>
+/** `storyshot superprompt` (its options are in Commands.ts). */
+export const handler = (flags: Flags<typeof superpromptOptions>) =>
     Effect.gen(function* () {
       const g = yield* root
       const p = yield* plan({
@@ -281,8 +266,3 @@ export const command = Command.make(
       const r = yield* write(p)
       process.stdout.write(describe(p, r) + "\n")
     })
-).pipe(
-  Command.withDescription(
-    `Join the project's source files (src/, targets/ and the config; storyshot's own src/ and targets/ in a workspace without them) into one markdown file to paste into an LLM, after the notes in ${defaultNotes}. Each file once, with a header, ordered by path.`
-  )
-)

@@ -4,16 +4,14 @@
  * the problems concern, with a warning).
  */
 import * as fs from "node:fs"
-import { Command, Options } from "@effect/cli"
 import { Effect } from "effect"
 import * as Verify from "../engine/Verify.ts"
 import { root } from "./Root.ts"
+import type { Flags, verifyOptions } from "./Commands.ts"
 import * as Session from "./Session.ts"
 
-export const command = Command.make(
-  "verify",
-  { json: Options.boolean("json").pipe(Options.withDescription("Print one JSON object: {records, objects, bytes, problems, notes}.")) },
-  (flags) =>
+/** `storyshot verify` (its options are in Commands.ts). */
+export const handler = (flags: Flags<typeof verifyOptions>) =>
     Effect.gen(function* () {
       const g = yield* root
       const ws = yield* Session.openWorkspace(g)
@@ -31,4 +29,3 @@ export const command = Command.make(
       }
       if (report.problems.length > 0) return yield* new Session.BuildFailed({ message: `${report.problems.length} problem(s) in the store` })
     })
-).pipe(Command.withDescription("Check the store without changing it: every record's files exist and hash right (exit 1 if not)."))

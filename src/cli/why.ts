@@ -8,7 +8,6 @@
  * input would itself be rebuilt, its new hash cannot be known before it is built: `why` follows that input
  * upstream to the change that started it.
  */
-import { Args, Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { BuildEvents } from "../engine/Events.ts"
 import * as Fingerprint from "../engine/Fingerprint.ts"
@@ -16,9 +15,10 @@ import type { Json } from "../engine/Hash.ts"
 import * as Scheduler from "../engine/Scheduler.ts"
 import { Store, type NodeRecord } from "../engine/Store.ts"
 import * as Targets from "../../targets/index.ts"
-import { Profile } from "../Config.ts"
+import type { Profile } from "../Config.ts"
 import type { Workspace } from "../Workspace.ts"
 import { root } from "./Root.ts"
+import type { Flags, whyOptions } from "./Commands.ts"
 import * as RunLog from "./RunLog.ts"
 import * as Session from "./Session.ts"
 
@@ -195,24 +195,11 @@ export const toText = (e: Explanation, indent = "", seen: Set<string> = new Set(
   return lines.join("\n")
 }
 
-export const command = Command.make(
-  "why",
-  {
-    id: Args.text({ name: "ID" }).pipe(
-      Args.withDescription("A target id: transcript, sentence:N:audio|shots|timing|prompts|mux, shot:K:image|video, final.")
-    ),
-    json: Options.boolean("json").pipe(Options.withDescription("Print the explanation as JSON: {id, status, summary, changes: [{ingredient, before, after}], upstream}.")),
-    profile: Options.choice("profile", Profile.literals).pipe(Options.optional, Options.withDescription("draft or cloud (as the build you ask about)."))
-  },
-  (flags) =>
+/** `storyshot why ID` (its options are in Commands.ts). */
+export const handler = (flags: Flags<typeof whyOptions>) =>
     Effect.gen(function* () {
       const g = yield* root
       const ws = yield* Session.openWorkspace(g, Option.getOrUndefined(flags.profile))
       const e = yield* explain(ws, flags.id)
       process.stdout.write((flags.json ? JSON.stringify(e, null, 2) : toText(e)) + "\n")
     })
-).pipe(
-  Command.withDescription(
-    "Say why a target is stale (which ingredient of its fingerprint changed, old → new, following inputs that would be rebuilt upstream) or why it was last rebuilt; builds and pays nothing."
-  )
-)

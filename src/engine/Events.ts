@@ -51,6 +51,16 @@ export type BuildEvent =
       readonly runningUsd: number
     }
   | { readonly _tag: "Warning"; readonly message: string }
+  /** The build was stopped while a provider works on a paid request of this node: `kept`, its handle stays
+   *  for the next build to collect; `waiting`, its answer is on the way and the build waits for it. */
+  | {
+      readonly _tag: "InFlight"
+      readonly id: string
+      readonly stage: string
+      readonly provider: string
+      readonly what: string
+      readonly state: "kept" | "waiting"
+    }
 
 export class BuildEvents extends Context.Tag("storyshot/BuildEvents")<
   BuildEvents,

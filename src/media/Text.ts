@@ -3,8 +3,10 @@
  * (East Asian wide characters and emoji take two). Graphemes are never split, so an emoji sequence or a
  * letter with its accents stays whole; a word wider than a line is broken between graphemes.
  */
-const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" })
-export const graphemes = (text: string): Array<string> => Array.from(segmenter.segment(text), (s) => s.segment)
+// Made on first use: the first Intl.Segmenter loads ICU's break data (~10 ms), which a no-op build never needs.
+let segmenter: Intl.Segmenter | undefined
+export const graphemes = (text: string): Array<string> =>
+  Array.from((segmenter ??= new Intl.Segmenter(undefined, { granularity: "grapheme" })).segment(text), (s) => s.segment)
 
 const wide = (cp: number) =>
   (cp >= 0x1100 && cp <= 0x115f) ||

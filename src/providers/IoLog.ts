@@ -32,6 +32,8 @@ export interface IoEntry {
   readonly startedAt: number
   readonly endedAt: number
   readonly error?: string | undefined
+  /** How long keeping a paid answer in the store took, from its last byte (the window a crash can still lose). */
+  readonly keptMs?: number | undefined
 }
 
 /** The store behind `IoLog.layerMemory`. */

@@ -124,6 +124,14 @@ describe("storyshot command line", () => {
     const init = cli(["init"], { cwd: fresh })
     expect(init.code).toBe(0)
     for (const f of ["storyshot.config.ts", "transcript.txt", ".env.example"]) expect(fs.existsSync(path.join(fresh, f))).toBe(true)
+    // The config it wrote says `import { defineConfig } from "storyshot"`, and the folder has no node_modules:
+    // the import resolves to the running storyshot, and the film is made.
+    expect(fs.readFileSync(path.join(fresh, "storyshot.config.ts"), "utf8")).toMatch(/import \{ defineConfig \} from "storyshot"/)
+    const built = cli(["build", "--json"], { cwd: fresh })
+    expect(built.code, built.stderr).toBe(0)
+    expect(JSON.parse(built.stdout).failed).toEqual([])
+    expect(fs.statSync(path.join(fresh, "out", "final.mp4")).size).toBeGreaterThan(0)
+    expect(fs.existsSync(path.join(fresh, "node_modules"))).toBe(false)
     // init never overwrites.
     fs.writeFileSync(path.join(fresh, "transcript.txt"), "Mine.")
     cli(["init"], { cwd: fresh })

@@ -44,6 +44,10 @@ const failedAlone = (r: Awaited<ReturnType<typeof build>>, id: string, message: 
   expect(r.summary.skipped.map((s) => s.id)).toEqual(expect.arrayContaining(["sentence:1:mux", "final"]))
 }
 
+let cut = false
+/** True the first time only: one submit's answer is cut off. */
+const cutOnce = () => (cut ? false : (cut = true))
+
 /** Sentence 1's user message is the only one that says it is the first sentence. */
 const firstSentence = (req: FakeRequest) => JSON.stringify(req.json ?? "").includes("This is the first sentence.")
 
@@ -69,24 +73,55 @@ describe("cloud faults, each retried and recovered or failed alone under --keep-
     expect(fakes.counts().chats).toBe(3)
   })
 
-  it("a time-out (fal submit never answers): retried after STORYSHOT_HTTP_TIMEOUT_MS, recovers", async () => {
+  it("a fal submit that never answers may have been queued: not sent again by itself; the node says so and what to run", async () => {
     fakes.reset()
     fakes.fal.inject({ kind: "timeout" }, models.tts)
-    const started = Date.now()
-    const r = await build({}, { STORYSHOT_HTTP_TIMEOUT_MS: "1000" })
-    recovered(r)
-    expect(retries(r.events).map((e) => e.error)).toEqual([expect.stringMatching(/no complete answer from fal within 1 s/)])
-    expect(fakes.counts().ttsSubmits).toBe(3)
-    expect(Date.now() - started).toBeLessThan(20_000)
+    const r = await build({ keepGoing: true }, { STORYSHOT_HTTP_TIMEOUT_MS: "500" })
+    expect(r.summary.failed.map((f) => f.id)).toHaveLength(1)
+    const [failed] = r.summary.failed
+    expect(failed!.id).toMatch(/^sentence:[12]:audio$/)
+    expect(failed!.error).toMatch(/^fal submit sent no answer in time: no answer within 500 ms .*fal may have billed it; not bought again by itself: `storyshot build --target sentence:[12]:audio` pays for a new one/)
+    expect(retries(r.events)).toEqual([])
+    expect(fakes.counts().ttsSubmits).toBe(2)
+    // The next build pays for it again, and says so.
+    fakes.reset()
+    const again = await runBuild(r.dir, {}, fakes.env)
+    expect(again.summary.failed).toEqual([])
+    expect(fakes.counts().ttsSubmits).toBe(1)
+    expect(again.summary.repaid).toEqual([{ id: failed!.id, usd: expect.any(Number), why: expect.stringContaining("fal submit sent no answer in time") }])
   })
 
-  it("malformed JSON (fal submit answers 200 with broken JSON): retried, recovers", async () => {
+  it("a cut-off fal submit answer (accepted, then lost) is not re-bought by default; with retryPaid: 1 it is, once, and reported", async () => {
     fakes.reset()
-    fakes.fal.inject({ kind: "malformed-json" }, models.video)
-    const r = await build()
-    recovered(r)
-    expect(retries(r.events).map((e) => e.error)).toEqual([expect.stringMatching(/malformed JSON from fal/)])
+    fakes.fal.injectAny((req) => (req.method === "POST" && req.path === `/${models.video}` && cutOnce() ? { kind: "truncated" } : undefined))
+    const r = await build({ keepGoing: true })
+    expect(r.summary.failed.map((f) => f.id)).toEqual([expect.stringMatching(/^shot:[12]:video$/)])
+    expect(r.summary.failed[0]!.error).toMatch(/^fal submit answer was cut off: .*may have billed it/)
+    expect(fakes.counts().videoSubmits).toBe(2)
+
+    fakes.reset()
+    cut = false
+    fakes.fal.injectAny((req) => (req.method === "POST" && req.path === `/${models.video}` && cutOnce() ? { kind: "truncated" } : undefined))
+    const dir = makeWorkspace(story.join("\n"), { config: smallConfig(`profile: "cloud", retryPaid: 1`) })
+    const paidTwice = await runBuild(dir, {}, fakes.env)
+    expect(paidTwice.summary.failed).toEqual([])
     expect(fakes.counts().videoSubmits).toBe(3)
+    expect(paidTwice.summary.repaid).toEqual([{ id: expect.stringMatching(/^shot:[12]:video$/), usd: 0.225, why: expect.stringContaining("fal submit answer was cut off") }])
+    expect(fs.existsSync(path.join(dir, "out", "final.mp4"))).toBe(true)
+  })
+
+  it("a garbled OpenAI Images 200 was billed: not bought again by itself; the next build pays once more and reports it", async () => {
+    fakes.reset()
+    fakes.openai.inject((req) => (firstSentence(req) ? { kind: "malformedJson" } : undefined), { times: 1 })
+    const r = await build({ keepGoing: true })
+    failedAlone(r, "shot:1:image", /^OpenAI image generation answer is garbled: broken JSON .*OpenAI billed it and the answer is lost; not bought again by itself: `storyshot build --target shot:1:image` pays for a new one/)
+    expect(retries(r.events)).toEqual([])
+    expect(fakes.counts().images).toBe(2)
+    fakes.reset()
+    const again = await runBuild(r.dir, {}, fakes.env)
+    expect(again.summary.failed).toEqual([])
+    expect(fakes.counts().images).toBe(1)
+    expect(again.summary.repaid.map((p) => p.id)).toEqual(["shot:1:image"])
   })
 
   it("COMPLETED with an error (fal video): fails with the model's message, not retried; the rest completes", async () => {

@@ -39,12 +39,16 @@ describe("draft pipeline, end to end (real ffmpeg, 160x90 @ 12 fps)", () => {
     expect(second.summary.cached.length).toBe(first.summary.built.length)
   })
 
-  it("editing one sentence rebuilds only that sentence's nodes and final; case and spacing alone rebuild nothing", async () => {
+  it("editing one sentence rebuilds only that sentence's nodes and final; case and spacing alone voice and plan nothing again", async () => {
     const dir = makeWorkspace(story.join("\n"))
     await runBuild(dir)
     writeTranscript(dir, [story[0]!, "  SNOW fell   on the pines. ", story[2]!])
-    // Nothing is voiced, drawn or cut again; only the free text outputs follow the new case.
-    expect(sorted((await runBuild(dir)).summary.built)).toEqual(["storyboard", "subtitles"])
+    // Nothing is voiced or planned again (keyed on the normalized text); the free nodes that show the text
+    // follow the new case: the card (keyed on the exact text, issue 21 §5) and what is made from it.
+    expect(sorted((await runBuild(dir)).summary.built)).toEqual(["final", "sentence:2:mux", "shot:2:image", "shot:2:video", "storyboard", "subtitles"])
+    // Spacing alone changes nothing the film shows.
+    writeTranscript(dir, [story[0]!, "SNOW   fell on the pines.", story[2]!])
+    expect(sorted((await runBuild(dir)).summary.built)).toEqual([])
 
     writeTranscript(dir, [story[0]!, "Snow fell softly on the tall pines.", story[2]!])
     const edited = await runBuild(dir)

@@ -54,7 +54,7 @@ beforeAll(async () => {
 })
 afterAll(() => fakes?.close())
 
-const inflightIds = (dir: string): Array<string> => {
+const inflightEntries = (dir: string): Array<{ requestId: string; answered: boolean }> => {
   const d = path.join(dir, ".storyshot", "inflight")
   if (!fs.existsSync(d)) return []
   return fs
@@ -62,12 +62,16 @@ const inflightIds = (dir: string): Array<string> => {
     .filter((f) => f.endsWith(".json"))
     .flatMap((f) => {
       try {
-        return [JSON.parse(fs.readFileSync(path.join(d, f), "utf8")).requestId as string]
+        const entry = JSON.parse(fs.readFileSync(path.join(d, f), "utf8"))
+        // A fal request whose result (or file) was already received and kept: the next build uses it.
+        return typeof entry.requestId === "string" ? [{ requestId: entry.requestId as string, answered: entry.answer !== undefined || entry.file !== undefined }] : []
       } catch {
         return []
       }
     })
 }
+
+const inflightIds = (dir: string): Array<string> => inflightEntries(dir).map((e) => e.requestId)
 
 const recordedRequestIds = (dir: string): Set<string> => {
   const ids = new Set<string>()
@@ -96,6 +100,7 @@ describe("crash safety", () => {
     let completed = 0
     const kills: Array<{ afterMs: number; inflight: Array<string>; receivedAt: number }> = []
     const everInflight = new Set<string>()
+    const answeredAtKill = new Set<string>()
 
     for (let round = 0; kills.length < 22 && round < 60; round++) {
       const child = cliAsync(["build", "--json"], { cwd: dir, env: fakes.env })
@@ -116,8 +121,10 @@ describe("crash safety", () => {
       }
       child.kill("SIGKILL")
       await exited
-      const inflight = inflightIds(dir)
+      const entries = inflightEntries(dir)
+      const inflight = entries.map((e) => e.requestId)
       for (const id of inflight) everInflight.add(id)
+      for (const e of entries) if (e.answered) answeredAtKill.add(e.requestId)
       kills.push({ afterMs, inflight, receivedAt: fakes.fal.received.length })
     }
 
@@ -154,12 +161,13 @@ describe("crash safety", () => {
     const resubmittedRecorded = resubmitted.filter((r) => everInflight.has(r.id) || recorded.has(r.id))
     expect(resubmittedRecorded, `seed ${seed}`).toEqual([])
 
-    // Every request in flight at a kill was polled again by a later build (re-attached).
+    // Every request in flight at a kill was collected by a later build: polled again (re-attached), or, when
+    // its result had already arrived and been kept, used without asking fal anything.
     const polledAfter = (id: string, from: number) =>
       fakes.fal.received.slice(from).some((q) => q.method === "GET" && q.path.includes(`/requests/${id}/status`))
     const firstSeen = new Map<string, number>()
     for (const k of kills) for (const id of k.inflight) if (!firstSeen.has(id)) firstSeen.set(id, k.receivedAt)
-    const notReattached = [...firstSeen].filter(([id, from]) => !polledAfter(id, from)).map(([id]) => id)
+    const notReattached = [...firstSeen].filter(([id, from]) => !polledAfter(id, from) && !answeredAtKill.has(id)).map(([id]) => id)
     expect(notReattached, `seed ${seed}`).toEqual([])
 
     const counts = fakes.counts()
@@ -182,6 +190,7 @@ describe("crash safety", () => {
       killsWithRequestsInFlight: kills.filter((k) => k.inflight.length > 0).length,
       inFlightAtKills: firstSeen.size,
       reattached: firstSeen.size - notReattached.length,
+      collectedFromKeptAnswer: [...firstSeen.keys()].filter((id) => answeredAtKill.has(id)).length,
       falSubmits: { tts: counts.ttsSubmits, video: counts.videoSubmits, distinctInputs: byInput.size, cancels: counts.cancels },
       resubmittedNeverRecorded: resubmitted.length,
       completedTwice: doubled.length,

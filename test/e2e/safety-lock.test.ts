@@ -82,7 +82,7 @@ describe("interruption", () => {
       a.child.kill(signal)
       const r = await a.done
       expect(r.code, r.stderr).toBe(130)
-      expect(r.stderr).toMatch(/stopping \(running steps are cancelled, finished ones are kept/)
+      expect(r.stderr).toMatch(/stopping \(nothing new starts; finished steps are kept, and so is paid work a provider has started/)
       expect(r.stderr).not.toMatch(/\bat .*:\d+:\d+/)
       const kept = recordCount(dir)
       expect(kept).toBeGreaterThanOrEqual(3)

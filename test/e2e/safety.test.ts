@@ -126,7 +126,7 @@ describe.concurrent("bad input: exit 2, one line saying what to do, the store un
   })
 
   it("an unknown stage", async () => {
-    await refused(["clean", "--stage", "vidoe"], () => {}, /unknown stage "vidoe": use one of audio, prompts, image, video, mux, final/)
+    await refused(["clean", "--stage", "vidoe"], () => {}, /unknown stage "vidoe": use one of transcript, audio, timing, prompts, image, video, mux, final, subtitles, storyboard/)
   })
 
   it("ffmpeg missing", async () => {

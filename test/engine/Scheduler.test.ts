@@ -1,11 +1,18 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect, Fiber, TestClock } from "effect"
-import { ProviderError } from "../../src/providers/ProviderError.ts"
+import { Effect, Fiber, Schema, TestClock } from "effect"
 import type { NodeSpec } from "../../src/engine/Node.ts"
 import * as Scheduler from "../../src/engine/Scheduler.ts"
 import { fan, leaf, makeProbe, runBuild, sum, tempStore } from "./toy.ts"
+
+/** A provider-like failure that carries the engine's legacy retry hint (src/engine/Transient.ts). */
+class ProviderError extends Schema.TaggedError<ProviderError>()("ProviderError", {
+  provider: Schema.String,
+  message: Schema.String,
+  transient: Schema.Boolean,
+  retryAfterMs: Schema.optional(Schema.Number)
+}) {}
 
 // a ─┐
 //    ├─ ab ─┐

@@ -20,7 +20,7 @@ import { randomUUID } from "node:crypto"
 import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import { startServer, type FakeRequest as ReceivedRequest, type Reply } from "./server.ts"
+import { startServer, type CommonFault, type FakeRequest as ReceivedRequest, type Reply } from "./server.ts"
 
 export type { ReceivedRequest }
 
@@ -65,6 +65,8 @@ export interface FakeRequest {
   polls: number
   state: "IN_QUEUE" | "IN_PROGRESS" | "COMPLETED"
   cancelled: boolean
+  /** The state the request was in when a `PUT cancel` reached it (fal bills one cancelled IN_PROGRESS). */
+  cancelledWhile?: "IN_QUEUE" | "IN_PROGRESS" | undefined
   gone: boolean
   /** 503s already answered for a `flaky-status` fault */
   flaky: number
@@ -92,6 +94,10 @@ export interface FakeFal {
   submits(model?: string): number
   /** number of `PUT cancel` calls received (for any request) */
   readonly cancels: number
+  /** `PUT cancel` calls that reached a request fal was already working on (IN_PROGRESS): its work is billed */
+  readonly cancelsInProgress: number
+  /** Consults `fault` on every HTTP request (any endpoint) until `clearFaults`; see `./server.ts` for the kinds. */
+  injectAny(fault: (req: ReceivedRequest) => CommonFault | undefined): void
   /** the JSON inputs submitted for a model, in order */
   inputs(model: string): ReadonlyArray<any>
   inject(fault: FalFault, model?: string): void
@@ -310,6 +316,8 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
       if (req.method === "PUT" && tail === "cancel") {
         cancels++
         if (request.state === "COMPLETED") return json(400, { status: "ALREADY_COMPLETED" })
+        // In the queue: removed (nothing billed). In progress: fal only signals the runner; the work is billed.
+        request.cancelledWhile = request.state
         request.cancelled = true
         return json(202, { status: "CANCELLATION_REQUESTED" })
       }
@@ -379,6 +387,10 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
     get cancels() {
       return cancels
     },
+    get cancelsInProgress() {
+      return [...requests.values()].filter((r) => r.cancelledWhile === "IN_PROGRESS").length
+    },
+    injectAny: (fault) => server.inject(fault),
     inputs: (model) => [...requests.values()].filter((r) => r.model === model).map((r) => r.input),
     inject,
     forget: (requestId) => {

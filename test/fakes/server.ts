@@ -17,6 +17,8 @@ export interface FakeRequest {
   readonly text: string
   /** The parsed JSON body, or undefined when it is not JSON. */
   readonly json: unknown
+  /** When the request (its whole body) arrived, `Date.now()`. */
+  readonly at: number
 }
 
 export interface Reply {
@@ -44,6 +46,8 @@ export type CommonFault =
   | { readonly kind: "truncated" }
   /** The connection is destroyed before any answer. */
   | { readonly kind: "reset" }
+  /** A 200 that is not what the endpoint serves: an HTML error page from a proxy in the way. */
+  | { readonly kind: "wrongContent" }
 
 export type FaultSource<F> = F | ((req: FakeRequest) => F | undefined)
 
@@ -66,7 +70,7 @@ export interface ServerOptions<F> {
   readonly errorBody: (status: number, message: string) => unknown
 }
 
-const commonKinds = new Set(["rateLimit", "serverError", "status", "hang", "delay", "malformedJson", "truncated", "reset"])
+const commonKinds = new Set(["rateLimit", "serverError", "status", "hang", "delay", "malformedJson", "truncated", "reset", "wrongContent"])
 
 const isCommon = (fault: { kind: string }): fault is CommonFault => commonKinds.has(fault.kind)
 
@@ -130,7 +134,7 @@ export const startServer = async <F extends { readonly kind: string }>(
     } catch {
       json = undefined
     }
-    const fake: FakeRequest = { method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body, text, json }
+    const fake: FakeRequest = { method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body, text, json, at: Date.now() }
     requests.push(fake)
     const wait = latency(fake)
     if (wait > 0) await new Promise((r) => setTimeout(r, wait))
@@ -155,6 +159,8 @@ export const startServer = async <F extends { readonly kind: string }>(
           case "reset":
             req.socket.destroy()
             return
+          case "wrongContent":
+            return send(res, { status: 200, headers: { "content-type": "text/html; charset=utf-8" }, body: "<html><body>502 Bad Gateway (from a proxy)</body></html>" })
           case "malformedJson":
             res.writeHead(200, { "content-type": "application/json" })
             res.end('{"data": [ {"b64_json": "iVBOR')

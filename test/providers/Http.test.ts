@@ -1,11 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer, Schedule } from "effect"
+import { Effect, Layer } from "effect"
 import * as http from "node:http"
+import * as net from "node:net"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll } from "vitest"
-import { isTransient, retryAfterMs } from "../../src/engine/Transient.ts"
-import { classify, download, Http, makeResponse, redact } from "../../src/providers/Http.ts"
-import { IoLog } from "../../src/providers/IoLog.ts"
+import { refusalOf, retryAfterOf } from "../../src/providers/http/Answer.ts"
+import { Http, makeResponse } from "../../src/providers/http/Client.ts"
+import { download } from "../../src/providers/http/Download.ts"
+import { redact } from "../../src/providers/http/Redact.ts"
+import { IoLog, type IoEntry } from "../../src/providers/IoLog.ts"
 import { seededPng } from "../fakes/png.ts"
 import { startServer, type CommonFault, type FakeServer, type Reply } from "../fakes/server.ts"
 
@@ -40,70 +43,53 @@ const request = (path: string, extra: Partial<Parameters<Http["Type"]["request"]
   Effect.flatMap(Http, (h) => h.request("testprov", { method: "GET", url: `${server.url}${path}`, ...extra }))
 
 const response = (status: number, headers: Record<string, string>, body: unknown) =>
-  makeResponse("testprov", {
-    status,
-    headers,
-    body: new TextEncoder().encode(typeof body === "string" ? body : JSON.stringify(body))
+  makeResponse({ status, headers, body: new TextEncoder().encode(typeof body === "string" ? body : JSON.stringify(body)) })
+
+describe("reading answers", () => {
+  it("2xx is no refusal", () => {
+    expect(refusalOf(response(200, {}, { ok: 1 }))).toBeUndefined()
+    expect(refusalOf(response(202, {}, ""))).toBeUndefined()
   })
 
-describe("classify", () => {
-  it("accepts 2xx", () => {
-    expect(classify("p", response(200, {}, { ok: 1 }))).toBeUndefined()
-    expect(classify("p", response(202, {}, ""))).toBeUndefined()
-  })
-
-  it("429 is transient and carries Retry-After seconds, HTTP dates and retry-after-ms", () => {
-    const secs = classify("openai", response(429, { "retry-after": "7" }, { error: { message: "Rate limit reached", code: "rate_limit_exceeded" } }))!
-    expect(secs).toMatchObject({ transient: true, retryAfterMs: 7000, status: 429, code: "rate_limit_exceeded", message: "Rate limit reached" })
-    expect(isTransient(secs)).toBe(true)
-    expect(retryAfterMs(secs)).toBe(7000)
-
-    const date = new Date(Date.now() + 30_000).toUTCString()
-    const dated = classify("p", response(503, { "retry-after": date }, "busy"))!
-    expect(dated.transient).toBe(true)
-    expect(dated.retryAfterMs).toBeGreaterThan(25_000)
-    expect(dated.retryAfterMs).toBeLessThanOrEqual(30_000)
-
-    const ms = classify("p", response(429, { "retry-after-ms": "250", "retry-after": "9" }, "slow down"))!
-    expect(ms.retryAfterMs).toBe(250)
-  })
-
-  it.each([408, 409, 429, 500, 502, 503, 504])("%i is transient", (status) => {
-    expect(classify("p", response(status, {}, { error: { message: "try later" } }))!.transient).toBe(true)
-  })
-
-  it.each([400, 401, 402, 403, 404, 422])("%i is permanent with the provider's own message", (status) => {
-    const error = classify("p", response(status, {}, { error: { message: `the provider says ${status}`, code: "x" } }))!
-    expect(error).toMatchObject({ transient: false, status, message: `the provider says ${status}`, provider: "p" })
-  })
-
-  it("reads fal's {detail} (string or array of {msg}) and plain text", () => {
-    expect(classify("fal", response(422, {}, { detail: [{ loc: ["body", "prompt"], msg: "field required", type: "missing" }] }))!).toMatchObject({
-      message: "prompt: field required",
-      code: "missing",
-      transient: false
+  it("Retry-After in seconds, as an HTTP date, and retry-after-ms", () => {
+    expect(refusalOf(response(429, { "retry-after": "7" }, { error: { message: "Rate limit reached", code: "rate_limit_exceeded" } }))).toMatchObject({
+      status: 429,
+      retryAfterMs: 7000,
+      code: "rate_limit_exceeded",
+      said: "Rate limit reached"
     })
-    expect(classify("fal", response(404, {}, { detail: "Request not found" }))!.message).toBe("Request not found")
-    expect(classify("p", response(502, {}, "<html>Bad Gateway</html>"))!.message).toBe("<html>Bad Gateway</html>")
-    expect(classify("p", response(500, {}, ""))!.message).toContain("HTTP 500")
+    const date = new Date(Date.now() + 30_000).toUTCString()
+    const dated = retryAfterOf({ "retry-after": date })!
+    expect(dated).toBeGreaterThan(25_000)
+    expect(dated).toBeLessThanOrEqual(30_000)
+    expect(retryAfterOf({ "retry-after-ms": "250", "retry-after": "9" })).toBe(250)
   })
 
-  it("x-fal-retryable overrides the status; moderation is permanent", () => {
-    expect(classify("fal", response(503, { "x-fal-retryable": "false" }, { detail: "no" }))!.transient).toBe(false)
-    expect(classify("fal", response(400, { "x-fal-retryable": "true" }, { detail: "try again" }))!.transient).toBe(true)
-    expect(classify("openai", response(400, {}, { error: { message: "blocked", code: "moderation_blocked" } }))!.transient).toBe(false)
+  it("the provider's own words: {error:{message}}, fal's {detail} (string or list of {msg}), plain text", () => {
+    expect(refusalOf(response(422, {}, { detail: [{ loc: ["body", "prompt"], msg: "field required", type: "missing" }] }))).toMatchObject({
+      said: "prompt: field required",
+      code: "missing"
+    })
+    expect(refusalOf(response(404, {}, { detail: "Request not found" }))!.said).toBe("Request not found")
+    expect(refusalOf(response(502, {}, "<html>Bad Gateway</html>"))!.said).toBe("<html>Bad Gateway</html>")
+    expect(refusalOf(response(500, {}, ""))!.said).toContain("HTTP 500")
+    expect(refusalOf(response(500, { "x-request-id": "req_1" }, "x"))!.requestId).toBe("req_1")
   })
 
-  it("keeps the request id", () => {
-    expect(classify("openai", response(500, { "x-request-id": "req_1" }, "x"))!.requestId).toBe("req_1")
-  })
-})
-
-describe("redact", () => {
-  it("replaces every occurrence of every secret", () => {
+  it("redact replaces every occurrence of every secret", () => {
     expect(redact(`a ${secret} b ${secret}`, [secret, ""])).toBe("a *** b ***")
   })
 })
+
+/** A port nothing listens on. */
+const closedPort = () =>
+  new Promise<number>((resolve) => {
+    const s = http.createServer()
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as AddressInfo).port
+      s.close(() => resolve(port))
+    })
+  })
 
 describe("Http.request", () => {
   it.live("returns non-2xx answers instead of failing, and logs the whole exchange without the key", () =>
@@ -148,72 +134,82 @@ describe("Http.request", () => {
       expect(entry!.requestBody).toEqual({ file: png, contentType: "image/png" })
     }).pipe(Effect.provide(layer())))
 
-  it.live("a time-out is transient and says how long it waited", () =>
+  it.live("keep sees a 2xx answer's bytes before the log does, and the log says how long keeping took", () => {
+    const logged: Array<IoEntry> = []
+    const seen: Array<string> = []
+    const keep = (answer: { status: number; body: Uint8Array }) => Effect.sync(() => void seen.push(`kept ${answer.status} ${answer.body.length}, ${logged.length} logged`))
+    return Effect.gen(function*() {
+      const res = yield* request("/file.png", { keep })
+      expect(res.status).toBe(200)
+      expect(seen).toEqual([`kept 200 ${png.length}, 0 logged`])
+      expect(typeof logged[0]!.keptMs).toBe("number")
+      // A refusal is not an answer to keep.
+      server.inject({ kind: "serverError", status: 503 })
+      yield* request("/file.png", { keep })
+      expect(seen).toHaveLength(1)
+    }).pipe(Effect.provide(Http.layerWith({ secrets: [] }).pipe(Layer.provide(Layer.succeed(IoLog, { log: (e) => Effect.sync(() => void logged.push(e)) })))))
+  })
+
+  it.live("a host that accepts the connection and never answers is known after the answer time-out", () =>
     Effect.gen(function*() {
       server.inject({ kind: "hang" })
-      const error = yield* Effect.flip(request("/slow", { timeoutMs: 200 }))
-      expect(error).toMatchObject({ transient: true, provider: "testprov" })
-      expect(error.message).toContain("200 ms")
+      const error = yield* Effect.flip(request("/slow", { answerTimeoutMs: 300 }))
+      expect(error.reason).toBe("no-answer")
+      expect(error.detail).toContain("300 ms")
       const [entry] = yield* IoLog.entries
       expect(entry!.status).toBeUndefined()
-      expect(entry!.error).toContain("200 ms")
+      expect(entry!.error).toContain("300 ms")
     }).pipe(Effect.provide(layer())))
 
-  it.live("a reset connection and a refused port are transient", () =>
+  it.live("a dead host that only accepts connections is known in seconds, not the call's own minutes", () =>
     Effect.gen(function*() {
-      server.inject({ kind: "reset" })
-      expect((yield* Effect.flip(request("/x"))).transient).toBe(true)
-
-      const closed = yield* Effect.promise(() =>
-        new Promise<number>((resolve) => {
-          const s = http.createServer()
-          s.listen(0, "127.0.0.1", () => {
-            const port = (s.address() as AddressInfo).port
-            s.close(() => resolve(port))
-          })
-        })
+      // A raw TCP server: accepts, reads, never writes a byte.
+      const sockets: Array<net.Socket> = []
+      const dead = net.createServer((s) => void sockets.push(s))
+      const port = yield* Effect.promise(() => new Promise<number>((resolve) => dead.listen(0, "127.0.0.1", () => resolve((dead.address() as AddressInfo).port))))
+      const error = yield* Effect.flip(
+        Effect.flatMap(Http, (h) => h.request("testprov", { method: "GET", url: `http://127.0.0.1:${port}/models`, answerTimeoutMs: 1_000 }))
       )
+      for (const s of sockets) s.destroy()
+      dead.close()
+      expect(error.reason).toBe("no-answer")
+      expect(error.detail).toContain("no answer within 1 s")
+    }).pipe(Effect.provide(layer())))
+
+  it.live("a refused port is `refused` (nothing was sent); a connection reset before the answer is `dropped`", () =>
+    Effect.gen(function*() {
+      const closed = yield* Effect.promise(closedPort)
       const refused = yield* Effect.flip(
         Effect.flatMap(Http, (h) => h.request("testprov", { method: "GET", url: `http://127.0.0.1:${closed}/` }))
       )
-      expect(refused.transient).toBe(true)
-      expect(refused.message).toContain("network error talking to testprov")
+      expect(refused.reason).toBe("refused")
+      expect(refused.detail).toContain("ECONNREFUSED")
+
+      server.inject({ kind: "reset" })
+      expect((yield* Effect.flip(request("/x"))).reason).toBe("dropped")
     }).pipe(Effect.provide(layer())))
 
-  it.live("a body cut short of its content-length is transient", () =>
+  it.live("a body cut short of its content-length is `cut-off`", () =>
     Effect.gen(function*() {
       server.inject({ kind: "truncated" })
       const error = yield* Effect.flip(request("/file.png"))
-      expect(error.transient).toBe(true)
-      expect(error.message).toContain("cut short")
+      expect(error.reason).toBe("cut-off")
+      expect(error.detail).toMatch(/of \d+ bytes/)
     }).pipe(Effect.provide(layer())))
 
-  it.live("malformed JSON is a transient error from json()", () =>
+  it.live("malformed JSON is `garbled` from json()", () =>
     Effect.gen(function*() {
       server.inject({ kind: "malformedJson" })
       const res = yield* request("/x")
       expect(res.status).toBe(200)
       const error = yield* Effect.flip(res.json())
-      expect(error).toMatchObject({ transient: true, message: expect.stringContaining("malformed JSON from testprov") })
+      expect(error).toMatchObject({ reason: "garbled", detail: expect.stringContaining("broken JSON") })
     }).pipe(Effect.provide(layer())))
 
-  it.live("an answer larger than maxBytes is permanent", () =>
+  it.live("an answer larger than maxBytes is `too-large`", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(request("/big", { maxBytes: 1024 }))
-      expect(error.transient).toBe(false)
-      expect(error.message).toContain("1024-byte limit")
-    }).pipe(Effect.provide(layer())))
-
-  it.live("an Effect.retry that retries only transient errors gets past a 429", () =>
-    Effect.gen(function*() {
-      server.inject({ kind: "rateLimit", retryAfter: "1" })
-      const attempt = Effect.flatMap(request("/ok"), (res) => {
-        const error = classify("testprov", res)
-        return error === undefined ? Effect.succeed(res) : Effect.fail(error)
-      })
-      const res = yield* attempt.pipe(Effect.retry({ while: isTransient, times: 2, schedule: Schedule.spaced("10 millis") }))
-      expect(res.status).toBe(200)
-      expect((yield* IoLog.entries).map((e) => e.status)).toEqual([429, 200])
+      expect(error.reason).toBe("too-large")
     }).pipe(Effect.provide(layer())))
 })
 
@@ -223,35 +219,30 @@ describe("download", () => {
 
   it.live("downloads a file under an allowed base, following redirects", () =>
     Effect.gen(function*() {
-      expect(Buffer.from(yield* dl("/file.png", { contentTypePrefix: "image/" })).equals(Buffer.from(png))).toBe(true)
-      expect(Buffer.from(yield* dl("/moved")).equals(Buffer.from(png))).toBe(true)
+      expect(Buffer.from((yield* dl("/file.png", { contentTypePrefix: "image/" })).bytes).equals(Buffer.from(png))).toBe(true)
+      expect(Buffer.from((yield* dl("/moved")).bytes).equals(Buffer.from(png))).toBe(true)
     }).pipe(Effect.provide(layer())))
 
   it.live("refuses plain http outside the allowed bases without sending anything", () =>
     Effect.gen(function*() {
       const before = server.requests.length
       const error = yield* Effect.flip(download("testprov", `${server.url}/file.png`, { allowedBases: ["http://127.0.0.1:1/v1"] }))
-      expect(error.transient).toBe(false)
-      expect(error.message).toContain("https")
+      expect(error.reason).toBe("rejected")
+      expect(error.said).toContain("https")
       expect(server.requests.length).toBe(before)
       expect(yield* IoLog.entries).toHaveLength(0)
     }).pipe(Effect.provide(layer())))
 
-  it.live("fails over maxBytes (permanent), when truncated (transient) and on a wrong content-type (permanent)", () =>
+  it.live("too large, cut short, the wrong content type and a provider's refusal each say so", () =>
     Effect.gen(function*() {
-      expect((yield* Effect.flip(dl("/big", { maxBytes: 1000 }))).transient).toBe(false)
+      expect((yield* Effect.flip(dl("/big", { maxBytes: 1000 }))).reason).toBe("too-large")
       server.inject({ kind: "truncated" })
-      expect((yield* Effect.flip(dl("/file.png"))).transient).toBe(true)
+      expect((yield* Effect.flip(dl("/file.png"))).reason).toBe("cut-off")
       const wrongType = yield* Effect.flip(dl("/page.html", { contentTypePrefix: "image/" }))
-      expect(wrongType.transient).toBe(false)
-      expect(wrongType.message).toContain("text/html")
-    }).pipe(Effect.provide(layer())))
-
-  it.live("a provider error while downloading is classified", () =>
-    Effect.gen(function*() {
-      const error = yield* Effect.flip(dl("/fal-detail"))
-      expect(error).toMatchObject({ status: 422, transient: false, message: "image_url: field required" })
+      expect(wrongType.reason).toBe("garbled")
+      expect(wrongType.said).toContain("text/html")
+      expect(yield* Effect.flip(dl("/fal-detail"))).toMatchObject({ status: 422, reason: "rejected", said: "image_url: field required" })
       server.inject({ kind: "serverError", status: 503 })
-      expect((yield* Effect.either(dl("/file.png"))).pipe(Either.isLeft)).toBe(true)
+      expect((yield* Effect.flip(dl("/file.png"))).reason).toBe("unavailable")
     }).pipe(Effect.provide(layer())))
 })

@@ -9,23 +9,61 @@
  *   a failed request is COMPLETED with `error` / `error_type`, and the model's own words come from
  *   `GET response_url`, which then answers e.g. 422 `{detail: [{msg}]}` or `{detail: "..."}`.
  * - Logs come only with `?logs=1` on the status URL.
- * - Results are kept about an hour after completion. A build that recorded the handle can re-attach
- *   (poll the same request) instead of paying again; a 404 on its status URL means fal no longer holds
- *   it (`code: "request_gone"`), and only then is a new request worth paying for.
- * - `PUT cancel_url` answers 202 while the request is pending and 400 once it completed: cancel is best
- *   effort and its answer is ignored.
+ * - Results are kept about an hour after completion. A build that kept the handle re-attaches (polls the
+ *   same request) instead of paying again; a 404 on its status URL means fal no longer holds it, and only
+ *   then is a new request bought (reported as repaid).
+ * - `PUT cancel_url` removes a request that is still IN_QUEUE (not billed). For one IN_PROGRESS it only
+ *   signals the runner, and the work is billed anyway: such a request is never cancelled. On Ctrl-C its
+ *   handle stays kept and the next build collects the result.
  * - The documented response shape (`{status, logs, response}`) is not what the REST endpoint sends today
  *   (it sends the model output itself); both are accepted.
+ *
+ * Money: the submit is the only paid call. Once sent it is waited for even on Ctrl-C (an abandoned submit may
+ * be queued and billed with nobody holding its id), and its answer is kept before it is decoded. Status polls,
+ * result fetches and downloads are free to repeat: they are retried in place within a time budget.
  */
-import { Duration, Effect, Option, Schedule, Schema } from "effect"
+import { Duration, Effect, Option, Schema } from "effect"
 import type * as Cost from "../../engine/Cost.ts"
-import * as Transient from "../../engine/Transient.ts"
-import { classify, download, Http } from "../Http.ts"
-import { ProviderError } from "../ProviderError.ts"
+import type { Json } from "../../engine/Hash.ts"
+import * as Failure from "../Failure.ts"
+import { isOk, refusalOf } from "../http/Answer.ts"
+import { Http, type Answer } from "../http/Client.ts"
+import { download } from "../http/Download.ts"
+import { finishPaid, type Follow } from "../Keep.ts"
+import * as Reads from "../Reads.ts"
+import * as FalError from "./FalError.ts"
 
 export const provider = "fal"
 
-/** A submitted request, as fal described it. Persist it (it is a plain Schema struct) to re-attach later. */
+/** How the adapter talks to fal: keys, URLs, polling and time-outs (from `ProviderConfig`). */
+export interface FalSettings {
+  readonly apiKey: string
+  readonly baseUrl: string
+  readonly storageUrl: string
+  /** First interval between status polls; it grows by half each poll up to `maxMs`. */
+  readonly poll: { readonly initialMs: number; readonly maxMs: number }
+  /** Retries of free calls (status, result, upload, download). */
+  readonly reads: Reads.ReadPolicy
+  /** fal answers a submit at once: a silent one is known after this. */
+  readonly submitTimeoutMs: number
+  /** Status polls, result fetches, cancels, storage calls. */
+  readonly readTimeoutMs: number
+  /** Output files may come from these besides https (a gateway, a local fake). */
+  readonly allowedBases: ReadonlyArray<string>
+}
+
+export const defaultSettings = (apiKey: string, baseUrl: string, storageUrl = baseUrl): FalSettings => ({
+  apiKey,
+  baseUrl,
+  storageUrl,
+  poll: { initialMs: 500, maxMs: 5_000 },
+  reads: Reads.defaultPolicy,
+  submitTimeoutMs: 15_000,
+  readTimeoutMs: 15_000,
+  allowedBases: [baseUrl, storageUrl]
+})
+
+/** A submitted request, as fal described it. Kept in the node's journal to re-attach later. */
 export const FalHandle = Schema.Struct({
   requestId: Schema.String,
   statusUrl: Schema.String,
@@ -52,65 +90,28 @@ export type FalStatus =
     readonly errorType: string | undefined
   }
 
-export interface FalResult {
+export interface RunRequest {
+  readonly model: string
+  /** The JSON body, built only when a request is actually submitted (a re-attached one needs no upload). */
+  readonly input: Effect.Effect<unknown, FalError.FalError | Failure.ProviderUnavailable, Http>
+  /** "clip", "narration": how the build names it when it says what it keeps. */
+  readonly what: string
+  readonly onStatus?: ((status: FalStatus) => Effect.Effect<void>) | undefined
+}
+
+export interface RunResult {
   readonly output: unknown
+  readonly handle: FalHandle
   /** from submit (or from the start of waiting, for a re-attached request) to the first sign of work */
   readonly queueMs: number
   /** from the first sign of work to completion, as seen by polling */
   readonly runMs: number
   readonly logs: ReadonlyArray<FalLog>
-}
-
-export interface PollOptions {
-  /** first interval between status polls (default 500 ms) */
-  readonly initialMs?: number
-  /** the interval grows by half each poll up to this (default 5 s) */
-  readonly maxMs?: number
-}
-
-export interface SubmitOptions {
-  readonly baseUrl: string
-  readonly apiKey: string
-  readonly model: string
-  readonly input: unknown
-  /** time-out of the submit call (default 60 s) */
-  readonly timeoutMs?: number
-}
-
-export interface AwaitOptions {
-  readonly apiKey: string
-  readonly pollMs?: PollOptions
-  readonly onStatus?: (status: FalStatus) => Effect.Effect<void>
-}
-
-export interface RunOptions extends Omit<SubmitOptions, "input">, Omit<AwaitOptions, "apiKey"> {
-  /** The JSON body, or a function that builds it only when a request is actually submitted (a function is
-   *  never a JSON body). Use the function when building costs something, e.g. uploading an image that a
-   *  re-attached request does not need. */
-  readonly input: unknown | (() => Effect.Effect<unknown, ProviderError, Http>)
-  /** Called at once after submit, before waiting, so the request id can be recorded. */
-  readonly onSubmitted?: (handle: FalHandle) => Effect.Effect<void>
-  /** A handle recorded by an earlier run: poll it instead of paying again, unless fal no longer holds it. */
-  readonly resume?: FalHandle | undefined
-  /** Send `PUT cancel_url` when the wait is interrupted while the request is pending (default true).
-   *  A resumable build that means to re-attach later may prefer false. */
-  readonly cancelOnInterrupt?: boolean
-  /** Called after a cancel was sent on interruption: a recorded handle must be forgotten, or the next
-   *  build would re-attach to a request fal reports as cancelled. */
-  readonly onCancelled?: (handle: FalHandle) => Effect.Effect<void>
-}
-
-export interface RunResult extends FalResult {
-  readonly handle: FalHandle
-  /** true when an earlier request was re-attached (nothing new was paid for) */
+  /** true when an earlier run's request was collected (nothing new was paid for) */
   readonly resumed: boolean
+  /** Why a new request was paid for although an earlier one existed (fal no longer held it). */
+  readonly repaid?: string | undefined
 }
-
-export const requestGoneCode = "request_gone"
-
-/** fal no longer holds a request we re-attached to: the caller may submit anew. */
-export const isRequestGone = (error: unknown): boolean =>
-  error instanceof ProviderError && error.code === requestGoneCode
 
 const authHeaders = (apiKey: string) => ({ authorization: `Key ${apiKey}` })
 
@@ -143,43 +144,62 @@ const StatusAnswer = Schema.Struct({
 const decodeLogs = (logs: ReadonlyArray<unknown> | null | undefined): ReadonlyArray<FalLog> =>
   (logs ?? []).flatMap((entry) => Option.toArray(Schema.decodeUnknownOption(LogEntry)(entry)))
 
-const unexpected = (what: string, requestId?: string) => (cause: unknown) =>
-  new ProviderError({
-    provider,
-    message: `fal answered ${what} with an unexpected shape: ${String((cause as { message?: unknown })?.message ?? cause)}`,
-    transient: false,
-    ...(requestId === undefined ? {} : { requestId })
-  })
+const parseJson = (bytes: Uint8Array): unknown | undefined => {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString("utf8"))
+  } catch {
+    return undefined
+  }
+}
+
+const decodeHandle = (settings: FalSettings, model: string, submittedAt: number, bytes: Uint8Array): FalHandle | undefined => {
+  const answer = Schema.decodeUnknownOption(SubmitAnswer)(parseJson(bytes))
+  if (Option.isNone(answer)) return undefined
+  const a = answer.value
+  // Only if fal ever leaves the URLs out: they live under the model's first two segments.
+  const fallback = `${trimSlash(settings.baseUrl)}/${model.split("/").slice(0, 2).join("/")}/requests/${a.request_id}`
+  return {
+    requestId: a.request_id,
+    statusUrl: a.status_url ?? `${fallback}/status`,
+    responseUrl: a.response_url ?? fallback,
+    cancelUrl: a.cancel_url ?? `${fallback}/cancel`,
+    model,
+    submittedAt
+  }
+}
+
+const describeBody = (bytes: Uint8Array) => {
+  const text = Buffer.from(bytes.subarray(0, 120)).toString("utf8").replace(/\s+/g, " ")
+  return `${bytes.length} bytes: ${JSON.stringify(text)}${bytes.length > 120 ? "…" : ""}`
+}
 
 // ---------------------------------------------------------------------------------------------------------
 
-/** `POST {baseUrl}/{model}`: puts a request in fal's queue and returns where to follow it. */
-export const submit = Effect.fn("FalQueue.submit")(function*(options: SubmitOptions) {
+/**
+ * `POST {baseUrl}/{model}`: puts a request in fal's queue. The answer's bytes go to the journal ("submit")
+ * before they are decoded; a Ctrl-C meanwhile waits for the answer (it is seconds at most).
+ */
+export const submit = Effect.fn("FalQueue.submit")(function*(settings: FalSettings, model: string, input: unknown, follow: Follow) {
   const http = yield* Http
   const submittedAt = Date.now()
-  const res = yield* http.request(provider, {
-    method: "POST",
-    url: `${trimSlash(options.baseUrl)}/${options.model}`,
-    headers: authHeaders(options.apiKey),
-    json: options.input,
-    timeoutMs: options.timeoutMs ?? 60_000
-  })
-  const error = classify(provider, res)
-  if (error !== undefined) return yield* error
-  const answer = yield* res.json().pipe(
-    Effect.flatMap(Schema.decodeUnknown(SubmitAnswer)),
-    Effect.mapError((e) => (e instanceof ProviderError ? e : unexpected(`the submit of ${options.model}`)(e)))
-  )
-  // Only if fal ever leaves the URLs out: they live under the model's first two segments.
-  const fallback = `${trimSlash(options.baseUrl)}/${options.model.split("/").slice(0, 2).join("/")}/requests/${answer.request_id}`
-  const handle: FalHandle = {
-    requestId: answer.request_id,
-    statusUrl: answer.status_url ?? `${fallback}/status`,
-    responseUrl: answer.response_url ?? fallback,
-    cancelUrl: answer.cancel_url ?? `${fallback}/cancel`,
-    model: options.model,
-    submittedAt
-  }
+  const keep = (answer: Answer) =>
+    follow.journal.keep("submit", answer.body, "json", { model, submittedAt }).pipe(Effect.ignore)
+  const res = yield* finishPaid(
+    http.request(provider, {
+      method: "POST",
+      url: `${trimSlash(settings.baseUrl)}/${model}`,
+      headers: authHeaders(settings.apiKey),
+      json: input,
+      answerTimeoutMs: settings.submitTimeoutMs,
+      keep
+    }),
+    follow.onWaiting?.(`waiting for fal to accept the ${"request"}`) ?? Effect.void
+  ).pipe(Effect.mapError((f) => FalError.fromHttp("submit", f, { model })))
+  const refusal = refusalOf(res)
+  if (refusal !== undefined) return yield* FalError.fromRefusal("submit", refusal, res.headers, { model })
+  const handle = decodeHandle(settings, model, submittedAt, res.body)
+  if (handle === undefined) return yield* FalError.garbled("submit", `not a submit answer (${describeBody(res.body)})`, { model, status: res.status })
+  yield* follow.journal.note(handle as unknown as { [k: string]: Json })
   return handle
 })
 
@@ -189,237 +209,245 @@ const withLogs = (url: string): string => {
   return u.href
 }
 
-/** Status polls are free, so a transient failure of one (a 503, a reset) is retried here rather than
- *  failing the node, whose retry would pay for a new request. */
-const pollRetry = Schedule.exponential(Duration.millis(250), 2).pipe(
-  Schedule.intersect(Schedule.recurs(5)),
-  Schedule.whileInput((error: ProviderError) => Transient.isTransient(error))
-)
+const reading = <A, R>(settings: FalSettings, call: Effect.Effect<A, FalError.FalError, R>) =>
+  Reads.retrying(call, settings.reads, (e) => e.worthRetrying)
 
-/** A finished request's output file is paid for and fal keeps it about an hour: a download cut short (or
- *  any transient failure fetching it) is tried again here, where a node retry would pay for a new request. */
-export const downloadRetry = Schedule.exponential(Duration.millis(250), 2).pipe(
-  Schedule.intersect(Schedule.recurs(3)),
-  Schedule.whileInput((error: ProviderError) => Transient.isTransient(error))
-)
-
-const pollStatus = (handle: FalHandle, apiKey: string) =>
-  Effect.gen(function*() {
-    const http = yield* Http
-    const res = yield* http.request(provider, {
-      method: "GET",
-      url: withLogs(handle.statusUrl),
-      headers: authHeaders(apiKey),
-      timeoutMs: 30_000
-    })
-    if (res.status === 404) {
-      return yield* new ProviderError({
-        provider,
-        message: `fal no longer holds request ${handle.requestId} for ${handle.model} (results are kept about an hour); a new request is needed`,
-        status: 404,
-        code: requestGoneCode,
-        requestId: handle.requestId,
-        transient: false
-      })
-    }
-    const error = classify(provider, res)
-    if (error !== undefined) return yield* error
-    const answer = yield* res.json().pipe(
-      Effect.flatMap(Schema.decodeUnknown(StatusAnswer)),
-      Effect.mapError((e) => (e instanceof ProviderError ? e : unexpected("a status poll", handle.requestId)(e)))
-    )
-    const status: FalStatus = answer.status === "IN_QUEUE"
-      ? { status: "IN_QUEUE", queuePosition: answer.queue_position ?? undefined }
-      : answer.status === "IN_PROGRESS"
-      ? { status: "IN_PROGRESS", logs: decodeLogs(answer.logs) }
-      : {
-        status: "COMPLETED",
-        logs: decodeLogs(answer.logs),
-        error: answer.error ?? undefined,
-        errorType: answer.error_type ?? undefined
+/** One status poll (retried in place when it fails in passing). */
+export const pollStatus = (settings: FalSettings, handle: FalHandle) =>
+  reading(
+    settings,
+    Effect.gen(function*() {
+      const http = yield* Http
+      const ids = { model: handle.model, requestId: handle.requestId }
+      const res = yield* http.request(provider, {
+        method: "GET",
+        url: withLogs(handle.statusUrl),
+        headers: authHeaders(settings.apiKey),
+        answerTimeoutMs: settings.readTimeoutMs
+      }).pipe(Effect.mapError((f) => FalError.fromHttp("status", f, ids)))
+      if (res.status === 404) {
+        return yield* new FalError.FalError({
+          call: "status",
+          reason: "gone",
+          status: 404,
+          said: `fal no longer holds request ${handle.requestId} (results are kept about an hour)`,
+          ...ids
+        })
       }
-    return status
-  }).pipe(Effect.retry(pollRetry))
+      const refusal = refusalOf(res)
+      if (refusal !== undefined) return yield* FalError.fromRefusal("status", refusal, res.headers, ids)
+      const answer = Schema.decodeUnknownOption(StatusAnswer)(parseJson(res.body))
+      if (Option.isNone(answer)) return yield* FalError.garbled("status", `not a status answer (${describeBody(res.body)})`, { ...ids, status: res.status })
+      const a = answer.value
+      const status: FalStatus = a.status === "IN_QUEUE"
+        ? { status: "IN_QUEUE", queuePosition: a.queue_position ?? undefined }
+        : a.status === "IN_PROGRESS"
+        ? { status: "IN_PROGRESS", logs: decodeLogs(a.logs) }
+        : { status: "COMPLETED", logs: decodeLogs(a.logs), error: a.error ?? undefined, errorType: a.error_type ?? undefined }
+      return status
+    })
+  )
 
-const fetchResponse = (handle: FalHandle, apiKey: string, completed: Extract<FalStatus, { status: "COMPLETED" }>) =>
+/** `GET response_url` of a COMPLETED request; its bytes go to the journal ("answer") before they are read. */
+const fetchResult = (settings: FalSettings, handle: FalHandle, completed: Extract<FalStatus, { status: "COMPLETED" }>, follow: Follow) =>
+  reading(
+    settings,
+    Effect.gen(function*() {
+      const http = yield* Http
+      const ids = { model: handle.model, requestId: handle.requestId }
+      const keep = (answer: Answer) => follow.journal.keep("answer", answer.body, "json").pipe(Effect.ignore)
+      const res = yield* http.request(provider, {
+        method: "GET",
+        url: handle.responseUrl,
+        headers: authHeaders(settings.apiKey),
+        answerTimeoutMs: settings.readTimeoutMs,
+        ...(completed.error === undefined ? { keep } : {})
+      }).pipe(Effect.mapError((f) => FalError.fromHttp("result", f, ids)))
+      const refusal = refusalOf(res)
+      if (completed.error !== undefined || refusal !== undefined) {
+        // The status already said the request failed: whatever the response URL answers is the model's
+        // verdict, not a hiccup worth repeating.
+        if (completed.error !== undefined) {
+          return yield* new FalError.FalError({
+            call: "result",
+            reason: "model-failed",
+            said: refusal?.said ?? completed.error,
+            ...(refusal === undefined ? {} : { status: refusal.status }),
+            ...(completed.errorType === undefined ? {} : { code: completed.errorType }),
+            ...ids
+          })
+        }
+        return yield* FalError.fromRefusal("result", refusal!, res.headers, ids)
+      }
+      return yield* outputOf(res.body, ids)
+    })
+  )
+
+const outputOf = (bytes: Uint8Array, ids: { model: string; requestId: string }) => {
+  const body = parseJson(bytes)
+  if (body === undefined) return Effect.fail(FalError.garbled("result", `broken JSON (${describeBody(bytes)})`, ids))
+  const wrapped = typeof body === "object" && body !== null && "response" in body && (body as any).status === "COMPLETED"
+  return Effect.succeed(wrapped ? (body as { response: unknown }).response : body)
+}
+
+/** `PUT cancel_url` for a request still IN_QUEUE. Whether fal took it: 2xx. */
+const cancel = (settings: FalSettings, handle: FalHandle) =>
   Effect.gen(function*() {
     const http = yield* Http
     const res = yield* http.request(provider, {
-      method: "GET",
-      url: handle.responseUrl,
-      headers: authHeaders(apiKey),
-      timeoutMs: 60_000
+      method: "PUT",
+      url: handle.cancelUrl,
+      headers: authHeaders(settings.apiKey),
+      answerTimeoutMs: Math.min(settings.readTimeoutMs, 5_000)
     })
-    const error = classify(provider, res)
-    if (error !== undefined) {
-      // The status already said the request failed: whatever the response URL answers, it is the model's
-      // verdict, not a hiccup worth retrying (a retry would pay for the same failure again).
-      return yield* new ProviderError({
-        provider,
-        message: error.message,
-        status: error.status,
-        code: error.code,
-        requestId: handle.requestId,
-        transient: completed.error === undefined && error.transient,
-        retryAfterMs: completed.error === undefined ? error.retryAfterMs : undefined
-      })
-    }
-    if (completed.error !== undefined) {
-      return yield* new ProviderError({
-        provider,
-        message: completed.error,
-        code: completed.errorType,
-        requestId: handle.requestId,
-        transient: false
-      })
-    }
-    const body = yield* res.json()
-    const wrapped = typeof body === "object" && body !== null && "response" in body && (body as any).status === "COMPLETED"
-    return wrapped ? (body as { response: unknown }).response : body
-  }).pipe(Effect.retry(pollRetry))
+    return isOk(res)
+  }).pipe(Effect.orElseSucceed(() => false))
 
 /**
- * Polls `status_url?logs=1` with a growing interval until COMPLETED, then fetches `response_url`.
- * A COMPLETED request with an error fails with the model's own message (permanent). A 404 on the status
- * URL fails with `code: "request_gone"` (see `isRequestGone`).
+ * What Ctrl-C does to a request we follow: a fresh look at its status decides. IN_QUEUE (nothing made, nothing
+ * billed): cancelled and forgotten. IN_PROGRESS, COMPLETED or unknown: left alone, its handle kept, and the
+ * next build collects the result.
  */
-export const awaitResult = Effect.fn("FalQueue.awaitResult")(function*(handle: FalHandle, options: AwaitOptions) {
-  const initialMs = options.pollMs?.initialMs ?? 500
-  const maxMs = options.pollMs?.maxMs ?? 5_000
-  const waitStart = Date.now()
-  const from = Math.min(handle.submittedAt, waitStart)
-  let startedAt: number | undefined
-  let interval = initialMs
-  for (;;) {
-    const status = yield* pollStatus(handle, options.apiKey)
-    if (options.onStatus) yield* options.onStatus(status)
-    const now = Date.now()
-    if (status.status !== "IN_QUEUE" && startedAt === undefined) startedAt = now
-    if (status.status === "COMPLETED") {
-      const output = yield* fetchResponse(handle, options.apiKey, status)
-      return {
-        output,
-        queueMs: (startedAt ?? now) - from,
-        runMs: now - (startedAt ?? now),
-        logs: status.logs
-      } satisfies FalResult
-    }
-    yield* Effect.sleep(Duration.millis(interval))
-    interval = Math.min(maxMs, Math.round(interval * 1.5))
-  }
-})
-
-/** `PUT cancel_url`, best effort: fal answers 400 when the request already completed, and nothing a
- *  failed cancel could tell us changes what the caller does next. */
-export const cancel = Effect.fn("FalQueue.cancel")(function*(handle: FalHandle, apiKey: string) {
-  const http = yield* Http
-  yield* http.request(provider, {
-    method: "PUT",
-    url: handle.cancelUrl,
-    headers: authHeaders(apiKey),
-    timeoutMs: 10_000
-  }).pipe(Effect.ignore)
-})
-
-/**
- * Submit (or re-attach to `resume`), report the handle through `onSubmitted` before waiting, and wait for
- * the result. Interrupting the wait while the request is still pending cancels it at fal, unless
- * `cancelOnInterrupt` is false.
- */
-export const run = Effect.fn("FalQueue.run")(function*(options: RunOptions) {
-  const cancelOnInterrupt = options.cancelOnInterrupt ?? true
-  const follow = (handle: FalHandle) => {
-    let completed = false
-    const onStatus = (status: FalStatus) =>
-      Effect.suspend(() => {
-        if (status.status === "COMPLETED") completed = true
-        return options.onStatus ? options.onStatus(status) : Effect.void
-      })
-    return awaitResult(handle, {
-      apiKey: options.apiKey,
-      onStatus,
-      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs })
-    }).pipe(
-      Effect.onInterrupt(() =>
-        cancelOnInterrupt && !completed
-          ? cancel(handle, options.apiKey).pipe(Effect.zipRight(options.onCancelled ? options.onCancelled(handle) : Effect.void))
-          : Effect.void
-      )
+const onStop = (settings: FalSettings, handle: FalHandle, what: string, follow: Follow) =>
+  Effect.gen(function*() {
+    const now = yield* pollStatus(settings, handle).pipe(
+      Effect.timeout(Duration.millis(Math.min(settings.readTimeoutMs, 3_000))),
+      Effect.option
     )
-  }
-  const fresh = Effect.gen(function*() {
-    const input = typeof options.input === "function"
-      ? yield* (options.input as () => Effect.Effect<unknown, ProviderError, Http>)()
-      : options.input
-    const handle = yield* submit({
-      baseUrl: options.baseUrl,
-      apiKey: options.apiKey,
-      model: options.model,
-      input,
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs })
+    if (Option.isSome(now) && now.value.status === "IN_QUEUE" && (yield* cancel(settings, handle))) {
+      yield* follow.journal.forget
+      return
+    }
+    if (follow.onKept) yield* follow.onKept(what)
+  }).pipe(Effect.ignore)
+
+/** Polls `status_url?logs=1` with a growing interval until COMPLETED, then fetches the result. */
+const awaitResult = (settings: FalSettings, handle: FalHandle, request: RunRequest, follow: Follow) =>
+  Effect.gen(function*() {
+    const waitStart = Date.now()
+    const from = Math.min(handle.submittedAt, waitStart)
+    let startedAt: number | undefined
+    let interval = settings.poll.initialMs
+    for (;;) {
+      const status = yield* pollStatus(settings, handle)
+      if (request.onStatus) yield* request.onStatus(status)
+      const now = Date.now()
+      if (status.status !== "IN_QUEUE" && startedAt === undefined) startedAt = now
+      if (status.status === "COMPLETED") {
+        const output = yield* fetchResult(settings, handle, status, follow)
+        return { output, queueMs: (startedAt ?? now) - from, runMs: now - (startedAt ?? now), logs: status.logs }
+      }
+      yield* Effect.sleep(Duration.millis(interval))
+      interval = Math.min(settings.poll.maxMs, Math.round(interval * 1.5))
+    }
+  }).pipe(Effect.onInterrupt(() => onStop(settings, handle, request.what, follow)))
+
+const handleIn = (notes: { readonly [k: string]: Json }): FalHandle | undefined =>
+  Option.getOrUndefined(Schema.decodeUnknownOption(FalHandle)(notes))
+
+/**
+ * Collects the request an earlier run of this node kept (its answer, or its handle to poll), or submits a new
+ * one. Interrupting while fal works on it keeps the handle (see `onStop`).
+ */
+export const run = Effect.fn("FalQueue.run")(function*(settings: FalSettings, request: RunRequest, follow: Follow) {
+  const kept = yield* follow.journal.read
+  const fresh = (repaid?: string) =>
+    Effect.gen(function*() {
+      const input = yield* request.input
+      const handle = yield* submit(settings, request.model, input, follow)
+      const result = yield* awaitResult(settings, handle, request, follow)
+      return { ...result, handle, resumed: false, repaid } satisfies RunResult
     })
-    if (options.onSubmitted) yield* options.onSubmitted(handle)
-    const result = yield* follow(handle)
-    return { ...result, handle, resumed: false } satisfies RunResult
-  })
-  if (options.resume === undefined) return yield* fresh
-  const resume = options.resume
-  return yield* follow(resume).pipe(
-    Effect.map((result): RunResult => ({ ...result, handle: resume, resumed: true })),
-    Effect.catchIf(isRequestGone, () => fresh)
+  let handle = handleIn(kept.notes)
+  if (handle === undefined) {
+    // Killed between fal's submit answer and decoding it: the answer itself was kept.
+    const submitted = kept.answer("submit")
+    const at = typeof kept.notes.submittedAt === "number" ? kept.notes.submittedAt : Date.now()
+    if (submitted !== undefined) {
+      handle = decodeHandle(settings, request.model, at, submitted)
+      if (handle === undefined) {
+        return yield* new Failure.PaidAnswerLost({
+          service: "fal",
+          failure: `fal submit of ${request.model}: an earlier run's submit answer is garbled (${describeBody(submitted)})`,
+          billed: "maybe",
+          rerun: "storyshot build"
+        })
+      }
+      yield* follow.journal.note(handle as unknown as { [k: string]: Json })
+    }
+  }
+  if (handle === undefined) return yield* fresh()
+  const resumed = handle
+  const answer = kept.answer("answer")
+  if (answer !== undefined) {
+    const output = yield* outputOf(answer, { model: resumed.model, requestId: resumed.requestId }).pipe(Effect.option)
+    if (Option.isSome(output)) return { output: output.value, handle: resumed, queueMs: 0, runMs: 0, logs: [], resumed: true } satisfies RunResult
+    // A garbled result was kept: fal still holds the request, so fetch it again (free).
+    yield* follow.journal.drop(["answer"])
+  }
+  return yield* awaitResult(settings, resumed, request, follow).pipe(
+    Effect.map((result): RunResult => ({ ...result, handle: resumed, resumed: true })),
+    Effect.catchIf(
+      (e): e is FalError.FalError => e instanceof FalError.FalError && e.reason === "gone",
+      () => follow.journal.forget.pipe(Effect.zipRight(fresh(`fal no longer held request ${resumed.requestId} (results are kept about an hour)`)))
+    )
   )
 })
-
-/** How a call follows its request: the parts of `RunOptions` a caller of `runForFile` passes through. */
-export type Follow = Pick<RunOptions, "pollMs" | "onStatus" | "onSubmitted" | "resume" | "cancelOnInterrupt" | "onCancelled">
 
 export interface FileResult<A> extends RunResult {
   readonly answer: A
   readonly bytes: Uint8Array
+  readonly contentType: string
 }
 
 /**
- * Runs a request, decodes its answer, and downloads the output file it points at. What TTS and
- * image-to-video share: an answer without the file is a permanent failure (nothing to retry into), and a
- * download cut short is fetched again in place, since fal keeps results for about an hour (a node retry
- * would submit, and pay, again).
+ * Runs a request, decodes its answer, and downloads the output file it points at (kept as "file" as soon as
+ * it arrives). An answer without the file is the model's failure (permanent); a download that fails in
+ * passing is fetched again in place, since fal keeps results for about an hour.
  */
 export const runForFile = <A, I>(
-  options: RunOptions,
+  settings: FalSettings,
+  request: RunRequest,
+  follow: Follow,
   answer: Schema.Schema<A, I>,
   file: (answer: A) => string,
   what: string,
-  fetch: { readonly allowedBases: ReadonlyArray<string>; readonly maxBytes: number; readonly contentTypePrefix: string }
+  fetch: { readonly maxBytes: number; readonly contentTypePrefix: string; readonly ext: (answer: A, contentType: string) => string }
 ) =>
   Effect.gen(function*() {
-    const result = yield* run(options)
+    const result = yield* run(settings, request, follow)
+    const ids = { model: request.model, requestId: result.handle.requestId }
     const decoded = yield* Schema.decodeUnknown(answer)(result.output).pipe(
-      Effect.mapError((e) =>
-        new ProviderError({
-          provider,
-          message: `${options.model} answered without ${what}: ${e.message}`,
-          requestId: result.handle.requestId,
-          transient: false
-        })
+      Effect.mapError((e) => new FalError.FalError({ call: "result", reason: "model-failed", said: `${request.model} answered without ${what}: ${e.message}`, ...ids }))
+    )
+    const kept = (yield* follow.journal.read).answer("file")
+    if (kept !== undefined) return { ...result, answer: decoded, bytes: kept, contentType: "" } satisfies FileResult<A>
+    const got = yield* reading(
+      settings,
+      download(provider, file(decoded), {
+        allowedBases: settings.allowedBases,
+        maxBytes: fetch.maxBytes,
+        contentTypePrefix: fetch.contentTypePrefix,
+        answerTimeoutMs: settings.readTimeoutMs,
+        keep: (a) => follow.journal.keep("file", a.body, fetch.ext(decoded, a.headers["content-type"] ?? "")).pipe(Effect.ignore)
+      }).pipe(
+        Effect.mapError((f) =>
+          new FalError.FalError({ call: "download", reason: f.reason, said: f.said, ...(f.status === undefined ? {} : { status: f.status }), ...(f.retryAfterMs === undefined ? {} : { retryAfterMs: f.retryAfterMs }), ...ids })
+        )
       )
     )
-    const bytes = yield* download(provider, file(decoded), fetch).pipe(Effect.retry(downloadRetry))
-    return { ...result, answer: decoded, bytes } satisfies FileResult<A>
+    return { ...result, answer: decoded, bytes: got.bytes, contentType: got.contentType } satisfies FileResult<A>
   })
 
-/** The request record of a fal call. A re-attached request is charged here too: the run that submitted it
+/** The request record of a fal call. A collected request is charged here too: the run that submitted it
  *  stopped before recording anything, so this is the one record of the charge. */
-export const recordOf = (
-  model: string,
-  result: RunResult,
-  startedAt: number,
-  cost: Cost.Cost
-): Cost.RequestRecord => ({
+export const recordOf = (model: string, result: RunResult, startedAt: number, cost: Cost.Cost): Cost.RequestRecord => ({
   provider,
   model,
   requestId: result.handle.requestId,
   startedAt: result.resumed ? startedAt : result.handle.submittedAt,
   endedAt: Date.now(),
   queueMs: result.queueMs,
-  cost
+  cost,
+  ...(result.repaid === undefined ? {} : { repaid: result.repaid })
 })

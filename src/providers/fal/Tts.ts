@@ -6,13 +6,14 @@
  *   minimax speech-02 `{text, voice_setting: {voice_id, ...}, output_format}`, elevenlabs `{text, voice}`.
  *   A wrong name is not always rejected: the model may speak its default text or fail with a 422.
  * - minimax's `output_format` defaults to "hex" (the audio inlined as a hex string); "url" must be asked for.
- * - All answer `{audio: {url, content_type?, file_name?, file_size?}}`; the file is downloaded and kept,
- *   because fal's CDN copy does not last.
+ * - All answer `{audio: {url, content_type?, file_name?, file_size?}}`; the file is downloaded and kept (in
+ *   the node's journal as soon as it arrives, then in the store), because fal's CDN copy does not last.
  * - playai v3 may be retired: the model is a setting, never hard-wired.
  */
 import { Effect, Either, Schema } from "effect"
 import * as Cost from "../../engine/Cost.ts"
-import { ProviderUnavailable } from "../ProviderError.ts"
+import { ProviderUnavailable } from "../Failure.ts"
+import type { Follow } from "../Keep.ts"
 import * as Prices from "./prices.ts"
 import * as Queue from "./Queue.ts"
 
@@ -75,15 +76,10 @@ export const requestFor = (
 /** What a request for `text` is expected to cost. */
 export const estimate = (model: string, text: string): Cost.Cost => Prices.ttsCost(model, text)
 
-/** How the request is followed (polling, re-attaching, cancelling) is `Queue.Follow`. */
-export interface SpeakOptions extends Queue.Follow {
-  readonly baseUrl: string
-  readonly apiKey: string
+export interface SpeakRequest {
   readonly model: string
   readonly text: string
   readonly voice?: string | undefined
-  /** URLs the audio may be downloaded from besides https (default: `[baseUrl]`, so local fakes work) */
-  readonly allowedBases?: ReadonlyArray<string>
   /** audio file size limit (default 100 MiB) */
   readonly maxBytes?: number
 }
@@ -119,34 +115,40 @@ const extByType: Readonly<Record<string, string>> = {
   "audio/mp4": "m4a"
 }
 
-const extensionOf = (audio: { url: string; content_type?: string | null | undefined; file_name?: string | null | undefined }) => {
-  const byType = audio.content_type ? extByType[audio.content_type.split(";")[0]!.trim().toLowerCase()] : undefined
+const extensionOf = (audio: { url: string; content_type?: string | null | undefined; file_name?: string | null | undefined }, downloaded = "") => {
+  const type = audio.content_type ?? downloaded
+  const byType = type ? extByType[type.split(";")[0]!.trim().toLowerCase()] : undefined
   if (byType) return byType
-  const name = audio.file_name ?? new URL(audio.url).pathname
+  let name = audio.file_name ?? ""
+  try {
+    name ||= new URL(audio.url).pathname
+  } catch {}
   const match = /\.([a-z0-9]{2,5})$/i.exec(name)
   return match ? match[1]!.toLowerCase() : "mp3"
 }
 
-/** Speaks `text` with a fal TTS model and returns the downloaded audio. */
-export const speak = Effect.fn("FalTts.speak")(function*(options: SpeakOptions) {
-  const input = yield* requestFor(options.model, options.text, options.voice)
+/** Speaks `text` with a fal TTS model and returns the downloaded audio (kept as it arrives). */
+export const speak = Effect.fn("FalTts.speak")(function*(settings: Queue.FalSettings, req: SpeakRequest, follow: Follow) {
+  const input = yield* requestFor(req.model, req.text, req.voice)
   const startedAt = Date.now()
   const result = yield* Queue.runForFile(
-    { ...options, input },
+    settings,
+    { model: req.model, input: Effect.succeed(input), what: "narration" },
+    follow,
     AudioOutput,
     (answer) => answer.audio.url,
     "an audio URL",
     {
-      allowedBases: options.allowedBases ?? [options.baseUrl],
-      maxBytes: options.maxBytes ?? 100 * 1024 * 1024,
-      contentTypePrefix: "audio/"
+      maxBytes: req.maxBytes ?? 100 * 1024 * 1024,
+      contentTypePrefix: "audio/",
+      ext: (answer, type) => extensionOf(answer.audio, type)
     }
   )
-  const cost = estimate(options.model, options.text)
-  const record = Queue.recordOf(options.model, result, startedAt, cost)
+  const cost = estimate(req.model, req.text)
+  const record = Queue.recordOf(req.model, result, startedAt, cost)
   return {
     bytes: result.bytes,
-    ext: extensionOf(result.answer.audio),
+    ext: extensionOf(result.answer.audio, result.contentType),
     handle: result.handle,
     cost,
     resumed: result.resumed,

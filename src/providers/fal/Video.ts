@@ -16,8 +16,10 @@
  */
 import { Effect, Either, Schema } from "effect"
 import * as Cost from "../../engine/Cost.ts"
-import type { Http } from "../Http.ts"
-import { ProviderError, ProviderUnavailable } from "../ProviderError.ts"
+import { ProviderUnavailable } from "../Failure.ts"
+import type { Http } from "../http/Client.ts"
+import type { Follow } from "../Keep.ts"
+import type { FalError } from "./FalError.ts"
 import * as Prices from "./prices.ts"
 import * as Queue from "./Queue.ts"
 import * as Storage from "./Storage.ts"
@@ -101,11 +103,7 @@ export type ImageSource =
   | { readonly url: string }
   | { readonly bytes: Uint8Array; readonly contentType: string; readonly fileName?: string }
 
-/** How the request is followed (polling, re-attaching, cancelling) is `Queue.Follow`. */
-export interface AnimateOptions extends Omit<ClipRequest, "imageUrl">, Queue.Follow {
-  readonly baseUrl: string
-  readonly storageUrl: string
-  readonly apiKey: string
+export interface AnimateRequest extends Omit<ClipRequest, "imageUrl"> {
   readonly model: string
   readonly image: ImageSource
   /** The shot this clip is for. It never enters the request (see the money rule above); it is only
@@ -113,8 +111,6 @@ export interface AnimateOptions extends Omit<ClipRequest, "imageUrl">, Queue.Fol
   readonly shotSeconds?: number
   /** overrides the model's default way of handing over the image */
   readonly imageInput?: ImageInput
-  /** URLs the clip may be downloaded from besides https (default: `[baseUrl, storageUrl]`) */
-  readonly allowedBases?: ReadonlyArray<string>
   /** clip file size limit (default 512 MiB) */
   readonly maxBytes?: number
 }
@@ -135,54 +131,49 @@ const VideoOutput = Schema.Struct({
   seed: Schema.optional(Schema.NullOr(Schema.Number))
 })
 
-const imageUrlOf = (options: AnimateOptions, spec: VideoModel): Effect.Effect<string, ProviderError, Http> => {
-  const image = options.image
+const imageUrlOf = (settings: Queue.FalSettings, req: AnimateRequest, spec: VideoModel): Effect.Effect<string, FalError, Http> => {
+  const image = req.image
   if ("url" in image) return Effect.succeed(image.url)
-  if ((options.imageInput ?? spec.imageInput) === "data-uri") {
+  if ((req.imageInput ?? spec.imageInput) === "data-uri") {
     return Effect.succeed(`data:${image.contentType};base64,${Buffer.from(image.bytes).toString("base64")}`)
   }
-  return Storage.upload({
-    storageUrl: options.storageUrl,
-    apiKey: options.apiKey,
+  return Storage.upload(settings, {
     bytes: image.bytes,
     contentType: image.contentType,
     fileName: image.fileName ?? `shot.${image.contentType.split("/")[1] ?? "png"}`
   })
 }
 
-/** Turns a still image into a clip of the model's own length and returns the downloaded MP4. */
-export const animate = Effect.fn("FalVideo.animate")(function*(options: AnimateOptions) {
-  const spec = yield* modelFor(options.model)
-  if (options.shotSeconds !== undefined && options.shotSeconds > spec.clipSeconds) {
+/** Turns a still image into a clip of the model's own length and returns the downloaded MP4 (kept as it arrives). */
+export const animate = Effect.fn("FalVideo.animate")(function*(settings: Queue.FalSettings, req: AnimateRequest, follow: Follow) {
+  const spec = yield* modelFor(req.model)
+  if (req.shotSeconds !== undefined && req.shotSeconds > spec.clipSeconds) {
     return yield* new ProviderUnavailable({
       provider: "fal",
-      message: `a ${options.shotSeconds.toFixed(2)} s shot does not fit in ${options.model}'s ${spec.clipSeconds} s clip; shots are at most 3.99 s, so check the shot planner`
+      message: `a ${req.shotSeconds.toFixed(2)} s shot does not fit in ${req.model}'s ${spec.clipSeconds} s clip; shots are at most 3.99 s, so check the shot planner`
     })
   }
   const startedAt = Date.now()
   // The body is built only when a request is actually submitted: a re-attached request needs no upload.
-  const input = () =>
-    Effect.map(imageUrlOf(options, spec), (imageUrl) => Either.getOrThrow(requestFor(options.model, { ...options, imageUrl })))
+  const body = requestFor(req.model, { ...req, imageUrl: "" })
+  if (Either.isLeft(body)) return yield* body.left
+  const input = Effect.map(imageUrlOf(settings, req, spec), (imageUrl) => ({ ...body.right, image_url: imageUrl }))
   const result = yield* Queue.runForFile(
-    { ...options, input },
+    settings,
+    { model: req.model, input, what: "clip" },
+    follow,
     VideoOutput,
     (answer) => answer.video.url,
     "a video URL",
-    {
-      allowedBases: options.allowedBases ?? [options.baseUrl, options.storageUrl],
-      maxBytes: options.maxBytes ?? 512 * 1024 * 1024,
-      contentTypePrefix: "video/"
-    }
+    { maxBytes: req.maxBytes ?? 512 * 1024 * 1024, contentTypePrefix: "video/", ext: () => "mp4" }
   )
-  const bytes = result.bytes
-  const output = result.answer
-  const cost = estimate(options.model, options)
-  const record = Queue.recordOf(options.model, result, startedAt, cost)
+  const cost = estimate(req.model, req)
+  const record = Queue.recordOf(req.model, result, startedAt, cost)
   return {
-    bytes,
+    bytes: result.bytes,
     ext: "mp4",
     clipSeconds: spec.clipSeconds,
-    seed: output.seed ?? undefined,
+    seed: result.answer.seed ?? undefined,
     handle: result.handle,
     cost,
     resumed: result.resumed,

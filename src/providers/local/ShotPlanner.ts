@@ -101,7 +101,8 @@ const shuffle = <A>(random: () => number, items: ReadonlyArray<A>): Array<A> => 
 
 // --- subject matter -------------------------------------------------------------------------------
 
-const segmenter = new Intl.Segmenter(undefined, { granularity: "word" })
+// Made on first use: the first Intl.Segmenter loads ICU's break data (~10 ms), which a no-op build never needs.
+let segmenter: Intl.Segmenter | undefined
 
 /**
  * The sentence's salient words in spoken order: no stop words, no repeats; when there are more than
@@ -110,7 +111,7 @@ const segmenter = new Intl.Segmenter(undefined, { granularity: "word" })
 export const salientWords = (text: string, limit = 12): ReadonlyArray<string> => {
   const seen = new Set<string>()
   const words: Array<{ word: string; index: number; score: number }> = []
-  for (const { segment, isWordLike } of segmenter.segment(text)) {
+  for (const { segment, isWordLike } of (segmenter ??= new Intl.Segmenter(undefined, { granularity: "word" })).segment(text)) {
     if (!isWordLike) continue
     const key = segment.toLowerCase()
     if (seen.has(key) || stopwords.has(key) || /^\p{N}+$/u.test(segment)) continue

@@ -4,15 +4,20 @@
  * Surprises:
  * - GPT image models answer with base64 (`b64_json`), never URLs, and report *tokens*, not dollars: the
  *   cost comes from `prices.ts`. An older model that answers with a URL is downloaded instead.
- * - A moderation block is HTTP 400 with `code: "moderation_blocked"`; retrying the same prompt can only fail
- *   again, so it is permanent and the message tells the person to edit the words.
- * - 30–120 s per image is normal, so the time-out is longer than the HTTP default.
- * - The 401 message quotes part of the key; we still pass every message through `redact`.
+ * - The call is synchronous and billed once the image is made (30–120 s is normal), so the answer time-out
+ *   is long, the answer's bytes are kept in the node's journal the moment they arrive (before the base64 is
+ *   decoded), and a Ctrl-C waits for an answer on its way instead of throwing away what is being billed.
+ * - What each failure means for the bill is `OpenAIError.ts`'s to say.
  */
 import { Effect, ParseResult, Schema } from "effect"
 import * as Cost from "../../engine/Cost.ts"
-import { ProviderError } from "../ProviderError.ts"
-import { Http, classify, download, redact } from "../Http.ts"
+import { refusalOf } from "../http/Answer.ts"
+import { Http, type Answer } from "../http/Client.ts"
+import { download } from "../http/Download.ts"
+import { redact } from "../http/Redact.ts"
+import { finishPaid, type Follow } from "../Keep.ts"
+import * as Reads from "../Reads.ts"
+import { fromHttp, fromRefusal, OpenAIError } from "./OpenAIError.ts"
 import { priceOf } from "./prices.ts"
 
 export const provider = "openai"
@@ -26,15 +31,28 @@ export type ImageSize = "1024x1024" | "1536x1024" | "1024x1536" | "auto"
 export type ImageQuality = "low" | "medium" | "high" | "auto"
 export type ImageFormat = "png" | "jpeg" | "webp"
 
-export interface GenerateRequest {
-  readonly baseUrl: string
+/** How the adapter talks to OpenAI (from `ProviderConfig`). */
+export interface OpenAISettings {
   readonly apiKey: string
+  readonly baseUrl: string
+  /** How long an image may take to come back. */
+  readonly timeoutMs: number
+  readonly reads: Reads.ReadPolicy
+}
+
+export const defaultSettings = (apiKey: string, baseUrl: string): OpenAISettings => ({
+  apiKey,
+  baseUrl,
+  timeoutMs: defaultTimeoutMs,
+  reads: Reads.defaultPolicy
+})
+
+export interface GenerateRequest {
   readonly model: string
   readonly prompt: string
   readonly size: ImageSize
   readonly quality: ImageQuality
   readonly outputFormat: ImageFormat
-  readonly timeoutMs?: number
 }
 
 export interface ImageUsage {
@@ -53,6 +71,8 @@ export interface GeneratedImage {
   readonly usage?: ImageUsage | undefined
   readonly requestId?: string | undefined
   readonly cost: Cost.Cost
+  /** Decoded from an answer an earlier run received and kept (nothing new was paid for). */
+  readonly resumed: boolean
 }
 
 const Count = Schema.Number.pipe(Schema.nonNegative())
@@ -117,66 +137,83 @@ export const costOf = (model: string, usage: ImageUsage | undefined): Cost.Cost 
   )
 }
 
-const explain = (error: ProviderError, req: GenerateRequest): ProviderError => {
-  const said = redact(error.message, [req.apiKey])
-  if (error.code === "moderation_blocked" || (error.status === 400 && /moderation|safety system/i.test(said))) {
-    const excerpt = req.prompt.length > 120 ? `${req.prompt.slice(0, 120)}…` : req.prompt
-    return new ProviderError({
-      ...error,
-      provider,
-      message: `OpenAI's moderation blocked the image prompt "${excerpt}" (${said}). Edit the sentence, or the prompt ` +
-        `for this shot, so it no longer trips the safety system, then build again; retrying the same words fails the same way.`,
-      transient: false
-    })
-  }
-  if (error.status === 401) {
-    return new ProviderError({ ...error, message: `${said} (check OPENAI_KEY / OPENAI_API_KEY in .env)` })
-  }
-  return said === error.message ? error : new ProviderError({ ...error, message: said })
-}
+const garbled = (said: string, requestId: string | undefined, status = 200) =>
+  new OpenAIError({ call: "images", reason: "garbled", said, status, ...(requestId === undefined ? {} : { requestId }) })
 
-const fail = (message: string, requestId: string | undefined, transient = false) =>
-  new ProviderError({ provider, message, transient, ...(requestId === undefined ? {} : { requestId }) })
-
-/** `POST {baseUrl}/images/generations` for one image. Never retries: transient errors go to the scheduler. */
-export const generate = Effect.fn("OpenAI.Images.generate")(function*(req: GenerateRequest) {
-  const http = yield* Http
-  const url = `${req.baseUrl.replace(/\/+$/, "")}/images/generations`
-  const res = yield* http.request(provider, {
-    method: "POST",
-    url,
-    headers: { authorization: `Bearer ${req.apiKey}` },
-    json: { model: req.model, prompt: req.prompt, size: req.size, quality: req.quality, n: 1, output_format: req.outputFormat },
-    timeoutMs: req.timeoutMs ?? defaultTimeoutMs
+/** The image in a 200's bytes (as they arrived, or as an earlier run kept them). */
+const decodeAnswer = (settings: OpenAISettings, req: GenerateRequest, bytes: Uint8Array, requestId: string | undefined, resumed: boolean) =>
+  Effect.gen(function*() {
+    let body: unknown
+    try {
+      body = JSON.parse(Buffer.from(bytes).toString("utf8"))
+    } catch {
+      return yield* garbled(`broken JSON (${bytes.length} bytes)`, requestId)
+    }
+    const answer = yield* Schema.decodeUnknown(Answer)(body).pipe(
+      Effect.mapError((e) => garbled(`unexpected answer: ${ParseResult.TreeFormatter.formatErrorSync(e)}`, requestId))
+    )
+    const first = answer.data[0]!
+    let image: Uint8Array
+    if (typeof first.b64_json === "string") {
+      image = new Uint8Array(Buffer.from(first.b64_json, "base64"))
+    } else if (typeof first.url === "string" && first.url.length > 0) {
+      const got = yield* Reads.retrying(
+        download(provider, first.url, { allowedBases: [settings.baseUrl], contentTypePrefix: "image/" }).pipe(
+          Effect.mapError((f) => new OpenAIError({ call: "download", reason: f.reason, said: f.said, ...(f.status === undefined ? {} : { status: f.status }) }))
+        ),
+        settings.reads,
+        (e) => e.worthRetrying
+      )
+      image = got.bytes
+    } else {
+      return yield* new OpenAIError({ call: "images", reason: "not-an-image", said: "no b64_json or url in data[0]", status: 200, ...(requestId === undefined ? {} : { requestId }) })
+    }
+    const ext = sniff(image)
+    if (image.length === 0 || ext === undefined) {
+      return yield* new OpenAIError({
+        call: "images",
+        reason: "not-an-image",
+        said: `${image.length === 0 ? "an empty image" : "bytes that are not a PNG, JPEG or WebP image"} (request ${requestId ?? "without id"})`,
+        status: 200,
+        ...(requestId === undefined ? {} : { requestId })
+      })
+    }
+    const usage = usageOf(answer.usage)
+    return { bytes: image, ext, usage, requestId, cost: costOf(req.model, usage), resumed } satisfies GeneratedImage
   })
-  const error = classify(provider, res)
-  if (error !== undefined) return yield* explain(error, req)
-  const requestId = res.headers["x-request-id"]
 
-  const body = yield* res.json()
-  const answer = yield* Schema.decodeUnknown(Answer)(body).pipe(
-    Effect.mapError((e) =>
-      fail(`unexpected answer from OpenAI Images: ${ParseResult.TreeFormatter.formatErrorSync(e)}`, requestId)
-    )
-  )
-  const first = answer.data[0]!
-  let bytes: Uint8Array
-  if (typeof first.b64_json === "string") {
-    bytes = new Uint8Array(Buffer.from(first.b64_json, "base64"))
-  } else if (typeof first.url === "string" && first.url.length > 0) {
-    bytes = yield* download(provider, first.url, { allowedBases: [req.baseUrl], contentTypePrefix: "image/" })
-  } else {
-    return yield* fail("OpenAI Images answered without an image (no b64_json or url in data[0])", requestId)
+/**
+ * `POST {baseUrl}/images/generations` for one image, or the answer an earlier run of the node received and
+ * kept. Never retries by itself: a refusal goes back to the scheduler (`Retryable.ts`), a damaged paid answer
+ * to the person.
+ */
+export const generate = Effect.fn("OpenAI.Images.generate")(function*(settings: OpenAISettings, req: GenerateRequest, follow: Follow) {
+  const kept = yield* follow.journal.read
+  const earlier = kept.answer("answer")
+  if (earlier !== undefined) {
+    const requestId = typeof kept.notes.imageRequestId === "string" ? kept.notes.imageRequestId : undefined
+    return yield* decodeAnswer(settings, req, earlier, requestId, true)
   }
-  // The image is paid for either way; a broken one is not worth an automatic second payment.
-  const ext = sniff(bytes)
-  if (bytes.length === 0 || ext === undefined) {
-    return yield* fail(
-      `OpenAI Images returned ${bytes.length === 0 ? "an empty image" : "bytes that are not a PNG, JPEG or WebP image"} (request ${requestId ?? "without id"})`,
-      requestId
-    )
+  const http = yield* Http
+  const keep = (answer: Answer) =>
+    follow.journal.keep("answer", answer.body, "json", { imageRequestId: answer.headers["x-request-id"] }).pipe(Effect.ignore)
+  const res = yield* finishPaid(
+    http.request(provider, {
+      method: "POST",
+      url: `${settings.baseUrl.replace(/\/+$/, "")}/images/generations`,
+      headers: { authorization: `Bearer ${settings.apiKey}` },
+      json: { model: req.model, prompt: req.prompt, size: req.size, quality: req.quality, n: 1, output_format: req.outputFormat },
+      answerTimeoutMs: settings.timeoutMs,
+      keep
+    }),
+    follow.onWaiting?.("image") ?? Effect.void
+  ).pipe(Effect.mapError((f) => fromHttp("images", f)))
+  const refusal = refusalOf(res)
+  if (refusal !== undefined) {
+    const error = fromRefusal("images", { ...refusal, said: redact(refusal.said, [settings.apiKey]) })
+    if (error.reason !== "moderation") return yield* error
+    const excerpt = req.prompt.length > 120 ? `${req.prompt.slice(0, 120)}…` : req.prompt
+    return yield* new OpenAIError({ ...error, said: `${error.said} (the prompt: "${excerpt}")` })
   }
-  const usage = usageOf(answer.usage)
-  const result: GeneratedImage = { bytes, ext, usage, requestId, cost: costOf(req.model, usage) }
-  return result
+  return yield* decodeAnswer(settings, req, res.body, res.headers["x-request-id"], false)
 })

@@ -44,3 +44,6 @@ export const imagePrices: Readonly<Record<string, ImagePrice>> = {
 /** The price for a model name, also for dated snapshots ("gpt-image-1.5-2025-12-16"). */
 export const priceOf = (model: string): ImagePrice | undefined =>
   imagePrices[model] ?? imagePrices[model.replace(/-\d{4}-\d{2}-\d{2}$/, "")]
+
+/** When the figures above were last read from OpenAI's pages. */
+export const checkedOn = "2025-12 (OpenAI model and pricing pages; verify before relying on them)"

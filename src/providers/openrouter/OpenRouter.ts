@@ -3,20 +3,27 @@
  *
  * Surprises:
  * - An error can arrive as HTTP 200 with `error: {code, message, metadata}` in the body (the upstream
- *   provider failed after OpenRouter accepted the request); `code` is an HTTP-like status, so it goes
- *   through the same classification as a real status.
+ *   provider failed after OpenRouter accepted the request); `code` is an HTTP-like status, so it is read as
+ *   one (`OpenRouterError.ts`).
  * - Structured output is asked for with `response_format: json_schema` and `provider.require_parameters`
  *   (so OpenRouter only routes to providers that honour it), yet models still miscount or wrap JSON in
  *   fences now and then: we validate, and make ONE repair attempt that shows the model its mistake.
  * - `usage.cost` is the real charge in USD (`Cost.reported`); both attempts are paid when a repair happens.
- * - 402 means the account is out of credit: permanent, and the message says so.
- * - `/models` prices are strings, USD per token; router pseudo-models use "-1".
+ * - Each answer's bytes are kept in the node's journal ("answer", "repair") before they are parsed: a build
+ *   that resumes after a crash uses them and pays for neither again.
+ * - `/models` prices are strings, USD per token; router pseudo-models use "-1". The list is optional: it
+ *   waits a few seconds at most (`Models.ts` warns and goes on).
  */
 import { Effect, Either, ParseResult, Schema } from "effect"
 import * as Cost from "../../engine/Cost.ts"
-import { ProviderError } from "../ProviderError.ts"
-import { Http, classify, errorFrom, redact, type HttpResponse } from "../Http.ts"
+import type { Json } from "../../engine/Hash.ts"
 import { cameraMoves, type CameraMove, type Shot } from "../../Shot.ts"
+import { refusalFrom, refusalOf } from "../http/Answer.ts"
+import { Http, type Answer } from "../http/Client.ts"
+import { redact } from "../http/Redact.ts"
+import { finishPaid, none, type Follow } from "../Keep.ts"
+import * as Reads from "../Reads.ts"
+import { fromHttp, fromRefusal, OpenRouterError } from "./OpenRouterError.ts"
 
 export const provider = "openrouter"
 
@@ -30,9 +37,24 @@ export interface ChatUsage {
   readonly totalTokens: number
 }
 
-export interface ShotListRequest {
-  readonly baseUrl: string
+/** How the adapter talks to OpenRouter (from `ProviderConfig`). */
+export interface OpenRouterSettings {
   readonly apiKey: string
+  readonly baseUrl: string
+  /** How long a chat completion may take. */
+  readonly timeoutMs: number
+  /** The model list is optional: this short. */
+  readonly modelsTimeoutMs: number
+}
+
+export const defaultSettings = (apiKey: string, baseUrl: string): OpenRouterSettings => ({
+  apiKey,
+  baseUrl,
+  timeoutMs: 120_000,
+  modelsTimeoutMs: 3_000
+})
+
+export interface ShotListRequest {
   readonly model: string
   readonly system: string
   readonly user: string
@@ -41,7 +63,6 @@ export interface ShotListRequest {
   readonly referer?: string
   /** Sent as `X-Title`. */
   readonly title?: string
-  readonly timeoutMs?: number
 }
 
 export interface ShotList {
@@ -53,6 +74,8 @@ export interface ShotList {
   readonly usage: ChatUsage
   /** 1, or 2 when the repair attempt was needed. */
   readonly attempts: number
+  /** Answers an earlier run received and kept were used (nothing new was paid for them). */
+  readonly resumed: boolean
 }
 
 export interface ModelInfo {
@@ -152,21 +175,6 @@ interface Attempt {
   readonly costUsd: number | undefined
 }
 
-const explain = (error: ProviderError, apiKey: string): ProviderError => {
-  const said = redact(error.message, [apiKey])
-  if (error.status === 402) {
-    return new ProviderError({
-      ...error,
-      message: `OpenRouter says the account is out of credit (${said}). Add credit at https://openrouter.ai/settings/credits, then build again.`,
-      transient: false
-    })
-  }
-  if (error.status === 401) {
-    return new ProviderError({ ...error, message: `${said} (check OPENROUTER_KEY in .env)` })
-  }
-  return said === error.message ? error : new ProviderError({ ...error, message: said })
-}
-
 const statusOf = (error: unknown): number => {
   const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined
   const n = typeof code === "number" ? code : typeof code === "string" ? Number(code) : NaN
@@ -180,65 +188,101 @@ const headersFor = (apiKey: string, referer?: string, title?: string): Record<st
   ...(title === undefined ? {} : { "x-title": title })
 })
 
-const permanent = (message: string, requestId?: string) =>
-  new ProviderError({ provider, message, transient: false, ...(requestId === undefined ? {} : { requestId }) })
+const said = (settings: OpenRouterSettings, error: OpenRouterError) =>
+  new OpenRouterError({ ...error, said: redact(error.said, [settings.apiKey]) })
 
-const complete = Effect.fn("OpenRouter.complete")(function*(req: ShotListRequest, messages: ReadonlyArray<Message>) {
-  const http = yield* Http
-  const res: HttpResponse = yield* http.request(provider, {
-    method: "POST",
-    url: `${req.baseUrl.replace(/\/+$/, "")}/chat/completions`,
-    headers: headersFor(req.apiKey, req.referer, req.title),
-    json: {
-      model: req.model,
-      messages,
-      response_format: {
-        type: "json_schema",
-        json_schema: { name: "shot_list", strict: true, schema: shotListJsonSchema(req.count) }
-      },
-      provider: { require_parameters: true },
-      usage: { include: true }
-    },
-    ...(req.timeoutMs === undefined ? {} : { timeoutMs: req.timeoutMs })
-  })
-  const error = classify(provider, res)
-  if (error !== undefined) return yield* explain(error, req.apiKey)
-  const body = yield* res.json()
-  const headerId = res.headers["x-request-id"]
-
-  if (typeof body === "object" && body !== null && "error" in body && (body as { error: unknown }).error != null) {
-    const inner = (body as { error: unknown }).error
-    return yield* explain(errorFrom(provider, statusOf(inner), res.headers, body), req.apiKey)
-  }
-  const answer = yield* Schema.decodeUnknown(ChatAnswer)(body, { onExcessProperty: "ignore" }).pipe(
-    Effect.mapError((e) =>
-      new ProviderError({
-        provider,
-        message: `unexpected answer from OpenRouter: ${ParseResult.TreeFormatter.formatErrorSync(e)}`,
-        transient: true,
-        ...(headerId === undefined ? {} : { requestId: headerId })
-      })
+/** A chat answer's bytes as an attempt, or the error it carries (inside the 200) or is. */
+const attemptOf = (settings: OpenRouterSettings, bytes: Uint8Array, headers: Record<string, string>) =>
+  Effect.gen(function*() {
+    const headerId = headers["x-request-id"]
+    const ids = headerId === undefined ? {} : { requestId: headerId }
+    let body: unknown
+    try {
+      body = JSON.parse(Buffer.from(bytes).toString("utf8"))
+    } catch {
+      return yield* new OpenRouterError({ call: "chat", reason: "garbled", said: `broken JSON (${bytes.length} bytes)`, status: 200, ...ids })
+    }
+    if (typeof body === "object" && body !== null && "error" in body && (body as { error: unknown }).error != null) {
+      const inner = (body as { error: unknown }).error
+      return yield* said(settings, fromRefusal("chat", refusalFrom(statusOf(inner), headers, body)))
+    }
+    const answer = yield* Schema.decodeUnknown(ChatAnswer)(body, { onExcessProperty: "ignore" }).pipe(
+      Effect.mapError((e) =>
+        new OpenRouterError({ call: "chat", reason: "garbled", said: `unexpected answer: ${ParseResult.TreeFormatter.formatErrorSync(e)}`, status: 200, ...ids })
+      )
     )
-  )
-  const requestId = answer.id ?? headerId
-  const choice = answer.choices[0]
-  if (choice?.error !== undefined && choice.error !== null) {
-    return yield* explain(errorFrom(provider, statusOf(choice.error), res.headers, { error: choice.error }), req.apiKey)
-  }
-  const usage: ChatUsage = {
-    promptTokens: answer.usage?.prompt_tokens ?? 0,
-    completionTokens: answer.usage?.completion_tokens ?? 0,
-    totalTokens: answer.usage?.total_tokens ?? (answer.usage ? answer.usage.prompt_tokens + answer.usage.completion_tokens : 0)
-  }
-  const costUsd = answer.usage?.cost ?? undefined
-  const refusal = choice?.message?.refusal
-  const content = choice?.message?.content ?? (typeof refusal === "string" ? refusal : "")
-  const attempt: Attempt = { content, requestId, usage, costUsd }
-  return attempt
+    const requestId = answer.id ?? headerId
+    const choice = answer.choices[0]
+    if (choice?.error !== undefined && choice.error !== null) {
+      return yield* said(settings, fromRefusal("chat", refusalFrom(statusOf(choice.error), headers, { error: choice.error })))
+    }
+    const usage: ChatUsage = {
+      promptTokens: answer.usage?.prompt_tokens ?? 0,
+      completionTokens: answer.usage?.completion_tokens ?? 0,
+      totalTokens: answer.usage?.total_tokens ?? (answer.usage ? answer.usage.prompt_tokens + answer.usage.completion_tokens : 0)
+    }
+    const costUsd = answer.usage?.cost ?? undefined
+    const refusal = choice?.message?.refusal
+    const content = choice?.message?.content ?? (typeof refusal === "string" ? refusal : "")
+    const attempt: Attempt = { content, requestId, usage, costUsd }
+    return attempt
+  })
+
+/** One paid completion; its bytes go to the journal under `name` before they are parsed. */
+const complete = Effect.fn("OpenRouter.complete")(function*(
+  settings: OpenRouterSettings,
+  req: ShotListRequest,
+  messages: ReadonlyArray<Message>,
+  follow: Follow,
+  name: "answer" | "repair"
+) {
+  const http = yield* Http
+  const keep = (answer: Answer) =>
+    follow.journal.keep(name, answer.body, "json", { [`${name}Headers`]: { "x-request-id": answer.headers["x-request-id"] ?? null } }).pipe(Effect.ignore)
+  const res = yield* finishPaid(
+    http.request(provider, {
+      method: "POST",
+      url: `${settings.baseUrl.replace(/\/+$/, "")}/chat/completions`,
+      headers: headersFor(settings.apiKey, req.referer, req.title),
+      json: {
+        model: req.model,
+        messages,
+        response_format: {
+          type: "json_schema",
+          json_schema: { name: "shot_list", strict: true, schema: shotListJsonSchema(req.count) }
+        },
+        provider: { require_parameters: true },
+        usage: { include: true }
+      },
+      answerTimeoutMs: settings.timeoutMs,
+      keep
+    }),
+    follow.onWaiting?.("shot list") ?? Effect.void
+  ).pipe(Effect.mapError((f) => fromHttp("chat", f)))
+  const refusal = refusalOf(res)
+  if (refusal !== undefined) return yield* said(settings, fromRefusal("chat", refusal))
+  return yield* attemptOf(settings, res.body, res.headers)
 })
 
+/** The kept answer `name` as an attempt; an error the provider sent inside its 200 was not billed and is dropped. */
+const keptAttempt = (settings: OpenRouterSettings, follow: Follow, name: "answer" | "repair") =>
+  Effect.gen(function*() {
+    const kept = yield* follow.journal.read
+    const bytes = kept.answer(name)
+    if (bytes === undefined) return undefined
+    const headers = kept.notes[`${name}Headers`]
+    const h = typeof headers === "object" && headers !== null && !Array.isArray(headers) ? headers as { [k: string]: Json } : {}
+    const attempt = yield* attemptOf(settings, bytes, typeof h["x-request-id"] === "string" ? { "x-request-id": h["x-request-id"] } : {}).pipe(Effect.either)
+    if (attempt._tag === "Right") return attempt.right
+    if (attempt.left.billed === "no") {
+      yield* follow.journal.drop([name])
+      return undefined
+    }
+    return yield* attempt.left
+  })
+
 /** Asks `model` for exactly `count` shots. One repair attempt on invalid output; no retries (the scheduler's job). */
-export const shotList = Effect.fn("OpenRouter.shotList")(function*(req: ShotListRequest) {
+export const shotList = Effect.fn("OpenRouter.shotList")(function*(settings: OpenRouterSettings, req: ShotListRequest, follow: Follow = { journal: none }) {
   if (!Number.isInteger(req.count) || req.count < 1) {
     return yield* Effect.die(new Error(`shotList needs a positive whole number of shots, got ${req.count}`))
   }
@@ -246,7 +290,9 @@ export const shotList = Effect.fn("OpenRouter.shotList")(function*(req: ShotList
     { role: "system", content: req.system },
     { role: "user", content: req.user }
   ]
-  const first = yield* complete(req, messages)
+  const keptFirst = yield* keptAttempt(settings, follow, "answer")
+  const first = keptFirst ?? (yield* complete(settings, req, messages, follow, "answer"))
+  let resumed = keptFirst !== undefined
   const attempts: Array<Attempt> = [first]
   let parsed = parseShots(first.content, req.count)
   if (Either.isLeft(parsed)) {
@@ -260,17 +306,21 @@ export const shotList = Effect.fn("OpenRouter.shotList")(function*(req: ShotList
           `"shotType" and "camera" (one of ${cameraMoves.join(", ")}).`
       }
     ]
-    const second = yield* complete(req, repair)
+    const keptSecond = yield* keptAttempt(settings, follow, "repair")
+    const second = keptSecond ?? (yield* complete(settings, req, repair, follow, "repair"))
+    resumed = resumed && keptSecond !== undefined
     attempts.push(second)
     parsed = parseShots(second.content, req.count)
   }
   const last = attempts[attempts.length - 1]!
   if (Either.isLeft(parsed)) {
-    return yield* permanent(
-      `model returned an invalid shot list: ${parsed.left} (model ${req.model}, after one repair attempt; ` +
-        `try another OPENROUTER_MODEL that supports structured outputs)`,
-      last.requestId
-    )
+    return yield* new OpenRouterError({
+      call: "chat",
+      reason: "invalid-answer",
+      said: parsed.left,
+      model: req.model,
+      ...(last.requestId === undefined ? {} : { requestId: last.requestId })
+    })
   }
   const costs = attempts.map((a) => a.costUsd)
   const cost = costs.every((c): c is number => typeof c === "number")
@@ -281,7 +331,7 @@ export const shotList = Effect.fn("OpenRouter.shotList")(function*(req: ShotList
     completionTokens: attempts.reduce((n, a) => n + a.usage.completionTokens, 0),
     totalTokens: attempts.reduce((n, a) => n + a.usage.totalTokens, 0)
   }
-  const result: ShotList = { shots: parsed.right, requestId: last.requestId, cost, usage, attempts: attempts.length }
+  const result: ShotList = { shots: parsed.right, requestId: last.requestId, cost, usage, attempts: attempts.length, resumed }
   return result
 })
 
@@ -301,29 +351,36 @@ const ModelsAnswer = Schema.Struct({
   )
 })
 
-/** `GET {baseUrl}/models`: ids, per-token prices and what each model supports. */
-export const listModels = Effect.fn("OpenRouter.listModels")(function*(req: { readonly baseUrl: string; readonly apiKey: string }) {
+/** `GET {baseUrl}/models`: ids, per-token prices and what each model supports. Optional: a few seconds at most. */
+export const listModels = Effect.fn("OpenRouter.listModels")(function*(settings: OpenRouterSettings, policy: Reads.ReadPolicy = Reads.optionalPolicy) {
   const http = yield* Http
-  const res = yield* http.request(provider, {
-    method: "GET",
-    url: `${req.baseUrl.replace(/\/+$/, "")}/models`,
-    headers: headersFor(req.apiKey)
-  })
-  const error = classify(provider, res)
-  if (error !== undefined) return yield* explain(error, req.apiKey)
-  const body = yield* res.json()
-  const answer = yield* Schema.decodeUnknown(ModelsAnswer)(body, { onExcessProperty: "ignore" }).pipe(
-    Effect.mapError((e) =>
-      new ProviderError({ provider, message: `unexpected model list from OpenRouter: ${ParseResult.TreeFormatter.formatErrorSync(e)}`, transient: true })
-    )
+  return yield* Reads.retrying(
+    Effect.gen(function*() {
+      const res = yield* http.request(provider, {
+        method: "GET",
+        url: `${settings.baseUrl.replace(/\/+$/, "")}/models`,
+        headers: headersFor(settings.apiKey),
+        answerTimeoutMs: settings.modelsTimeoutMs
+      }).pipe(Effect.mapError((f) => fromHttp("models", f)))
+      const refusal = refusalOf(res)
+      if (refusal !== undefined) return yield* said(settings, fromRefusal("models", refusal))
+      const body = yield* res.json().pipe(Effect.mapError((f) => fromHttp("models", f)))
+      const answer = yield* Schema.decodeUnknown(ModelsAnswer)(body, { onExcessProperty: "ignore" }).pipe(
+        Effect.mapError((e) =>
+          new OpenRouterError({ call: "models", reason: "garbled", said: `unexpected model list: ${ParseResult.TreeFormatter.formatErrorSync(e)}` })
+        )
+      )
+      const models: ReadonlyArray<ModelInfo> = answer.data.map((m) => ({
+        id: m.id,
+        pricing: { prompt: Number(m.pricing.prompt), completion: Number(m.pricing.completion) },
+        contextLength: m.context_length ?? undefined,
+        supportedParameters: m.supported_parameters ?? []
+      }))
+      return models
+    }),
+    policy,
+    (e) => e.worthRetrying
   )
-  const models: ReadonlyArray<ModelInfo> = answer.data.map((m) => ({
-    id: m.id,
-    pricing: { prompt: Number(m.pricing.prompt), completion: Number(m.pricing.completion) },
-    contextLength: m.context_length ?? undefined,
-    supportedParameters: m.supported_parameters ?? []
-  }))
-  return models
 })
 
 /** A dry-run estimate from the model list's prices; unknown when the model or its price is not known. */

@@ -1,10 +1,11 @@
 import { expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { afterAll, beforeAll, describe } from "vitest"
-import { IoLog } from "../../../src/providers/IoLog.ts"
 import * as Tts from "../../../src/providers/fal/Tts.ts"
+import { IoLog } from "../../../src/providers/IoLog.ts"
+import * as Keep from "../../../src/providers/Keep.ts"
 import { startFakeFal, type FakeFal } from "../../fakes/fal.ts"
-import { apiKey, entryText, pollMs, testLayer } from "./helpers.ts"
+import { apiKey, entryText, settingsFor, testLayer } from "./helpers.ts"
 
 let fal: FakeFal
 beforeAll(async () => {
@@ -14,8 +15,8 @@ afterAll(() => fal.close())
 
 const text = "The lighthouse keeper counted the ships."
 
-const speak = (model: string, voice?: string) =>
-  Tts.speak({ baseUrl: fal.baseUrl, apiKey, model, text, voice, pollMs })
+const speak = (model: string, voice?: string, follow: Keep.Follow = Keep.followNothing) =>
+  Tts.speak(settingsFor(fal.baseUrl), { model, text, voice }, follow)
 
 describe("fal TTS", () => {
   const cases: ReadonlyArray<readonly [string, string | undefined, Record<string, unknown>]> = [
@@ -73,6 +74,20 @@ describe("fal TTS", () => {
       expect(fal.submits(model) - before).toBe(1)
       const fetches = fal.received.filter((r) => r.method === "GET" && r.path.startsWith(`/files/${speech.handle.requestId}/`))
       expect(fetches).toHaveLength(2)
+    }).pipe(Effect.provide(testLayer)))
+
+  it.live("the audio is kept as it arrives: a run that resumes uses it without asking fal anything", () =>
+    Effect.gen(function*() {
+      const model = "fal-ai/kokoro/american-english"
+      const journal = Keep.memory()
+      const first = yield* speak(model, undefined, { journal })
+      expect(Buffer.from(journal.entries.get("file")!).equals(Buffer.from(first.bytes))).toBe(true)
+      const before = fal.received.length
+      const again = yield* speak(model, undefined, { journal })
+      expect(again.resumed).toBe(true)
+      expect(again.ext).toBe("mp3")
+      expect(Buffer.from(again.bytes).equals(Buffer.from(first.bytes))).toBe(true)
+      expect(fal.received.length).toBe(before)
     }).pipe(Effect.provide(testLayer)))
 
   it.live("the key never reaches the IoLog, the audio download included", () =>

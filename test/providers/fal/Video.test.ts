@@ -8,8 +8,9 @@ import { Effect, Either } from "effect"
 import { afterAll, beforeAll, describe } from "vitest"
 import * as Queue from "../../../src/providers/fal/Queue.ts"
 import * as Video from "../../../src/providers/fal/Video.ts"
+import * as Keep from "../../../src/providers/Keep.ts"
 import { startFakeFal, type FakeFal } from "../../fakes/fal.ts"
-import { apiKey, pollMs, testLayer } from "./helpers.ts"
+import { settingsFor, testLayer } from "./helpers.ts"
 
 const kling = "fal-ai/kling-video/v1.6/standard/image-to-video"
 const wan = "fal-ai/wan-i2v"
@@ -42,17 +43,17 @@ const probe = async (bytes: Uint8Array) => {
 
 const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4])
 
-const animate = (model: string, extra: Partial<Video.AnimateOptions> = {}) =>
-  Video.animate({
-    baseUrl: fal.baseUrl,
-    storageUrl: fal.baseUrl,
-    apiKey,
-    model,
-    prompt: "slow push-in on the lighthouse",
-    image: { bytes: png, contentType: "image/png", fileName: "shot-1.png" },
-    pollMs,
-    ...extra
-  })
+const animate = (model: string, extra: Partial<Video.AnimateRequest> = {}, follow: Keep.Follow = Keep.followNothing) =>
+  Video.animate(
+    settingsFor(fal.baseUrl),
+    {
+      model,
+      prompt: "slow push-in on the lighthouse",
+      image: { bytes: png, contentType: "image/png", fileName: "shot-1.png" },
+      ...extra
+    },
+    follow
+  )
 
 describe("fal image-to-video", () => {
   it.live("Kling is asked for a 5 s clip whatever the shot's length (the mux cuts it)", () =>
@@ -103,12 +104,13 @@ describe("fal image-to-video", () => {
       expect(clip.cost).toEqual({ usd: 0.4, source: "table" })
     }).pipe(Effect.provide(testLayer)))
 
-  it.live("re-attaching to a recorded clip request neither uploads nor submits again", () =>
+  it.live("re-attaching to a kept clip request neither uploads nor submits again", () =>
     Effect.gen(function*() {
       const model = "fal-ai/kling-video/v1.6/pro/image-to-video"
-      const handle = yield* Queue.submit({ baseUrl: fal.baseUrl, apiKey, model, input: { prompt: "x" } })
+      const journal = Keep.memory()
+      yield* Queue.submit(settingsFor(fal.baseUrl), model, { prompt: "x" }, { journal })
       const uploadsBefore = fal.uploads.size
-      const clip = yield* animate(model, { resume: handle })
+      const clip = yield* animate(model, {}, { journal })
       expect(clip.resumed).toBe(true)
       expect(fal.submits(model)).toBe(1)
       expect(fal.uploads.size).toBe(uploadsBefore)
@@ -121,6 +123,31 @@ describe("fal image-to-video", () => {
     expect(Video.estimate(wan, { prompt: "p" })).toEqual({ usd: 0.2, source: "table" })
     expect(Video.estimate("fal-ai/unknown-video", { prompt: "p" })).toEqual({ usd: undefined, source: "unknown" })
   })
+
+  it.live("an upload that fal storage refuses in passing (429, garbled, cut off) is retried in place", () =>
+    Effect.gen(function*() {
+      const faults = [{ kind: "rateLimit", retryAfter: "0" } as const, { kind: "malformedJson" } as const, { kind: "truncated" } as const]
+      let i = 0
+      fal.injectAny((req) => (req.path.startsWith("/storage/upload/initiate") && i < faults.length ? faults[i++] : undefined))
+      const before = fal.submits(kling)
+      const clip = yield* animate(kling)
+      fal.clearFaults()
+      expect(i).toBe(3)
+      expect(clip.bytes.length).toBeGreaterThan(0)
+      expect(fal.submits(kling) - before).toBe(1)
+    }).pipe(Effect.provide(testLayer)))
+
+  it.live("an upload that keeps being refused fails, naming the call, the status and the tries", () =>
+    Effect.gen(function*() {
+      fal.injectAny((req) => (req.path.startsWith("/storage/upload/initiate") ? { kind: "rateLimit", retryAfter: "0" } : undefined))
+      const before = fal.submits(kling)
+      const error = yield* Effect.flip(
+        Video.animate(settingsFor(fal.baseUrl, { reads: { firstDelayMs: 5, maxDelayMs: 20, budgetMs: 200 } }), { model: kling, prompt: "p", image: { bytes: png, contentType: "image/png" } }, Keep.followNothing)
+      )
+      fal.clearFaults()
+      expect(error.message).toMatch(/^fal storage upload answered 429 \(rate limited\) after \d+ tries: Rate limit reached/)
+      expect(fal.submits(kling)).toBe(before)
+    }).pipe(Effect.provide(testLayer)))
 
   it.live("an unknown video model is a clear configuration error", () =>
     Effect.gen(function*() {

@@ -1,15 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
 import ffprobe from "@ffprobe-installer/ffprobe"
-import { Effect, Layer } from "effect"
+import { Effect, Fiber, Layer } from "effect"
 import { spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import * as Cost from "../../../src/engine/Cost.ts"
-import { Http } from "../../../src/providers/Http.ts"
+import { Http } from "../../../src/providers/http/Client.ts"
 import { IoLog } from "../../../src/providers/IoLog.ts"
+import * as Keep from "../../../src/providers/Keep.ts"
 import * as Images from "../../../src/providers/openai/Images.ts"
+import { retryable } from "../../../src/providers/Retryable.ts"
 import * as OpenAIFake from "../../fakes/openai.ts"
 import { pngSize } from "../../fakes/png.ts"
 
@@ -23,17 +25,17 @@ const layer = () => Http.layerWith({ secrets: [fake.apiKey] }).pipe(Layer.provid
 
 const prompt = "A lighthouse keeper climbs the spiral stairs at dawn, wide shot, warm light through salt-stained windows"
 
-const generate = (over: Partial<Images.GenerateRequest> = {}) =>
-  Images.generate({
-    baseUrl: fake.baseUrl,
-    apiKey: fake.apiKey,
-    model: Images.defaultImageModel,
-    prompt,
-    size: "1024x1024",
-    quality: "medium",
-    outputFormat: "png",
-    ...over
-  })
+const generate = (
+  over: Partial<Images.GenerateRequest> & { apiKey?: string; timeoutMs?: number } = {},
+  follow: Keep.Follow = Keep.followNothing
+) => {
+  const { apiKey, timeoutMs, ...req } = over
+  return Images.generate(
+    { ...Images.defaultSettings(apiKey ?? fake.apiKey, fake.baseUrl), ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+    { model: Images.defaultImageModel, prompt, size: "1024x1024", quality: "medium", outputFormat: "png", ...req },
+    follow
+  )
+}
 
 /** What ffprobe says the image is: proof that the bytes really decode. */
 const probe = (bytes: Uint8Array, ext: string) => {
@@ -112,11 +114,43 @@ describe("OpenAI Images", () => {
     }).pipe(Effect.provide(layer())))
 })
 
+describe("OpenAI Images: kept answers", () => {
+  it.live("the answer's bytes are kept before they are decoded; a run that resumes decodes them and pays nothing", () =>
+    Effect.gen(function*() {
+      const journal = Keep.memory()
+      const first = yield* generate({ quality: "low" }, { journal })
+      const kept = JSON.parse(Buffer.from(journal.entries.get("answer")!).toString("utf8"))
+      expect(kept.data[0].b64_json).toBe(Buffer.from(first.bytes).toString("base64"))
+      const before = fake.requests.length
+      const again = yield* generate({ quality: "low" }, { journal })
+      expect(fake.requests.length).toBe(before)
+      expect(again).toMatchObject({ resumed: true, ext: "png", requestId: first.requestId, cost: first.cost })
+      expect(Buffer.from(again.bytes).equals(Buffer.from(first.bytes))).toBe(true)
+    }).pipe(Effect.provide(layer())))
+
+  it.live("stopped while the image is being made: the call waits for it (it is billed) and keeps it", () =>
+    Effect.gen(function*() {
+      fake.setLatency(() => 400)
+      const journal = Keep.memory()
+      const waiting: Array<string> = []
+      const fiber = yield* Effect.fork(generate({ quality: "low" }, { journal, onWaiting: (w) => Effect.sync(() => void waiting.push(w)) }))
+      yield* Effect.sleep("100 millis")
+      yield* Fiber.interrupt(fiber)
+      fake.setLatency(() => 0)
+      expect(waiting).toEqual(["image"])
+      expect(journal.entries.has("answer")).toBe(true)
+      const before = fake.requests.length
+      expect((yield* generate({ quality: "low" }, { journal })).resumed).toBe(true)
+      expect(fake.requests.length).toBe(before)
+    }).pipe(Effect.provide(layer())))
+})
+
 describe("OpenAI Images errors", () => {
   it.live("a wrong key is permanent, says so in OpenAI's words and points at the setting", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(generate({ apiKey: "sk-wrong-key-0000000000000000" }))
-      expect(error).toMatchObject({ provider: "openai", status: 401, code: "invalid_api_key", transient: false })
+      expect(error).toMatchObject({ _tag: "OpenAIError", call: "images", reason: "unauthorized", status: 401, code: "invalid_api_key" })
+      expect(retryable(error).retry).toBe(false)
       expect(error.message).toContain("Incorrect API key provided")
       expect(error.message).toContain("OPENAI_KEY")
       expect(error.message).not.toContain("sk-wrong-key-0000000000000000")
@@ -126,8 +160,9 @@ describe("OpenAI Images errors", () => {
     Effect.gen(function*() {
       fake.inject({ kind: "moderation" })
       const error = yield* Effect.flip(generate())
-      expect(error).toMatchObject({ status: 400, code: "moderation_blocked", transient: false })
-      expect(error.message).toMatch(/moderation/i)
+      expect(error).toMatchObject({ reason: "moderation", status: 400, code: "moderation_blocked" })
+      expect(retryable(error).retry).toBe(false)
+      expect(error.message).toMatch(/answered 400 \(moderation blocked\)/)
       expect(error.message).toMatch(/edit the sentence/i)
       expect(error.message).toContain("A lighthouse keeper")
       expect(error.requestId).toMatch(/^req_/)
@@ -136,37 +171,48 @@ describe("OpenAI Images errors", () => {
   it.live("a bad parameter is permanent with OpenAI's message", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(generate({ size: "999x999" as Images.ImageSize }))
-      expect(error).toMatchObject({ status: 400, transient: false })
+      expect(error).toMatchObject({ status: 400, reason: "rejected" })
+      expect(retryable(error).retry).toBe(false)
       expect(error.message).toContain("Invalid value: '999x999'")
     }).pipe(Effect.provide(layer())))
 
-  it.live("429 is transient with Retry-After; 500/502/503 are transient", () =>
+  it.live("429 and 500/502/503 were refused before any work (not billed): worth trying again, after Retry-After", () =>
     Effect.gen(function*() {
       fake.inject({ kind: "rateLimit", retryAfter: "20" })
-      expect(yield* Effect.flip(generate())).toMatchObject({ status: 429, transient: true, retryAfterMs: 20_000 })
+      const limited = yield* Effect.flip(generate())
+      expect(limited).toMatchObject({ status: 429, reason: "rate-limited", billed: "no", retryAfterMs: 20_000 })
+      expect(retryable(limited)).toEqual({ retry: true, afterMs: 20_000 })
       for (const status of [500, 502, 503] as const) {
         fake.inject({ kind: "serverError", status })
-        expect(yield* Effect.flip(generate())).toMatchObject({ status, transient: true })
+        const error = yield* Effect.flip(generate())
+        expect(error).toMatchObject({ status, reason: "unavailable", billed: "no" })
+        expect(retryable(error).retry).toBe(true)
       }
     }).pipe(Effect.provide(layer())))
 
-  it.live("a time-out, malformed JSON and a truncated body are transient", () =>
+  it.live("no answer in time may have been billed; a garbled or cut-off 200 was: none is bought again by itself", () =>
     Effect.gen(function*() {
       fake.inject({ kind: "hang" })
-      expect((yield* Effect.flip(generate({ timeoutMs: 150 }))).transient).toBe(true)
+      const silent = yield* Effect.flip(generate({ timeoutMs: 150 }))
+      expect(silent).toMatchObject({ reason: "no-answer", billed: "maybe" })
       fake.inject({ kind: "malformedJson" })
-      const malformed = yield* Effect.flip(generate())
-      expect(malformed.transient).toBe(true)
-      expect(malformed.message).toContain("malformed JSON from openai")
+      const garbled = yield* Effect.flip(generate())
+      expect(garbled).toMatchObject({ reason: "garbled", billed: "yes" })
+      expect(garbled.message).toMatch(/^OpenAI image generation answer is garbled: broken JSON/)
       fake.inject({ kind: "truncated" })
-      expect((yield* Effect.flip(generate())).transient).toBe(true)
+      const cut = yield* Effect.flip(generate())
+      expect(cut).toMatchObject({ reason: "cut-off", billed: "yes" })
+      for (const e of [silent, garbled, cut]) expect(retryable(e).retry).toBe(false)
     }).pipe(Effect.provide(layer())))
 
-  it.live("an empty or non-image answer is refused (permanent: it was paid for already)", () =>
+  it.live("an empty or non-image answer was paid for: not tried again", () =>
     Effect.gen(function*() {
       fake.inject({ kind: "emptyImage" })
-      expect(yield* Effect.flip(generate())).toMatchObject({ transient: false, message: expect.stringContaining("empty image") })
+      const empty = yield* Effect.flip(generate())
+      expect(empty).toMatchObject({ reason: "not-an-image", billed: "yes", message: expect.stringContaining("empty image") })
       fake.inject({ kind: "notAnImage" })
-      expect(yield* Effect.flip(generate())).toMatchObject({ transient: false, message: expect.stringContaining("not a PNG, JPEG or WebP") })
+      const notImage = yield* Effect.flip(generate())
+      expect(notImage).toMatchObject({ reason: "not-an-image", message: expect.stringContaining("not a PNG, JPEG or WebP") })
+      expect(retryable(notImage).retry).toBe(false)
     }).pipe(Effect.provide(layer())))
 })

@@ -1,10 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import * as net from "node:net"
+import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll } from "vitest"
 import * as Cost from "../../../src/engine/Cost.ts"
-import { Http } from "../../../src/providers/Http.ts"
+import { Http } from "../../../src/providers/http/Client.ts"
 import { IoLog } from "../../../src/providers/IoLog.ts"
+import * as Keep from "../../../src/providers/Keep.ts"
 import * as OpenRouter from "../../../src/providers/openrouter/OpenRouter.ts"
+import { retryable } from "../../../src/providers/Retryable.ts"
 import * as OpenRouterFake from "../../fakes/openrouter.ts"
 
 let fake: OpenRouterFake.OpenRouterFake
@@ -18,18 +22,16 @@ const layer = () => Http.layerWith({ secrets: [fake.apiKey] }).pipe(Layer.provid
 const system = "You are a storyboard artist. Style: muted watercolour, 1950s harbour town."
 const user = "Sentence: The keeper climbed the stairs as the storm rolled in.\nPrevious: The lamp had gone dark.\nNext: Far below, a boat fought the waves."
 
-const shotList = (over: Partial<OpenRouter.ShotListRequest> = {}) =>
-  OpenRouter.shotList({
-    baseUrl: fake.baseUrl,
-    apiKey: fake.apiKey,
-    model: "google/gemini-2.5-flash",
-    system,
-    user,
-    count: 3,
-    referer: "https://github.com/storyshot",
-    title: "storyshot",
-    ...over
-  })
+const settings = (over: Partial<OpenRouter.OpenRouterSettings> = {}) => ({ ...OpenRouter.defaultSettings(fake.apiKey, fake.baseUrl), ...over })
+
+const shotList = (over: Partial<OpenRouter.ShotListRequest> & { apiKey?: string; timeoutMs?: number } = {}, follow: Keep.Follow = Keep.followNothing) => {
+  const { apiKey, timeoutMs, ...req } = over
+  return OpenRouter.shotList(
+    settings({ ...(apiKey === undefined ? {} : { apiKey }), ...(timeoutMs === undefined ? {} : { timeoutMs }) }),
+    { model: "google/gemini-2.5-flash", system, user, count: 3, referer: "https://github.com/storyshot", title: "storyshot", ...req },
+    follow
+  )
+}
 
 const last = () => fake.requests[fake.requests.length - 1]!
 
@@ -104,7 +106,8 @@ describe("OpenRouter.shotList", () => {
       fake.inject({ kind: "wrongCount", count: 2 }, { times: 2 })
       const before = fake.requests.length
       const error = yield* Effect.flip(shotList())
-      expect(error.transient).toBe(false)
+      expect(error).toMatchObject({ reason: "invalid-answer", billed: "yes" })
+      expect(retryable(error).retry).toBe(false)
       expect(error.message).toContain("model returned an invalid shot list: expected exactly 3 shots, got 2")
       expect(fake.requests.length - before).toBe(2)
     }).pipe(Effect.provide(layer())))
@@ -113,48 +116,71 @@ describe("OpenRouter.shotList", () => {
     Effect.gen(function*() {
       fake.inject({ kind: "errorIn200", code: 502, message: "Provider returned error" })
       const upstream = yield* Effect.flip(shotList())
-      expect(upstream).toMatchObject({ provider: "openrouter", status: 502, transient: true, message: "Provider returned error" })
+      expect(upstream).toMatchObject({ _tag: "OpenRouterError", status: 502, reason: "unavailable", said: "Provider returned error" })
+      expect(retryable(upstream).retry).toBe(true)
       fake.inject({ kind: "errorIn200", code: 400, message: "Invalid schema for response_format" })
       const invalid = yield* Effect.flip(shotList())
-      expect(invalid).toMatchObject({ status: 400, transient: false, message: "Invalid schema for response_format" })
+      expect(invalid).toMatchObject({ status: 400, reason: "rejected", said: "Invalid schema for response_format" })
+      expect(retryable(invalid).retry).toBe(false)
     }).pipe(Effect.provide(layer())))
 
   it.live("402 is permanent and says to add credit", () =>
     Effect.gen(function*() {
       fake.inject({ kind: "outOfCredit" })
       const error = yield* Effect.flip(shotList())
-      expect(error).toMatchObject({ status: 402, transient: false })
+      expect(error).toMatchObject({ status: 402, reason: "out-of-credit" })
+      expect(retryable(error).retry).toBe(false)
       expect(error.message).toMatch(/out of credit/)
       expect(error.message).toMatch(/add credit/i)
     }).pipe(Effect.provide(layer())))
 
-  it.live("429 is transient with Retry-After; 502/503 are transient; a wrong key is permanent", () =>
+  it.live("429, 502 and 503 were not billed: worth trying again (after Retry-After); a wrong key is not", () =>
     Effect.gen(function*() {
       fake.inject({ kind: "rateLimit", retryAfter: "12" })
-      expect(yield* Effect.flip(shotList())).toMatchObject({ status: 429, transient: true, retryAfterMs: 12_000 })
+      const limited = yield* Effect.flip(shotList())
+      expect(limited).toMatchObject({ status: 429, reason: "rate-limited", retryAfterMs: 12_000 })
+      expect(retryable(limited)).toEqual({ retry: true, afterMs: 12_000 })
       for (const status of [502, 503] as const) {
         fake.inject({ kind: "serverError", status })
-        expect(yield* Effect.flip(shotList())).toMatchObject({ status, transient: true })
+        expect(retryable(yield* Effect.flip(shotList())).retry).toBe(true)
       }
       const wrongKey = yield* Effect.flip(shotList({ apiKey: "sk-or-v1-wrong" }))
-      expect(wrongKey).toMatchObject({ status: 401, transient: false })
+      expect(wrongKey).toMatchObject({ status: 401, reason: "unauthorized" })
+      expect(retryable(wrongKey).retry).toBe(false)
       expect(wrongKey.message).toContain("OPENROUTER_KEY")
     }).pipe(Effect.provide(layer())))
 
-  it.live("a time-out, malformed JSON and a truncated answer are transient", () =>
+  it.live("no answer in time, a garbled or a cut-off answer may have been billed: not asked again by itself", () =>
     Effect.gen(function*() {
       fake.inject({ kind: "hang" })
-      expect((yield* Effect.flip(shotList({ timeoutMs: 150 }))).transient).toBe(true)
+      expect(yield* Effect.flip(shotList({ timeoutMs: 150 }))).toMatchObject({ reason: "no-answer", billed: "maybe" })
       fake.inject({ kind: "malformedJson" })
-      expect(yield* Effect.flip(shotList())).toMatchObject({ transient: true, message: expect.stringContaining("malformed JSON from openrouter") })
+      const garbled = yield* Effect.flip(shotList())
+      expect(garbled).toMatchObject({ reason: "garbled", billed: "yes", message: expect.stringContaining("OpenRouter chat completion answer is garbled") })
       fake.inject({ kind: "truncated" })
-      expect((yield* Effect.flip(shotList())).transient).toBe(true)
+      const cut = yield* Effect.flip(shotList())
+      expect(cut).toMatchObject({ reason: "cut-off", billed: "yes" })
+      expect(retryable(cut).retry).toBe(false)
+    }).pipe(Effect.provide(layer())))
+
+  it.live("the answer is kept before it is parsed; a run that resumes uses it and asks nothing", () =>
+    Effect.gen(function*() {
+      fake.inject({ kind: "wrongCount", count: 5 })
+      const journal = Keep.memory()
+      const first = yield* shotList({}, { journal })
+      expect(first.attempts).toBe(2)
+      expect([...journal.entries.keys()].sort()).toEqual(["answer", "repair"])
+      const before = fake.requests.length
+      const again = yield* shotList({}, { journal })
+      expect(fake.requests.length).toBe(before)
+      expect(again).toMatchObject({ resumed: true, attempts: 2, shots: first.shots, requestId: first.requestId })
     }).pipe(Effect.provide(layer())))
 
   it.live("a model without structured outputs is refused by require_parameters (permanent)", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(shotList({ model: "meta-llama/llama-3-8b-instruct" }))
-      expect(error).toMatchObject({ status: 404, transient: false, message: "No endpoints found that can handle the requested parameters." })
+      expect(error).toMatchObject({ status: 404, reason: "rejected", said: "No endpoints found that can handle the requested parameters." })
+      expect(retryable(error).retry).toBe(false)
     }).pipe(Effect.provide(layer())))
 
   it.live("an answer without usage.cost costs unknown, not $0", () =>
@@ -178,7 +204,7 @@ describe("OpenRouter.shotList", () => {
 describe("OpenRouter.listModels and estimateCost", () => {
   it.live("reads per-token prices from strings and estimates a dry run's cost", () =>
     Effect.gen(function*() {
-      const models = yield* OpenRouter.listModels({ baseUrl: fake.baseUrl, apiKey: fake.apiKey })
+      const models = yield* OpenRouter.listModels(settings())
       const flash = models.find((m) => m.id === "google/gemini-2.5-flash")!
       expect(flash).toEqual({
         id: "google/gemini-2.5-flash",
@@ -191,5 +217,22 @@ describe("OpenRouter.listModels and estimateCost", () => {
       expect(estimate.usd).toBeCloseTo(1000 * 0.0000003 + 200 * 0.0000025, 12)
       expect(OpenRouter.estimateCost("no/such-model", models, 1000, 200)).toEqual(Cost.unknown)
       expect(OpenRouter.estimateCost("openrouter/auto", models, 1000, 200)).toEqual(Cost.unknown)
+    }).pipe(Effect.provide(layer())))
+})
+
+describe("the model list is optional", () => {
+  it.live("a host that accepts connections and never answers is given up on in seconds", () =>
+    Effect.gen(function*() {
+      const sockets: Array<net.Socket> = []
+      const dead = net.createServer((s) => void sockets.push(s))
+      const port = yield* Effect.promise(() => new Promise<number>((resolve) => dead.listen(0, "127.0.0.1", () => resolve((dead.address() as AddressInfo).port))))
+      const error = yield* Effect.flip(OpenRouter.listModels(OpenRouter.defaultSettings(fake.apiKey, `http://127.0.0.1:${port}/api/v1`)))
+      const tries = sockets.length
+      for (const s of sockets) s.destroy()
+      dead.close()
+      expect(error).toMatchObject({ call: "models", reason: "no-answer" })
+      // Its own 3 s answer time-out, tried once: seconds, not the 120 s it once took.
+      expect(error.message).toMatch(/^OpenRouter model list sent no answer in time: no answer within 3 s/)
+      expect(tries).toBe(1)
     }).pipe(Effect.provide(layer())))
 })

@@ -6,12 +6,12 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
-import type { Built, Json } from "../src/engine/Node.ts"
-import * as Atomic from "../src/engine/Atomic.ts"
-import type { Store } from "../src/engine/Store.ts"
-import type { Workspace } from "../src/Workspace.ts"
-import { ids } from "./Settings.ts"
-import { markStale } from "./storyboard.ts"
+import type { Built, Json } from "./engine/Node.ts"
+import * as Atomic from "./engine/Atomic.ts"
+import type { Store } from "./engine/Store.ts"
+import { ids } from "./Film.ts"
+import type { Workspace } from "./Workspace.ts"
+import { markStale } from "../targets/storyboard.ts"
 
 type StoreApi = Store["Type"]
 
@@ -29,8 +29,8 @@ const copyAtomic = (from: string, to: string) => {
   fs.mkdirSync(path.dirname(to), { recursive: true })
   const source = fs.statSync(from)
   const target = fs.statSync(to, { throwIfNoEntry: false })
-  // The copy's time is set to whole milliseconds (rounded): the store's file may have a finer one (an exact
-  // compare re-copied every sentence file on every build).
+  // utimes keeps microseconds, not the store's nanoseconds: compare to the millisecond, or every no-op build
+  // copies the whole film again.
   if (target && target.size === source.size && Math.abs(target.mtimeMs - source.mtimeMs) < 1) return
   const tmp = `${to}.tmp-${process.pid}`
   fs.copyFileSync(from, tmp)
@@ -156,9 +156,9 @@ export const publish = (
         final: final ? rel(path.join(ws.outDir, "final.mp4")) : undefined,
         sentences: story
       }
-      // Whole or absent, also on a full disk (see Atomic.ts); not rewritten (and fsynced) when it says the same.
-      const storyFile = path.join(ws.storeDir, "story.json")
+      // Whole or absent, also on a full disk (see Atomic.ts); not rewritten when unchanged (a no-op build).
       const text = JSON.stringify(manifest, null, 2)
+      const storyFile = path.join(ws.storeDir, "story.json")
       let same = false
       try {
         same = fs.readFileSync(storyFile, "utf8") === text

@@ -1,0 +1,45 @@
+/** OpenAI Images as a configured service (`Images.ts`), with the key, URL and time-out of `ProviderConfig`. */
+import { Context, Effect, Layer } from "effect"
+import { Http } from "../http/Client.ts"
+import { IoLog } from "../IoLog.ts"
+import type { Follow } from "../Keep.ts"
+import { Providers, type ProviderConfig } from "../ProviderConfig.ts"
+import * as Reads from "../Reads.ts"
+import * as Images from "./Images.ts"
+import type { OpenAIError } from "./OpenAIError.ts"
+
+export type OpenAIConfig = ProviderConfig["openai"]
+
+export interface OpenAIService {
+  readonly config: OpenAIConfig
+  readonly generate: (req: Images.GenerateRequest, follow: Follow) => Effect.Effect<Images.GeneratedImage, OpenAIError>
+}
+
+const make = (config: OpenAIConfig, http: Http["Type"]): OpenAIService => ({
+  config,
+  generate: (req, follow) => Images.generate(config, req, follow).pipe(Effect.provideService(Http, http))
+})
+
+export class OpenAIClient extends Context.Tag("storyshot/OpenAIClient")<OpenAIClient, OpenAIService>() {
+  static readonly layer: Layer.Layer<OpenAIClient, never, Providers | Http> = Layer.effect(
+    this,
+    Effect.gen(function*() {
+      const providers = yield* Providers
+      return make(providers.openai, yield* Http)
+    })
+  )
+
+  /** Against a fake on 127.0.0.1, the key redacted, exchanges kept in memory. */
+  static readonly layerTest = (baseUrl: string, apiKey: string, over: Partial<OpenAIConfig> = {}): Layer.Layer<OpenAIClient> =>
+    Layer.effect(
+      this,
+      Effect.map(Http, (http) =>
+        make({
+          ...Images.defaultSettings(apiKey, baseUrl),
+          reads: { ...Reads.defaultPolicy, firstDelayMs: 5, budgetMs: 5_000 },
+          imageModel: Images.defaultImageModel,
+          ...over
+        }, http)
+      )
+    ).pipe(Layer.provide(Http.layerWith({ secrets: [apiKey] })), Layer.provide(IoLog.layerMemory))
+}

@@ -1,0 +1,86 @@
+/**
+ * Everything that can go wrong with OpenAI Images, as one closed union.
+ *
+ * OpenAI's quirks that decide what a failure means:
+ * - An image call is synchronous and billed once the image is made (30–120 s). A 429 or a 5xx was refused
+ *   before any work and is not billed; a call that got no answer, or lost its connection, may have been.
+ * - A 200 whose body is cut off, is not JSON, or holds no usable image was billed: it is not bought again by
+ *   itself (`Failure.PaidAnswerLost`).
+ * - A moderation block is HTTP 400 with `code: "moderation_blocked"`: the same words fail the same way.
+ * - Out of quota is a 429 with `code: "insufficient_quota"`: waiting does not help.
+ * - The 401 message quotes part of the key: every message is redacted before it gets here.
+ */
+import { Schema } from "effect"
+import * as Failure from "../Failure.ts"
+import type { Refusal } from "../http/Answer.ts"
+import type { HttpFailure } from "../http/Client.ts"
+
+export const calls = { images: "image generation", download: "image download" } as const
+export type OpenAICall = keyof typeof calls
+
+export class OpenAIError extends Schema.TaggedError<OpenAIError>()("OpenAIError", {
+  call: Schema.Literal("images", "download"),
+  reason: Schema.Literal(
+    ...Failure.commonReasons,
+    /** The safety system refused the prompt. */
+    "moderation",
+    /** The account's quota or billing limit is reached. */
+    "out-of-credit",
+    /** A 200 without a usable image (empty, or bytes that are no PNG/JPEG/WebP). */
+    "not-an-image"
+  ),
+  ...Failure.fields
+}) {
+  override get message(): string {
+    const label = this.reason === "moderation" ? "moderation blocked" : this.reason === "out-of-credit" ? "out of credit" : undefined
+    const base = this.reason === "not-an-image"
+      ? `OpenAI ${calls[this.call]} answered without a usable image: ${this.said}`
+      : Failure.line("OpenAI", calls[this.call], this, label)
+    switch (this.reason) {
+      case "moderation":
+        return `${base}. Edit the sentence, or the prompt for this shot, so it no longer trips the safety system, then build again; retrying the same words fails the same way.`
+      case "unauthorized":
+        return `${base} (check OPENAI_KEY / OPENAI_API_KEY in .env)`
+      case "out-of-credit":
+        return `${base} (add credit or raise the limit at https://platform.openai.com/settings/organization/billing, then build again)`
+      default:
+        return base
+    }
+  }
+
+  get billed(): Failure.Billed {
+    if (this.call === "download") return "no"
+    if (this.reason === "no-answer" || this.reason === "dropped") return "maybe"
+    if (this.reason === "cut-off" || this.reason === "garbled" || this.reason === "not-an-image") return "yes"
+    return "no"
+  }
+
+  get worthRetrying(): boolean {
+    if (this.call === "download") return Failure.transient.has(this.reason)
+    return this.reason === "rate-limited" || this.reason === "unavailable" || this.reason === "refused"
+  }
+
+
+  tried(tries: number): OpenAIError {
+    return new OpenAIError({ ...this, tries })
+  }
+}
+
+export const fromHttp = (call: OpenAICall, failure: HttpFailure) =>
+  new OpenAIError({ call, reason: failure.reason, said: failure.detail, ...(failure.status === undefined ? {} : { status: failure.status }) })
+
+export const fromRefusal = (call: OpenAICall, refusal: Refusal) =>
+  new OpenAIError({
+    call,
+    reason:
+      refusal.code === "moderation_blocked" || (refusal.status === 400 && /moderation|safety system/i.test(refusal.said))
+        ? "moderation"
+        : refusal.code === "insufficient_quota" || refusal.code === "billing_hard_limit_reached"
+        ? "out-of-credit"
+        : Failure.reasonOfStatus(refusal.status),
+    said: refusal.said,
+    status: refusal.status,
+    ...(refusal.code === undefined ? {} : { code: refusal.code }),
+    ...(refusal.requestId === undefined ? {} : { requestId: refusal.requestId }),
+    ...(refusal.retryAfterMs === undefined ? {} : { retryAfterMs: refusal.retryAfterMs })
+  })

@@ -1,0 +1,96 @@
+/**
+ * `video/fal`: fal image-to-video at the provider's own clip length (Kling "5"), never the shot's length: the
+ * mux cuts the clip to the shot, so a timing change never re-buys a clip (DESIGN.md, the money rule). Paid.
+ * The recipe holds the model and the request's fixed settings; the image and the prompt enter through their
+ * output hashes.
+ *
+ * The request is kept in the node's journal from its submit on. A Ctrl-C cancels it only while it waits in
+ * fal's queue (not billed); once fal works on it, its handle stays and the next build collects the clip.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Effect, Schema } from "effect"
+import { ids, kinds } from "../../src/Film.ts"
+import { FalClient } from "../../src/providers/fal/Client.ts"
+import { checkedOn } from "../../src/providers/fal/prices.ts"
+import * as FalVideo from "../../src/providers/fal/Video.ts"
+import * as Paid from "../Paid.ts"
+import * as Prompts from "../prompts/Prompts.ts"
+import { defineImpl } from "../Rule.ts"
+import * as Video from "./Video.ts"
+
+export const Recipe = Schema.Struct({
+  provider: Schema.Literal("fal"),
+  model: Schema.String,
+  /** Wan's only (Kling has none): absent from other models' recipes, so their fingerprints do not carry it. */
+  resolution: Schema.optional(Schema.Literal("480p", "720p"))
+})
+
+const estimateOf = (recipe: typeof Recipe.Type) =>
+  FalVideo.estimate(recipe.model, { prompt: "", ...(recipe.resolution ? { resolution: recipe.resolution } : {}) })
+
+export const impl = defineImpl({
+  stage: "video",
+  name: "fal",
+  paid: true,
+  about: {
+    summary: "fal.ai image-to-video (FALAI_VIDEO_MODEL), a 5 s clip cut to the shot",
+    needs: ["FAL_KEY"],
+    price: { source: "src/providers/fal/prices.ts (fal.ai model pages, per second or per clip)", checkedOn },
+    afterCrash: "re-attaches to the request fal is working on, or uses the clip already received",
+    reattaches: true
+  },
+  missing: (providers) => (providers.fal.apiKey === "" ? ["FAL_KEY"] : []),
+  recipe: Recipe,
+  pool: "fal",
+  verifyPool: "ffmpeg",
+  node: ({ shot }, { config, providers }) => {
+    const model = providers.fal.videoModel
+    return {
+      id: ids.video(shot.k),
+      kind: kinds.video,
+      stage: "video",
+      version: Video.version,
+      recipe: {
+        provider: "fal",
+        model,
+        ...(FalVideo.models[model]?.family === "wan" ? { resolution: config.video.resolution } : {})
+      } satisfies typeof Recipe.Type,
+      deps: [{ id: ids.image(shot.k), output: "image" }, Prompts.promptDep(shot.n, shot.j)]
+    }
+  },
+  estimate: (recipe) => estimateOf(recipe),
+  run: (ctx) =>
+    Effect.gen(function*() {
+      const fal = yield* FalClient
+      const [imageDep, promptDep] = ctx.node.deps
+      const imageFile = ctx.file(imageDep!.id, "image")
+      const shot = Prompts.shotAt(ctx, promptDep!)
+      const ext = path.extname(imageFile).slice(1) || "png"
+      const { clip, repaid } = yield* Paid.paying(ctx, {
+        provider: "fal",
+        model: ctx.recipe.model,
+        estimate: estimateOf(ctx.recipe),
+        kept: ["submit", "file"],
+        call: (paying) =>
+          fal
+            .animate(
+              {
+                model: ctx.recipe.model,
+                prompt: shot.prompt,
+                ...(ctx.recipe.resolution ? { resolution: ctx.recipe.resolution } : {}),
+                image: { bytes: fs.readFileSync(imageFile), contentType: `image/${ext === "jpg" ? "jpeg" : ext}`, fileName: `shot.${ext}` }
+              },
+              paying.follow
+            )
+            .pipe(Effect.map((clip) => ({ clip, repaid: paying.repaid })))
+      })
+      const again = clip.record.repaid ?? repaid
+      yield* ctx.request({ ...clip.record, ...(again === undefined ? {} : { repaid: again }) })
+      const file = path.join(ctx.scratch, "clip.mp4")
+      fs.writeFileSync(file, clip.bytes)
+      return { video: { file, ext: "mp4" } }
+    }),
+  // Out of the provider's pool: the check takes an ffmpeg slot, not a fal one (contract 4).
+  verify: (produced, ctx) => Video.verify(produced).pipe(Paid.droppingOnFailure(ctx, ["file"]))
+})
