@@ -8,6 +8,8 @@
  *   espeak   offline narration, one WASM worker thread per core (src/providers/espeak/)
  *   ffmpeg   cards, Ken Burns clips, muxes and the final cut: one job per core, each with one thread
  *            (src/media/Encode.ts), so two jobs never fight over a core
+ *   transfer uploads to and downloads from providers (fal's narration and clips hold one of these, and a
+ *            `fal` slot only while fal works on the request: submit → result)
  *   fal, openai, openrouter   the providers' rate limits (their defaults are in src/Config.ts)
  */
 import * as os from "node:os"
@@ -19,7 +21,8 @@ export const cores = (): number => Math.max(1, typeof os.availableParallelism ==
 export const defaultPools = (): Record<string, number> => ({
   ffmpeg: cores(),
   espeak: cores(),
-  local: 64
+  local: 64,
+  transfer: 8
 })
 
 /**
@@ -30,7 +33,7 @@ export const defaultPools = (): Record<string, number> => ({
 const typical: Readonly<Record<string, number>> = {
   "transcript/local": 1,
   "audio/espeak": 400,
-  "audio/fal": 6_000,
+  "audio/transfer": 6_000,
   "shots/local": 1,
   "timing/local": 1,
   "prompts/local": 2,
@@ -38,7 +41,7 @@ const typical: Readonly<Record<string, number>> = {
   "image/ffmpeg": 400,
   "image/openai": 45_000,
   "video/ffmpeg": 400,
-  "video/fal": 120_000,
+  "video/transfer": 120_000,
   "mux/ffmpeg": 900,
   "final/ffmpeg": 300,
   "subtitles/local": 20,

@@ -57,6 +57,7 @@ export interface NodeRecord {
   /** The pool it ran in and how long it held slots there, in ms (older records have neither). */
   readonly pool?: string | undefined
   readonly workMs?: number | undefined
+  readonly work?: { readonly [pool: string]: number } | undefined
   /** Earlier takes (from --force) whose outputs stay in the store. */
   readonly takes?: ReadonlyArray<Take> | undefined
 }
@@ -76,6 +77,8 @@ export interface StateNode {
   /** Its pool and the time it worked there (not waiting): the next build's estimates for its kind. */
   readonly pool?: string | undefined
   readonly workMs?: number | undefined
+  /** The time it held slots of other pools it asked for (`ctx.withPool`), by pool. */
+  readonly work?: { readonly [pool: string]: number } | undefined
 }
 
 export interface State {

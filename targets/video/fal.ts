@@ -42,7 +42,9 @@ export const impl = defineImpl({
   },
   missing: (providers) => (providers.fal.apiKey === "" ? ["FAL_KEY"] : []),
   recipe: Recipe,
-  pool: "fal",
+  // The node holds a "transfer" slot (its upload and download); fal's own slot only while fal works on the
+  // request (Paid.inProvider: submit → result), so a finished clip's download never keeps fal waiting.
+  pool: "transfer",
   verifyPool: "ffmpeg",
   node: ({ shot }, { config, providers }) => {
     const model = providers.fal.videoModel
@@ -81,7 +83,7 @@ export const impl = defineImpl({
                 ...(ctx.recipe.resolution ? { resolution: ctx.recipe.resolution } : {}),
                 image: { bytes: fs.readFileSync(imageFile), contentType: `image/${ext === "jpg" ? "jpeg" : ext}`, fileName: `shot.${ext}` }
               },
-              paying.follow
+              Paid.inProvider(ctx, "fal", paying.follow)
             )
             .pipe(Effect.map((clip) => ({ clip, repaid: paying.repaid })))
       })

@@ -21,7 +21,7 @@ export const record = (
   result: Built,
   cost: Cost.Cost,
   ms: number,
-  work?: { readonly pool: string; readonly workMs: number | undefined }
+  work?: { readonly pool: string; readonly workMs: number | undefined; readonly byPool?: { readonly [pool: string]: number } | undefined }
 ) => {
   state.built.set(spec.id, result)
   state.stateNodes.set(spec.id, {
@@ -34,7 +34,13 @@ export const record = (
     outputs: result.outputs,
     cost,
     ms,
-    ...(work ? { pool: work.pool, ...(work.workMs !== undefined ? { workMs: work.workMs } : {}) } : {})
+    ...(work
+      ? {
+        pool: work.pool,
+        ...(work.workMs !== undefined ? { workMs: work.workMs } : {}),
+        ...(work.byPool && Object.keys(work.byPool).length > 0 ? { work: work.byPool } : {})
+      }
+      : {})
   })
 }
 
@@ -67,6 +73,7 @@ export const recordBuilt = (
     /** The node's pool and the time it held slots (what the next build's priorities are estimated from). */
     readonly pool: string
     readonly workMs: number
+    readonly workByPool: { readonly [pool: string]: number }
   }
 ): Effect.Effect<Built, Miss> =>
   Effect.gen(function* () {
@@ -91,6 +98,7 @@ export const recordBuilt = (
       attempts: fields.attempts,
       pool: fields.pool,
       workMs: fields.workMs,
+      ...(Object.keys(fields.workByPool).length > 0 ? { work: fields.workByPool } : {}),
       takes
     }
     yield* state.store.putRecord(nodeRecord).pipe(
@@ -101,7 +109,7 @@ export const recordBuilt = (
     )
     yield* state.store.deleteInflight(fingerprint)
     const result: Built = { id, fingerprint, outputs, hash }
-    record(state, spec, fingerprint, fields.deps, result, cost, ended - fields.startedAt, { pool: fields.pool, workMs: fields.workMs })
+    record(state, spec, fingerprint, fields.deps, result, cost, ended - fields.startedAt, { pool: fields.pool, workMs: fields.workMs, byPool: fields.workByPool })
     // The journal is a hint the records can rebuild: a failed append loses nothing.
     yield* state.store.appendJournal(state.stateNodes.get(id)!).pipe(Effect.ignore)
     state.builtIds.push(id)

@@ -34,6 +34,8 @@ const ORDER_MAX = (1 << ORDER_BITS) - 1
 export interface PriorityState {
   /** Bumped whenever urgencies may have changed (an expansion); pools re-read their waiters then. */
   epoch: number
+  /** The last build's median work time by kind of node and pool (made on first use). */
+  past: Map<string, number> | undefined
   /** Each started node's place in the film's order (lower first): target index, then input of it. */
   readonly order: Map<string, number>
   /** Made on first use (`ready`). */
@@ -52,7 +54,7 @@ interface Graph {
   readonly memo: Map<string, Map<string, number>>
 }
 
-export const make = (): PriorityState => ({ epoch: 0, order: new Map(), graph: undefined })
+export const make = (): PriorityState => ({ epoch: 0, past: undefined, order: new Map(), graph: undefined })
 
 const push = (map: Map<string, Array<string>>, key: string, value: string) => {
   const list = map.get(key)
@@ -62,20 +64,32 @@ const push = (map: Map<string, Array<string>>, key: string, value: string) => {
 
 const median = (sorted: ReadonlyArray<number>) => (sorted.length === 0 ? 0 : sorted[sorted.length >> 1]!)
 
-/** Work times of the last build by kind of node and pool: the medians. */
+/**
+ * Work times of the last build by kind of node and pool, the medians: a node's time in its own pool, and in
+ * the pools it asked for a part of its work (`ctx.withPool`, `verifyPool`).
+ */
 const pastEstimates = (state: BuildState): Map<string, number> => {
+  if (state.priority.past) return state.priority.past
   const samples = new Map<string, Array<number>>()
-  for (const n of Object.values(state.previous.nodes)) {
-    if (n.pool === undefined || typeof n.workMs !== "number" || !Number.isFinite(n.workMs)) continue
-    const key = `${n.kind}\u0000${n.pool}`
+  const add = (key: string, ms: number) => {
+    if (!Number.isFinite(ms) || ms < 0) return
     const list = samples.get(key)
-    if (list) list.push(n.workMs)
-    else samples.set(key, [n.workMs])
+    if (list) list.push(ms)
+    else samples.set(key, [ms])
+  }
+  for (const n of Object.values(state.previous.nodes)) {
+    if (n.pool !== undefined && typeof n.workMs === "number") add(`${n.kind}\u0000${n.pool}`, n.workMs)
+    for (const [pool, ms] of Object.entries(n.work ?? {})) if (pool !== n.pool) add(`${n.kind}\u0000${pool}`, ms)
   }
   const out = new Map<string, number>()
   for (const [key, list] of samples) out.set(key, Math.round(median(list.sort((a, b) => a - b))))
+  state.priority.past = out
   return out
 }
+
+/** How long a node of `spec`'s kind typically works in `pool`, from the last build (undefined: no record). */
+export const typicalMs = (state: BuildState, spec: NodeSpec, pool: string): number | undefined =>
+  pastEstimates(state).get(`${spec.kind}\u0000${pool}`)
 
 const addEdges = (g: Graph, state: BuildState, spec: NodeSpec) => {
   for (const d of new Set(spec.deps.map((d) => d.id))) push(g.dependents, d, spec.id)

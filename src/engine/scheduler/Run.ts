@@ -141,8 +141,17 @@ export const runRule = Effect.fn("Scheduler.runNode")(function* (
         ),
       clear: store.deleteInflight(fingerprint)
     },
-    withPool: (name, effect) => poolFor(state, name).withPermit(working(effect), priorityIn(name))
+    withPool: (name, effect) => poolFor(state, name).withPermit(workingIn(name, effect), priorityIn(name)),
+    typicalMs: (name) => Priority.typicalMs(state, spec, name ?? pool)
   })
+
+  /** Time held in pools asked for with withPool, by pool (recorded: the next build's typical times). */
+  const workByPool: Record<string, number> = {}
+  const workingIn = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
+    Effect.suspend(() => {
+      const at = Date.now()
+      return Effect.ensuring(effect, Effect.sync(() => (workByPool[name] = (workByPool[name] ?? 0) + Date.now() - at)))
+    })
 
   /** Time spent holding a slot: what the node costs its pools, the estimate the next build's order uses. */
   let workMs = 0
@@ -192,7 +201,7 @@ export const runRule = Effect.fn("Scheduler.runNode")(function* (
         priorityIn(pool)
       )
       if (rule.verify && verifyPool !== undefined)
-        yield* poolFor(state, verifyPool).withPermit(working(rule.verify(produced, ctx)), priorityIn(verifyPool))
+        yield* poolFor(state, verifyPool).withPermit(workingIn(verifyPool, rule.verify(produced, ctx)), priorityIn(verifyPool))
       return yield* ingest(state, id, produced)
     })
 
@@ -238,7 +247,8 @@ export const runRule = Effect.fn("Scheduler.runNode")(function* (
     attempts: attempt,
     previousRecord,
     pool,
-    workMs
+    workMs,
+    workByPool
   })
   return result
 })

@@ -321,6 +321,16 @@ const onStop = (settings: FalSettings, handle: FalHandle, what: string, follow: 
     if (follow.onKept) yield* follow.onKept(what)
   }).pipe(Effect.ignore)
 
+/**
+ * When to look first, in ms from now: at the provider's typical time for such a request (the last build's
+ * records), counted from its submit; without a record, after the first poll interval. A first look much
+ * before the request can be done buys nothing; each poll after it follows the growing interval.
+ */
+export const firstPollIn = (settings: FalSettings, handle: FalHandle, typicalMs: number | undefined, now = Date.now()) =>
+  typicalMs === undefined || !(typicalMs > 0)
+    ? 0
+    : Math.max(0, Math.min(handle.submittedAt + typicalMs - now, 10 * 60_000))
+
 /** Polls `status_url?logs=1` with a growing interval until COMPLETED, then fetches the result. */
 const awaitResult = (settings: FalSettings, handle: FalHandle, request: RunRequest, follow: Follow) =>
   Effect.gen(function*() {
@@ -328,6 +338,8 @@ const awaitResult = (settings: FalSettings, handle: FalHandle, request: RunReque
     const from = Math.min(handle.submittedAt, waitStart)
     let startedAt: number | undefined
     let interval = settings.poll.initialMs
+    const first = firstPollIn(settings, handle, follow.typicalMs, waitStart)
+    if (first > 0) yield* Effect.sleep(Duration.millis(first))
     for (;;) {
       const status = yield* pollStatus(settings, handle)
       if (request.onStatus) yield* request.onStatus(status)
@@ -351,12 +363,19 @@ const handleIn = (notes: { readonly [k: string]: Json }): FalHandle | undefined 
  */
 export const run = Effect.fn("FalQueue.run")(function*(settings: FalSettings, request: RunRequest, follow: Follow) {
   const kept = yield* follow.journal.read
+  // The provider's slot (`follow.working`) is held from the submit to the result: an upload before it and the
+  // download after it (runForFile) run outside it.
+  const working = follow.working ?? (<A, E, R>(effect: Effect.Effect<A, E, R>) => effect)
   const fresh = (repaid?: string) =>
     Effect.gen(function*() {
       const input = yield* request.input
-      const handle = yield* submit(settings, request.model, input, follow)
-      const result = yield* awaitResult(settings, handle, request, follow)
-      return { ...result, handle, resumed: false, repaid } satisfies RunResult
+      return yield* working(
+        Effect.gen(function*() {
+          const handle = yield* submit(settings, request.model, input, follow)
+          const result = yield* awaitResult(settings, handle, request, follow)
+          return { ...result, handle, resumed: false, repaid } satisfies RunResult
+        })
+      )
     })
   let handle = handleIn(kept.notes)
   if (handle === undefined) {
@@ -385,7 +404,7 @@ export const run = Effect.fn("FalQueue.run")(function*(settings: FalSettings, re
     // A garbled result was kept: fal still holds the request, so fetch it again (free).
     yield* follow.journal.drop(["answer"])
   }
-  return yield* awaitResult(settings, resumed, request, follow).pipe(
+  return yield* working(awaitResult(settings, resumed, request, follow)).pipe(
     Effect.map((result): RunResult => ({ ...result, handle: resumed, resumed: true })),
     Effect.catchIf(
       (e): e is FalError.FalError => e instanceof FalError.FalError && e.reason === "gone",

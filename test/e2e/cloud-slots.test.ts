@@ -1,0 +1,57 @@
+/**
+ * A provider's slot is held only while the provider works (issue 14), seen at the fake fal: with one fal slot,
+ * the next request is submitted while the last one's clip is still downloading; and a request is first polled
+ * at the typical time the last build recorded for its kind, not a poll interval after its submit. Counted and
+ * ordered at the fake, never timed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { models, startFakes, type Fakes } from "../fakes/all.ts"
+import { makeWorkspace, runBuild, smallConfig } from "./harness.ts"
+
+const story = ["The fox ran across the frozen river at dawn.", "Snow fell on the pines.", "A hunter watched from the ridge."]
+
+let fakes: Fakes
+beforeAll(async () => {
+  fakes = await startFakes({ workMs: { tts: 50, video: 400 }, latency: { falFiles: 400 } })
+})
+afterAll(() => fakes.close())
+
+const isSubmit = (path: string) => !path.includes("/requests/") && !path.startsWith("/storage/") && !path.startsWith("/files/") && !path.startsWith("/upload")
+
+describe("fal's slot is held only while fal works", () => {
+  it("with one fal slot, a request is submitted while the one before it is still being downloaded", async () => {
+    const dir = makeWorkspace(story.join("\n"), { config: smallConfig(`profile: "cloud", pools: { fal: 1 }`) })
+    fakes.reset()
+    const from = fakes.fal.received.length
+    const built = await runBuild(dir, {}, fakes.env)
+    expect(built.summary.failed).toEqual([])
+    const seen = fakes.fal.received.slice(from)
+    const downloads = seen.filter((r) => r.method === "GET" && r.path.startsWith("/files/"))
+    const submits = seen.filter((r) => r.method === "POST" && isSubmit(r.path))
+    expect(downloads.length).toBeGreaterThanOrEqual(4)
+    // The fake answers a download 400 ms after it arrives: a submit arriving in that window was sent while the
+    // download held no fal slot.
+    const overlapping = submits.filter((s) => downloads.some((d) => s.at > d.at && s.at < d.at + 400))
+    expect(overlapping.length).toBeGreaterThan(0)
+  }, 120_000)
+
+  it("a request is first polled at the typical time the last build recorded, not at once", async () => {
+    const dir = makeWorkspace(story.join("\n"), { config: smallConfig(`profile: "cloud"`) })
+    fakes.reset()
+    await runBuild(dir, {}, fakes.env)
+    // With no record yet, the clips were polled every 20 ms (the fakes' poll interval) from their submit.
+    const firstPolls = [...fakes.fal.requests.values()].filter((r) => r.model === models.video).map((r) => r.polls)
+    expect(Math.min(...firstPolls)).toBeGreaterThanOrEqual(5)
+    // An edit: one new clip, whose kind now has a typical time (fal took ~400 ms). Polling starts then.
+    const fs = await import("node:fs")
+    const path = await import("node:path")
+    fs.writeFileSync(path.join(dir, "transcript.txt"), [story[0], story[1], "A hunter waited on the ridge."].join("\n"))
+    fakes.reset()
+    const before = new Set(fakes.fal.requests.keys())
+    const edit = await runBuild(dir, {}, fakes.env)
+    expect(edit.summary.failed).toEqual([])
+    const fresh = [...fakes.fal.requests.entries()].filter(([id, r]) => !before.has(id) && r.model === models.video).map(([, r]) => r.polls)
+    expect(fresh.length).toBe(1)
+    expect(fresh[0]).toBeLessThanOrEqual(3)
+  }, 120_000)
+})
