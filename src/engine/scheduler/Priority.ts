@@ -36,6 +36,8 @@ export interface PriorityState {
   epoch: number
   /** The last build's median work time by kind of node and pool (made on first use). */
   past: Map<string, number> | undefined
+  /** This build's work times so far by kind of node and pool, sorted: newer than the last build's. */
+  readonly current: Map<string, Array<number>>
   /** Each started node's place in the film's order (lower first): target index, then input of it. */
   readonly order: Map<string, number>
   /** Made on first use (`ready`). */
@@ -54,7 +56,7 @@ interface Graph {
   readonly memo: Map<string, Map<string, number>>
 }
 
-export const make = (): PriorityState => ({ epoch: 0, past: undefined, order: new Map(), graph: undefined })
+export const make = (): PriorityState => ({ epoch: 0, past: undefined, current: new Map(), order: new Map(), graph: undefined })
 
 const push = (map: Map<string, Array<string>>, key: string, value: string) => {
   const list = map.get(key)
@@ -87,9 +89,28 @@ const pastEstimates = (state: BuildState): Map<string, number> => {
   return out
 }
 
-/** How long a node of `spec`'s kind typically works in `pool`, from the last build (undefined: no record). */
-export const typicalMs = (state: BuildState, spec: NodeSpec, pool: string): number | undefined =>
-  pastEstimates(state).get(`${spec.kind}\u0000${pool}`)
+/**
+ * How long a node of `spec`'s kind typically works in `pool`: the median of this build's nodes of that kind
+ * so far (a first build learns from its own first clips), else of the last build's (undefined: no record).
+ */
+export const typicalMs = (state: BuildState, spec: NodeSpec, pool: string): number | undefined => {
+  const key = `${spec.kind}\u0000${pool}`
+  const now = state.priority.current.get(key)
+  return now && now.length > 0 ? now[now.length >> 1] : pastEstimates(state).get(key)
+}
+
+/** A node finished: its work times join this build's samples for its kind. */
+export const noteWork = (state: BuildState, spec: NodeSpec, byPool: { readonly [pool: string]: number }) => {
+  for (const [pool, ms] of Object.entries(byPool)) {
+    if (!Number.isFinite(ms) || ms < 0) continue
+    const key = `${spec.kind}\u0000${pool}`
+    let list = state.priority.current.get(key)
+    if (!list) state.priority.current.set(key, (list = []))
+    let i = list.length
+    while (i > 0 && list[i - 1]! > ms) i--
+    list.splice(i, 0, ms)
+  }
+}
 
 const addEdges = (g: Graph, state: BuildState, spec: NodeSpec) => {
   for (const d of new Set(spec.deps.map((d) => d.id))) push(g.dependents, d, spec.id)

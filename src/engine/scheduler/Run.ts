@@ -230,6 +230,7 @@ export const runRule = Effect.fn("Scheduler.runNode")(function* (
   )
 
   const cost = costOf()
+  Priority.noteWork(state, spec, { ...workByPool, [pool]: workMs })
   yield* Effect.annotateCurrentSpan({
     "node.attempts": attempt,
     "node.cost.usd": cost.usd ?? -1,
