@@ -275,8 +275,9 @@ export const make = (root: string) =>
     const writeAtomic = (target: string, data: string | Uint8Array) =>
       Effect.suspend(() => Atomic.writeAtomic(target, data, tmpName()))
 
-    const objectPath = (hash: string, ext: string) => path.join(dirs.objects, hash.slice(0, 2), objectName(hash, ext))
-    const recordPath = (fp: string) => path.join(dirs.records, fp.slice(0, 2), `${fp}.json`)
+    // Asked for every output of every node on a no-op build: joined by hand (the folders are already normal).
+    const objectPath = (hash: string, ext: string) => `${dirs.objects}${path.sep}${hash.slice(0, 2)}${path.sep}${objectName(hash, ext)}`
+    const recordPath = (fp: string) => `${dirs.records}${path.sep}${fp.slice(0, 2)}${path.sep}${fp}.json`
     const inflightPath = (fp: string) => path.join(dirs.inflight, `${fp}.json`)
     const statePath = path.join(root, "state.json")
     const journalPath = path.join(root, "journal.jsonl")
@@ -307,12 +308,11 @@ export const make = (root: string) =>
     const noteRemoved = (file: string) => listings.get(path.dirname(file))?.names?.delete(path.basename(file))
 
     const hasRecordWith = (fp: string, outputs: Outputs) => {
-      const record = recordPath(fp)
-      if (!listed(path.dirname(record), path.basename(record))) return false
-      for (const o of Object.values(outputs)) {
+      if (!listed(`${dirs.records}${path.sep}${fp.slice(0, 2)}`, `${fp}.json`)) return false
+      for (const name in outputs) {
+        const o = outputs[name]!
         if (o.ext === undefined || o.value !== undefined) continue
-        const object = objectPath(o.hash, o.ext)
-        if (!listed(path.dirname(object), path.basename(object))) return false
+        if (!listed(`${dirs.objects}${path.sep}${o.hash.slice(0, 2)}`, objectName(o.hash, o.ext))) return false
       }
       return true
     }
