@@ -9,7 +9,8 @@
  *   per call, as espeak-ng searches its data). Capturing their stack traces cost more than the synthesis;
  *   the worker sets `Error.stackTraceLimit = 0` while the glue runs. Together: about 0.3 → 0.1 CPU-s a call.
  * - The worker is a script given as text (`eval`), so it runs the same from the sources (tsx) and from the
- *   bundle (`dist/storyshot.mjs`) without a file of its own to find.
+ *   bundle (`dist/storyshot.cjs`) without a file of its own to find. The bundler rewrites `import(` in the
+ *   sources, string literals included, so the script's one dynamic import is spelt `import (`.
  * - Each call instantiates 33 MB of WASM memory, which V8 collects late: three or four dead instances per worker
  *   were kept (~100 MB). The worker collects garbage after each call (a few ms in its small heap).
  * - A call cannot be stopped inside WASM: interrupting one terminates its worker; the next call starts another.
@@ -41,7 +42,9 @@ try {
 } catch {}
 let loading
 const load = () => (loading ??= (async () => {
-  const factory = (await import(pathToFileURL(workerData.module).href)).default
+  // "import (" with a space: bin/bundle.js rewrites the bundle's dynamic imports to its own loader, which
+  // does not exist in this worker's script.
+  const factory = (await import (pathToFileURL(workerData.module).href)).default
   // The compiled module comes from the main thread (compiled once, its code shared by every worker).
   const wasm = workerData.compiled ?? (await WebAssembly.compile(fs.readFileSync(workerData.wasm)))
   return { factory, wasm }
