@@ -33,11 +33,12 @@ describe("fal's slot is held only while fal works", () => {
     // download held no fal slot.
     const overlapping = submits.filter((s) => downloads.some((d) => s.at > d.at && s.at < d.at + 400))
     expect(overlapping.length).toBeGreaterThan(0)
-    // No record yet: the first clip was polled every 20 ms or so (the fakes' interval) from its submit. Each
+    // No record yet: the first clip was polled from its submit at the fakes' interval (20 ms, growing 1.5× a
+    // poll: about 7 polls in fal's 400 ms, fewer when the machine is loaded and each poll answers late). Each
     // clip after it (one fal slot: submitted once the one before was seen done) was first polled at about the
     // time the first took.
     const clips = [...fakes.fal.requests.values()].filter((r) => r.model === models.video).sort((a, b) => a.submittedAt - b.submittedAt)
-    expect(clips[0]!.polls).toBeGreaterThanOrEqual(5)
+    expect(clips[0]!.polls).toBeGreaterThanOrEqual(3)
     expect(clips[clips.length - 1]!.polls).toBeLessThan(clips[0]!.polls)
   }, 120_000)
 
