@@ -12,10 +12,13 @@
  * Surprises:
  * - AAC starts every part with a priming packet (1024 samples the decoder needs but nobody should hear) and
  *   ends it with a partial one. Laid end to end with one edit they would play as ~21 ms of noise per join and
- *   drift the sound. The joined file has one edit per part and track instead: each part's own edit, moved to
- *   where its samples now are, so every part is presented exactly as it was alone (players that read edit
- *   lists — FFmpeg's demuxer, and so Chromium, Safari, QuickTime — skip the priming packets; the decoder still
- *   gets them, so no part starts cold).
+ *   drift the sound. The joined sound has one edit per part instead: each part's own edit, moved to where its
+ *   samples now are, so every part is heard exactly as it was alone (players that read edit lists — FFmpeg's
+ *   demuxer, and so Chromium, Safari, QuickTime — skip the priming packets; the decoder still gets them, so no
+ *   part starts cold). The picture's parts tile exactly, so its edits merge into one (see `trackBox`).
+ * - What this costs: a stream copy of the joined sound (`ffmpeg -i final.mp4 -c:a copy ...`) keeps the packets
+ *   the edits skip, and the copy's sound runs long (17.0 s of film gave 20.1 s of sound). Whatever re-muxes
+ *   the film encodes its sound again (the music step and burned subtitles do); decoding it is exact.
  * - Edit durations are in the movie's timescale: it is the audio's (48 kHz), in which a frame at any rate
  *   that divides 48000 is a whole number of ticks, so no rounding accumulates over hundreds of parts.
  * - Deterministic: no creation times, no version strings; the same parts give the same bytes.
@@ -323,10 +326,22 @@ const trackBox = (
   const sizes = parts.flatMap((p) => p.sizes)
   const mediaDuration = durations.reduce((a, d) => a + d, 0)
   // Each part's edit, where its samples now begin, in the joined movie's timescale (exact: see `mismatch`).
-  const edits: Array<{ ticks: number; mediaTime: number }> = []
+  // An edit that starts in the media where the one before it stops is merged into it: the picture's parts tile
+  // exactly (each shows its samples' length, after the same B-frame delay), so the video track keeps ONE edit.
+  // Several edits over B-frames make FFmpeg's demuxer feed each edit's next keyframe interval twice, the first
+  // time flagged "discard": decoders drop those packets, but `-c:v copy` (the music step, a user's remux) copies
+  // them as frames. The sound's edits stay one per part (each skips its part's priming samples).
+  const edits: Array<{ ticks: number; mediaTime: number; span: number }> = []
   let mediaStart = 0
   for (const p of parts) {
-    edits.push({ ticks: ((p.compositionEnd - p.mediaTime) * movieTimescale) / p.timescale, mediaTime: mediaStart + p.mediaTime })
+    const span = p.compositionEnd - p.mediaTime
+    const ticks = (span * movieTimescale) / p.timescale
+    const mediaTime = mediaStart + p.mediaTime
+    const last = edits[edits.length - 1]
+    if (last && last.mediaTime + last.span === mediaTime) {
+      last.ticks += ticks
+      last.span += span
+    } else edits.push({ ticks, mediaTime, span })
     mediaStart += p.durations.reduce((a, d) => a + d, 0)
   }
   const movieDuration = edits.reduce((a, e) => a + e.ticks, 0)

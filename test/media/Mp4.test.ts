@@ -61,6 +61,10 @@ describe("Mp4.join (parts from the real mux)", () => {
       // It decodes from end to end without an error.
       const decode = spawnSync(ffmpegPath(), ["-v", "error", "-xerror", "-i", out, "-f", "null", "-"], { encoding: "utf8" })
       expect(decode.status).toBe(0)
+      // The picture can be copied as it is (the music step does): no frame twice, none lost.
+      const copy = path.join(dir, "picture-copy.mp4")
+      expect(spawnSync(ffmpegPath(), ["-v", "error", "-i", out, "-map", "0:v", "-c:v", "copy", copy]).status).toBe(0)
+      expect(video(yield* ff.probe(copy)).frames).toBe(total)
       // The sound a decoder gives does not drift: at most one AAC frame per join beyond the parts' own.
       const own = parts.reduce((a, p) => a + decodedSamples(p), 0)
       expect(Math.abs(decodedSamples(out) - own)).toBeLessThanOrEqual(1024 * parts.length)
