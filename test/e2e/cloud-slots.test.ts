@@ -10,9 +10,13 @@ import { makeWorkspace, runBuild, smallConfig } from "./harness.ts"
 
 const story = ["The fox ran across the frozen river at dawn.", "Snow fell on the pines.", "A hunter watched from the ridge."]
 
+// The fake answers a download this long after it arrives: long enough that a loaded machine still sends the
+// next submit inside the window (at 400 ms a run under load 12 once sent none there).
+const DOWNLOAD_MS = 1200
+
 let fakes: Fakes
 beforeAll(async () => {
-  fakes = await startFakes({ workMs: { tts: 50, video: 400 }, latency: { falFiles: 400 } })
+  fakes = await startFakes({ workMs: { tts: 50, video: 400 }, latency: { falFiles: DOWNLOAD_MS } })
 })
 afterAll(() => fakes.close())
 
@@ -29,9 +33,9 @@ describe("fal's slot is held only while fal works", () => {
     const downloads = seen.filter((r) => r.method === "GET" && r.path.startsWith("/files/"))
     const submits = seen.filter((r) => r.method === "POST" && isSubmit(r.path))
     expect(downloads.length).toBeGreaterThanOrEqual(4)
-    // The fake answers a download 400 ms after it arrives: a submit arriving in that window was sent while the
-    // download held no fal slot.
-    const overlapping = submits.filter((s) => downloads.some((d) => s.at > d.at && s.at < d.at + 400))
+    // The fake answers a download DOWNLOAD_MS after it arrives: a submit arriving in that window was sent while
+    // the download held no fal slot.
+    const overlapping = submits.filter((s) => downloads.some((d) => s.at > d.at && s.at < d.at + DOWNLOAD_MS))
     expect(overlapping.length).toBeGreaterThan(0)
     // No record yet: the first clip was polled from its submit at the fakes' interval (20 ms, growing 1.5× a
     // poll: about 7 polls in fal's 400 ms, fewer when the machine is loaded and each poll answers late). Each
