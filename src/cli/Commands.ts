@@ -229,6 +229,26 @@ const cacheCommand = Command.make("cache", {}, lazy(() => cache().then((m) => ({
   Command.withDescription("The remote cache several machines share (remoteCache in the config, or STORYSHOT_REMOTE_CACHE): status, push, pull, verify.")
 )
 
+export const serveOptions = {
+  port: Options.integer("port").pipe(
+    Options.withPseudoName("PORT"),
+    Options.withDefault(4477),
+    Options.withDescription("The port to listen on (default 4477; 0: any free one, printed at start).")
+  ),
+  host: Options.text("host").pipe(
+    Options.withPseudoName("ADDRESS"),
+    Options.withDefault("127.0.0.1"),
+    Options.withDescription(
+      "The address to listen on (default 127.0.0.1: this computer only). Any other (e.g. 0.0.0.0) needs STORYSHOT_TOKEN set, and every request must then carry it."
+    )
+  ),
+  root: Options.directory("root").pipe(
+    Options.withPseudoName("DIR"),
+    Options.optional,
+    Options.withDescription("Serve every workspace (project) in this folder, and create new ones there (default: the current workspace only).")
+  )
+}
+
 export type Flags<O extends Command.Command.Config> = Command.Command.ParseConfig<O>
 
 export const subcommands = [
@@ -280,6 +300,11 @@ export const subcommands = [
   Command.make("write", writeOptions, lazy(() => import("./write.ts"))).pipe(
     Command.withDescription(
       "Write transcript.txt from a topic, web pages or files: a writer model (OpenRouter or any OpenAI-compatible endpoint) writes a script of the asked length in plain sentences, its price shown before it is paid; without a model, the pages' own main text. Sources are cited at the end as // comments, which are not narrated. An existing transcript is never overwritten without --force."
+    )
+  ),
+  Command.make("serve", serveOptions, lazy(() => import("./serve.ts"))).pipe(
+    Command.withDescription(
+      "Serve the studio: a web page and a REST API (Swagger UI at /docs) to create projects, see the plan and its price, build, watch progress live, re-roll or re-prompt a shot and download the film. Builds there are ordinary builds: same store, lock and money rules."
     )
   ),
   cacheCommand
