@@ -60,7 +60,10 @@ export const ConfigInput = Schema.Struct({
   image: Schema.optional(
     Schema.Struct({
       size: Schema.optional(Schema.Literal("1024x1024", "1536x1024", "1024x1536", "auto")),
-      quality: Schema.optional(Schema.Literal("low", "medium", "high"))
+      quality: Schema.optional(Schema.Literal("low", "medium", "high")),
+      /** A pinned seed for the image providers that take one (fal Kontext/Seedream/Nano Banana, AUTOMATIC1111);
+       *  without it each shot's seed is derived from its inputs, and `build --force` draws a new one. */
+      seed: Schema.optional(Schema.Int.pipe(Schema.between(0, 2147483646)))
     })
   ),
   video: Schema.optional(
@@ -138,7 +141,11 @@ export interface Config {
   readonly shotSeconds: number
   readonly style: string
   readonly voice: { readonly espeak: string; readonly wordsPerMinute: number; readonly fal: string | undefined }
-  readonly image: { readonly size: "1024x1024" | "1536x1024" | "1024x1536" | "auto"; readonly quality: "low" | "medium" | "high" }
+  readonly image: {
+    readonly size: "1024x1024" | "1536x1024" | "1024x1536" | "auto"
+    readonly quality: "low" | "medium" | "high"
+    readonly seed: number | undefined
+  }
   readonly video: { readonly resolution: "480p" | "720p" }
   readonly pools: { readonly [pool: string]: number }
   readonly retries: number
@@ -180,8 +187,17 @@ const profileProviders: Record<Profile, Config["providers"]> = {
 
 const even = (n: number) => Math.max(2, Math.round(n / 2) * 2)
 
-export const resolve = (input: ConfigInput, profileOverride?: Profile): Config => {
+/**
+ * The cloud profile's image route: fal's queue when a fal key is there and no OpenAI key (fal re-attaches to a
+ * request after a crash, OpenAI's Images call cannot). With both keys it stays OpenAI, so that upgrading does
+ * not re-buy every still already made; `providers: { image: "fal" }` picks fal, and `init` says so.
+ */
+const cloudImage = (env: { readonly [name: string]: string | undefined }): string =>
+  env.FAL_KEY && !env.OPENAI_KEY && !env.OPENAI_API_KEY ? "fal" : "openai"
+
+export const resolve = (input: ConfigInput, profileOverride?: Profile, env: { readonly [name: string]: string | undefined } = {}): Config => {
   const profile = profileOverride ?? input.profile ?? "draft"
+  const defaults = profile === "cloud" ? { ...profileProviders.cloud, image: cloudImage(env) } : profileProviders[profile]
   const aspect = input.aspect ?? "16:9"
   const height = even(input.height ?? 360)
   const [w, h] = aspect.split(":").map(Number) as [number, number]
@@ -189,7 +205,7 @@ export const resolve = (input: ConfigInput, profileOverride?: Profile): Config =
   return {
     transcript: input.transcript ?? "transcript.txt",
     profile,
-    providers: { ...profileProviders[profile], ...stripUndefined(input.providers ?? {}) },
+    providers: { ...defaults, ...stripUndefined(input.providers ?? {}) },
     aspect,
     width: even((height * w) / h),
     height,
@@ -201,9 +217,10 @@ export const resolve = (input: ConfigInput, profileOverride?: Profile): Config =
       wordsPerMinute: input.voice?.wordsPerMinute ?? 165,
       fal: input.voice?.fal
     },
-    image: { size: imageSize, quality: input.image?.quality ?? "medium" },
+    image: { size: imageSize, quality: input.image?.quality ?? "medium", seed: input.image?.seed },
     video: { resolution: input.video?.resolution ?? "480p" },
-    pools: { fal: 4, openai: 3, openrouter: 4, ...(input.pools ?? {}) },
+    // One GPU does one image at a time (a self-hosted AUTOMATIC1111 server queues the rest anyway).
+    pools: { fal: 4, openai: 3, openrouter: 4, replicate: 4, elevenlabs: 2, anthropic: 4, chat: 2, gpu: 1, ...(input.pools ?? {}) },
     retries: input.retries ?? 3,
     retryPaid: input.retryPaid ?? 0,
     timeoutSeconds: input.timeoutSeconds ?? 30 * 60,

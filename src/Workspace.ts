@@ -251,7 +251,7 @@ export const load = Effect.fn("Workspace.load")(function* (options: LoadOptions 
       return yield* new WorkspaceError({ message: `STORYSHOT_PROFILE is "${p}"; use draft or cloud` })
     profile = p
   }
-  const config = Config.resolve(input, profile)
+  const config = Config.resolve(input, profile, env)
   if (config.music !== undefined && !fs.existsSync(path.resolve(dir, config.music.file)))
     return yield* new WorkspaceError({
       message: `music.file: ${config.music.file} does not exist (the path is relative to the workspace, ${dir}): put the music file there or fix the path`

@@ -14,7 +14,9 @@ import { BuildEvents } from "../src/engine/Events.ts"
 import type { RunContext } from "../src/engine/Node.ts"
 import type { Store } from "../src/engine/Store.ts"
 import { PaidAnswerLost } from "../src/providers/Failure.ts"
+import { displayName } from "../src/providers/Names.ts"
 import type { Follow, Journal } from "../src/providers/Keep.ts"
+import * as Once from "../src/providers/Once.ts"
 import { isServiceError } from "../src/providers/Retryable.ts"
 import * as JournalOnDisk from "./Journal.ts"
 import { Settings } from "./Settings.ts"
@@ -29,7 +31,7 @@ export interface Paying {
 const lostNote = "lost"
 
 /** Failures in which a paid answer went missing or arrived unusable (not the model's own verdict). */
-const lostReasons: ReadonlySet<string> = new Set(["no-answer", "dropped", "cut-off", "garbled", "not-an-image", "invalid-answer"])
+const lostReasons: ReadonlySet<string> = new Set(["no-answer", "dropped", "cut-off", "garbled", "not-an-image", "not-audio", "invalid-answer"])
 
 /** The node's journal, and the build events its calls emit when the build is stopped. */
 export const follow = (ctx: RunContext, provider: string): Effect.Effect<Paying, never, Store | BuildEvents> =>
@@ -42,7 +44,9 @@ export const follow = (ctx: RunContext, provider: string): Effect.Effect<Paying,
     return {
       journal,
       follow: { journal, onKept: emit("kept"), onWaiting: emit("waiting") },
-      repaid: typeof kept.notes[lostNote] === "string" ? kept.notes[lostNote] : undefined
+      // A lost answer noted by an earlier try, or a request an earlier build sent and never saw answered
+      // (killed while the answer was on its way): the request about to be made may pay again, and says so.
+      repaid: typeof kept.notes[lostNote] === "string" ? kept.notes[lostNote] : Once.unansweredWhy(kept.notes)
     }
   })
 
@@ -91,7 +95,7 @@ export const paying = <A>(ctx: RunContext, spec: PaidCall<A>) =>
         })
         return yield* Effect.fail(
           new PaidAnswerLost({
-            service: spec.provider === "openai" ? "OpenAI" : spec.provider === "openrouter" ? "OpenRouter" : spec.provider,
+            service: displayName(spec.provider),
             failure: error.message,
             billed: error.billed,
             rerun: `storyshot build --target ${ctx.node.id}`

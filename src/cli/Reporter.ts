@@ -18,6 +18,7 @@
 import type { BuildEvent } from "../engine/Events.ts"
 import * as Cost from "../engine/Cost.ts"
 import { stages } from "../Film.ts"
+import { displayName } from "../providers/Names.ts"
 
 export type Mode = "tty" | "plain" | "quiet"
 
@@ -28,7 +29,7 @@ const stageOrder: ReadonlyArray<string> = stages
 
 const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`)
 
-const providerName = (provider: string) => (provider === "openai" ? "OpenAI" : provider === "openrouter" ? "OpenRouter" : provider)
+const providerName = displayName
 
 /** "3 clips still being made by fal are kept; the next build collects them". */
 export const keptLine = (count: number, what: string, provider: string) =>

@@ -13,10 +13,8 @@ import { Store } from "../engine/Store.ts"
 import { checkWorks } from "../media/Binary.ts"
 import { Ffmpeg } from "../media/Ffmpeg.ts"
 import * as Espeak from "../providers/espeak/Espeak.ts"
-import { FalClient } from "../providers/fal/Client.ts"
+import * as Clients from "../providers/Clients.ts"
 import { Http } from "../providers/http/Client.ts"
-import { OpenAIClient } from "../providers/openai/Client.ts"
-import { OpenRouterClient } from "../providers/openrouter/Client.ts"
 import * as ProviderConfig from "../providers/ProviderConfig.ts"
 import { parseTranscript } from "../text/Sentences.ts"
 import * as Workspace from "../Workspace.ts"
@@ -254,7 +252,7 @@ export const checkKeys = (ws: Workspace.Workspace) =>
     const missing = Registry.missingKeys(ws.config, ProviderConfig.fromEnv(ws.env))
     if (missing.length > 0)
       return yield* new UsageError({
-        message: `missing ${missing.join(", ")}: set ${missing.length === 1 ? "it" : "them"} in .env or the environment (see .env.example), or build with --profile draft`
+        message: `missing ${missing.join(", ")}: set ${missing.length === 1 ? "it" : "them"} in .env or the environment (see .env.example), or build with --profile draft (${Registry.missingKeyUsers(ws.config, ProviderConfig.fromEnv(ws.env)).join("; ")})`
       })
   })
 
@@ -321,7 +319,7 @@ export const layers = (ws: Workspace.Workspace, runDir: string, onEvent: (e: Bui
   const http = Http.layerWith({ secrets: config.secrets, timeoutMs: config.http.timeoutMs, connectTimeoutMs: config.http.connectTimeoutMs }).pipe(
     Layer.provide(io)
   )
-  const clients = Layer.mergeAll(FalClient.layer, OpenAIClient.layer, OpenRouterClient.layer).pipe(Layer.provide(Layer.merge(http, providers)))
+  const clients = Clients.layer.pipe(Layer.provide(Layer.merge(http, providers)))
   return Layer.mergeAll(
     store,
     Ffmpeg.layer,

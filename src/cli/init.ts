@@ -18,6 +18,8 @@ export default defineConfig({
   profile: "draft",
   // Mix providers per stage, e.g. draft cards with cloud narration:
   // providers: { audio: "fal", prompts: "planner", image: "card", video: "kenburns" },
+  // With FAL_KEY, stills through fal's queue are recommended (a crash re-attaches, nothing is bought twice):
+  // providers: { image: "fal" }, and FALAI_IMAGE_MODEL in .env. \`storyshot providers\` lists every choice.
   aspect: "16:9", // "16:9" | "9:16" | "1:1"
   height: 360, // frame height in pixels; the width follows the aspect ratio
   fps: 24,
@@ -45,6 +47,8 @@ OPENROUTER_KEY=
 FALAI_TTS_MODEL=fal-ai/minimax/speech-02-turbo
 FALAI_VIDEO_MODEL=fal-ai/kling-video/v1.6/standard/image-to-video
 OPENAI_IMAGE_MODEL=gpt-image-1.5
+# fal stills (providers: { image: "fal" }): re-attachable after a crash, $0.04 a still for Kontext
+FALAI_IMAGE_MODEL=fal-ai/flux-pro/kontext/text-to-image
 OPENROUTER_MODEL=openai/gpt-4o-mini
 # Base URLs, for a gateway, a proxy or a local fake:
 # FAL_BASE_URL=https://queue.fal.run

@@ -133,3 +133,17 @@ export class ProviderUnavailable extends Schema.TaggedError<ProviderUnavailable>
   provider: Schema.String,
   message: Schema.String
 }) {}
+
+/** Reasons worth another automatic try of a paid request: the provider refused it before accepting it. */
+export const refusedBeforeAcceptance: ReadonlySet<string> = new Set(["rate-limited", "unavailable", "refused"])
+
+/**
+ * What a failure of a paid request answered in one go (a synchronous call) means for the bill: an answer
+ * that never came may have been billed; one that came damaged, or unusable, was; a refusal was not.
+ */
+export const billedOnce = (reason: string): Billed =>
+  reason === "no-answer" || reason === "dropped"
+    ? "maybe"
+    : reason === "cut-off" || reason === "garbled" || reason === "not-an-image" || reason === "not-audio" || reason === "invalid-answer"
+    ? "yes"
+    : "no"

@@ -17,10 +17,18 @@
  *   (default 120 s).
  */
 import { Context, Either, Layer, ParseResult, Schema } from "effect"
+import * as A1111 from "./a1111/A1111.ts"
+import * as Anthropic from "./anthropic/Anthropic.ts"
+import * as Chat from "./chat/Chat.ts"
+import * as ElevenLabs from "./elevenlabs/ElevenLabs.ts"
+import * as FalImage from "./fal/Image.ts"
 import * as FalQueue from "./fal/Queue.ts"
+import * as Background from "./openai/Background.ts"
 import * as Images from "./openai/Images.ts"
+import * as Speech from "./openai/Speech.ts"
 import * as OpenRouter from "./openrouter/OpenRouter.ts"
 import * as Reads from "./Reads.ts"
+import * as Replicate from "./replicate/Predictions.ts"
 
 type Env = { readonly [name: string]: string | undefined }
 
@@ -32,7 +40,22 @@ export const defaults = {
   FALAI_TTS_MODEL: "fal-ai/minimax/speech-02-turbo",
   FALAI_VIDEO_MODEL: "fal-ai/kling-video/v1.6/standard/image-to-video",
   OPENAI_IMAGE_MODEL: Images.defaultImageModel,
-  OPENROUTER_MODEL: "openai/gpt-4o-mini"
+  OPENROUTER_MODEL: "openai/gpt-4o-mini",
+  FALAI_IMAGE_MODEL: FalImage.defaultModel,
+  REPLICATE_BASE_URL: "https://api.replicate.com/v1",
+  REPLICATE_VIDEO_MODEL: Replicate.defaultModel,
+  ELEVENLABS_BASE_URL: "https://api.elevenlabs.io/v1",
+  ELEVENLABS_MODEL: ElevenLabs.defaults.model,
+  ELEVENLABS_VOICE_ID: ElevenLabs.defaults.voiceId,
+  OPENAI_TTS_MODEL: Speech.defaults.model,
+  OPENAI_TTS_VOICE: Speech.defaults.voice,
+  OPENAI_RESPONSES_MODEL: Background.defaultMainlineModel,
+  CHAT_BASE_URL: Chat.defaults.baseUrl,
+  CHAT_MODEL: Chat.defaults.model,
+  CHAT_STRUCTURED: Chat.defaults.structured,
+  ANTHROPIC_BASE_URL: Anthropic.defaults.baseUrl,
+  ANTHROPIC_MODEL: Anthropic.defaults.model,
+  A1111_BASE_URL: "http://127.0.0.1:7860"
 } as const
 
 const HttpUrl = Schema.String.pipe(
@@ -63,6 +86,30 @@ export const ProviderEnv = Schema.Struct({
   FALAI_VIDEO_MODEL: Schema.optional(Schema.NonEmptyTrimmedString),
   OPENAI_IMAGE_MODEL: Schema.optional(Schema.NonEmptyTrimmedString),
   OPENROUTER_MODEL: Schema.optional(Schema.NonEmptyTrimmedString),
+  FALAI_IMAGE_MODEL: Schema.optional(Schema.NonEmptyTrimmedString),
+  REPLICATE_API_TOKEN: Schema.optional(Schema.String),
+  REPLICATE_BASE_URL: Schema.optional(HttpUrl),
+  REPLICATE_VIDEO_MODEL: Schema.optional(Schema.NonEmptyTrimmedString),
+  ELEVENLABS_API_KEY: Schema.optional(Schema.String),
+  ELEVENLABS_BASE_URL: Schema.optional(HttpUrl),
+  ELEVENLABS_MODEL: Schema.optional(Schema.NonEmptyTrimmedString),
+  ELEVENLABS_VOICE_ID: Schema.optional(Schema.NonEmptyTrimmedString),
+  OPENAI_TTS_MODEL: Schema.optional(Schema.NonEmptyTrimmedString),
+  OPENAI_TTS_VOICE: Schema.optional(Schema.NonEmptyTrimmedString),
+  OPENAI_RESPONSES_MODEL: Schema.optional(Schema.NonEmptyTrimmedString),
+  CHAT_BASE_URL: Schema.optional(HttpUrl),
+  CHAT_API_KEY: Schema.optional(Schema.String),
+  CHAT_MODEL: Schema.optional(Schema.NonEmptyTrimmedString),
+  CHAT_STRUCTURED: Schema.optional(Schema.Literal("json_schema", "json_object", "prompt")),
+  ANTHROPIC_API_KEY: Schema.optional(Schema.String),
+  ANTHROPIC_BASE_URL: Schema.optional(HttpUrl),
+  ANTHROPIC_MODEL: Schema.optional(Schema.NonEmptyTrimmedString),
+  A1111_BASE_URL: Schema.optional(HttpUrl),
+  /** `user:password` for a server started with `--api-auth`. */
+  A1111_AUTH: Schema.optional(Schema.String),
+  A1111_SAMPLER: Schema.optional(Schema.NonEmptyTrimmedString),
+  A1111_STEPS: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 150))),
+  A1111_CHECKPOINT: Schema.optional(Schema.String),
   STORYSHOT_FAL_POLL_MS: Millis,
   STORYSHOT_HTTP_TIMEOUT_MS: Millis,
   STORYSHOT_CONNECT_TIMEOUT_MS: Millis,
@@ -71,9 +118,20 @@ export const ProviderEnv = Schema.Struct({
 })
 
 export interface ProviderConfig {
-  readonly fal: FalQueue.FalSettings & { readonly ttsModel: string; readonly videoModel: string }
-  readonly openai: Images.OpenAISettings & { readonly imageModel: string }
+  readonly fal: FalQueue.FalSettings & { readonly ttsModel: string; readonly videoModel: string; readonly imageModel: string }
+  readonly openai: Images.OpenAISettings & {
+    readonly imageModel: string
+    readonly speech: { readonly model: string; readonly voice: string }
+    /** The background (Responses API) image route: its mainline model, polling and time-outs. */
+    readonly background: Background.BackgroundSettings & { readonly model: string }
+  }
   readonly openrouter: OpenRouter.OpenRouterSettings & { readonly model: string }
+  readonly replicate: Replicate.ReplicateSettings & { readonly model: string }
+  readonly elevenlabs: ElevenLabs.ElevenLabsSettings
+  /** Any OpenAI-compatible chat server; `apiKey` may be "" for a local one. */
+  readonly chat: Chat.ChatSettings
+  readonly anthropic: Anthropic.AnthropicSettings
+  readonly a1111: A1111.A1111Settings
   readonly http: { readonly timeoutMs: number | undefined; readonly connectTimeoutMs: number | undefined }
   /** First back-off of the scheduler's retry of a refused paid request. */
   readonly retryBaseMs: number | undefined
@@ -123,8 +181,26 @@ export const fromEnv = (input: Env): ProviderConfig => {
   const storage = trimSlash(env.FAL_STORAGE_URL ?? defaults.FAL_STORAGE_URL)
   const openaiBase = trimSlash(env.OPENAI_BASE_URL ?? defaults.OPENAI_BASE_URL)
   const openrouterBase = trimSlash(env.OPENROUTER_BASE_URL ?? defaults.OPENROUTER_BASE_URL)
-  const allowedBases = [falBase, storage, openaiBase, openrouterBase]
-  const secrets = [env.FAL_KEY, env.OPENAI_KEY, env.OPENAI_API_KEY, env.OPENROUTER_KEY].filter((k): k is string => !!k && k.length >= 4)
+  const replicateBase = trimSlash(env.REPLICATE_BASE_URL ?? defaults.REPLICATE_BASE_URL)
+  const allowedBases = [falBase, storage, openaiBase, openrouterBase, replicateBase]
+  const openaiKey = env.OPENAI_KEY ?? env.OPENAI_API_KEY ?? ""
+  const chatBase = trimSlash(env.CHAT_BASE_URL ?? defaults.CHAT_BASE_URL)
+  // OpenAI's own key serves the chat route when it points at OpenAI; a local server needs none.
+  const chatKey = env.CHAT_API_KEY ?? (chatBase === trimSlash(defaults.CHAT_BASE_URL) ? openaiKey : "")
+  const a1111Auth = env.A1111_AUTH ?? ""
+  const secrets = [
+    env.FAL_KEY,
+    env.OPENAI_KEY,
+    env.OPENAI_API_KEY,
+    env.OPENROUTER_KEY,
+    env.REPLICATE_API_TOKEN,
+    env.ELEVENLABS_API_KEY,
+    env.CHAT_API_KEY,
+    env.ANTHROPIC_API_KEY,
+    a1111Auth,
+    a1111Auth.split(":").slice(1).join(":")
+  ].filter((k): k is string => !!k && k.length >= 4)
+  const polling = pollMs === undefined ? {} : { poll: { initialMs: pollMs, maxMs: Math.max(pollMs, Math.min(5_000, pollMs * 10)) } }
   return {
     fal: {
       ...FalQueue.defaultSettings(env.FAL_KEY ?? "", falBase, storage),
@@ -132,16 +208,51 @@ export const fromEnv = (input: Env): ProviderConfig => {
       reads,
       allowedBases,
       ttsModel: env.FALAI_TTS_MODEL ?? defaults.FALAI_TTS_MODEL,
-      videoModel: env.FALAI_VIDEO_MODEL ?? defaults.FALAI_VIDEO_MODEL
+      videoModel: env.FALAI_VIDEO_MODEL ?? defaults.FALAI_VIDEO_MODEL,
+      imageModel: env.FALAI_IMAGE_MODEL ?? defaults.FALAI_IMAGE_MODEL
     },
     openai: {
-      ...Images.defaultSettings(env.OPENAI_KEY ?? env.OPENAI_API_KEY ?? "", openaiBase),
+      ...Images.defaultSettings(openaiKey, openaiBase),
       reads,
-      imageModel: env.OPENAI_IMAGE_MODEL ?? defaults.OPENAI_IMAGE_MODEL
+      imageModel: env.OPENAI_IMAGE_MODEL ?? defaults.OPENAI_IMAGE_MODEL,
+      speech: { model: env.OPENAI_TTS_MODEL ?? defaults.OPENAI_TTS_MODEL, voice: env.OPENAI_TTS_VOICE ?? defaults.OPENAI_TTS_VOICE },
+      background: {
+        ...Background.defaultSettings(openaiKey, openaiBase),
+        ...polling,
+        reads,
+        model: env.OPENAI_RESPONSES_MODEL ?? defaults.OPENAI_RESPONSES_MODEL
+      }
     },
     openrouter: {
       ...OpenRouter.defaultSettings(env.OPENROUTER_KEY ?? "", openrouterBase),
       model: env.OPENROUTER_MODEL ?? defaults.OPENROUTER_MODEL
+    },
+    replicate: {
+      ...Replicate.defaultSettings(env.REPLICATE_API_TOKEN ?? "", replicateBase),
+      ...polling,
+      reads,
+      allowedBases,
+      model: env.REPLICATE_VIDEO_MODEL ?? defaults.REPLICATE_VIDEO_MODEL
+    },
+    elevenlabs: {
+      ...ElevenLabs.defaultSettings(env.ELEVENLABS_API_KEY ?? "", trimSlash(env.ELEVENLABS_BASE_URL ?? defaults.ELEVENLABS_BASE_URL)),
+      model: env.ELEVENLABS_MODEL ?? defaults.ELEVENLABS_MODEL,
+      voiceId: env.ELEVENLABS_VOICE_ID ?? defaults.ELEVENLABS_VOICE_ID
+    },
+    chat: {
+      ...Chat.defaultSettings(chatKey, chatBase),
+      model: env.CHAT_MODEL ?? defaults.CHAT_MODEL,
+      structured: env.CHAT_STRUCTURED ?? defaults.CHAT_STRUCTURED
+    },
+    anthropic: {
+      ...Anthropic.defaultSettings(env.ANTHROPIC_API_KEY ?? "", trimSlash(env.ANTHROPIC_BASE_URL ?? defaults.ANTHROPIC_BASE_URL)),
+      model: env.ANTHROPIC_MODEL ?? defaults.ANTHROPIC_MODEL
+    },
+    a1111: {
+      ...A1111.defaultSettings(trimSlash(env.A1111_BASE_URL ?? defaults.A1111_BASE_URL), a1111Auth),
+      ...(env.A1111_SAMPLER === undefined ? {} : { sampler: env.A1111_SAMPLER }),
+      ...(env.A1111_STEPS === undefined ? {} : { steps: env.A1111_STEPS }),
+      ...(env.A1111_CHECKPOINT === undefined ? {} : { checkpoint: env.A1111_CHECKPOINT.trim() })
     },
     http: { timeoutMs: positive(env.STORYSHOT_HTTP_TIMEOUT_MS), connectTimeoutMs: positive(env.STORYSHOT_CONNECT_TIMEOUT_MS) },
     retryBaseMs,

@@ -13,19 +13,33 @@
  * Each service's error decides from its tag, call and reason (`worthRetrying`). The engine answers for its own
  * errors (a node's time-out) before it asks this; anything else that is not a provider's is not tried again.
  */
+import { A1111Error } from "./a1111/A1111Error.ts"
+import { AnthropicError } from "./anthropic/AnthropicError.ts"
+import { ChatError } from "./chat/ChatError.ts"
+import { ElevenLabsError } from "./elevenlabs/ElevenLabsError.ts"
 import { FalError } from "./fal/FalError.ts"
 import { PaidAnswerLost, ProviderUnavailable } from "./Failure.ts"
 import { OpenAIError } from "./openai/OpenAIError.ts"
 import { OpenRouterError } from "./openrouter/OpenRouterError.ts"
+import { ReplicateError } from "./replicate/ReplicateError.ts"
 
 import type { Retryable } from "../engine/Retry.ts"
 
 export type { Retryable, RetryVerdict } from "../engine/Retry.ts"
 
-export type ServiceError = FalError | OpenAIError | OpenRouterError
+export type ServiceError =
+  | FalError
+  | OpenAIError
+  | OpenRouterError
+  | ReplicateError
+  | ElevenLabsError
+  | AnthropicError
+  | ChatError
+  | A1111Error
 
-export const isServiceError = (error: unknown): error is ServiceError =>
-  error instanceof FalError || error instanceof OpenAIError || error instanceof OpenRouterError
+const services = [FalError, OpenAIError, OpenRouterError, ReplicateError, ElevenLabsError, AnthropicError, ChatError, A1111Error]
+
+export const isServiceError = (error: unknown): error is ServiceError => services.some((s) => error instanceof s)
 
 export const retryable: Retryable = (error) => {
   if (isServiceError(error)) return error.worthRetrying ? { retry: true, afterMs: error.retryAfterMs } : { retry: false }

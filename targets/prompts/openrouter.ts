@@ -7,13 +7,11 @@ import { Effect, Schema } from "effect"
 import type { NodeSpec } from "../../src/engine/Node.ts"
 import { OpenRouterClient } from "../../src/providers/openrouter/Client.ts"
 import * as Models from "../../src/providers/openrouter/Models.ts"
+import * as ShotList from "../../src/providers/ShotList.ts"
 import { normalize } from "../../src/text/Sentences.ts"
 import * as Paid from "../Paid.ts"
 import { defineImpl } from "../Rule.ts"
 import * as Prompts from "./Prompts.ts"
-
-/** Bump when the LLM prompt below changes: it changes every answer. */
-export const templateVersion = 1
 
 export const Recipe = Schema.Struct({
   provider: Schema.Literal("openrouter"),
@@ -23,23 +21,8 @@ export const Recipe = Schema.Struct({
   text: Schema.String
 })
 
-export const system = (style: string) =>
-  [
-    "You are a storyboard artist for a narrated short film.",
-    "For one sentence of narration you write one still-image prompt per shot, in order, each a single vivid",
-    "description of what the frame shows (subject, setting, framing, light), with no text or captions in the image.",
-    "Shots of one sentence must look like one continuous scene: same characters, places and palette.",
-    `Global style for every shot: ${style}.`,
-    'Answer only with JSON: {"shots":[{"prompt": "...", "shotType": "...", "camera": "push-in|pull-out|pan-left|pan-right|tilt-up|tilt-down"}]}.'
-  ].join(" ")
-
-export const user = (sentence: string, count: number, previous: string | null, next: string | null) =>
-  [
-    previous ? `Previous sentence (context only): ${previous}` : "This is the first sentence.",
-    `Sentence: ${sentence}`,
-    next ? `Next sentence (context only): ${next}` : "This is the last sentence.",
-    `Write exactly ${count} shot${count === 1 ? "" : "s"}.`
-  ].join("\n")
+// The messages and the schema are every writer's (src/providers/ShotList.ts, contract 7).
+export const { templateVersion, system, user } = ShotList
 
 /** The model's price from the saved model list, for estimates; in `context`, never fingerprinted. */
 const priceIn = (context: NodeSpec["context"]): Models.Price | undefined => {
@@ -96,7 +79,7 @@ export const impl = defineImpl({
               {
                 model: ctx.recipe.model,
                 system: system(ctx.recipe.style),
-                user: user(brief.sentence, brief.count, brief.previous, brief.next),
+                user: user(brief),
                 count: brief.count,
                 title: "storyshot"
               },

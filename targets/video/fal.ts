@@ -10,6 +10,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Schema } from "effect"
+import type { NodeSpec } from "../../src/engine/Node.ts"
 import { ids, kinds } from "../../src/Film.ts"
 import { FalClient } from "../../src/providers/fal/Client.ts"
 import { checkedOn } from "../../src/providers/fal/prices.ts"
@@ -23,7 +24,10 @@ export const Recipe = Schema.Struct({
   provider: Schema.Literal("fal"),
   model: Schema.String,
   /** Wan's only (Kling has none): absent from other models' recipes, so their fingerprints do not carry it. */
-  resolution: Schema.optional(Schema.Literal("480p", "720p"))
+  resolution: Schema.optional(Schema.Literal("480p", "720p")),
+  /** The clip ends on a given image (contract 8), on the models that have the field: the image enters the
+   *  fingerprint as its output hash (a dependency) or its stored hash. */
+  tail: Schema.optional(Schema.Struct({ hash: Schema.optional(Schema.String) }))
 })
 
 const estimateOf = (recipe: typeof Recipe.Type) =>
@@ -41,13 +45,17 @@ export const impl = defineImpl({
     reattaches: true
   },
   missing: (providers) => (providers.fal.apiKey === "" ? ["FAL_KEY"] : []),
+  // Kling 1.6/2.1/2.5 pro (tail_image_url), 2.6 and v3 and Hailuo-02 (end_image_url).
+  tailImage: (providers) => FalVideo.takesTailImage(providers.fal.videoModel),
   recipe: Recipe,
   // The node holds a "transfer" slot (its upload and download); fal's own slot only while fal works on the
   // request (Paid.inProvider: submit → result), so a finished clip's download never keeps fal waiting.
   pool: "transfer",
   verifyPool: "ffmpeg",
-  node: ({ shot }, { config, providers }) => {
+  node: ({ shot, tailImage }, { config, providers }) => {
     const model = providers.fal.videoModel
+    // A model without the field ignores the end frame (`storyshot providers` says which models take one).
+    const tail = tailImage !== undefined && FalVideo.takesTailImage(model) ? tailImage : undefined
     return {
       id: ids.video(shot.k),
       kind: kinds.video,
@@ -56,17 +64,29 @@ export const impl = defineImpl({
       recipe: {
         provider: "fal",
         model,
-        ...(FalVideo.models[model]?.family === "wan" ? { resolution: config.video.resolution } : {})
-      } satisfies typeof Recipe.Type,
-      deps: [{ id: ids.image(shot.k), output: "image" }, Prompts.promptDep(shot.n, shot.j)]
+        // Wan's request carries the resolution (both versions); Kling's and Hailuo's do not.
+        ...(FalVideo.models[model]?.family === "wan" || FalVideo.models[model]?.family === "wan25" ? { resolution: config.video.resolution } : {}),
+        ...(tail === undefined ? {} : { tail: "dep" in tail ? ({} as { hash?: string }) : { hash: tail.hash } })
+      } as typeof Recipe.Type as NodeSpec["recipe"],
+      ...(tail === undefined || "dep" in tail ? {} : { context: { tailFile: tail.file } }),
+      deps: [{ id: ids.image(shot.k), output: "image" }, Prompts.promptDep(shot.n, shot.j), ...(tail !== undefined && "dep" in tail ? [tail.dep] : [])]
     }
   },
   estimate: (recipe) => estimateOf(recipe),
   run: (ctx) =>
     Effect.gen(function*() {
       const fal = yield* FalClient
-      const [imageDep, promptDep] = ctx.node.deps
+      const [imageDep, promptDep, tailDep] = ctx.node.deps
       const imageFile = ctx.file(imageDep!.id, "image")
+      const tailFile = ctx.recipe.tail === undefined
+        ? undefined
+        : tailDep !== undefined
+        ? ctx.file(tailDep.id, tailDep.output ?? "image")
+        : String(ctx.node.context?.tailFile ?? "")
+      const asImage = (file: string) => {
+        const e = path.extname(file).slice(1) || "png"
+        return { bytes: new Uint8Array(fs.readFileSync(file)), contentType: `image/${e === "jpg" ? "jpeg" : e}`, fileName: `shot.${e}` }
+      }
       const shot = Prompts.shotAt(ctx, promptDep!)
       const ext = path.extname(imageFile).slice(1) || "png"
       const { clip, repaid } = yield* Paid.paying(ctx, {
@@ -81,7 +101,8 @@ export const impl = defineImpl({
                 model: ctx.recipe.model,
                 prompt: shot.prompt,
                 ...(ctx.recipe.resolution ? { resolution: ctx.recipe.resolution } : {}),
-                image: { bytes: fs.readFileSync(imageFile), contentType: `image/${ext === "jpg" ? "jpeg" : ext}`, fileName: `shot.${ext}` }
+                image: { bytes: fs.readFileSync(imageFile), contentType: `image/${ext === "jpg" ? "jpeg" : ext}`, fileName: `shot.${ext}` },
+                ...(tailFile === undefined ? {} : { tailImage: asImage(tailFile) })
               },
               Paid.inProvider(ctx, "fal", paying.follow)
             )

@@ -20,12 +20,15 @@
 import * as Fal from "./fal.ts"
 import * as OpenAI from "./openai.ts"
 import * as OpenRouter from "./openrouter.ts"
+import * as Replicate from "./replicate.ts"
 import type { FakeRequest } from "./server.ts"
 
 export const models = {
   tts: "fal-ai/minimax/speech-02-turbo",
   video: "fal-ai/kling-video/v1.6/standard/image-to-video",
   image: "gpt-image-1.5",
+  /** fal's stills (`providers: { image: "fal" }`): FLUX.1 Kontext [pro], seeded */
+  falImage: "fal-ai/flux-pro/kontext/text-to-image",
   chat: "openai/gpt-4o-mini"
 } as const
 
@@ -57,7 +60,7 @@ export interface Latency {
 export interface FakesOptions {
   readonly latency?: Latency
   /** How long fal works on a request before it completes, in ms from its submit. */
-  readonly workMs?: { readonly tts?: number; readonly video?: number }
+  readonly workMs?: { readonly tts?: number; readonly video?: number; readonly image?: number }
   /** fal status polls answering IN_QUEUE / IN_PROGRESS before a request completes (defaults 1 and 1). */
   readonly pollsInQueue?: number
   readonly pollsInProgress?: number
@@ -76,6 +79,10 @@ export interface Counts {
   /** PUT cancel_url */
   readonly cancels: number
   readonly images: number
+  /** fal image submits (`providers: { image: "fal" }`), any image model */
+  readonly falImages: number
+  /** Replicate prediction creates (`providers: { video: "replicate" }`) */
+  readonly predictions: number
   readonly chats: number
   /** GET /models */
   readonly modelLists: number
@@ -85,6 +92,7 @@ export interface Fakes {
   readonly fal: Fal.FakeFal
   readonly openai: OpenAI.OpenAIFake
   readonly openrouter: OpenRouter.OpenRouterFake
+  readonly replicate: Replicate.ReplicateFake
   /** The environment for a build against these fakes. */
   readonly env: Record<string, string>
   /** Requests received since start or the last `reset()`. */
@@ -104,11 +112,13 @@ export const startFakes = async (options: FakesOptions = {}): Promise<Fakes> => 
       // Real providers answer each request with its own media: narration as long as its text, clips that
       // differ, so an edit reaches the mux and the final cut, and long sentences get several shots.
       varyMedia: true,
-      workMs: (model) => (/video|i2v/.test(model) ? options.workMs?.video ?? 0 : options.workMs?.tts ?? 0)
+      workMs: (model) =>
+        /video|i2v/.test(model) ? options.workMs?.video ?? 0 : Fal.isImageModel(model) ? options.workMs?.image ?? 0 : options.workMs?.tts ?? 0
     }),
     OpenAI.start(),
     OpenRouter.start()
   ])
+  const replicate = await Replicate.start({ workMs: options.workMs?.video ?? 0 })
   const l = options.latency ?? {}
   fal.setLatency((req) => {
     const p = path(req)
@@ -131,27 +141,33 @@ export const startFakes = async (options: FakesOptions = {}): Promise<Fakes> => 
     FALAI_TTS_MODEL: models.tts,
     FALAI_VIDEO_MODEL: models.video,
     OPENAI_IMAGE_MODEL: models.image,
+    FALAI_IMAGE_MODEL: models.falImage,
     OPENROUTER_MODEL: models.chat,
+    REPLICATE_API_TOKEN: replicate.apiToken,
+    REPLICATE_BASE_URL: replicate.baseUrl,
     STORYSHOT_FAL_POLL_MS: "20",
     STORYSHOT_HTTP_TIMEOUT_MS: "3000",
     STORYSHOT_RETRY_BASE_MS: "20",
     ...options.env
   }
 
-  let mark = { fal: 0, openai: 0, openrouter: 0 }
+  let mark = { fal: 0, openai: 0, openrouter: 0, replicate: 0 }
   const since = <T>(all: ReadonlyArray<T>, from: number) => all.slice(from)
   const counts = (): Counts => {
     const f = since(fal.received, mark.fal)
     const o = since(openai.requests, mark.openai)
     const r = since(openrouter.requests, mark.openrouter)
+    const rep = since(replicate.requests, mark.replicate)
     const isSubmit = (req: FakeRequest) =>
       req.method === "POST" && !path(req).startsWith("/storage/") && !path(req).includes("/requests/")
     return {
-      total: f.length + o.length + r.length,
+      total: f.length + o.length + r.length + rep.length,
+      predictions: rep.filter((q) => q.method === "POST" && /\/predictions$/.test(path(q))).length,
       ttsSubmits: f.filter((q) => isSubmit(q) && path(q) === `/${models.tts}`).length,
       videoSubmits: f.filter((q) => isSubmit(q) && /video|i2v/.test(path(q))).length,
       uploads: f.filter((q) => q.method === "POST" && path(q).startsWith("/storage/upload/initiate")).length,
       cancels: f.filter((q) => q.method === "PUT" && path(q).endsWith("/cancel")).length,
+      falImages: f.filter((q) => isSubmit(q) && Fal.isImageModel(path(q).slice(1))).length,
       images: o.filter((q) => q.method === "POST" && path(q).endsWith("/images/generations")).length,
       chats: r.filter((q) => q.method === "POST" && path(q).endsWith("/chat/completions")).length,
       modelLists: r.filter((q) => q.method === "GET" && path(q).endsWith("/models")).length
@@ -162,16 +178,18 @@ export const startFakes = async (options: FakesOptions = {}): Promise<Fakes> => 
     fal,
     openai,
     openrouter,
+    replicate,
     env,
     counts,
     reset: () => {
-      mark = { fal: fal.received.length, openai: openai.requests.length, openrouter: openrouter.requests.length }
+      mark = { fal: fal.received.length, openai: openai.requests.length, openrouter: openrouter.requests.length, replicate: replicate.requests.length }
       fal.clearFaults()
       openai.clearFaults()
       openrouter.clearFaults()
+      replicate.clearFaults()
     },
     close: async () => {
-      await Promise.all([fal.close(), openai.close(), openrouter.close()])
+      await Promise.all([fal.close(), openai.close(), openrouter.close(), replicate.close()])
     }
   }
 }

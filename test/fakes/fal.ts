@@ -20,6 +20,7 @@ import { randomUUID } from "node:crypto"
 import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
+import { seededPng } from "./png.ts"
 import { startServer, type CommonFault, type FakeRequest as ReceivedRequest, type Reply } from "./server.ts"
 
 export type { ReceivedRequest }
@@ -41,6 +42,10 @@ export type FalFault =
   | { readonly kind: "gone" }
   /** the request's first `times` status polls answer 503 (a hiccup while waiting) */
   | { readonly kind: "flaky-status"; readonly times: number }
+  /** an image request completes, but its safety checker flags the picture (`has_nsfw_concepts: [true]`, a black frame) */
+  | { readonly kind: "nsfw" }
+  /** submit answers 403 "User is locked. Reason: Exhausted balance." (fal's out-of-credit answer) */
+  | { readonly kind: "out-of-credit" }
 
 export interface FakeFalOptions {
   /** status polls answering IN_QUEUE before the request starts (queue_position counts down to 0) */
@@ -179,10 +184,17 @@ export const mediaFor = (model: string, input: any): Promise<Uint8Array> => {
 
 const isVideoModel = (model: string) => /video|i2v|t2v/.test(model)
 
+/** Stills: OpenAI's models on fal, FLUX Kontext, Seedream, Nano Banana (not the image-to-video models). */
+export const isImageModel = (model: string) => !isVideoModel(model) && /image|kontext|seedream|nano-banana/.test(model)
+
+/** A fake still: 64x64, drawn from the prompt, the seed and the references, so a new seed is a new picture. */
+const stillFor = (input: any): Uint8Array =>
+  seededPng(`${input?.prompt}|${input?.seed ?? ""}|${JSON.stringify(input?.image_urls ?? input?.image_url ?? null)}`, 64, 64)
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Faults that play out over a fal request's life, handed to the handler by the submit they were taken by. */
-type LifeFault = Extract<FalFault, { kind: "completed-with-error" | "truncated-download" | "gone" | "flaky-status" }>
+type LifeFault = Extract<FalFault, { kind: "completed-with-error" | "truncated-download" | "gone" | "flaky-status" | "nsfw" }>
 
 const isSubmit = (req: ReceivedRequest) =>
   req.method === "POST" && !req.path.startsWith("/storage/") && !req.path.split("?")[0]!.includes("/requests/")
@@ -207,9 +219,23 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
   })
 
   const bytesOf = async (request: FakeRequest) =>
-    options.varyMedia ? mediaFor(request.model, request.input) : isVideoModel(request.model) ? media.mp4 : media.mp3
+    isImageModel(request.model)
+      ? stillFor(request.input)
+      : options.varyMedia ? mediaFor(request.model, request.input) : isVideoModel(request.model) ? media.mp4 : media.mp3
 
   const outputFor = async (request: FakeRequest) => {
+    if (isImageModel(request.model)) {
+      const url = `${baseUrl}/files/${request.id}/output.png`
+      const seeded = typeof request.input?.seed === "number"
+      const flagged = request.fault?.kind === "nsfw"
+      return {
+        images: [{ url, content_type: "image/png", file_name: "output.png", file_size: stillFor(request.input).length, width: 64, height: 64 }],
+        // Kontext and Seedream echo the seed they used; OpenAI's models take none.
+        ...(seeded ? { seed: request.input.seed } : {}),
+        ...(/kontext/.test(request.model) ? { has_nsfw_concepts: [flagged] } : flagged ? { has_nsfw_concepts: [true] } : {}),
+        prompt: request.input?.prompt
+      }
+    }
     const video = isVideoModel(request.model)
     const url = `${baseUrl}/files/${request.id}/${video ? "output.mp4" : "output.mp3"}`
     const size = (await bytesOf(request)).length
@@ -270,7 +296,8 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
       const request = requests.get(segments[1] ?? "")
       if (!request || request.state !== "COMPLETED") return json(404, { detail: "file not found" })
       const video = isVideoModel(request.model)
-      return { status: 200, headers: { "content-type": video ? "video/mp4" : "audio/mpeg" }, body: await bytesOf(request) }
+      const type = isImageModel(request.model) ? "image/png" : video ? "video/mp4" : "audio/mpeg"
+      return { status: 200, headers: { "content-type": type }, body: await bytesOf(request) }
     }
 
     // queue: /{owner}/{app}/requests/{id}[/status|/cancel]
@@ -360,6 +387,8 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
       ? { kind: "hang" as const }
       : fault.kind === "malformed-json"
       ? { kind: "malformedJson" as const }
+      : fault.kind === "out-of-credit"
+      ? { kind: "status" as const, status: 403, json: { detail: "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing." } }
       : fault
     server.inject(
       (req) => {

@@ -1,10 +1,12 @@
 /**
  * A fake OpenAI Images API (`POST /v1/images/generations`) that speaks the real protocol: Bearer key check,
  * parameter validation with OpenAI's error shape, `b64_json` images that really decode (PNG from our encoder;
- * JPEG/WebP converted by the bundled ffmpeg), token usage, and `x-request-id`.
+ * JPEG/WebP converted by the bundled ffmpeg), token usage, and `x-request-id`. Also `POST /v1/audio/speech`
+ * (narration: MP3 bytes as long as the text, no usage; `emptyImage`/`notAnImage` give an empty or a non-audio 200).
  */
 import { spawn } from "node:child_process"
 import ffmpeg from "@ffmpeg-installer/ffmpeg"
+import { mediaFor } from "./fal.ts"
 import { seededPng } from "./png.ts"
 import { hasBearer, startServer, type CommonFault, type FakeRequest, type FakeServer, type Reply } from "./server.ts"
 
@@ -87,7 +89,8 @@ export const start = async (opts: OpenAIFakeOptions = {}): Promise<OpenAIFake> =
   const handle = async (req: FakeRequest, fault: OpenAIFault | undefined): Promise<Reply> => {
     const requestId = `req_${(++counter).toString(16).padStart(24, "0")}`
     const headers = { "x-request-id": requestId }
-    if (!req.path.startsWith("/v1/images/generations") || req.method !== "POST") {
+    const speech = req.path.startsWith("/v1/audio/speech") && req.method === "POST"
+    if (!speech && (!req.path.startsWith("/v1/images/generations") || req.method !== "POST")) {
       return { status: 404, headers, json: openaiError(404, `Invalid URL (${req.method} ${req.path})`) }
     }
     if (!hasBearer(req, apiKey)) {
@@ -102,6 +105,15 @@ export const start = async (opts: OpenAIFakeOptions = {}): Promise<OpenAIFake> =
     const body = req.json as Record<string, unknown> | undefined
     if (typeof body !== "object" || body === null) {
       return { status: 400, headers, json: openaiError(400, "We could not parse the JSON body of your request.") }
+    }
+    if (speech) {
+      const { model, input, voice } = body
+      if (typeof input !== "string" || input.trim() === "") return { status: 400, headers, json: openaiError(400, "Missing required parameter: 'input'.", "invalid_request_error", "missing_required_parameter", "input") }
+      if (input.length > 4096) return { status: 400, headers, json: openaiError(400, "String should have at most 4096 characters", "invalid_request_error", "string_too_long", "input") }
+      if (typeof model !== "string" || typeof voice !== "string") return { status: 400, headers, json: openaiError(400, "model and voice are required", "invalid_request_error", "missing_required_parameter", "model") }
+      if (fault?.kind === "moderation") return { status: 400, headers, json: openaiError(400, "Your request was rejected as a result of our safety system.", "invalid_request_error", "moderation_blocked") }
+      const audio = fault?.kind === "emptyImage" ? new Uint8Array() : fault?.kind === "notAnImage" ? new TextEncoder().encode("<html>not audio</html>") : await mediaFor(`openai/${model}`, { text: input, voice })
+      return { status: 200, headers: { ...headers, "content-type": "audio/mpeg" }, body: audio }
     }
     const { model, prompt, size = "auto", quality = "auto", n = 1, output_format: format = "png" } = body
     if (typeof prompt !== "string" || prompt.trim() === "") {

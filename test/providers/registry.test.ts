@@ -35,7 +35,7 @@ describe("a provider in one new file", () => {
 
   it("an unknown provider name is refused before anything runs, naming the ones that exist", async () => {
     const dir = makeWorkspace("Snow fell on the pines.", { config: smallConfig(`providers: { image: "nope" }`) })
-    await expect(runBuild(dir)).rejects.toThrow(/providers\.image is "nope": the image providers are "card", "openai", "solid"/)
+    await expect(runBuild(dir)).rejects.toThrow(/providers\.image is "nope": the image providers are "card", "openai", "fal", "a1111", "solid"/)
     expect(fs.existsSync(path.join(dir, ".storyshot", "records"))).toBe(false)
   })
 })

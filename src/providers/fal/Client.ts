@@ -1,5 +1,5 @@
 /**
- * fal as a configured service: narration (`Tts.ts`) and image-to-video (`Video.ts`) over the queue
+ * fal as a configured service: narration (`Tts.ts`), stills (`Image.ts`) and image-to-video (`Video.ts`) over the queue
  * (`Queue.ts`), with the keys, URLs, polling and time-outs of `ProviderConfig`.
  */
 import { Context, Effect, Layer } from "effect"
@@ -10,6 +10,7 @@ import type { Follow } from "../Keep.ts"
 import { Providers, type ProviderConfig } from "../ProviderConfig.ts"
 import * as Reads from "../Reads.ts"
 import type { FalError } from "./FalError.ts"
+import * as Image from "./Image.ts"
 import * as Queue from "./Queue.ts"
 import * as Tts from "./Tts.ts"
 import * as Video from "./Video.ts"
@@ -22,12 +23,15 @@ export interface FalService {
   readonly config: FalConfig
   readonly speak: (req: Tts.SpeakRequest, follow: Follow) => Effect.Effect<Tts.Speech, FalFailure>
   readonly animate: (req: Video.AnimateRequest, follow: Follow) => Effect.Effect<Video.Clip, FalFailure>
+  /** A still, with the shot's reference images (the cast's sheets) for edit models. */
+  readonly image: (req: Image.StillRequest, references: ReadonlyArray<Image.Reference>, follow: Follow) => Effect.Effect<Image.Still, FalFailure>
 }
 
 const make = (config: FalConfig, http: Http["Type"]): FalService => ({
   config,
   speak: (req, follow) => Tts.speak(config, req, follow).pipe(Effect.provideService(Http, http)),
-  animate: (req, follow) => Video.animate(config, req, follow).pipe(Effect.provideService(Http, http))
+  animate: (req, follow) => Video.animate(config, req, follow).pipe(Effect.provideService(Http, http)),
+  image: (req, references, follow) => Image.generate(config, req, references, follow).pipe(Effect.provideService(Http, http))
 })
 
 export class FalClient extends Context.Tag("storyshot/FalClient")<FalClient, FalService>() {
@@ -50,6 +54,7 @@ export class FalClient extends Context.Tag("storyshot/FalClient")<FalClient, Fal
           reads: { ...Reads.defaultPolicy, firstDelayMs: 5, budgetMs: 5_000 },
           ttsModel: "fal-ai/minimax/speech-02-turbo",
           videoModel: "fal-ai/kling-video/v1.6/standard/image-to-video",
+          imageModel: Image.defaultModel,
           ...over
         }, http)
       )

@@ -36,7 +36,11 @@ export class FalError extends Schema.TaggedError<FalError>()("FalError", {
     /** The request COMPLETED with an error: the model's own verdict. */
     "model-failed",
     /** fal no longer holds a request we re-attached to (results are kept about an hour). */
-    "gone"
+    "gone",
+    /** The model's safety checker flagged the output (`has_nsfw_concepts`). */
+    "moderation",
+    /** The account is locked for an exhausted balance (a 403 "User is locked. Reason: Exhausted balance"). */
+    "out-of-credit"
   ),
   model: Schema.optional(Schema.String),
   /** fal's `x-fal-retryable` header, when it sent one. */
@@ -44,17 +48,21 @@ export class FalError extends Schema.TaggedError<FalError>()("FalError", {
   ...Failure.fields
 }) {
   override get message(): string {
-    const label = this.reason === "model-failed" ? "the model failed" : this.reason === "gone" ? "request is gone" : undefined
-    const base = this.reason === "model-failed" || this.reason === "gone"
+    const label = this.reason === "model-failed" ? "the model failed" : this.reason === "gone" ? "request is gone" : this.reason === "moderation" ? "moderation blocked" : undefined
+    if (this.reason === "out-of-credit") {
+      return `${Failure.line("fal", calls[this.call], this, "out of credit")} (the key is fine; top up at https://fal.ai/dashboard/billing, then build again)`
+    }
+    const base = this.reason === "model-failed" || this.reason === "gone" || this.reason === "moderation"
       ? `fal ${calls[this.call]}${this.model ? ` of ${this.model}` : ""}: ${label}: ${this.said}`
       : Failure.line("fal", calls[this.call], this)
-    return this.reason === "unauthorized" ? `${base} (check FAL_KEY in .env)` : base
+    if (this.reason === "moderation") return `${base}. Edit the sentence or the shot's prompt, then build again; the same words fail the same way.`
+    return this.reason === "unauthorized" ? `${base} (fal refused the key: check FAL_KEY in .env)` : base
   }
 
   /** Whether this failure may have cost money. */
   get billed(): Failure.Billed {
     if (reads.has(this.call)) return "no"
-    if (this.reason === "model-failed") return "maybe"
+    if (this.reason === "model-failed" || this.reason === "moderation") return "maybe"
     return this.reason === "no-answer" || this.reason === "dropped" || this.reason === "cut-off" || this.reason === "garbled"
       ? "maybe"
       : "no"
@@ -80,7 +88,7 @@ export const fromRefusal = (call: FalCall, refusal: Refusal, headers: Record<str
   const retryable = headers["x-fal-retryable"]?.trim().toLowerCase()
   return new FalError({
     call,
-    reason: Failure.reasonOfStatus(refusal.status),
+    reason: /exhausted balance|user is locked/i.test(refusal.said) || refusal.status === 402 ? "out-of-credit" : Failure.reasonOfStatus(refusal.status),
     said: refusal.said,
     status: refusal.status,
     ...(refusal.code === undefined ? {} : { code: refusal.code }),

@@ -24,24 +24,66 @@ import * as Prices from "./prices.ts"
 import * as Queue from "./Queue.ts"
 import * as Storage from "./Storage.ts"
 
-export type VideoFamily = "kling" | "wan"
+export type VideoFamily = "kling" | "kling-start" | "wan" | "wan25" | "hailuo"
 export type ImageInput = "upload" | "data-uri"
 
 export interface VideoModel {
   readonly family: VideoFamily
-  /** length of the clip the provider makes, in seconds (what the mux can cut from) */
+  /** length of the clip the provider makes by default, in seconds (what the mux can cut from) */
   readonly clipSeconds: number
   /** how the still image is handed over by default */
   readonly imageInput: ImageInput
+  /** The durations the model offers ("5" | "10", Kling v3's "3"…"15"): the shortest that holds the longest
+   *  shot is asked for (a setting of the config, never a shot's own length). Absent: always `clipSeconds`. */
+  readonly durations?: ReadonlyArray<string>
+  /** The field that takes an end frame, on the versions that have one (contract 8). */
+  readonly tail?: "tail_image_url" | "end_image_url"
+  /** Extra fixed fields: sound off (Kling 2.6+ defaults it on, at twice the price), prompt rewriting off. */
+  readonly fixed?: Readonly<Record<string, unknown>>
 }
 
 const wanFrames = 81
 const wanFps = 16
+const fiveOrTen = ["5", "10"] as const
+const silent = { generate_audio: false }
 
 export const models: Readonly<Record<string, VideoModel>> = {
   "fal-ai/kling-video/v1.6/standard/image-to-video": { family: "kling", clipSeconds: 5, imageInput: "upload" },
-  "fal-ai/kling-video/v1.6/pro/image-to-video": { family: "kling", clipSeconds: 5, imageInput: "upload" },
-  "fal-ai/wan-i2v": { family: "wan", clipSeconds: wanFrames / wanFps, imageInput: "upload" }
+  "fal-ai/kling-video/v1.6/pro/image-to-video": { family: "kling", clipSeconds: 5, imageInput: "upload", tail: "tail_image_url" },
+  "fal-ai/wan-i2v": { family: "wan", clipSeconds: wanFrames / wanFps, imageInput: "upload" },
+  "fal-ai/kling-video/v2.1/standard/image-to-video": { family: "kling", clipSeconds: 5, imageInput: "upload", durations: fiveOrTen },
+  "fal-ai/kling-video/v2.1/pro/image-to-video": { family: "kling", clipSeconds: 5, imageInput: "upload", durations: fiveOrTen, tail: "tail_image_url" },
+  "fal-ai/kling-video/v2.1/master/image-to-video": { family: "kling", clipSeconds: 5, imageInput: "upload", durations: fiveOrTen },
+  "fal-ai/kling-video/v2.5-turbo/standard/image-to-video": { family: "kling", clipSeconds: 5, imageInput: "upload", durations: fiveOrTen },
+  "fal-ai/kling-video/v2.5-turbo/pro/image-to-video": { family: "kling", clipSeconds: 5, imageInput: "upload", durations: fiveOrTen, tail: "tail_image_url" },
+  "fal-ai/kling-video/v2.6/pro/image-to-video": { family: "kling-start", clipSeconds: 5, imageInput: "upload", durations: fiveOrTen, tail: "end_image_url", fixed: silent },
+  "fal-ai/kling-video/v3/standard/image-to-video": {
+    family: "kling-start", clipSeconds: 5, imageInput: "upload", durations: ["3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"], tail: "end_image_url", fixed: silent
+  },
+  "fal-ai/kling-video/v3/pro/image-to-video": {
+    family: "kling-start", clipSeconds: 5, imageInput: "upload", durations: ["3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"], tail: "end_image_url", fixed: silent
+  },
+  "fal-ai/wan-25-preview/image-to-video": { family: "wan25", clipSeconds: 5, imageInput: "upload", durations: fiveOrTen, fixed: { enable_prompt_expansion: false } },
+  "fal-ai/minimax/hailuo-02/standard/image-to-video": {
+    family: "hailuo", clipSeconds: 6, imageInput: "upload", durations: ["6", "10"], tail: "end_image_url", fixed: { prompt_optimizer: false, resolution: "768P" }
+  },
+  "fal-ai/minimax/hailuo-2.3/standard/image-to-video": { family: "hailuo", clipSeconds: 6, imageInput: "upload", durations: ["6", "10"], fixed: { prompt_optimizer: false } },
+  "fal-ai/minimax/hailuo-2.3-fast/standard/image-to-video": { family: "hailuo", clipSeconds: 6, imageInput: "upload", durations: ["6", "10"], fixed: { prompt_optimizer: false } }
+}
+
+/** Whether the model takes an end frame (Kling 1.6/2.1/2.5 pro `tail_image_url`, 2.6/v3 and Hailuo-02 `end_image_url`). */
+export const takesTailImage = (model: string): boolean => models[model]?.tail !== undefined
+
+/**
+ * The clip length to ask for: the shortest the model offers that holds the longest shot the config can make
+ * (a shot lasts under twice `shotSeconds`). A config setting, never a shot's own length (the money rule).
+ * Undefined for the models that have one length only (the request then says what it always said).
+ */
+export const durationFor = (model: string, shotSeconds: number): string | undefined => {
+  const durations = models[model]?.durations
+  if (durations === undefined) return undefined
+  const longest = 2 * shotSeconds
+  return durations.find((d) => Number(d) >= longest) ?? durations[durations.length - 1]
 }
 
 export const modelFor = (model: string): Either.Either<VideoModel, ProviderUnavailable> => {
@@ -65,6 +107,12 @@ export interface ClipRequest {
   readonly cfgScale?: number | undefined
   /** Wan only (default "480p") */
   readonly resolution?: "480p" | "720p" | undefined
+  /** The length asked for, on models that offer several (`durationFor`). */
+  readonly duration?: string | undefined
+  /** The end frame's URL, on models that take one (`takesTailImage`). */
+  readonly tailImageUrl?: string | undefined
+  /** Wan 2.5 takes a seed. */
+  readonly seed?: number | undefined
 }
 
 const defaultNegativePrompt = "blur, distort, and low quality"
@@ -72,14 +120,27 @@ const defaultNegativePrompt = "blur, distort, and low quality"
 /** The exact JSON body sent for one clip (used to fingerprint and to estimate, as well as to send). */
 export const requestFor = (model: string, clip: ClipRequest): Either.Either<Record<string, unknown>, ProviderUnavailable> =>
   Either.map(modelFor(model), (spec): Record<string, unknown> => {
+    // The money rule: a length of the model's or the config's, never the shot's.
+    const duration = clip.duration ?? String(spec.clipSeconds)
+    const tail = spec.tail !== undefined && clip.tailImageUrl !== undefined ? { [spec.tail]: clip.tailImageUrl } : {}
     switch (spec.family) {
       case "kling":
         return {
           prompt: clip.prompt,
           image_url: clip.imageUrl,
-          duration: String(spec.clipSeconds), // the money rule: never the shot's length
+          duration,
           negative_prompt: clip.negativePrompt ?? defaultNegativePrompt,
-          cfg_scale: clip.cfgScale ?? 0.5
+          cfg_scale: clip.cfgScale ?? 0.5,
+          ...tail
+        }
+      case "kling-start":
+        return {
+          prompt: clip.prompt,
+          start_image_url: clip.imageUrl,
+          duration,
+          negative_prompt: clip.negativePrompt ?? defaultNegativePrompt,
+          ...spec.fixed,
+          ...tail
         }
       case "wan":
         return {
@@ -89,6 +150,18 @@ export const requestFor = (model: string, clip: ClipRequest): Either.Either<Reco
           frames_per_second: wanFps,
           resolution: clip.resolution ?? "480p"
         }
+      case "wan25":
+        return {
+          prompt: clip.prompt,
+          image_url: clip.imageUrl,
+          duration,
+          resolution: clip.resolution ?? "480p",
+          negative_prompt: clip.negativePrompt ?? defaultNegativePrompt,
+          ...(clip.seed === undefined ? {} : { seed: clip.seed }),
+          ...spec.fixed
+        }
+      case "hailuo":
+        return { prompt: clip.prompt, image_url: clip.imageUrl, duration, ...spec.fixed, ...tail }
     }
   })
 
@@ -113,6 +186,8 @@ export interface AnimateRequest extends Omit<ClipRequest, "imageUrl"> {
   readonly imageInput?: ImageInput
   /** clip file size limit (default 512 MiB) */
   readonly maxBytes?: number
+  /** The end frame (contract 8), on models that take one. */
+  readonly tailImage?: ImageSource | undefined
 }
 
 export interface Clip {
@@ -131,8 +206,7 @@ const VideoOutput = Schema.Struct({
   seed: Schema.optional(Schema.NullOr(Schema.Number))
 })
 
-const imageUrlOf = (settings: Queue.FalSettings, req: AnimateRequest, spec: VideoModel): Effect.Effect<string, FalError, Http> => {
-  const image = req.image
+const imageUrlOf = (settings: Queue.FalSettings, req: AnimateRequest, spec: VideoModel, image: ImageSource = req.image): Effect.Effect<string, FalError, Http> => {
   if ("url" in image) return Effect.succeed(image.url)
   if ((req.imageInput ?? spec.imageInput) === "data-uri") {
     return Effect.succeed(`data:${image.contentType};base64,${Buffer.from(image.bytes).toString("base64")}`)
@@ -147,17 +221,24 @@ const imageUrlOf = (settings: Queue.FalSettings, req: AnimateRequest, spec: Vide
 /** Turns a still image into a clip of the model's own length and returns the downloaded MP4 (kept as it arrives). */
 export const animate = Effect.fn("FalVideo.animate")(function*(settings: Queue.FalSettings, req: AnimateRequest, follow: Follow) {
   const spec = yield* modelFor(req.model)
-  if (req.shotSeconds !== undefined && req.shotSeconds > spec.clipSeconds) {
+  const clipSeconds = req.duration === undefined ? spec.clipSeconds : Number(req.duration)
+  if (req.tailImage !== undefined && spec.tail === undefined) {
+    return yield* new ProviderUnavailable({ provider: "fal", message: `${req.model} takes no end frame; models that do: ${Object.keys(models).filter(takesTailImage).join(", ")}` })
+  }
+  if (req.shotSeconds !== undefined && req.shotSeconds > clipSeconds) {
     return yield* new ProviderUnavailable({
       provider: "fal",
-      message: `a ${req.shotSeconds.toFixed(2)} s shot does not fit in ${req.model}'s ${spec.clipSeconds} s clip; shots are at most 3.99 s, so check the shot planner`
+      message: `a ${req.shotSeconds.toFixed(2)} s shot does not fit in ${req.model}'s ${clipSeconds} s clip; shots are at most 3.99 s, so check the shot planner`
     })
   }
   const startedAt = Date.now()
   // The body is built only when a request is actually submitted: a re-attached request needs no upload.
-  const body = requestFor(req.model, { ...req, imageUrl: "" })
-  if (Either.isLeft(body)) return yield* body.left
-  const input = Effect.map(imageUrlOf(settings, req, spec), (imageUrl) => ({ ...body.right, image_url: imageUrl }))
+  const tail = req.tailImage
+  const input = Effect.gen(function*() {
+    const imageUrl = yield* imageUrlOf(settings, req, spec)
+    const tailImageUrl = tail === undefined ? undefined : yield* imageUrlOf(settings, req, spec, tail)
+    return yield* requestFor(req.model, { ...req, imageUrl, ...(tailImageUrl === undefined ? {} : { tailImageUrl }) })
+  })
   const result = yield* Queue.runForFile(
     settings,
     { model: req.model, input, what: "clip" },
@@ -172,7 +253,7 @@ export const animate = Effect.fn("FalVideo.animate")(function*(settings: Queue.F
   return {
     bytes: result.bytes,
     ext: "mp4",
-    clipSeconds: spec.clipSeconds,
+    clipSeconds,
     seed: result.answer.seed ?? undefined,
     handle: result.handle,
     cost,

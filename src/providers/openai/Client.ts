@@ -5,19 +5,27 @@ import { IoLog } from "../IoLog.ts"
 import type { Follow } from "../Keep.ts"
 import { Providers, type ProviderConfig } from "../ProviderConfig.ts"
 import * as Reads from "../Reads.ts"
+import * as Background from "./Background.ts"
 import * as Images from "./Images.ts"
 import type { OpenAIError } from "./OpenAIError.ts"
+import * as Speech from "./Speech.ts"
 
 export type OpenAIConfig = ProviderConfig["openai"]
 
 export interface OpenAIService {
   readonly config: OpenAIConfig
   readonly generate: (req: Images.GenerateRequest, follow: Follow) => Effect.Effect<Images.GeneratedImage, OpenAIError>
+  /** `POST /audio/speech`: narration. */
+  readonly speak: (req: Speech.SpeechRequest, follow: Follow) => Effect.Effect<Speech.Speech, OpenAIError>
+  /** An image through a background response (`POST /responses`, re-attachable by its id). */
+  readonly background: (req: Background.BackgroundRequest, follow: Follow) => Effect.Effect<Background.BackgroundImage, OpenAIError>
 }
 
 const make = (config: OpenAIConfig, http: Http["Type"]): OpenAIService => ({
   config,
-  generate: (req, follow) => Images.generate(config, req, follow).pipe(Effect.provideService(Http, http))
+  generate: (req, follow) => Images.generate(config, req, follow).pipe(Effect.provideService(Http, http)),
+  speak: (req, follow) => Speech.speak(config, req, follow).pipe(Effect.provideService(Http, http)),
+  background: (req, follow) => Background.generate(config.background, req, follow).pipe(Effect.provideService(Http, http))
 })
 
 export class OpenAIClient extends Context.Tag("storyshot/OpenAIClient")<OpenAIClient, OpenAIService>() {
@@ -38,6 +46,12 @@ export class OpenAIClient extends Context.Tag("storyshot/OpenAIClient")<OpenAICl
           ...Images.defaultSettings(apiKey, baseUrl),
           reads: { ...Reads.defaultPolicy, firstDelayMs: 5, budgetMs: 5_000 },
           imageModel: Images.defaultImageModel,
+          speech: { model: Speech.defaults.model, voice: Speech.defaults.voice },
+          background: {
+            ...Background.defaultSettings(apiKey, baseUrl),
+            reads: { ...Reads.defaultPolicy, firstDelayMs: 5, budgetMs: 5_000 },
+            poll: { initialMs: 5, maxMs: 20 }
+          },
           ...over
         }, http)
       )

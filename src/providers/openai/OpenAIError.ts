@@ -15,11 +15,21 @@ import * as Failure from "../Failure.ts"
 import type { Refusal } from "../http/Answer.ts"
 import type { HttpFailure } from "../http/Client.ts"
 
-export const calls = { images: "image generation", download: "image download" } as const
+export const calls = {
+  images: "image generation",
+  download: "image download",
+  speech: "speech",
+  response: "background response",
+  "response-status": "background response status",
+  "response-cancel": "background response cancel"
+} as const
 export type OpenAICall = keyof typeof calls
 
+/** Calls that cost nothing to repeat. */
+const reads: ReadonlySet<string> = new Set(["download", "response-status", "response-cancel"])
+
 export class OpenAIError extends Schema.TaggedError<OpenAIError>()("OpenAIError", {
-  call: Schema.Literal("images", "download"),
+  call: Schema.Literal("images", "download", "speech", "response", "response-status", "response-cancel"),
   reason: Schema.Literal(
     ...Failure.commonReasons,
     /** The safety system refused the prompt. */
@@ -27,7 +37,13 @@ export class OpenAIError extends Schema.TaggedError<OpenAIError>()("OpenAIError"
     /** The account's quota or billing limit is reached. */
     "out-of-credit",
     /** A 200 without a usable image (empty, or bytes that are no PNG/JPEG/WebP). */
-    "not-an-image"
+    "not-an-image",
+    /** A 200 from the speech endpoint that holds no audio. */
+    "not-audio",
+    /** A background response that ended `failed`, `cancelled` or `incomplete`: OpenAI's verdict. */
+    "model-failed",
+    /** A background response OpenAI no longer holds (404 when re-attaching after its retention). */
+    "gone"
   ),
   ...Failure.fields
 }) {
@@ -35,12 +51,16 @@ export class OpenAIError extends Schema.TaggedError<OpenAIError>()("OpenAIError"
     const label = this.reason === "moderation" ? "moderation blocked" : this.reason === "out-of-credit" ? "out of credit" : undefined
     const base = this.reason === "not-an-image"
       ? `OpenAI ${calls[this.call]} answered without a usable image: ${this.said}`
+      : this.reason === "not-audio"
+      ? `OpenAI ${calls[this.call]} answered without audio: ${this.said}`
+      : this.reason === "model-failed" || this.reason === "gone"
+      ? `OpenAI ${calls[this.call]}${this.requestId ? ` ${this.requestId}` : ""}: ${this.reason === "gone" ? "is gone" : "failed"}: ${this.said}`
       : Failure.line("OpenAI", calls[this.call], this, label)
     switch (this.reason) {
       case "moderation":
         return `${base}. Edit the sentence, or the prompt for this shot, so it no longer trips the safety system, then build again; retrying the same words fails the same way.`
       case "unauthorized":
-        return `${base} (check OPENAI_KEY / OPENAI_API_KEY in .env)`
+        return `${base} (OpenAI refused the key: check OPENAI_KEY / OPENAI_API_KEY in .env)`
       case "out-of-credit":
         return `${base} (add credit or raise the limit at https://platform.openai.com/settings/organization/billing, then build again)`
       default:
@@ -49,14 +69,15 @@ export class OpenAIError extends Schema.TaggedError<OpenAIError>()("OpenAIError"
   }
 
   get billed(): Failure.Billed {
-    if (this.call === "download") return "no"
+    if (reads.has(this.call)) return "no"
+    if (this.reason === "model-failed") return "maybe"
     if (this.reason === "no-answer" || this.reason === "dropped") return "maybe"
-    if (this.reason === "cut-off" || this.reason === "garbled" || this.reason === "not-an-image") return "yes"
+    if (this.reason === "cut-off" || this.reason === "garbled" || this.reason === "not-an-image" || this.reason === "not-audio") return "yes"
     return "no"
   }
 
   get worthRetrying(): boolean {
-    if (this.call === "download") return Failure.transient.has(this.reason)
+    if (reads.has(this.call)) return this.reason !== "gone" && Failure.transient.has(this.reason)
     return this.reason === "rate-limited" || this.reason === "unavailable" || this.reason === "refused"
   }
 

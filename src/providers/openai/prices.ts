@@ -38,6 +38,14 @@ export const imagePrices: Readonly<Record<string, ImagePrice>> = {
     imageInput: perMillion(2.5),
     imageOutput: perMillion(8),
     textOutput: perMillion(8)
+  },
+  // OpenAI's public price, as fal quotes it for `openai/gpt-image-2` (https://fal.ai/models/openai/gpt-image-2/llms.txt,
+  // checked 2026-12-01): text $5 in / $10 out, image $8 in / $30 out per 1M tokens.
+  "gpt-image-2": {
+    textInput: perMillion(5),
+    imageInput: perMillion(8),
+    imageOutput: perMillion(30),
+    textOutput: perMillion(10)
   }
 }
 
@@ -47,3 +55,35 @@ export const priceOf = (model: string): ImagePrice | undefined =>
 
 /** When the figures above were last read from OpenAI's pages. */
 export const checkedOn = "2025-12 (OpenAI model and pricing pages; verify before relying on them)"
+
+/** Speech (`POST /audio/speech`): tts-1 and tts-1-hd per character of input; gpt-4o-mini-tts per token
+ *  (about 1 text token per 4 characters in, ~$0.015 a minute of audio out). No usage comes back: computed. */
+export interface SpeechPrice {
+  readonly perChar?: number
+  readonly textInputPerToken?: number
+  /** USD per second of audio, for token-priced models (their audio output tokens are not reported). */
+  readonly perAudioSecond?: number
+  readonly source: string
+  readonly checkedOn: string
+}
+
+const speechSource = "OpenAI pricing page (openai.com/api/pricing), from memory, not re-read: research notes §6"
+export const speechPrices: Readonly<Record<string, SpeechPrice>> = {
+  "tts-1": { perChar: 15 / 1e6, source: speechSource, checkedOn: "2026-12-01 (unverified)" },
+  "tts-1-hd": { perChar: 30 / 1e6, source: speechSource, checkedOn: "2026-12-01 (unverified)" },
+  "gpt-4o-mini-tts": { textInputPerToken: 0.6 / 1e6, perAudioSecond: 0.015 / 60, source: speechSource, checkedOn: "2026-12-01 (unverified)" }
+}
+
+/**
+ * Mainline models for the background (Responses API) image route: USD per token. The image tool's own tokens
+ * are priced as the image model above. Source: OpenAI pricing page, from memory (research notes §7 say the
+ * Responses usage reports only these tokens); checked 2026-12-01, unverified.
+ */
+export const textPrices: Readonly<Record<string, { readonly input: number; readonly output: number }>> = {
+  "gpt-5-mini": { input: perMillion(0.25), output: perMillion(2) },
+  "gpt-5": { input: perMillion(1.25), output: perMillion(10) },
+  "gpt-4.1-mini": { input: perMillion(0.4), output: perMillion(1.6) },
+  "gpt-4o-mini": { input: perMillion(0.15), output: perMillion(0.6) },
+  "gpt-4.1": { input: perMillion(2), output: perMillion(8) },
+  "gpt-4o": { input: perMillion(2.5), output: perMillion(10) }
+}

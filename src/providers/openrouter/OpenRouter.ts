@@ -23,6 +23,7 @@ import { Http, type Answer } from "../http/Client.ts"
 import { redact } from "../http/Redact.ts"
 import { finishPaid, none, type Follow } from "../Keep.ts"
 import * as Reads from "../Reads.ts"
+import * as Writer from "../ShotList.ts"
 import { fromHttp, fromRefusal, OpenRouterError } from "./OpenRouterError.ts"
 
 export const provider = "openrouter"
@@ -87,56 +88,10 @@ export interface ModelInfo {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The shot list: the JSON schema sent to the model and the Schema that checks its answer
+// The shot list: what every writer sends and checks lives in `../ShotList.ts` (contract 7).
 
-/** The JSON schema for `response_format`; it pins the number of shots. */
-export const shotListJsonSchema = (count: number) => ({
-  type: "object",
-  additionalProperties: false,
-  required: ["shots"],
-  properties: {
-    shots: {
-      type: "array",
-      minItems: count,
-      maxItems: count,
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["prompt", "shotType", "camera"],
-        properties: {
-          prompt: { type: "string", description: "A self-contained still-image prompt for this shot." },
-          shotType: { type: "string", description: "Framing, e.g. wide, medium, close-up, extreme close-up." },
-          camera: { type: "string", enum: [...cameraMoves], description: "The camera move over the still." }
-        }
-      }
-    }
-  }
-})
-
-const ShotSchema = Schema.Struct({
-  prompt: Schema.String.pipe(Schema.filter((s) => s.trim().length > 0 || "a shot's prompt is empty")),
-  shotType: Schema.String,
-  camera: Schema.Literal(...cameraMoves)
-})
-
-const ShotListSchema = Schema.Struct({ shots: Schema.Array(ShotSchema) })
-
-/** Checks a model's message content; Left carries a reason short enough to show the model and a person. */
-export const parseShots = (content: string, count: number): Either.Either<ReadonlyArray<Shot>, string> => {
-  // Some models wrap JSON in a Markdown fence even under a json_schema response_format.
-  const text = content.trim().replace(/^```(?:json)?\s*/i, "").replace(/\s*```$/, "")
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    return Either.left(`the answer is not JSON (${e instanceof Error ? e.message : String(e)})`)
-  }
-  const decoded = Schema.decodeUnknownEither(ShotListSchema)(json, { onExcessProperty: "ignore" })
-  if (Either.isLeft(decoded)) return Either.left(ParseResult.TreeFormatter.formatErrorSync(decoded.left))
-  const shots = decoded.right.shots
-  if (shots.length !== count) return Either.left(`expected exactly ${count} shot${count === 1 ? "" : "s"}, got ${shots.length}`)
-  return Either.right(shots)
-}
+export const shotListJsonSchema = Writer.jsonSchema
+export const parseShots = Writer.parse
 
 // ---------------------------------------------------------------------------------------------------------
 // One chat completion
@@ -249,7 +204,7 @@ const complete = Effect.fn("OpenRouter.complete")(function*(
         messages,
         response_format: {
           type: "json_schema",
-          json_schema: { name: "shot_list", strict: true, schema: shotListJsonSchema(req.count) }
+          json_schema: { name: Writer.schemaName, strict: true, schema: Writer.jsonSchema(req.count) }
         },
         provider: { require_parameters: true },
         usage: { include: true }
@@ -301,9 +256,7 @@ export const shotList = Effect.fn("OpenRouter.shotList")(function*(settings: Ope
       { role: "assistant", content: first.content },
       {
         role: "user",
-        content: `That answer is not a valid shot list: ${parsed.left}. Reply with only the JSON object ` +
-          `{"shots": [...]} holding exactly ${req.count} shot${req.count === 1 ? "" : "s"}, each with "prompt", ` +
-          `"shotType" and "camera" (one of ${cameraMoves.join(", ")}).`
+        content: Writer.repair(parsed.left, req.count)
       }
     ]
     const keptSecond = yield* keptAttempt(settings, follow, "repair")

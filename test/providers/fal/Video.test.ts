@@ -155,4 +155,19 @@ describe("fal image-to-video", () => {
       expect(error._tag).toBe("ProviderUnavailable")
       expect(error.message).toContain(kling)
     }).pipe(Effect.provide(testLayer)))
+
+  it.live("an end frame (contract 8) is uploaded too and sent in the model's own field; a model without one says so before paying", () =>
+    Effect.gen(function*() {
+      const pro = "fal-ai/kling-video/v1.6/pro/image-to-video"
+      const uploads = fal.uploads.size
+      yield* animate(pro, { tailImage: { bytes: png, contentType: "image/png", fileName: "end.png" } }).pipe(Effect.provide(testLayer))
+      expect(fal.uploads.size - uploads).toBe(2)
+      const input = fal.inputs(pro).at(-1)
+      expect(input.tail_image_url).toMatch(/\/files\/uploads\//)
+      expect(input.tail_image_url).not.toBe(input.image_url)
+      const before = fal.submits()
+      const refused = yield* Effect.either(animate(kling, { tailImage: { bytes: png, contentType: "image/png" } }).pipe(Effect.provide(testLayer)))
+      expect(refused._tag === "Left" && refused.left.message).toMatch(/takes no end frame; models that do: .*v1\.6\/pro/)
+      expect(fal.submits()).toBe(before)
+    }))
 })
