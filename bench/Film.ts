@@ -19,13 +19,33 @@ import * as Targets from "../targets/index.ts"
 import { kinds } from "../targets/Settings.ts"
 import type { Job } from "./Bound.ts"
 
-/** Provider latencies in seconds (DESIGN.md's orders of magnitude), scaled by `msPerSecond`. */
-export const latencySeconds: Readonly<Record<string, number>> = {
-  [kinds.audio]: 3,
-  [kinds.prompts]: 8,
-  [kinds.image]: 60,
-  [kinds.video]: 150
+/**
+ * A cloud build's latencies in seconds, by kind: a range, each node drawing its own from it (the same draw
+ * every run). Images take about 30–60 s and clips 60–180 s at the providers; the benchmark scales a second
+ * down to `msPerSecond` milliseconds.
+ */
+export const latencyRange: Readonly<Record<string, readonly [number, number]>> = {
+  [kinds.audio]: [2, 5],
+  [kinds.prompts]: [4, 10],
+  [kinds.image]: [30, 60],
+  [kinds.video]: [60, 180],
+  [kinds.mux]: [1, 2],
+  [kinds.final]: [2, 2]
 }
+
+/** One node's latency: a fixed pseudo-random point in its kind's range. */
+export const latencyOf = (kind: string, id: string): number => {
+  const range = latencyRange[kind]
+  if (!range) return 0
+  let h = 2166136261
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619)
+  return range[0] + ((h >>> 0) / 0xffffffff) * (range[1] - range[0])
+}
+
+/** The middle of each range (for the older fixed-latency callers). */
+export const latencySeconds: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(latencyRange).map(([k, [a, b]]) => [k, (a + b) / 2])
+)
 
 export const cloudWorkspace = (dir: string): Workspace => {
   const config = Config.resolve({ profile: "cloud" })
@@ -43,7 +63,7 @@ export const cloudWorkspace = (dir: string): Workspace => {
 export const poolLimits = (ws: Workspace): Record<string, number> => ({ ...Pools.defaultPools(), ...ws.config.pools })
 
 /** Sleeps instead of calling a provider; `shots` and `timing` keep their real (pure, instant) code. */
-const sleepingRules = (msOf: (kind: string) => number, durations: ReadonlyArray<number>) => {
+const sleepingRules = (msOf: (kind: string, id: string) => number, durations: ReadonlyArray<number>) => {
   const out: Record<string, Rule<unknown, any>> = {}
   for (const [kind, real] of Object.entries(Targets.rules)) {
     if (kind === kinds.shots || kind === kinds.timing) {
@@ -74,7 +94,7 @@ const sleepingRules = (msOf: (kind: string) => number, durations: ReadonlyArray<
       ...real,
       verify: undefined,
       run: (ctx) => {
-        const ms = msOf(kind)
+        const ms = msOf(kind, ctx.node.id)
         return (ms > 0 ? Effect.sleep(ms) : Effect.void).pipe(Effect.map(() => produce(ctx)))
       }
     }
@@ -96,21 +116,21 @@ export interface FilmRun {
  * Builds a film of `durations.length` sentences (each narration lasting that many seconds) in a fresh store,
  * with `msPerSecond` milliseconds standing in for each second of provider latency.
  */
-export const runFilm = (durations: ReadonlyArray<number>, msPerSecond: number) =>
+export const runFilm = (durations: ReadonlyArray<number>, msPerSecond: number, options: Partial<Scheduler.BuildOptions> = {}) =>
   Effect.gen(function* () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "storyshot-bench-film-"))
     const ws = cloudWorkspace(dir)
     const sentences = durations.map((_, i) => `Sentence number ${i + 1} of the benchmark film.`)
-    const msOf = (kind: string) => (latencySeconds[kind] ?? 0) * msPerSecond
+    const msOf = (kind: string, id: string) => latencyOf(kind, id) * msPerSecond
     const limits = poolLimits(ws)
     const events: Array<BuildEvent> = []
     const result = yield* Scheduler.build(
       { nodes: Targets.plan(ws, sentences), rules: sleepingRules(msOf, durations) },
-      { targets: ["final"], pools: limits, retries: 0, complete: true }
+      { targets: ["final"], pools: limits, retries: 0, complete: true, estimateMs: Pools.typicalMs, ...options }
     ).pipe(Effect.provide(Layer.mergeAll(Store.layer(ws.storeDir), BuildEvents.layerFanout((e) => events.push({ ...e, at: Date.now() } as unknown as BuildEvent)))))
     if (result.failed.length > 0) throw new Error(`synthetic film failed: ${JSON.stringify(result.failed)}`)
     fs.rmSync(dir, { recursive: true, force: true })
-    const jobs = jobsOf(result, (spec) => ({ ms: msOf(spec.kind), pool: Targets.rules[spec.kind]!.pool(spec) }))
+    const jobs = jobsOf(result, (spec) => ({ ms: msOf(spec.kind, spec.id), pool: Targets.rules[spec.kind]!.pool(spec) }))
     return {
       result,
       events,

@@ -33,6 +33,8 @@ const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math
 export const exampleWorkspace = () => {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), "storyshot-bench-start-"))
   fs.copyFileSync(path.join(repo, "transcript.txt"), path.join(ws, "transcript.txt"))
+  // The example's config lays a music bed under the film; the file must be there.
+  fs.cpSync(path.join(repo, "music"), path.join(ws, "music"), { recursive: true })
   fs.writeFileSync(
     path.join(ws, "storyshot.config.ts"),
     fs.readFileSync(path.join(repo, "storyshot.config.ts"), "utf8").replace('"./src/index.ts"', '"storyshot"')

@@ -15,10 +15,11 @@ import { Store } from "./engine/Store.ts"
 import * as Targets from "../targets/index.ts"
 import * as Registry from "../targets/registry.ts"
 import type { Profile } from "./Config.ts"
+import * as Encode from "./media/Encode.ts"
 import * as Pools from "./Pools.ts"
 import * as ProviderConfig from "./providers/ProviderConfig.ts"
 import { retryable } from "./providers/Retryable.ts"
-import { publish } from "./Publish.ts"
+import { publish, publishSentence } from "./Publish.ts"
 import * as ShotEdits from "./ShotEdits.ts"
 import * as Telemetry from "./Telemetry.ts"
 import * as SplitChanges from "./text/SplitChanges.ts"
@@ -149,10 +150,13 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     ).pipe(Effect.provide(BuildEvents.layerNoop))
     /** Set once the build holds the workspace: from then on, however it ends, it is a run worth recording. */
     let began = false
+    /** Each sentence finished is shown in out/sentences/ at once (the pipeline's results, while it runs). */
+    let showFinished: ((e: BuildEvent) => void) | undefined
     const program = Effect.gen(function* () {
       began = true
       hooks.began?.()
       const store = yield* Store
+      if (!flags.dryRun) showFinished = (e) => e._tag === "Built" && e.stage === "mux" && publishSentence(ws, store, e.id, e.outputs)
       if (!flags.dryRun) yield* voices.save
       // What the chosen providers do first (OpenRouter's model list, for prices); a failure is only a warning.
       if (!flags.dryRun)
@@ -166,6 +170,9 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           Effect.tap((r) => Effect.sync(() => hooks.preview!(r.wouldBuild))),
           Effect.ignore
         )
+      const pools = { ...Pools.defaultPools(), ...ws.config.pools }
+      // ffmpeg's own threads sized to the jobs its pool runs at once (process-wide).
+      Encode.sizeFor(pools.ffmpeg ?? 1)
       const result = yield* Scheduler.build(
         graph(),
         {
@@ -177,7 +184,8 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           // The pay-once predicate (contract 1): a node is tried again only when nothing paid would be paid again.
           retryable,
           retryBaseMs: ProviderConfig.fromEnv(ws.env).retryBaseMs,
-          pools: { ...Pools.defaultPools(), ...ws.config.pools },
+          pools,
+          estimateMs: Pools.typicalMs,
           sharedPools: hooks.sharedPools,
           claim: hooks.claim,
           timeoutMs: ws.config.timeoutSeconds * 1000,
@@ -210,6 +218,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           )
         )
     const layers = Session.layers(ws, dir, (e) => {
+      showFinished?.(e)
       if (e._tag === "Request") requests.push({ id: e.id, request: e.request })
       accounts.onEvent(e)
       onEvent(e)

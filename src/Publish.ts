@@ -38,6 +38,22 @@ const copyAtomic = (from: string, to: string) => {
   fs.renameSync(tmp, to)
 }
 
+/** Where sentence N's film is shown in out/. */
+const sentenceFile = (ws: Workspace, n: number) => path.join(ws.outDir, "sentences", `${String(n).padStart(3, "0")}.mp4`)
+
+/**
+ * Shows one finished sentence in out/sentences/ at once, while the rest of the film is built (the build's
+ * own `publish` at the end writes the same file again only if it changed). A failure here is not the build's.
+ */
+export const publishSentence = (ws: Workspace, store: StoreApi, id: string, outputs: Built["outputs"] | undefined) => {
+  const n = /^sentence:(\d+):mux$/.exec(id)?.[1]
+  const video = outputs?.video
+  if (n === undefined || !video || video.ext === undefined) return
+  try {
+    copyAtomic(store.objectPath(video.hash, video.ext), sentenceFile(ws, Number(n)))
+  } catch {}
+}
+
 export interface StoryShot {
   readonly id: string
   readonly k: number
@@ -91,7 +107,7 @@ export const publish = (
         const mux = fileOf(store, results.get(ids.mux(n)), "video")
         let out: string | undefined
         if (mux) {
-          out = path.join(sentencesDir, `${String(n).padStart(3, "0")}.mp4`)
+          out = sentenceFile(ws, n)
           copyAtomic(mux, out)
         }
         story.push({

@@ -50,6 +50,16 @@ export const follow = (ctx: RunContext, provider: string): Effect.Effect<Paying,
     }
   })
 
+/**
+ * The call's `Follow` with the provider's pool around the part the provider works in (`Follow.working`) and
+ * its typical time from the last build's records (`Follow.typicalMs`: fal polls first then).
+ */
+export const inProvider = (ctx: RunContext, pool: string, follow: Follow): Follow => ({
+  ...follow,
+  working: (effect) => ctx.withPool(pool, effect),
+  typicalMs: ctx.typicalMs(pool)
+})
+
 export interface PaidCall<A> {
   readonly provider: string
   readonly model: string

@@ -25,6 +25,26 @@ const countOf = (value: unknown, id: string): number => {
   return value
 }
 
+/**
+ * The first shot number of each sentence, from the shot counts (which are built before any mux expands):
+ * kept per build's lookup, so the muxes of a long film do not each add up every earlier count again (that was
+ * quadratic in the sentences: 326,000 look-ups for 808 of them).
+ */
+const firsts = new WeakMap<object, Array<number>>()
+const firstShotOf = (built: { readonly value: (id: string, output: string) => unknown }, n: number): number => {
+  let known = firsts.get(built)
+  if (!known) firsts.set(built, (known = [0, 1]))
+  for (let i = known.length; i <= n; i++) known[i] = known[i - 1]! + countOf(built.value(ids.shots(i - 1), "count"), ids.shots(i - 1))
+  return known[n]!
+}
+
+/** `sentence:1..N:shots`, one list for every mux (each takes a prefix of it). */
+const shotIds: Array<string> = []
+const shotsUpTo = (n: number) => {
+  for (let i = shotIds.length + 1; i <= n; i++) shotIds.push(ids.shots(i))
+  return shotIds.slice(0, n)
+}
+
 export const node = (n: number, sentences: ReadonlyArray<string>, plan: PlanContext): NodeSpec => {
   const image = pick("image", plan.config)
   const video = pick("video", plan.config)
@@ -38,10 +58,9 @@ export const node = (n: number, sentences: ReadonlyArray<string>, plan: PlanCont
       { id: ids.audio(n), output: "audio" },
       { id: ids.timing(n), output: "frames" }
     ],
-    after: Array.from({ length: n }, (_, i) => ids.shots(i + 1)),
+    after: shotsUpTo(n),
     expand: (built) => {
-      let first = 1
-      for (let i = 1; i < n; i++) first += countOf(built.value(ids.shots(i), "count"), ids.shots(i))
+      const first = firstShotOf(built, n)
       const count = countOf(built.value(ids.shots(n), "count"), ids.shots(n))
       const nodes: Array<NodeSpec> = []
       const deps: Array<Dep> = []

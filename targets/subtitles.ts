@@ -18,6 +18,7 @@ import { Effect, Schema } from "effect"
 import type { NodeSpec } from "../src/engine/Node.ts"
 import { ids, kinds } from "../src/Film.ts"
 import { filterPath, filterValue } from "../src/media/Escape.ts"
+import * as Encode from "../src/media/Encode.ts"
 import { Ffmpeg } from "../src/media/Ffmpeg.ts"
 import { fontFile } from "../src/media/Font.ts"
 import { defineRule } from "./Rule.ts"
@@ -108,7 +109,8 @@ export const rule = defineRule({
 export const burnStyle = "FontName=DejaVu Sans,FontSize=18,BorderStyle=3,Outline=1,Shadow=0,MarginV=10,BackColour=&H60000000,OutlineColour=&H60000000"
 
 /**
- * Burns `srt` into `input`, writing `out` (re-encodes the picture; the sound is copied). Font size is in
+ * Burns `srt` into `input`, writing `out` (re-encodes the picture, and the sound too: the joined film's sound
+ * has one edit per sentence, which `-c:a copy` cannot carry over, see src/media/Mp4.ts). Font size is in
  * libass's script units (a 288-line script scaled to the frame), so it reads the same at any height; the
  * text sits on a translucent box because a draft card has its own text at the bottom.
  */
@@ -124,7 +126,7 @@ export const burn = Effect.fn("Subtitles.burn")(function* (opts: { input: string
       "-vf", filter,
       "-map", "0:v", "-map", "0:a",
       "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-      "-c:a", "copy",
+      ...Encode.aac,
       "-movflags", "+faststart",
       "-f", "mp4", path.resolve(opts.out)
     ],

@@ -10,6 +10,10 @@
  * A node's time is the time it worked, from its pool slot to its stored result, less retry back-offs. The
  * time it waited — for its inputs, then for a slot in its pool, then between attempts — is said apart: on a
  * 400-sentence film the 400th narration waits a minute for a slot and works two seconds.
+ *
+ * The pipeline: the scheduler finishes the film sentence after sentence (critical path, then the film's
+ * order), so the display says which sentences are finished ("sentences 12/433: 1–12") and when the first one
+ * was; each finished sentence can be watched in out/sentences/ while the rest is built.
  */
 import type { BuildEvent } from "../engine/Events.ts"
 import * as Cost from "../engine/Cost.ts"
@@ -54,6 +58,33 @@ export const waited = (t: Times): string => {
   return ` (waited ${seconds(total)}: ${parts.map(([ms, what]) => `${seconds(ms)} ${what}`).join(", ")})`
 }
 
+/** The sentence a mux finishes ("sentence:12:mux" → 12): a finished sentence is one whose mux is stored. */
+const sentenceOf = (id: string): number | undefined => {
+  const m = /^sentence:(\d+):mux$/.exec(id)
+  return m ? Number(m[1]) : undefined
+}
+
+/** "1–12, 15, 20–22": sorted numbers as ranges, the first `max` of them. */
+export const ranges = (ns: Iterable<number>, max = 6): string => {
+  const sorted = [...ns].sort((a, b) => a - b)
+  const out: Array<string> = []
+  for (let i = 0; i < sorted.length; ) {
+    let j = i
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++
+    out.push(i === j ? String(sorted[i]) : `${sorted[i]}–${sorted[j]}`)
+    i = j + 1
+  }
+  return out.length > max ? `${out.slice(0, max).join(", ")}, …` : out.join(", ")
+}
+
+export interface Pipeline {
+  /** Sentences the build knows of, and those finished (built or already stored). */
+  readonly total: number
+  readonly finished: ReadonlyArray<number>
+  /** Milliseconds from the start of the build to the first sentence it finished (undefined: none yet). */
+  readonly firstMs: number | undefined
+}
+
 export interface Reporter {
   readonly onEvent: (event: BuildEvent) => void
   readonly close: () => void
@@ -63,6 +94,8 @@ export interface Reporter {
   readonly preview: (wouldBuild: ReadonlyArray<{ readonly id: string; readonly stage: string; readonly estimate: Cost.Cost }>) => void
   /** The estimate of what is left to build (undefined before a preview). */
   readonly left: () => Cost.Total | undefined
+  /** Which sentences are finished so far, and when the first was. */
+  readonly pipeline: () => Pipeline
 }
 
 export const make = (
@@ -85,11 +118,23 @@ export const make = (
   const stages = new Map<string, { total: number; done: number }>()
   const running = new Map<string, number>()
   let spent = Cost.zero
+  const sentences = new Set<number>()
+  const finished = new Set<number>()
+  let firstMs: number | undefined
+  /** A sentence's mux is stored: it is finished (the first one built is the pipeline's first result). */
+  const finish = (id: string, built: boolean) => {
+    const n = sentenceOf(id)
+    if (n === undefined || finished.has(n)) return
+    finished.add(n)
+    if (built && firstMs === undefined) {
+      firstMs = now() - started
+      if (mode === "plain") line(`first   sentence ${n} finished after ${seconds(firstMs)} (out/sentences/${String(n).padStart(3, "0")}.mp4)`)
+    }
+  }
   /** Planned node → its estimate; a node leaves it when it is built, found cached, fails or is refused. */
   let plan: Map<string, Cost.Cost> | undefined
   const estimateLeft = () =>
     options.estimateLeft?.() ?? (plan ? Cost.sum(plan.values()) : undefined)
-  let drawn = false
   let timer: ReturnType<typeof setInterval> | undefined
   /** Paid requests a provider keeps working on after a Ctrl-C, by provider and kind: said once, at the end. */
   const kept = new Map<string, { provider: string; what: string; count: number }>()
@@ -109,24 +154,33 @@ export const make = (
       .map(([name, s]) => `${name} ${s.done}/${s.total}`)
     const busy = [...running.keys()].slice(0, 3).join(", ") + (running.size > 3 ? ` +${running.size - 3}` : "")
     const left = estimateLeft()
+    const film =
+      sentences.size === 0
+        ? []
+        : [
+            `sentences ${finished.size}/${sentences.size} finished${finished.size ? `: ${ranges(finished)}` : ""}${firstMs !== undefined ? ` · first after ${seconds(firstMs)}` : ""}`
+          ]
     return [
       `${parts.join("  ")}`,
+      ...film,
       `${seconds(now() - started)} elapsed · spent ${Cost.format(spent)}${left ? ` · left ≈ ${Cost.format(left)}` : ""}${busy ? ` · running ${busy}` : ""}`
     ]
   }
 
+  /** How many lines the display has on screen (it grows a line once the film's sentences are known). */
+  let drawn = 0
   const clear = () => {
-    if (drawn) write("\x1b[2K\x1b[1A\x1b[2K\r")
-    drawn = false
+    if (drawn > 0) write("\x1b[2K" + "\x1b[1A\x1b[2K".repeat(drawn - 1) + "\r")
+    drawn = 0
   }
 
   const draw = () => {
     if (mode !== "tty") return
     clear()
-    const [a, b] = render()
+    const lines = render()
     const width = process.stderr.columns ?? 100
-    write(`${a!.slice(0, width - 1)}\n${b!.slice(0, width - 1)}`)
-    drawn = true
+    write(lines.map((l) => l.slice(0, width - 1)).join("\n"))
+    drawn = lines.length
   }
 
   /** Lines a person must see even with --json (on stderr, like warnings). */
@@ -150,6 +204,8 @@ export const make = (
         for (const n of event.nodes) {
           stage(n.stage).total++
           if (!discoveredAt.has(n.id)) discoveredAt.set(n.id, now())
+          const s = sentenceOf(n.id)
+          if (s !== undefined) sentences.add(s)
         }
         break
       case "Started":
@@ -159,10 +215,12 @@ export const make = (
         break
       case "Cached":
         stage(event.stage).done++
+        finish(event.id, false)
         break
       case "Built":
         running.delete(event.id)
         stage(event.stage).done++
+        finish(event.id, true)
         if (mode === "plain" || event.cost.usd !== 0) {
           const t = times(event.id, event.startedAt, event.endedAt)
           line(`built   ${event.id} in ${seconds(t.workMs)}${waited(t)}${event.cost.source === "free" ? "" : ` · ${Cost.format(event.cost)}`}`)
@@ -232,6 +290,7 @@ export const make = (
     line,
     preview,
     left: estimateLeft,
+    pipeline: () => ({ total: sentences.size, finished: [...finished].sort((a, b) => a - b), firstMs }),
     close: () => {
       if (timer) clearInterval(timer)
       clear()

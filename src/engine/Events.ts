@@ -4,6 +4,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import type * as Cost from "./Cost.ts"
+import type { Outputs } from "./Node.ts"
 
 export type BuildEvent =
   | { readonly _tag: "Discovered"; readonly nodes: ReadonlyArray<{ readonly id: string; readonly stage: string }> }
@@ -24,6 +25,8 @@ export type BuildEvent =
       readonly startedAt: number
       readonly endedAt: number
       readonly attempts: number
+      /** What it stored (so a finished part can be shown while the rest is built). */
+      readonly outputs?: Outputs | undefined
     }
   | {
       readonly _tag: "Retrying"

@@ -98,6 +98,11 @@ export interface RunContext {
    * node keeps its own slot meanwhile: a rule should not wait on a pool whose nodes wait on its own.
    */
   readonly withPool: <A, E, R>(pool: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * How long a node of this kind typically works in `pool` (its own pool by default), in ms: the median of the
+   * last build's work times there, when it recorded some. A provider's adapter polls first at about this.
+   */
+  readonly typicalMs: (pool?: string) => number | undefined
 }
 
 export interface Rule<E = unknown, R = never> {

@@ -1,60 +1,116 @@
 /**
  * A named concurrency pool: at most `limit` nodes run in it at once; the others wait in line, the highest
- * priority first and, within one priority, first come first served (every node has priority 0 unless the
- * build says otherwise: the place where a critical-path order plugs in).
+ * priority first and, within one priority, first come first served. The build gives each waiter its
+ * priority (the critical-path order of `scheduler/Priority.ts`, or the build's own `priority` option).
+ *
+ * A priority may be a function: the build's estimate of a node's urgency changes while it waits (the graph
+ * grows as expansions add shots). The line is re-read only when the build says something changed (`epoch`
+ * moved), once per hand-over at most, so a pool with thousands of waiters does not recompute them all on
+ * every release.
  *
  * Why not Effect's Semaphore: in effect 3.x a release wakes *every* waiter (each re-checks and all but one
  * go back to sleep), so n nodes waiting on a pool cost O(n²) wake-ups. A build of 10,000 nodes on one pool
- * ran out of memory that way. Here a release hands its permit straight to the next waiter.
+ * ran out of memory that way. Here a release hands its permit straight to the next waiter (a binary heap).
  */
 import { Effect } from "effect"
+
+export type Priority = number | (() => number)
 
 export interface Pool {
   readonly limit: number
   /** Runs `self` holding one permit; the permit is returned however `self` ends (also on interruption). */
-  readonly withPermit: <A, E, R>(self: Effect.Effect<A, E, R>, priority?: number) => Effect.Effect<A, E, R>
+  readonly withPermit: <A, E, R>(self: Effect.Effect<A, E, R>, priority?: Priority) => Effect.Effect<A, E, R>
   /** How many permits are in use now. */
   readonly inUse: () => number
+  /** How many are waiting for one. */
+  readonly waiting: () => number
 }
 
-export const make = (limit: number): Pool => {
-  let free = Math.max(1, Math.floor(limit))
-  // One line per priority, each in arrival order (a Set keeps insertion order and deletes in O(1) when a
-  // waiter gives up); `priorities` lists the lines, highest first. Usually there is one line.
-  const lines = new Map<number, Set<() => void>>()
-  const priorities: Array<number> = []
+interface Waiter {
+  key: number
+  readonly seq: number
+  readonly priority: Priority
+  readonly wake: () => void
+  /** Its place in the heap (-1 once it left). */
+  at: number
+}
 
-  const leave = (priority: number, line: Set<() => void>, waiter: () => void) => {
-    if (!line.delete(waiter) || line.size > 0) return
-    lines.delete(priority)
-    priorities.splice(priorities.indexOf(priority), 1)
+const read = (p: Priority): number => {
+  const v = typeof p === "function" ? p() : p
+  return Number.isFinite(v) ? v : 0
+}
+
+/** `a` goes before `b`: higher priority, then earlier arrival. */
+const before = (a: Waiter, b: Waiter) => a.key > b.key || (a.key === b.key && a.seq < b.seq)
+
+export const make = (limit: number, epoch: () => number = () => 0): Pool => {
+  const size = Math.max(1, Math.floor(limit))
+  let free = size
+  let seq = 0
+  let readAt = epoch()
+  const heap: Array<Waiter> = []
+
+  const swap = (i: number, j: number) => {
+    const a = heap[i]!
+    const b = heap[j]!
+    heap[i] = b
+    heap[j] = a
+    b.at = i
+    a.at = j
+  }
+  const up = (i: number) => {
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!before(heap[i]!, heap[parent]!)) return
+      swap(i, parent)
+      i = parent
+    }
+  }
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let best = i
+      if (l < heap.length && before(heap[l]!, heap[best]!)) best = l
+      if (r < heap.length && before(heap[r]!, heap[best]!)) best = r
+      if (best === i) return
+      swap(i, best)
+      i = best
+    }
+  }
+  const remove = (w: Waiter) => {
+    const i = w.at
+    if (i < 0) return
+    w.at = -1
+    const last = heap.pop()!
+    if (i < heap.length) {
+      heap[i] = last
+      last.at = i
+      up(i)
+      down(i)
+    }
+  }
+  /** The build's estimates moved: read every waiter's priority again and restore the heap. */
+  const refresh = () => {
+    const now = epoch()
+    if (now === readAt) return
+    readAt = now
+    for (const w of heap) if (typeof w.priority === "function") w.key = read(w.priority)
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i)
   }
 
   const release = () => {
-    const top = priorities[0]
-    if (top === undefined) {
+    if (heap.length === 0) {
       free++
       return
     }
-    const line = lines.get(top)!
-    const next = line.values().next().value!
-    leave(top, line, next)
-    next()
+    refresh()
+    const next = heap[0]!
+    remove(next)
+    next.wake()
   }
 
-  const lineOf = (priority: number) => {
-    let line = lines.get(priority)
-    if (!line) {
-      line = new Set()
-      lines.set(priority, line)
-      let i = 0
-      while (i < priorities.length && priorities[i]! > priority) i++
-      priorities.splice(i, 0, priority)
-    }
-    return line
-  }
-
-  const acquire = (priority: number) =>
+  const acquire = (priority: Priority) =>
     Effect.async<void>((resume) => {
       if (free > 0) {
         free--
@@ -62,22 +118,29 @@ export const make = (limit: number): Pool => {
         return
       }
       let granted = false
-      const waiter = () => {
-        granted = true
-        resume(Effect.void)
+      const w: Waiter = {
+        key: read(priority),
+        seq: seq++,
+        priority,
+        at: heap.length,
+        wake: () => {
+          granted = true
+          resume(Effect.void)
+        }
       }
-      const line = lineOf(priority)
-      line.add(waiter)
+      heap.push(w)
+      up(w.at)
       // Interrupted while waiting: leave the line, or pass on a permit that was handed over but not used.
-      return Effect.sync(() => (granted ? release() : leave(priority, line, waiter)))
+      return Effect.sync(() => (granted ? release() : remove(w)))
     })
 
   return {
-    limit: free,
+    limit: size,
     withPermit: (self, priority = 0) =>
       Effect.uninterruptibleMask((restore) =>
-        restore(acquire(Number.isFinite(priority) ? priority : 0)).pipe(Effect.zipRight(restore(self).pipe(Effect.ensuring(Effect.sync(release)))))
+        restore(acquire(priority)).pipe(Effect.zipRight(restore(self).pipe(Effect.ensuring(Effect.sync(release)))))
       ),
-    inUse: () => Math.max(1, Math.floor(limit)) - free
+    inUse: () => size - free,
+    waiting: () => heap.length
   }
 }

@@ -64,13 +64,17 @@ export interface BuildOptions {
   readonly maxCostUsd?: number | undefined
   /** A build of every target replaces the recorded graph; a partial one merges into it. */
   readonly complete?: boolean | undefined
-  /** Within a pool, nodes of higher priority get a slot first (default: all 0, arrival order). */
+  /** Within a pool, nodes of higher priority get a slot first (default: the critical path to each target,
+   *  then the targets' order; see scheduler/Priority.ts). */
   readonly priority?: ((node: NodeSpec) => number) | undefined
   /**
    * Taken before a paid node pays, and held until its record is written (the effect's scope): a lease on the
    * fingerprint that other machines respect (`storyshot worker`), so that two of them never pay for one node.
    */
   readonly claim?: ((node: NodeSpec, fingerprint: string) => Effect.Effect<void, never, Scope.Scope>) | undefined
+  /** How long a node typically works in its pool, in ms, for a first run's critical path (the last build's
+   *  records are used first). The film's defaults live in src/Pools.ts. */
+  readonly estimateMs?: ((node: NodeSpec, pool: string) => number | undefined) | undefined
 }
 
 export interface BuildResult {
@@ -136,19 +140,24 @@ export const build = <R>(graph: Graph<R>, options: BuildOptions): Effect.Effect<
         maxCostUsd: options.maxCostUsd,
         complete: options.complete === true,
         priority: options.priority,
-        claim: options.claim
+        claim: options.claim,
+        estimateMs: options.estimateMs
       }
     })
-    const cycle = findCycle(state.specs.keys(), depsOf(state))
-    if (cycle) {
-      yield* Scope.close(scope, Exit.void)
-      return yield* new CycleError({ cycle, message: `dependency cycle: ${cycle.join(" → ")}` })
-    }
     // Leftovers of earlier builds: in-flight entries already recorded (a kill between the record and the
     // clear), temp files of processes that are gone. A dry run changes nothing.
     if (!dryRun) yield* store.housekeep
 
+    // The no-op fast path first: what it resolves cannot lie on a cycle (a node resolves only after its
+    // inputs), so the cycle search covers only what is left, and a no-op build makes none.
     for (const id of options.targets) resolveFresh(state, id, 0)
+    if (options.targets.some((id) => !state.built.has(id))) {
+      const cycle = findCycle(options.targets, depsOf(state), state.built)
+      if (cycle) {
+        yield* Scope.close(scope, Exit.void)
+        return yield* new CycleError({ cycle, message: `dependency cycle: ${cycle.join(" → ")}` })
+      }
+    }
     yield* Effect.forEach(state.pending.splice(0), events.emit, { discard: true })
 
     // A target settles as soon as one of its inputs misses, but nodes already running still finish and are

@@ -54,6 +54,10 @@ export interface NodeRecord {
   readonly startedAt: number
   readonly endedAt: number
   readonly attempts: number
+  /** The pool it ran in and how long it held slots there, in ms (older records have neither). */
+  readonly pool?: string | undefined
+  readonly workMs?: number | undefined
+  readonly work?: { readonly [pool: string]: number } | undefined
   /** Earlier takes (from --force) whose outputs stay in the store. */
   readonly takes?: ReadonlyArray<Take> | undefined
 }
@@ -70,6 +74,11 @@ export interface StateNode {
   readonly outputs?: Outputs | undefined
   readonly cost?: Cost.Cost | undefined
   readonly ms?: number | undefined
+  /** Its pool and the time it worked there (not waiting): the next build's estimates for its kind. */
+  readonly pool?: string | undefined
+  readonly workMs?: number | undefined
+  /** The time it held slots of other pools it asked for (`ctx.withPool`), by pool. */
+  readonly work?: { readonly [pool: string]: number } | undefined
 }
 
 export interface State {
@@ -272,12 +281,47 @@ export const make = (root: string) =>
     const writeAtomic = (target: string, data: string | Uint8Array) =>
       Effect.suspend(() => Atomic.writeAtomic(target, data, tmpName()))
 
-    const objectPath = (hash: string, ext: string) => path.join(dirs.objects, hash.slice(0, 2), objectName(hash, ext))
-    const recordPath = (fp: string) => path.join(dirs.records, fp.slice(0, 2), `${fp}.json`)
+    // Asked for every output of every node on a no-op build: joined by hand (the folders are already normal).
+    const objectPath = (hash: string, ext: string) => `${dirs.objects}${path.sep}${hash.slice(0, 2)}${path.sep}${objectName(hash, ext)}`
+    const recordPath = (fp: string) => `${dirs.records}${path.sep}${fp.slice(0, 2)}${path.sep}${fp}.json`
     const inflightPath = (fp: string) => path.join(dirs.inflight, `${fp}.json`)
     const statePath = path.join(root, "state.json")
     const journalPath = path.join(root, "journal.jsonl")
     const sizeOf = (p: string) => fs.statSync(p, { throwIfNoEntry: false })?.size
+
+    const exists = (p: string) => (sizeOf(p) ?? 0) > 0
+
+    /**
+     * The no-op path asks about every record and every file output: thousands of stat calls for a real
+     * film. A shard asked about a few times is listed once instead (one directory read answers for all its
+     * entries); the listing is kept up to date by this store's own writes, and every write is whole or
+     * absent (Atomic.ts), so a listed name is a whole file. Small builds keep the stat calls.
+     */
+    const listings = new Map<string, { asked: number; names: Set<string> | undefined }>()
+    const listed = (dir: string, name: string): boolean => {
+      let entry = listings.get(dir)
+      if (!entry) listings.set(dir, (entry = { asked: 0, names: undefined }))
+      if (entry.names === undefined && ++entry.asked > 4) {
+        try {
+          entry.names = new Set(fs.readdirSync(dir))
+        } catch {
+          entry.names = new Set()
+        }
+      }
+      return entry.names ? entry.names.has(name) : exists(path.join(dir, name))
+    }
+    const noteWritten = (file: string) => listings.get(path.dirname(file))?.names?.add(path.basename(file))
+    const noteRemoved = (file: string) => listings.get(path.dirname(file))?.names?.delete(path.basename(file))
+
+    const hasRecordWith = (fp: string, outputs: Outputs) => {
+      if (!listed(`${dirs.records}${path.sep}${fp.slice(0, 2)}`, `${fp}.json`)) return false
+      for (const name in outputs) {
+        const o = outputs[name]!
+        if (o.ext === undefined || o.value !== undefined) continue
+        if (!listed(`${dirs.objects}${path.sep}${o.hash.slice(0, 2)}`, objectName(o.hash, o.ext))) return false
+      }
+      return true
+    }
 
     const putFile = (file: string, ext: string) =>
       Effect.gen(function* () {
@@ -285,6 +329,7 @@ export const make = (root: string) =>
         const target = objectPath(hash, ext)
         if (sizeOf(target) === size) return { hash, size }
         yield* Effect.suspend(() => Atomic.copyAtomic(file, target, size, tmpName()))
+        noteWritten(target)
         return { hash, size }
       })
 
@@ -292,7 +337,10 @@ export const make = (root: string) =>
       Effect.gen(function* () {
         const hash = sha256(bytes)
         const target = objectPath(hash, ext)
-        if (sizeOf(target) !== bytes.length) yield* writeAtomic(target, bytes)
+        if (sizeOf(target) !== bytes.length) {
+          yield* writeAtomic(target, bytes)
+          noteWritten(target)
+        }
         return { hash, size: bytes.length }
       })
 
@@ -310,6 +358,7 @@ export const make = (root: string) =>
       warn(`damaged record ${file} set aside (${r.message}); its node will be rebuilt`)
       try {
         fs.renameSync(file, `${file}.damaged`)
+        noteRemoved(file)
       } catch {}
       return undefined
     }
@@ -429,6 +478,7 @@ export const make = (root: string) =>
             const p = path.join(dir, f)
             bytes += fs.statSync(p).size
             yield* Effect.try({ try: () => fs.rmSync(p, { force: true }), catch: Atomic.fsError("remove", p) })
+            noteRemoved(p)
             removed++
           }
         }
@@ -472,13 +522,6 @@ export const make = (root: string) =>
       }
     })
 
-    const exists = (p: string) => (sizeOf(p) ?? 0) > 0
-
-    const hasRecordWith = (fp: string, outputs: Outputs) => {
-      if (!exists(recordPath(fp))) return false
-      for (const o of Object.values(outputs)) if (o.ext !== undefined && o.value === undefined && !exists(objectPath(o.hash, o.ext))) return false
-      return true
-    }
 
     return Store.of({
       root,
@@ -488,9 +531,15 @@ export const make = (root: string) =>
       putBytes,
       hasObject,
       getRecord,
-      putRecord: (r) => writeAtomic(recordPath(r.fingerprint), JSON.stringify(r, null, 1)),
+      putRecord: (r) => writeAtomic(recordPath(r.fingerprint), JSON.stringify(r, null, 1)).pipe(Effect.tap(() => noteWritten(recordPath(r.fingerprint)))),
       deleteRecord: (fp) =>
-        Effect.try({ try: () => fs.rmSync(recordPath(fp), { force: true }), catch: Atomic.fsError("remove", recordPath(fp)) }),
+        Effect.try({
+          try: () => {
+            fs.rmSync(recordPath(fp), { force: true })
+            noteRemoved(recordPath(fp))
+          },
+          catch: Atomic.fsError("remove", recordPath(fp))
+        }),
       records,
       readState,
       writeState,

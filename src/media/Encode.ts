@@ -11,7 +11,26 @@
  *   shared between slices (a race that scribbles streaks on a card's picture), and row splits follow the CPUs.
  * - `-fflags +bitexact`, `-flags:v +bitexact`, `-map_metadata -1`: no muxer or encoder version strings and no
  *   inherited tags in the file, so nothing but the pictures and the sound decides the bytes.
+ * - Decoders (`-threads` before an input) take the cores the machine has over the jobs the `ffmpeg` pool runs
+ *   at once: by default one job per core, so one decoding thread each. On auto, each H.264 decoder started a
+ *   thread per core, and two muxes on two cores ran eight threads that fought for them. Decoding threads do
+ *   not change what is decoded, so the output stays byte-identical.
  */
+import * as os from "node:os"
+
+let decoders = 1
+
+/**
+ * How many ffmpeg jobs run at once (the `ffmpeg` pool's size): each decoder gets its share of the cores.
+ * Called by the build before it starts; the default assumes one job per core.
+ */
+export const sizeFor = (jobs: number) => {
+  const cores = Math.max(1, typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length)
+  decoders = Math.max(1, Math.floor(cores / Math.max(1, Math.floor(jobs))))
+}
+
+/** Goes before each input that is decoded (a clip): its decoder's threads. */
+export const inputThreads = (): ReadonlyArray<string> => ["-threads", String(decoders)]
 
 /** Goes before the first input: the filtergraph runs in one thread. */
 export const graphThreads: ReadonlyArray<string> = ["-filter_complex_threads", "1"]

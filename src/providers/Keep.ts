@@ -80,6 +80,14 @@ export interface Follow {
   readonly onWaiting?: ((what: string) => Effect.Effect<void>) | undefined
   /** Stopped while the provider works on the request: its handle stays kept for the next build. */
   readonly onKept?: ((what: string) => Effect.Effect<void>) | undefined
+  /**
+   * Runs the part of a call in which the provider works on the request (fal: from the submit to its result),
+   * in the provider's slot; what comes before and after it (an upload, a download) runs outside it, so a
+   * slot is held only while the provider works. Without it, everything runs where the call runs.
+   */
+  readonly working?: (<A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) | undefined
+  /** How long the provider typically takes on such a request, in ms (past records): the first poll then. */
+  readonly typicalMs?: number | undefined
 }
 
 export const followNothing: Follow = { journal: none }

@@ -26,7 +26,8 @@ export const impl = defineImpl({
     reattaches: false
   },
   recipe: Recipe,
-  pool: "local",
+  // A pool of its own (a worker thread per core): the small free nodes in "local" never queue behind it.
+  pool: "espeak",
   verifyPool: "ffmpeg",
   node: ({ n, sentence }, { config }) =>
     Audio.node(n, sentence, {

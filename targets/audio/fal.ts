@@ -34,7 +34,9 @@ export const impl = defineImpl({
   },
   missing: (providers) => (providers.fal.apiKey === "" ? ["FAL_KEY"] : []),
   recipe: Recipe,
-  pool: "fal",
+  // The node holds a "transfer" slot (its upload and download); fal's own slot only while fal works on the
+  // request (Paid.inProvider: submit → result), so a finished clip's download never keeps fal waiting.
+  pool: "transfer",
   verifyPool: "ffmpeg",
   node: ({ n, sentence }, { config, providers }) => {
     const model = providers.fal.ttsModel
@@ -60,7 +62,7 @@ export const impl = defineImpl({
         kept: ["submit", "file"],
         call: (paying) =>
           fal
-            .speak({ model: ctx.recipe.model, text, voice: ctx.recipe.voice ?? undefined }, paying.follow)
+            .speak({ model: ctx.recipe.model, text, voice: ctx.recipe.voice ?? undefined }, Paid.inProvider(ctx, "fal", paying.follow))
             .pipe(Effect.map((speech) => ({ speech, repaid: paying.repaid })))
       })
       const again = speech.record.repaid ?? repaid

@@ -48,7 +48,9 @@ export const impl = defineImpl({
   // Kling 1.6/2.1/2.5 pro (tail_image_url), 2.6 and v3 and Hailuo-02 (end_image_url).
   tailImage: (providers) => FalVideo.takesTailImage(providers.fal.videoModel),
   recipe: Recipe,
-  pool: "fal",
+  // The node holds a "transfer" slot (its upload and download); fal's own slot only while fal works on the
+  // request (Paid.inProvider: submit → result), so a finished clip's download never keeps fal waiting.
+  pool: "transfer",
   verifyPool: "ffmpeg",
   node: ({ shot, tailImage }, { config, providers }) => {
     const model = providers.fal.videoModel
@@ -102,7 +104,7 @@ export const impl = defineImpl({
                 image: { bytes: fs.readFileSync(imageFile), contentType: `image/${ext === "jpg" ? "jpeg" : ext}`, fileName: `shot.${ext}` },
                 ...(tailFile === undefined ? {} : { tailImage: asImage(tailFile) })
               },
-              paying.follow
+              Paid.inProvider(ctx, "fal", paying.follow)
             )
             .pipe(Effect.map((clip) => ({ clip, repaid: paying.repaid })))
       })

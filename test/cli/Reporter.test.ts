@@ -35,4 +35,37 @@ describe("Reporter", () => {
     r.close()
     expect(out.join("")).toMatch(/spent \$0\.04 · left ≈ \$0\.05/)
   })
+
+  it("shows the pipeline: which sentences are finished, and when the first one was", () => {
+    const out: Array<string> = []
+    let clock = 1_000
+    const r = Reporter.make("tty", { write: (s) => out.push(s), now: () => clock })
+    const mux = (n: number) => `sentence:${n}:mux`
+    r.onEvent({ _tag: "Discovered", nodes: [1, 2, 3, 4, 5].map((n) => ({ id: mux(n), stage: "mux" })) })
+    // Sentence 2 was already stored: finished, but not this build's first result.
+    r.onEvent({ _tag: "Cached", id: mux(2), stage: "mux", saved: Cost.free, savedMs: 0 })
+    expect(r.pipeline()).toEqual({ total: 5, finished: [2], firstMs: undefined })
+    clock = 9_300
+    r.onEvent({ _tag: "Built", id: mux(1), stage: "mux", cost: Cost.free, startedAt: clock - 500, endedAt: clock, attempts: 1 })
+    clock = 12_000
+    r.onEvent({ _tag: "Built", id: mux(4), stage: "mux", cost: Cost.free, startedAt: clock - 500, endedAt: clock, attempts: 1 })
+    expect(r.pipeline()).toEqual({ total: 5, finished: [1, 2, 4], firstMs: 8_300 })
+    expect(out.join("")).toContain("sentences 3/5 finished: 1–2, 4 · first after 8.3s")
+    r.close()
+    // Plain mode says once when the first sentence is finished, and where to watch it.
+    const plain: Array<string> = []
+    clock = 0
+    const p = Reporter.make("plain", { write: (s) => plain.push(s), now: () => clock })
+    p.onEvent({ _tag: "Discovered", nodes: [{ id: mux(1), stage: "mux" }, { id: mux(2), stage: "mux" }] })
+    clock = 4_200
+    p.onEvent({ _tag: "Built", id: mux(1), stage: "mux", cost: Cost.free, startedAt: 0, endedAt: clock, attempts: 1 })
+    p.onEvent({ _tag: "Built", id: mux(2), stage: "mux", cost: Cost.free, startedAt: 0, endedAt: clock, attempts: 1 })
+    expect(plain.filter((l) => l.startsWith("first"))).toEqual(["first   sentence 1 finished after 4.2s (out/sentences/001.mp4)\n"])
+    p.close()
+  })
+
+  it("ranges: sorted numbers as runs", () => {
+    expect(Reporter.ranges([3, 1, 2, 7, 9, 10])).toBe("1–3, 7, 9–10")
+    expect(Reporter.ranges([1, 3, 5, 7, 9, 11, 13], 3)).toBe("1, 3, 5, …")
+  })
 })

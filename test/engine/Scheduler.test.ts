@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Fiber, Schema, TestClock } from "effect"
+import type { NodeSpec } from "../../src/engine/Node.ts"
 import * as Scheduler from "../../src/engine/Scheduler.ts"
 import { fan, leaf, makeProbe, runBuild, sum, tempStore } from "./toy.ts"
 
@@ -214,6 +215,25 @@ describe("Scheduler on a toy graph", () => {
       )
       expect(error._tag).toBe("CycleError")
       expect(error.message).toMatch(/x → y → z → x/)
+    }))
+
+  it.effect("a cycle that an expansion closes is reported, through a node it created or an old one", () =>
+    Effect.gen(function* () {
+      // `loop` expands (after `n`) into a dependency on `user`, which depends on `loop`: the cycle exists only
+      // once the expansion is made.
+      const loop = (extra: Partial<NodeSpec>): NodeSpec => ({
+        ...fan("loop", "n"),
+        expand: () => ({ nodes: [], deps: [{ id: "user", output: "value" }] }),
+        ...extra
+      })
+      const nodes = [leaf("n", 2), loop({}), sum("user", ["loop"])]
+      const r = yield* runBuild(tempStore(), makeProbe(), nodes, { targets: ["loop"] })
+      expect(r.result.failed.map((f) => f.id)).toEqual(["loop"])
+      expect(r.result.failed[0]!.error).toMatch(/dependency cycle: .*loop.*user|dependency cycle: .*user.*loop/)
+      // Through a node the expansion itself adds: `made` depends on `loop`, and `loop` on `made`.
+      const through = [leaf("n", 2), loop({ expand: () => ({ nodes: [sum("made", ["loop"])], deps: [{ id: "made", output: "value" }] }) })]
+      const r2 = yield* runBuild(tempStore(), makeProbe(), through, { targets: ["loop"] })
+      expect(r2.result.failed[0]!.error).toMatch(/dependency cycle/)
     }))
 
   it.effect("a dry run reports what would run with its estimate and runs nothing", () =>

@@ -21,16 +21,18 @@ export interface Hit {
   /** What the stored result cost to make, and how long it took: what this build saved. */
   readonly cost: Cost.Cost
   readonly ms: number
+  readonly workMs?: number | undefined
+  readonly work?: { readonly [pool: string]: number } | undefined
 }
 
 const fromState = (state: BuildState, id: string, fingerprint: string): Hit | undefined => {
   const last = state.previous.nodes[id]
   if (last?.outputs && last.fingerprint === fingerprint && state.store.hasRecordWith(fingerprint, last.outputs))
-    return { outputs: last.outputs, hash: last.hash, cost: last.cost ?? Cost.unknown, ms: last.ms ?? 0 }
+    return { outputs: last.outputs, hash: last.hash, cost: last.cost ?? Cost.unknown, ms: last.ms ?? 0, workMs: last.workMs, work: last.work }
   return undefined
 }
 
-const fromRecord = (r: NodeRecord): Hit => ({ outputs: r.outputs, hash: r.hash, cost: r.cost, ms: r.endedAt - r.startedAt })
+const fromRecord = (r: NodeRecord): Hit => ({ outputs: r.outputs, hash: r.hash, cost: r.cost, ms: r.endedAt - r.startedAt, workMs: r.workMs, work: r.work })
 
 /** The fibers' look-up. */
 export const findStored = (state: BuildState, id: string, fingerprint: string): Effect.Effect<Hit | undefined> =>
@@ -59,7 +61,8 @@ export const takeHit = (
 ): { readonly result: Built; readonly event: BuildEvent } => {
   const result: Built = { id: spec.id, fingerprint, outputs: hit.outputs, hash: hit.hash }
   state.data.set(spec.id, data)
-  record(state, spec, fingerprint, deps, result, hit.cost, hit.ms)
+  const rule = state.rules[spec.kind]
+  record(state, spec, fingerprint, deps, result, hit.cost, hit.ms, rule ? { pool: rule.pool(spec), workMs: hit.workMs, byPool: hit.work } : undefined)
   state.cachedIds.push(spec.id)
   state.saved = Cost.add(state.saved, hit.cost)
   return { result, event: { _tag: "Cached", id: spec.id, stage: spec.stage, saved: hit.cost, savedMs: hit.ms } }

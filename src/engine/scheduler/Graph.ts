@@ -5,6 +5,7 @@
  */
 import type { Expansion, NodeSpec, Rule } from "../Node.ts"
 import { UnknownTarget } from "./Errors.ts"
+import { noteExpansion } from "./Priority.ts"
 import type { BuildState } from "./State.ts"
 
 /**
@@ -13,27 +14,31 @@ import type { BuildState } from "./State.ts"
  */
 export const findCycle = (
   starts: Iterable<string>,
-  depsOf: (id: string) => ReadonlyArray<string>
+  depsOf: (id: string) => ReadonlyArray<string>,
+  /** Nodes already known to lie on no cycle (with everything they depend on): not searched again. */
+  acyclic?: { readonly has: (id: string) => boolean }
 ): ReadonlyArray<string> | undefined => {
-  const done = new Set<string>()
+  const seen = new Set<string>()
+  const done = acyclic ? { has: (id: string) => seen.has(id) || acyclic.has(id), add: (id: string) => seen.add(id) } : seen
   const onPath = new Map<string, number>()
   const pathStack: Array<string> = []
   for (const start of starts) {
     if (done.has(start)) continue
-    // Iterative DFS: graphs of 10,000+ nodes must not overflow the stack.
-    const stack: Array<{ id: string; next: number }> = [{ id: start, next: 0 }]
+    // Iterative DFS: graphs of 10,000+ nodes must not overflow the stack. Each frame keeps its node's deps
+    // (asked for once: a mux's list holds every earlier sentence's shot count).
+    const stack: Array<{ id: string; deps: ReadonlyArray<string>; next: number }> = [{ id: start, deps: depsOf(start), next: 0 }]
     onPath.set(start, 0)
     pathStack.push(start)
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!
-      const deps = depsOf(top.id)
+      const deps = top.deps
       if (top.next < deps.length) {
         const dep = deps[top.next++]!
         if (onPath.has(dep)) return [...pathStack.slice(onPath.get(dep)!), dep]
         if (done.has(dep)) continue
         onPath.set(dep, pathStack.length)
         pathStack.push(dep)
-        stack.push({ id: dep, next: 0 })
+        stack.push({ id: dep, deps: depsOf(dep), next: 0 })
       } else {
         stack.pop()
         pathStack.pop()
@@ -73,7 +78,13 @@ export const addExpansion = (state: BuildState, id: string, expansion: Expansion
   for (const n of expansion.nodes) state.specs.set(n.id, n)
   state.newExpansions[id] = expansion.nodes.map((n) => ({ id: n.id, kind: n.kind, stage: n.stage }))
   state.expandedDeps.set(id, expansion.deps.map((d) => d.id))
-  return findCycle([id, ...expansion.nodes.map((n) => n.id)], depsOf(state))
+  // A cycle this expansion closed runs through one of its new edges: search from the new inputs and the new
+  // nodes only. (Starting from the expanding node itself walked its `after` list every time: a film's muxes
+  // wait on every earlier sentence's shot count, so that was quadratic in the sentences.) A path that comes
+  // back to the expanding node goes on into its new inputs and is found there.
+  const cycle = findCycle([...expansion.deps.map((d) => d.id), ...expansion.nodes.map((n) => n.id)], depsOf(state))
+  if (!cycle) noteExpansion(state, id, expansion.nodes)
+  return cycle
 }
 
 /** Takes back an expansion the fast path made (it closed a cycle: the fibers expand again and report it). */

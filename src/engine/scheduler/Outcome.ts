@@ -20,7 +20,8 @@ export const record = (
   deps: ReadonlyArray<Dep>,
   result: Built,
   cost: Cost.Cost,
-  ms: number
+  ms: number,
+  work?: { readonly pool: string; readonly workMs: number | undefined; readonly byPool?: { readonly [pool: string]: number } | undefined }
 ) => {
   state.built.set(spec.id, result)
   state.stateNodes.set(spec.id, {
@@ -32,7 +33,14 @@ export const record = (
     hash: result.hash,
     outputs: result.outputs,
     cost,
-    ms
+    ms,
+    ...(work
+      ? {
+        pool: work.pool,
+        ...(work.workMs !== undefined ? { workMs: work.workMs } : {}),
+        ...(work.byPool && Object.keys(work.byPool).length > 0 ? { work: work.byPool } : {})
+      }
+      : {})
   })
 }
 
@@ -62,6 +70,10 @@ export const recordBuilt = (
     readonly startedAt: number
     readonly attempts: number
     readonly previousRecord: NodeRecord | undefined
+    /** The node's pool and the time it held slots (what the next build's priorities are estimated from). */
+    readonly pool: string
+    readonly workMs: number
+    readonly workByPool: { readonly [pool: string]: number }
   }
 ): Effect.Effect<Built, Miss> =>
   Effect.gen(function* () {
@@ -84,6 +96,9 @@ export const recordBuilt = (
       startedAt: fields.startedAt,
       endedAt: ended,
       attempts: fields.attempts,
+      pool: fields.pool,
+      workMs: fields.workMs,
+      ...(Object.keys(fields.workByPool).length > 0 ? { work: fields.workByPool } : {}),
       takes
     }
     yield* state.store.putRecord(nodeRecord).pipe(
@@ -94,11 +109,11 @@ export const recordBuilt = (
     )
     yield* state.store.deleteInflight(fingerprint)
     const result: Built = { id, fingerprint, outputs, hash }
-    record(state, spec, fingerprint, fields.deps, result, cost, ended - fields.startedAt)
+    record(state, spec, fingerprint, fields.deps, result, cost, ended - fields.startedAt, { pool: fields.pool, workMs: fields.workMs, byPool: fields.workByPool })
     // The journal is a hint the records can rebuild: a failed append loses nothing.
     yield* state.store.appendJournal(state.stateNodes.get(id)!).pipe(Effect.ignore)
     state.builtIds.push(id)
-    yield* state.events.emit({ _tag: "Built", id, stage: spec.stage, cost, startedAt: fields.startedAt, endedAt: ended, attempts: fields.attempts })
+    yield* state.events.emit({ _tag: "Built", id, stage: spec.stage, cost, startedAt: fields.startedAt, endedAt: ended, attempts: fields.attempts, outputs })
     return result
   })
 

@@ -18,6 +18,7 @@ import { isStoreFailure, StoreError } from "../Atomic.ts"
 import * as Cost from "../Cost.ts"
 import { hashJson } from "../Hash.ts"
 import type * as Fingerprint from "../Fingerprint.ts"
+import type * as Pool from "../Pool.ts"
 import type { Built, Dep, NodeSpec, Output, Produced, Rule, RunContext } from "../Node.ts"
 import * as Retry from "../Retry.ts"
 import type { NodeRecord } from "../Store.ts"
@@ -26,6 +27,7 @@ import { BudgetExceeded, messageOf, NodeTimeout, OutputMissing } from "./Errors.
 import { failed, noteRepaid, noteStoreFailure, recordBuilt } from "./Outcome.ts"
 import { takeHit } from "./Fresh.ts"
 import { estimateOf } from "./Plan.ts"
+import * as Priority from "./Priority.ts"
 import { poolFor, type BuildState, type Miss } from "./State.ts"
 
 /** Below this many free bytes on the store's volume, a node's failure is put down to a full disk. */
@@ -123,7 +125,9 @@ const runHeld = Effect.fn("Scheduler.runNode")(function* (
   const pool = rule.pool(spec)
   const verifyPool = rule.verify && rule.verifyPool ? rule.verifyPool(spec) : undefined
   const estimate = estimateOf(rule, spec)
-  const priority = settings.priority?.(spec) ?? 0
+  // The build's own order if it gave one; else the critical path, read again while the node waits.
+  const fixed = settings.priority?.(spec)
+  const priorityIn = (name: string): Pool.Priority => (fixed !== undefined ? fixed : () => Priority.of(state, id, name))
   const timeoutMs = rule.timeoutMs ?? settings.timeoutMs
   yield* Effect.annotateCurrentSpan({ "node.id": id, "node.stage": spec.stage, "node.pool": pool, "node.paid": paid })
 
@@ -167,8 +171,25 @@ const runHeld = Effect.fn("Scheduler.runNode")(function* (
         ),
       clear: store.deleteInflight(fingerprint)
     },
-    withPool: (name, effect) => poolFor(state, name).withPermit(effect, priority)
+    withPool: (name, effect) => poolFor(state, name).withPermit(workingIn(name, effect), priorityIn(name)),
+    typicalMs: (name) => Priority.typicalMs(state, spec, name ?? pool)
   })
+
+  /** Time held in pools asked for with withPool, by pool (recorded: the next build's typical times). */
+  const workByPool: Record<string, number> = {}
+  const workingIn = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
+    Effect.suspend(() => {
+      const at = Date.now()
+      return Effect.ensuring(effect, Effect.sync(() => (workByPool[name] = (workByPool[name] ?? 0) + Date.now() - at)))
+    })
+
+  /** Time spent holding a slot: what the node costs its pools, the estimate the next build's order uses. */
+  let workMs = 0
+  const working = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.suspend(() => {
+      const at = Date.now()
+      return Effect.ensuring(effect, Effect.sync(() => (workMs += Date.now() - at)))
+    })
 
   /** The rule's run under its time-out; a time-out says whether trying again could pay twice. */
   const runTimed = (ctx: RunContext) =>
@@ -218,14 +239,15 @@ const runHeld = Effect.fn("Scheduler.runNode")(function* (
           }
           if (!reservation) reservation = yield* Budget.reserve(state, spec, paid, estimate)
           yield* events.emit({ _tag: "Started", id, stage: spec.stage, attempt, pool })
-          const produced: Produced = yield* runTimed(ctx)
-          if (rule.verify && verifyPool === undefined) yield* rule.verify(produced, ctx)
+          const produced: Produced = yield* working(runTimed(ctx))
+          if (rule.verify && verifyPool === undefined) yield* working(rule.verify(produced, ctx))
           return produced
         }),
-        priority
+        priorityIn(pool)
       )
       if (produced instanceof FoundStored) return produced
-      if (rule.verify && verifyPool !== undefined) yield* poolFor(state, verifyPool).withPermit(rule.verify(produced, ctx), priority)
+      if (rule.verify && verifyPool !== undefined)
+        yield* poolFor(state, verifyPool).withPermit(workingIn(verifyPool, rule.verify(produced, ctx)), priorityIn(verifyPool))
       return yield* ingest(state, id, produced)
     })
 
@@ -260,6 +282,7 @@ const runHeld = Effect.fn("Scheduler.runNode")(function* (
     return result
   }
   const cost = costOf()
+  Priority.noteWork(state, spec, { ...workByPool, [pool]: workMs })
   yield* Effect.annotateCurrentSpan({
     "node.attempts": attempt,
     "node.cost.usd": cost.usd ?? -1,
@@ -275,7 +298,10 @@ const runHeld = Effect.fn("Scheduler.runNode")(function* (
     requests,
     startedAt: started,
     attempts: attempt,
-    previousRecord
+    previousRecord,
+    pool,
+    workMs,
+    workByPool
   })
   return result
 })

@@ -9,6 +9,7 @@ import type { BuildEvent, BuildEvents } from "../Events.ts"
 import type * as Fingerprint from "../Fingerprint.ts"
 import type { Built, BuiltLookup, Dep, NodeSpec, Rule } from "../Node.ts"
 import * as Pool from "../Pool.ts"
+import * as Priority from "./Priority.ts"
 import type { Retryable } from "../Retry.ts"
 import type { State, StateNode, Store, StoreError } from "../Store.ts"
 
@@ -48,9 +49,11 @@ export interface Settings {
   readonly timeoutMs: number
   readonly maxCostUsd: number | undefined
   readonly complete: boolean
-  /** Within a pool, higher runs first; equal priorities keep arrival order. */
+  /** Within a pool, higher runs first; equal priorities keep arrival order. Default: `Priority.ts`. */
   readonly priority: ((node: NodeSpec) => number) | undefined
   readonly claim: ((node: NodeSpec, fingerprint: string) => Effect.Effect<void, never, Scope.Scope>) | undefined
+  /** A first run's guess at how long a node works in its pool, in ms (the last build's records come first). */
+  readonly estimateMs: ((node: NodeSpec, pool: string) => number | undefined) | undefined
 }
 
 export interface BuildState {
@@ -102,6 +105,8 @@ export interface BuildState {
   reserved: number
 
   readonly pools: Map<string, Pool.Pool>
+  /** Which waiting node gets a slot first (critical path, then the film's order). */
+  readonly priority: Priority.PriorityState
   /** Fail-fast: completing it stops every running node. */
   readonly abort: Deferred.Deferred<void>
   /** The nodes' fibers live here; closing it interrupts them. */
@@ -164,6 +169,7 @@ export const make = (
     saved: { usd: 0, known: true },
     reserved: 0,
     pools: new Map(),
+    priority: Priority.make(),
     abort: Deferred.unsafeMake<void>(FiberId.none),
     storeFailure: undefined
   }
@@ -174,7 +180,9 @@ export const poolFor = (state: BuildState, name: string): Pool.Pool => {
   const pools = state.settings.sharedPools ?? state.pools
   let pool = pools.get(name)
   if (!pool) {
-    pool = Pool.make(state.settings.pools[name] ?? state.settings.defaultPoolLimit)
+    // Shared by several builds (serve's jobs), a pool re-reads its waiters' urgencies when the build that made
+    // it says they changed; another build's changes are read at that build's next re-read of it.
+    pool = Pool.make(state.settings.pools[name] ?? state.settings.defaultPoolLimit, () => state.priority.epoch)
     pools.set(name, pool)
   }
   return pool

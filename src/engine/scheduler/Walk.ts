@@ -16,6 +16,7 @@ import { findStored, resolved, takeHit } from "./Fresh.ts"
 import { addExpansion, ruleOf, unknownTarget } from "./Graph.ts"
 import { failed } from "./Outcome.ts"
 import { guessOrMiss, noteWouldBuild, wouldBuildUpstream } from "./Plan.ts"
+import { noteStart } from "./Priority.ts"
 import { runRule } from "./Run.ts"
 import type { BuildState, Miss } from "./State.ts"
 
@@ -58,7 +59,7 @@ const markSettled = (state: BuildState, id: string) =>
  * extra fiber per edge is made (that cost dominated large builds).
  */
 const awaitAll = (state: BuildState, id: string, ids: ReadonlyArray<string>) =>
-  Effect.forEach(ids, (dep) => start(state, dep)).pipe(
+  Effect.forEach(ids, (dep) => start(state, dep, id)).pipe(
     Effect.flatMap((deferreds) => Effect.forEach(deferreds, (d) => Deferred.await(d), { discard: true })),
     Effect.catchAll((miss): Effect.Effect<never, Miss> => {
       if (miss._tag === "WouldBuild") return wouldBuildUpstream(state, id)
@@ -72,8 +73,9 @@ const awaitAll = (state: BuildState, id: string, ids: ReadonlyArray<string>) =>
  * only once its declared inputs are settled: a waiting node is a counter and a callback, not a parked
  * fiber (10,000 parked fibers and what they hold dominated a cold build's memory).
  */
-export const start = (state: BuildState, id: string): Effect.Effect<Deferred.Deferred<Built, Miss>, never, any> =>
+export const start = (state: BuildState, id: string, parent?: string): Effect.Effect<Deferred.Deferred<Built, Miss>, never, any> =>
   Effect.suspend(() => {
+    noteStart(state, id, parent)
     const existing = state.results.get(id)
     if (existing) return Effect.succeed(existing)
     // Resolved by the no-op fast path: a deferred is made only when a fiber asks.
@@ -90,7 +92,7 @@ export const start = (state: BuildState, id: string): Effect.Effect<Deferred.Def
     const inputs = [...new Set(spec?.deps.map((d) => d.id) ?? [])]
     const launch = fork(state, deferred, runNode(state, id), markSettled(state, id))
     return state.events.emit({ _tag: "Discovered", nodes: [{ id, stage: spec?.stage ?? "?" }] }).pipe(
-      Effect.zipRight(Effect.forEach(inputs, (dep) => start(state, dep), { discard: true })),
+      Effect.zipRight(Effect.forEach(inputs, (dep) => start(state, dep, id), { discard: true })),
       Effect.zipRight(
         Effect.suspend(() => {
           const pending = inputs.filter((dep) => !state.settled.has(dep))

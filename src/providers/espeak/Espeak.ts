@@ -3,10 +3,11 @@
  *
  * Surprises this adapter deals with:
  * - The package is the espeak-ng *command line* in a box: each `ESpeakNg({ arguments })` call instantiates the
- *   WASM (~0.3 s), runs `main` once, and leaves the output in its in-memory filesystem. So: one instance per call.
- * - When `main` exits non-zero (an unknown voice), the Emscripten glue sets `process.exitCode` for the whole Node
- *   process and does not reject its promise. We restore `process.exitCode` and judge success by stderr and by
- *   whether the WAV exists.
+ *   WASM, runs `main` once, and leaves the output in its in-memory filesystem. So: one instance per call, in a
+ *   worker thread (`Workers.ts`: one per core, the compiled WASM kept, about 0.1 CPU-s a sentence).
+ * - When `main` exits non-zero (an unknown voice), the Emscripten glue sets `process.exitCode` and does not
+ *   reject its promise. The worker restores `process.exitCode`; success is judged by stderr and by whether the
+ *   WAV exists.
  * - The glue mutates the `arguments` array it is given (it unshifts the program name): always pass a fresh one.
  * - Text is an argument, never shell input; after `--`, a text starting with "-" is not read as an option.
  * - espeak-ng resolves a voice by language prefix: "en-xx" quietly speaks as "en". Only a voice with no known
@@ -18,6 +19,7 @@ import { Context, Effect, Layer, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Workers from "./Workers.ts"
 
 export class EspeakUnknownVoice extends Schema.TaggedError<EspeakUnknownVoice>()("EspeakUnknownVoice", {
   voice: Schema.String,
@@ -57,35 +59,12 @@ const COMMON_VOICES: ReadonlyArray<string> = ["en-us", "en-gb", "fr-fr", "de", "
 /** Less than this much audio is "nothing was said" (espeak writes ~8 ms of silence for an empty text). */
 const MIN_AUDIO_SEC = 0.05
 
-// Loaded on first use: the module is 18 MB of WASM that a cloud build never needs.
-const loadFactory = Effect.promise(async () => (await import("espeak-ng")).default)
-
-/** Runs the espeak-ng command line once; returns what it printed and the instance (for its filesystem). */
-const runEspeak = (args: ReadonlyArray<string>) =>
-  Effect.flatMap(loadFactory, (factory) =>
-    Effect.tryPromise({
-      try: async () => {
-        const stdout: Array<string> = []
-        const stderr: Array<string> = []
-        const exitCode = process.exitCode
-        try {
-          const instance = await factory({
-            arguments: [...args],
-            thisProgram: "espeak-ng",
-            print: (line) => stdout.push(line),
-            printErr: (line) => stderr.push(line)
-          })
-          return { instance, stdout, stderr }
-        } finally {
-          process.exitCode = exitCode
-        }
-      },
-      catch: (error) =>
-        new EspeakFailed({
-          reason: "crashed",
-          message: `espeak-ng failed to start: ${error instanceof Error ? error.message : String(error)}`
-        })
-    })
+/** Runs the espeak-ng command line once in a worker thread (`Workers.ts`); what it printed and `file`. */
+const runEspeak = (args: ReadonlyArray<string>, file?: string) =>
+  Workers.run(args, file).pipe(
+    Effect.mapError(
+      (error) => new EspeakFailed({ reason: "crashed", message: `espeak-ng failed to start: ${error.message}` })
+    )
   )
 
 /** The voices espeak-ng knows, from `espeak-ng --voices`. */
@@ -125,13 +104,7 @@ export const wavSeconds = (bytes: Uint8Array): number | undefined => {
 export const synthesize = Effect.fn("Espeak.synthesize")(function* (opts: SynthesizeOptions) {
   const wpm = Math.round(Math.min(450, Math.max(80, Number.isFinite(opts.wordsPerMinute) ? opts.wordsPerMinute : 175)))
   // `-b 1`: the text is UTF-8. `--` ends the options, so a text such as "-v fr" is spoken, not obeyed.
-  const { instance, stderr } = yield* runEspeak(["-b", "1", "-v", opts.voice, "-s", String(wpm), "-w", WAV, "--", opts.text])
-  let wav: Uint8Array | undefined
-  try {
-    wav = instance.FS.readFile(WAV)
-  } catch {
-    wav = undefined
-  }
+  const { bytes: wav, stderr } = yield* runEspeak(["-b", "1", "-v", opts.voice, "-s", String(wpm), "-w", WAV, "--", opts.text], WAV)
   if (wav === undefined) {
     if (stderr.some((line) => /voice does not exist/i.test(line))) {
       const voices = yield* listVoices().pipe(Effect.orElseSucceed((): ReadonlyArray<Voice> => []))

@@ -321,26 +321,81 @@ const onStop = (settings: FalSettings, handle: FalHandle, what: string, follow: 
     if (follow.onKept) yield* follow.onKept(what)
   }).pipe(Effect.ignore)
 
-/** Polls `status_url?logs=1` with a growing interval until COMPLETED, then fetches the result. */
-const awaitResult = (settings: FalSettings, handle: FalHandle, request: RunRequest, follow: Follow) =>
+/**
+ * When to look first, in ms from now: at the provider's typical time for such a request (the last build's
+ * records), counted from its submit; without a record, after the first poll interval. A first look much
+ * before the request can be done buys nothing; each poll after it follows the growing interval.
+ */
+export const firstPollIn = (settings: FalSettings, handle: FalHandle, typicalMs: number | undefined, now = Date.now()) =>
+  typicalMs === undefined || !(typicalMs > 0)
+    ? 0
+    : Math.max(0, Math.min(handle.submittedAt + typicalMs - now, 10 * 60_000))
+
+/**
+ * How long fal took from submit to COMPLETED, per model, as this process saw it: a build's first requests
+ * teach its later ones when to look (the last build's records give the first guess, `Follow.typicalMs`).
+ */
+const seen = new Map<string, Array<number>>()
+const noteSeen = (model: string, ms: number) => {
+  const list = seen.get(model) ?? []
+  list.push(ms)
+  if (list.length > 64) list.shift()
+  seen.set(model, list)
+}
+const typicalFor = (model: string, fromRecords: number | undefined): number | undefined => {
+  const list = seen.get(model)
+  if (!list || list.length === 0) return fromRecords
+  return [...list].sort((a, b) => a - b)[list.length >> 1]
+}
+
+/** What the wait saw: the COMPLETED status, and when fal started and finished. */
+interface Completed {
+  readonly status: Extract<FalStatus, { status: "COMPLETED" }>
+  readonly from: number
+  readonly startedAt: number
+  readonly now: number
+}
+
+/**
+ * Polls `status_url?logs=1` until COMPLETED. The first poll comes at the typical time a request of this model
+ * takes; each poll after it follows the growing interval.
+ */
+const untilCompleted = (settings: FalSettings, handle: FalHandle, request: RunRequest, follow: Follow): Effect.Effect<Completed, FalError.FalError, Http> =>
   Effect.gen(function*() {
     const waitStart = Date.now()
     const from = Math.min(handle.submittedAt, waitStart)
     let startedAt: number | undefined
-    let interval = settings.poll.initialMs
+    const typical = typicalFor(handle.model, follow.typicalMs)
+    // After a first look at the typical time, the next come soon (a twentieth of it), then back off.
+    let interval = typical === undefined ? settings.poll.initialMs : Math.min(settings.poll.initialMs, Math.max(50, Math.round(typical / 20)))
+    const first = firstPollIn(settings, handle, typical, waitStart)
+    if (first > 0) yield* Effect.sleep(Duration.millis(first))
     for (;;) {
       const status = yield* pollStatus(settings, handle)
       if (request.onStatus) yield* request.onStatus(status)
       const now = Date.now()
       if (status.status !== "IN_QUEUE" && startedAt === undefined) startedAt = now
       if (status.status === "COMPLETED") {
-        const output = yield* fetchResult(settings, handle, status, follow)
-        return { output, queueMs: (startedAt ?? now) - from, runMs: now - (startedAt ?? now), logs: status.logs }
+        if (status.error === undefined) noteSeen(handle.model, now - handle.submittedAt)
+        return { status, from, startedAt: startedAt ?? now, now }
       }
       yield* Effect.sleep(Duration.millis(interval))
       interval = Math.min(settings.poll.maxMs, Math.round(interval * 1.5))
     }
-  }).pipe(Effect.onInterrupt(() => onStop(settings, handle, request.what, follow)))
+  })
+
+/** Fetches a COMPLETED request's result (fal's work is done: outside its slot). */
+const collect = (settings: FalSettings, handle: FalHandle, done: Completed, follow: Follow) =>
+  Effect.map(fetchResult(settings, handle, done.status, follow), (output) => ({
+    output,
+    queueMs: done.startedAt - done.from,
+    runMs: done.now - done.startedAt,
+    logs: done.status.logs
+  }))
+
+/** Interrupted while following a request: `onStop` decides whether it is cancelled or kept. */
+const stoppable = <A, E, R>(settings: FalSettings, handle: FalHandle, request: RunRequest, follow: Follow, effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(Effect.onInterrupt(() => onStop(settings, handle, request.what, follow)))
 
 const handleIn = (notes: { readonly [k: string]: Json }): FalHandle | undefined =>
   Option.getOrUndefined(Schema.decodeUnknownOption(FalHandle)(notes))
@@ -351,11 +406,21 @@ const handleIn = (notes: { readonly [k: string]: Json }): FalHandle | undefined 
  */
 export const run = Effect.fn("FalQueue.run")(function*(settings: FalSettings, request: RunRequest, follow: Follow) {
   const kept = yield* follow.journal.read
+  // The provider's slot (`follow.working`) is held while fal works: for the submit, and from then until the
+  // status says COMPLETED. An upload before, the result fetch and download after (runForFile) run outside it.
+  const working = follow.working ?? (<A, E, R>(effect: Effect.Effect<A, E, R>) => effect)
   const fresh = (repaid?: string) =>
     Effect.gen(function*() {
       const input = yield* request.input
-      const handle = yield* submit(settings, request.model, input, follow)
-      const result = yield* awaitResult(settings, handle, request, follow)
+      // fal's slot from the submit to COMPLETED, in one hold: a submitted request is one fal works on.
+      const { handle, done } = yield* working(
+        Effect.gen(function*() {
+          const handle = yield* submit(settings, request.model, input, follow)
+          const done = yield* stoppable(settings, handle, request, follow, untilCompleted(settings, handle, request, follow))
+          return { handle, done }
+        })
+      )
+      const result = yield* stoppable(settings, handle, request, follow, collect(settings, handle, done, follow))
       return { ...result, handle, resumed: false, repaid } satisfies RunResult
     })
   let handle = handleIn(kept.notes)
@@ -385,7 +450,8 @@ export const run = Effect.fn("FalQueue.run")(function*(settings: FalSettings, re
     // A garbled result was kept: fal still holds the request, so fetch it again (free).
     yield* follow.journal.drop(["answer"])
   }
-  return yield* awaitResult(settings, resumed, request, follow).pipe(
+  return yield* working(stoppable(settings, resumed, request, follow, untilCompleted(settings, resumed, request, follow))).pipe(
+    Effect.flatMap((done) => stoppable(settings, resumed, request, follow, collect(settings, resumed, done, follow))),
     Effect.map((result): RunResult => ({ ...result, handle: resumed, resumed: true })),
     Effect.catchIf(
       (e): e is FalError.FalError => e instanceof FalError.FalError && e.reason === "gone",

@@ -1,0 +1,176 @@
+/**
+ * espeak-ng runs in worker threads, one per core at most (the `espeak` pool decides how many at once), so
+ * narration uses every core and never blocks the main thread while the scheduler starts ffmpeg jobs.
+ *
+ * Surprises this room deals with:
+ * - The package's Emscripten glue compiles its 18 MB of WASM on every call. Each worker compiles it once and
+ *   hands the compiled module to the glue (`instantiateWasm`): each call then only instantiates it.
+ * - The glue's in-memory filesystem throws an Error for every path it looks up and does not find (hundreds
+ *   per call, as espeak-ng searches its data). Capturing their stack traces cost more than the synthesis;
+ *   the worker sets `Error.stackTraceLimit = 0` while the glue runs. Together: about 0.3 → 0.1 CPU-s a call.
+ * - The worker is a script given as text (`eval`), so it runs the same from the sources (tsx) and from the
+ *   bundle (`dist/storyshot.cjs`) without a file of its own to find. The bundler rewrites `import(` in the
+ *   sources, string literals included, so the script's one dynamic import is spelt `import (`.
+ * - Each call instantiates 33 MB of WASM memory, which V8 collects late: three or four dead instances per worker
+ *   were kept (~100 MB). The worker collects garbage after each call (a few ms in its small heap).
+ * - A call cannot be stopped inside WASM: interrupting one terminates its worker; the next call starts another.
+ * - A worker is ref'd only while it works: an idle one never keeps the process alive. (Attaching a "message"
+ *   listener refs a worker's port again, so it is unref'd after its listeners.)
+ */
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import * as path from "node:path"
+import { Worker } from "node:worker_threads"
+
+/** What one run of the espeak-ng command line printed, and the file it wrote (if asked for one). */
+export interface RunResult {
+  readonly stdout: ReadonlyArray<string>
+  readonly stderr: ReadonlyArray<string>
+  readonly bytes: Uint8Array | undefined
+}
+
+const source = String.raw`
+const { parentPort, workerData } = require("node:worker_threads")
+const fs = require("node:fs")
+const { pathToFileURL } = require("node:url")
+// Each call leaves a 33 MB WASM instance behind; collected at once, a worker stays at its own size.
+let collect = () => {}
+try {
+  require("node:v8").setFlagsFromString("--expose-gc")
+  collect = require("node:vm").runInNewContext("gc")
+} catch {}
+let loading
+const load = () => (loading ??= (async () => {
+  // "import (" with a space: bin/bundle.js rewrites the bundle's dynamic imports to its own loader, which
+  // does not exist in this worker's script.
+  const factory = (await import (pathToFileURL(workerData.module).href)).default
+  // The compiled module comes from the main thread (compiled once, its code shared by every worker).
+  const wasm = workerData.compiled ?? (await WebAssembly.compile(fs.readFileSync(workerData.wasm)))
+  return { factory, wasm }
+})())
+parentPort.on("message", async ({ id, args, file }) => {
+  const stdout = []
+  const stderr = []
+  try {
+    const { factory, wasm } = await load()
+    const limit = Error.stackTraceLimit
+    const exitCode = process.exitCode
+    let instance
+    Error.stackTraceLimit = 0
+    try {
+      instance = await factory({
+        arguments: args,
+        thisProgram: "espeak-ng",
+        print: (line) => stdout.push(line),
+        printErr: (line) => stderr.push(line),
+        instantiateWasm: (imports, done) => {
+          WebAssembly.instantiate(wasm, imports).then((i) => done(i, wasm), (e) => parentPort.postMessage({ id, stdout, stderr, error: String(e && e.message || e) }))
+          return {}
+        }
+      })
+    } finally {
+      Error.stackTraceLimit = limit
+      process.exitCode = exitCode
+    }
+    let bytes
+    if (file) {
+      try { bytes = new Uint8Array(instance.FS.readFile(file)) } catch {}
+    }
+    parentPort.postMessage({ id, stdout, stderr, bytes }, bytes ? [bytes.buffer] : [])
+    instance = undefined
+    setImmediate(collect)
+  } catch (e) {
+    parentPort.postMessage({ id, stdout, stderr, error: String(e && e.message || e) })
+  }
+})
+`
+
+interface Reply {
+  readonly id: number
+  readonly stdout: Array<string>
+  readonly stderr: Array<string>
+  readonly bytes?: Uint8Array | undefined
+  readonly error?: string | undefined
+}
+
+interface Slot {
+  readonly worker: Worker
+  /** The call it is running, if any. */
+  job: { readonly id: number; readonly done: (reply: Reply) => void } | undefined
+}
+
+let paths: { readonly module: string; readonly wasm: string } | undefined
+const locate = () => {
+  if (!paths) {
+    const module = createRequire(import.meta.url).resolve("espeak-ng")
+    paths = { module, wasm: path.join(path.dirname(module), "espeak-ng.wasm") }
+  }
+  return paths
+}
+
+/**
+ * The WASM compiled once for the process: a compiled module passed to a worker shares its code, where each
+ * worker compiling its own held ~40 MB more. Compiled synchronously on the first call (about 0.2 s, once).
+ */
+let compiled: WebAssembly.Module | undefined
+const compile = () => (compiled ??= new WebAssembly.Module(fs.readFileSync(locate().wasm)))
+
+const idle: Array<Slot> = []
+let nextId = 0
+
+const spawn = (): Slot => {
+  const worker = new Worker(source, {
+    eval: true,
+    workerData: { ...locate(), compiled: compile() }
+  })
+  const slot: Slot = { worker, job: undefined }
+  const fail = (message: string) => {
+    const job = slot.job
+    slot.job = undefined
+    const at = idle.indexOf(slot)
+    if (at >= 0) idle.splice(at, 1)
+    job?.done({ id: job.id, stdout: [], stderr: [], error: message })
+  }
+  worker.on("message", (reply: Reply) => {
+    const job = slot.job
+    if (!job || reply.id !== job.id) return
+    slot.job = undefined
+    worker.unref()
+    idle.push(slot)
+    job.done(reply)
+  })
+  worker.on("error", (e) => fail(`espeak-ng's worker failed: ${e.message}`))
+  worker.on("exit", (code) => fail(`espeak-ng's worker stopped (exit code ${code})`))
+  // After the listeners: attaching a "message" listener refs the worker's port again.
+  worker.unref()
+  return slot
+}
+
+/**
+ * Runs the espeak-ng command line once in a worker with `args` (a fresh array: the glue mutates it), and
+ * reads back `file` from its in-memory filesystem. Fails only when the worker itself could not run it.
+ */
+export const run = (args: ReadonlyArray<string>, file?: string): Effect.Effect<RunResult, Error> =>
+  Effect.async<RunResult, Error>((resume) => {
+    const slot = idle.pop() ?? spawn()
+    const id = nextId++
+    // A worker at work keeps the process alive (its answer is awaited); an idle one does not.
+    slot.worker.ref()
+    slot.job = {
+      id,
+      done: (reply) =>
+        resume(
+          reply.error !== undefined && reply.bytes === undefined && reply.stdout.length === 0 && reply.stderr.length === 0
+            ? Effect.fail(new Error(reply.error))
+            : Effect.succeed({ stdout: reply.stdout, stderr: reply.stderr, bytes: reply.bytes })
+        )
+    }
+    slot.worker.postMessage({ id, args: [...args], file })
+    // Interrupted: WASM cannot be stopped mid-call, so the worker goes (the next call starts another).
+    return Effect.sync(() => {
+      if (slot.job?.id !== id) return
+      slot.job = undefined
+      void slot.worker.terminate()
+    })
+  })
