@@ -18,12 +18,18 @@ const story = [
 ]
 
 let dir = ""
+// This file checks the join without ffmpeg (opt-in: STORYSHOT_FINAL_JOIN=tables); the other e2e files build
+// with the default, ffmpeg's concat.
+const joinBefore = process.env.STORYSHOT_FINAL_JOIN
 beforeAll(async () => {
+  process.env.STORYSHOT_FINAL_JOIN = "tables"
   dir = makeWorkspace(story.join("\n\n"))
   const first = await runBuild(dir)
   expect(first.summary.failed).toEqual([])
 }, 180_000)
 afterAll(() => {
+  if (joinBefore === undefined) delete process.env.STORYSHOT_FINAL_JOIN
+  else process.env.STORYSHOT_FINAL_JOIN = joinBefore
   if (dir) fs.rmSync(dir, { recursive: true, force: true })
 })
 
