@@ -17,6 +17,7 @@
  * a request of each kind before it completes, so a benchmark can give the stages realistic proportions
  * (e.g. video ≫ image ≫ narration > shot list). Both default to 0.
  */
+import { randomBytes } from "node:crypto"
 import * as Fal from "./fal.ts"
 import * as OpenAI from "./openai.ts"
 import * as OpenRouter from "./openrouter.ts"
@@ -105,8 +106,12 @@ export interface Fakes {
 const path = (req: FakeRequest) => req.path.split("?")[0]!
 
 export const startFakes = async (options: FakesOptions = {}): Promise<Fakes> => {
+  // Each set of fakes takes its own fal key (the shared one plus a suffix, so a leak of it still contains
+  // `keys.fal`): requests from a build of another test file that outlived its fakes are refused here.
+  const falKey = `${keys.fal}${randomBytes(4).toString("hex")}`
   const [fal, openai, openrouter] = await Promise.all([
     Fal.startFakeFal({
+      apiKey: falKey,
       pollsInQueue: options.pollsInQueue ?? 1,
       pollsInProgress: options.pollsInProgress ?? 1,
       // Real providers answer each request with its own media: narration as long as its text, clips that
@@ -131,7 +136,7 @@ export const startFakes = async (options: FakesOptions = {}): Promise<Fakes> => 
   openrouter.setLatency((req) => (path(req).endsWith("/models") ? l.models ?? 0 : l.chat ?? 0))
 
   const env: Record<string, string> = {
-    FAL_KEY: keys.fal,
+    FAL_KEY: falKey,
     OPENAI_KEY: openai.apiKey,
     OPENROUTER_KEY: openrouter.apiKey,
     FAL_BASE_URL: fal.baseUrl,

@@ -48,6 +48,9 @@ export type FalFault =
   | { readonly kind: "out-of-credit" }
 
 export interface FakeFalOptions {
+  /** when set, a submit with another key is refused with fal's 401: a build another test left running,
+   *  whose own fake has gone and whose port this fake now holds, cannot submit here */
+  readonly apiKey?: string
   /** status polls answering IN_QUEUE before the request starts (queue_position counts down to 0) */
   readonly pollsInQueue?: number
   /** status polls answering IN_PROGRESS before it completes */
@@ -201,7 +204,7 @@ const isSubmit = (req: ReceivedRequest) =>
 
 export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFal> => {
   const media = await makeMedia()
-  let options: Required<FakeFalOptions> = { pollsInQueue: 2, pollsInProgress: 1, latencyMs: 0, workMs: 0, varyMedia: false, ...initial }
+  let options: Required<Omit<FakeFalOptions, "apiKey">> & Pick<FakeFalOptions, "apiKey"> = { pollsInQueue: 2, pollsInProgress: 1, latencyMs: 0, workMs: 0, varyMedia: false, ...initial }
   const requests = new Map<string, FakeRequest>()
   const uploads = new Map<string, Upload>()
   const submitCounts = new Map<string, number>()
@@ -354,7 +357,8 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
     // submit: POST /{model id, with subpath}
     if (isSubmit(req) && segments.length >= 2) {
       const model = segments.join("/")
-      if (!String(req.headers.authorization ?? "").startsWith("Key ")) {
+      const auth = String(req.headers.authorization ?? "")
+      if (!auth.startsWith("Key ") || (options.apiKey !== undefined && auth !== `Key ${options.apiKey}`)) {
         return json(401, { detail: "No user found for Key ID and Secret" })
       }
       const id = randomUUID()
