@@ -5,6 +5,7 @@
  */
 import type { NodeSpec, Rule } from "../src/engine/Node.ts"
 import { kinds } from "../src/Film.ts"
+import * as Inputs from "../src/director/Inputs.ts"
 import { fromEnv } from "../src/providers/ProviderConfig.ts"
 import type { Workspace } from "../src/Workspace.ts"
 import * as Final from "./final.ts"
@@ -35,7 +36,12 @@ export const rules: { readonly [kind: string]: Rule<unknown, any> } = Object.fro
 /** What `storyshot build` makes when no --target is named: the film, its subtitles and its storyboard page. */
 export const defaultTargets: ReadonlyArray<string> = ["final", "subtitles", "storyboard"]
 
-export const planContext = (ws: Workspace): PlanContext => ({ config: ws.config, providers: fromEnv(ws.env), storeDir: ws.storeDir })
+export const planContext = (ws: Workspace): PlanContext => ({
+  config: ws.config,
+  providers: fromEnv(ws.env),
+  storeDir: ws.storeDir,
+  director: Inputs.loadSync(ws.dir)
+})
 
 export const plan = (ws: Workspace, sentences: ReadonlyArray<string>): ReadonlyArray<NodeSpec> => {
   const context = planContext(ws)

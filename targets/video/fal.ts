@@ -4,6 +4,10 @@
  * The recipe holds the model and the request's fixed settings; the image and the prompt enter through their
  * output hashes.
  *
+ * What it sends (issue 16): the shot's motion prompt and camera move (the plan's `motion.j`), and, with
+ * `continuity: "end-frames"` on a model that takes an end frame (Kling 1.6 pro's `tail_image_url`), the next
+ * shot's image as the clip's last frame: that image then enters the fingerprint, and `why` says so.
+ *
  * The request is kept in the node's journal from its submit on. A Ctrl-C cancels it only while it waits in
  * fal's queue (not billed); once fal works on it, its handle stays and the next build collects the clip.
  */
@@ -15,16 +19,25 @@ import { FalClient } from "../../src/providers/fal/Client.ts"
 import { checkedOn } from "../../src/providers/fal/prices.ts"
 import * as FalVideo from "../../src/providers/fal/Video.ts"
 import * as Paid from "../Paid.ts"
-import * as Prompts from "../prompts/Prompts.ts"
-import { defineImpl } from "../Rule.ts"
+import { motionAt, motionDep } from "../plan.ts"
+import { defineImpl, type PlanContext } from "../Rule.ts"
 import * as Video from "./Video.ts"
 
 export const Recipe = Schema.Struct({
   provider: Schema.Literal("fal"),
   model: Schema.String,
   /** Wan's only (Kling has none): absent from other models' recipes, so their fingerprints do not carry it. */
-  resolution: Schema.optional(Schema.Literal("480p", "720p"))
+  resolution: Schema.optional(Schema.Literal("480p", "720p")),
+  /** The clip ends on the next shot's image (its third input). */
+  tail: Schema.optional(Schema.Literal(true))
 })
+
+/** Whether the configured model takes an end frame (contract 8). */
+const takesTail = (plan: PlanContext) => FalVideo.models[plan.providers.fal.videoModel]?.tailField !== undefined
+
+/** What the clip model is asked to do: the shot's motion and its camera move. */
+export const motionPrompt = (motion: { readonly camera: string; readonly motion: string }) =>
+  `${motion.motion.trim().replace(/[.\s]+$/u, "")}. Camera: ${motion.camera.replace("-", " ")}.`
 
 const estimateOf = (recipe: typeof Recipe.Type) =>
   FalVideo.estimate(recipe.model, { prompt: "", ...(recipe.resolution ? { resolution: recipe.resolution } : {}) })
@@ -41,11 +54,14 @@ export const impl = defineImpl({
     reattaches: true
   },
   missing: (providers) => (providers.fal.apiKey === "" ? ["FAL_KEY"] : []),
+  tailImage: takesTail,
   recipe: Recipe,
   pool: "fal",
   verifyPool: "ffmpeg",
-  node: ({ shot }, { config, providers }) => {
+  node: ({ shot, tail }, plan) => {
+    const { config, providers } = plan
     const model = providers.fal.videoModel
+    const withTail = tail !== undefined && config.continuity === "end-frames" && takesTail(plan)
     return {
       id: ids.video(shot.k),
       kind: kinds.video,
@@ -54,19 +70,27 @@ export const impl = defineImpl({
       recipe: {
         provider: "fal",
         model,
-        ...(FalVideo.models[model]?.family === "wan" ? { resolution: config.video.resolution } : {})
+        ...(FalVideo.models[model]?.family === "wan" ? { resolution: config.video.resolution } : {}),
+        ...(withTail ? { tail: true as const } : {})
       } satisfies typeof Recipe.Type,
-      deps: [{ id: ids.image(shot.k), output: "image" }, Prompts.promptDep(shot.n, shot.j)]
+      deps: [
+        { id: ids.image(shot.k), output: "image" },
+        motionDep(shot.n, shot.j),
+        ...(withTail ? [{ id: ids.image(tail!.k), output: "image" }] : [])
+      ]
     }
   },
   estimate: (recipe) => estimateOf(recipe),
   run: (ctx) =>
     Effect.gen(function*() {
       const fal = yield* FalClient
-      const [imageDep, promptDep] = ctx.node.deps
+      const [imageDep, motionOf, tailDep] = ctx.node.deps
       const imageFile = ctx.file(imageDep!.id, "image")
-      const shot = Prompts.shotAt(ctx, promptDep!)
-      const ext = path.extname(imageFile).slice(1) || "png"
+      const motion = motionAt(ctx, motionOf!)
+      const source = (file: string, name: string) => {
+        const ext = path.extname(file).slice(1) || "png"
+        return { bytes: fs.readFileSync(file), contentType: `image/${ext === "jpg" ? "jpeg" : ext}`, fileName: `${name}.${ext}` }
+      }
       const { clip, repaid } = yield* Paid.paying(ctx, {
         provider: "fal",
         model: ctx.recipe.model,
@@ -77,9 +101,10 @@ export const impl = defineImpl({
             .animate(
               {
                 model: ctx.recipe.model,
-                prompt: shot.prompt,
+                prompt: motionPrompt(motion),
                 ...(ctx.recipe.resolution ? { resolution: ctx.recipe.resolution } : {}),
-                image: { bytes: fs.readFileSync(imageFile), contentType: `image/${ext === "jpg" ? "jpeg" : ext}`, fileName: `shot.${ext}` }
+                image: source(imageFile, "shot"),
+                ...(ctx.recipe.tail && tailDep ? { tailImage: source(ctx.file(tailDep.id, "image"), "end") } : {})
               },
               paying.follow
             )

@@ -33,6 +33,8 @@ export interface VideoModel {
   readonly clipSeconds: number
   /** how the still image is handed over by default */
   readonly imageInput: ImageInput
+  /** the field that takes the clip's last frame, for models that have one (contract 8) */
+  readonly tailField?: "tail_image_url" | "end_image_url" | undefined
 }
 
 const wanFrames = 81
@@ -40,7 +42,7 @@ const wanFps = 16
 
 export const models: Readonly<Record<string, VideoModel>> = {
   "fal-ai/kling-video/v1.6/standard/image-to-video": { family: "kling", clipSeconds: 5, imageInput: "upload" },
-  "fal-ai/kling-video/v1.6/pro/image-to-video": { family: "kling", clipSeconds: 5, imageInput: "upload" },
+  "fal-ai/kling-video/v1.6/pro/image-to-video": { family: "kling", clipSeconds: 5, imageInput: "upload", tailField: "tail_image_url" },
   "fal-ai/wan-i2v": { family: "wan", clipSeconds: wanFrames / wanFps, imageInput: "upload" }
 }
 
@@ -65,6 +67,8 @@ export interface ClipRequest {
   readonly cfgScale?: number | undefined
   /** Wan only (default "480p") */
   readonly resolution?: "480p" | "720p" | undefined
+  /** a URL of the clip's last frame (models with a `tailField`); for fingerprinting, the image's hash */
+  readonly tailImageUrl?: string | undefined
 }
 
 const defaultNegativePrompt = "blur, distort, and low quality"
@@ -79,7 +83,8 @@ export const requestFor = (model: string, clip: ClipRequest): Either.Either<Reco
           image_url: clip.imageUrl,
           duration: String(spec.clipSeconds), // the money rule: never the shot's length
           negative_prompt: clip.negativePrompt ?? defaultNegativePrompt,
-          cfg_scale: clip.cfgScale ?? 0.5
+          cfg_scale: clip.cfgScale ?? 0.5,
+          ...(clip.tailImageUrl !== undefined && spec.tailField !== undefined ? { [spec.tailField]: clip.tailImageUrl } : {})
         }
       case "wan":
         return {
@@ -106,6 +111,8 @@ export type ImageSource =
 export interface AnimateRequest extends Omit<ClipRequest, "imageUrl"> {
   readonly model: string
   readonly image: ImageSource
+  /** The clip's last frame (the next shot's image, `continuity: "end-frames"`), for a model with a `tailField`. */
+  readonly tailImage?: ImageSource | undefined
   /** The shot this clip is for. It never enters the request (see the money rule above); it is only
    *  checked to fit in the clip, so the mux can cut it. */
   readonly shotSeconds?: number
@@ -131,8 +138,7 @@ const VideoOutput = Schema.Struct({
   seed: Schema.optional(Schema.NullOr(Schema.Number))
 })
 
-const imageUrlOf = (settings: Queue.FalSettings, req: AnimateRequest, spec: VideoModel): Effect.Effect<string, FalError, Http> => {
-  const image = req.image
+const imageUrlOf = (settings: Queue.FalSettings, req: AnimateRequest, spec: VideoModel, image: ImageSource = req.image): Effect.Effect<string, FalError, Http> => {
   if ("url" in image) return Effect.succeed(image.url)
   if ((req.imageInput ?? spec.imageInput) === "data-uri") {
     return Effect.succeed(`data:${image.contentType};base64,${Buffer.from(image.bytes).toString("base64")}`)
@@ -157,7 +163,13 @@ export const animate = Effect.fn("FalVideo.animate")(function*(settings: Queue.F
   // The body is built only when a request is actually submitted: a re-attached request needs no upload.
   const body = requestFor(req.model, { ...req, imageUrl: "" })
   if (Either.isLeft(body)) return yield* body.left
-  const input = Effect.map(imageUrlOf(settings, req, spec), (imageUrl) => ({ ...body.right, image_url: imageUrl }))
+  if (req.tailImage !== undefined && spec.tailField === undefined) {
+    return yield* new ProviderUnavailable({ provider: "fal", message: `${req.model} takes no end frame; continuity: "end-frames" needs a model that does (e.g. fal-ai/kling-video/v1.6/pro/image-to-video)` })
+  }
+  const tail = req.tailImage
+  const input = Effect.all([imageUrlOf(settings, req, spec), tail === undefined ? Effect.succeed(undefined) : imageUrlOf(settings, req, spec, tail)]).pipe(
+    Effect.map(([imageUrl, tailUrl]) => ({ ...body.right, image_url: imageUrl, ...(tailUrl !== undefined && spec.tailField !== undefined ? { [spec.tailField]: tailUrl } : {}) }))
+  )
   const result = yield* Queue.runForFile(
     settings,
     { model: req.model, input, what: "clip" },

@@ -13,11 +13,14 @@ export type OpenAIConfig = ProviderConfig["openai"]
 export interface OpenAIService {
   readonly config: OpenAIConfig
   readonly generate: (req: Images.GenerateRequest, follow: Follow) => Effect.Effect<Images.GeneratedImage, OpenAIError>
+  /** One image made with reference images (`/images/edits`, several `image[]`). */
+  readonly edit: (req: Images.EditRequest, follow: Follow) => Effect.Effect<Images.GeneratedImage, OpenAIError>
 }
 
 const make = (config: OpenAIConfig, http: Http["Type"]): OpenAIService => ({
   config,
-  generate: (req, follow) => Images.generate(config, req, follow).pipe(Effect.provideService(Http, http))
+  generate: (req, follow) => Images.generate(config, req, follow).pipe(Effect.provideService(Http, http)),
+  edit: (req, follow) => Images.edit(config, req, follow).pipe(Effect.provideService(Http, http))
 })
 
 export class OpenAIClient extends Context.Tag("storyshot/OpenAIClient")<OpenAIClient, OpenAIService>() {
