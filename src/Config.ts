@@ -107,6 +107,25 @@ export const ConfigInput = Schema.Struct({
       burn: Schema.optional(Schema.Boolean)
     })
   ),
+  /** A music bed under the narration, in out/final.mp4 only (the sentence files stay voice-only). */
+  music: Schema.optional(
+    Schema.Struct({
+      /** The music file (mp3, wav, m4a, ogg, flac...), relative to the workspace; looped or trimmed to the film. */
+      file: Schema.NonEmptyTrimmedString,
+      /** Its gain in dB (default -18). */
+      volume: Schema.optional(Schema.Number.pipe(Schema.between(-60, 12))),
+      /** Dip under the voice: true (by 18 dB, the default), false, or how many dB down (-3 to -40). */
+      duck: Schema.optional(
+        Schema.Union(Schema.Boolean, Schema.Number)
+          .pipe(Schema.filter((v) => typeof v === "boolean" || (v >= -40 && v <= -3)))
+          .annotations({ message: (issue) => `Expected true, false or a number of dB between -40 and -3, actual ${JSON.stringify(issue.actual)}` })
+      ),
+      /** Fade-in at the start of the film, in seconds (default 1). */
+      fadeIn: Schema.optional(Schema.Number.pipe(Schema.between(0, 30))),
+      /** Fade-out at the end of the film, in seconds (default 2). */
+      fadeOut: Schema.optional(Schema.Number.pipe(Schema.between(0, 30)))
+    })
+  ),
   /**
    * A cache shared by several machines, on S3-compatible storage (S3, R2, MinIO, ...): results found there
    * are fetched instead of paid for, and what a build makes is sent there. `STORYSHOT_REMOTE_CACHE` (a URL,
@@ -149,8 +168,32 @@ export interface Config {
   readonly transitions: { readonly shots: "planned" | Transition; readonly sentences: "planned" | Transition; readonly seconds: number }
   readonly continuity: "none" | "end-frames"
   readonly subtitles: { readonly burn: boolean }
+  readonly music: Music | undefined
   readonly remoteCache: { readonly url: string; readonly endpoint: string | undefined; readonly region: string | undefined } | undefined
 }
+
+export interface Music {
+  /** As written in the config: relative to the workspace. */
+  readonly file: string
+  readonly volumeDb: number
+  /** How far the music dips under the voice (dB, negative); undefined: no ducking. */
+  readonly duckDb: number | undefined
+  readonly fadeInSec: number
+  readonly fadeOutSec: number
+}
+
+export const musicDefaults = { volumeDb: -18, duckDb: -18, fadeInSec: 1, fadeOutSec: 2 } as const
+
+const resolveMusic = (music: ConfigInput["music"]): Music | undefined =>
+  music === undefined
+    ? undefined
+    : {
+        file: music.file,
+        volumeDb: music.volume ?? musicDefaults.volumeDb,
+        duckDb: music.duck === false ? undefined : typeof music.duck === "number" ? music.duck : musicDefaults.duckDb,
+        fadeInSec: music.fadeIn ?? musicDefaults.fadeInSec,
+        fadeOutSec: music.fadeOut ?? musicDefaults.fadeOutSec
+      }
 
 const profileProviders: Record<Profile, Config["providers"]> = {
   draft: { audio: "espeak", prompts: "planner", image: "card", video: "kenburns" },
@@ -194,6 +237,7 @@ export const resolve = (input: ConfigInput, profileOverride?: Profile): Config =
     },
     continuity: input.continuity ?? "none",
     subtitles: { burn: input.subtitles?.burn ?? false },
+    music: resolveMusic(input.music),
     remoteCache: input.remoteCache && { url: input.remoteCache.url, endpoint: input.remoteCache.endpoint, region: input.remoteCache.region }
   }
 }

@@ -252,6 +252,10 @@ export const load = Effect.fn("Workspace.load")(function* (options: LoadOptions 
     profile = p
   }
   const config = Config.resolve(input, profile)
+  if (config.music !== undefined && !fs.existsSync(path.resolve(dir, config.music.file)))
+    return yield* new WorkspaceError({
+      message: `music.file: ${config.music.file} does not exist (the path is relative to the workspace, ${dir}): put the music file there or fix the path`
+    })
   return {
     dir,
     foundFrom: options.cwd === undefined && dir !== here ? here : undefined,

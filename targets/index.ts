@@ -61,7 +61,7 @@ export const plan = (ws: Workspace, sentences: ReadonlyArray<string>): ReadonlyA
   })
   nodes.push(
     Subtitles.node(sentences, config.fps),
-    Final.node(sentences.length, config.subtitles.burn),
+    Final.node(sentences.length, config.subtitles.burn, Final.musicBed(ws.dir, config.music)),
     Storyboard.node(sentences, config, ws)
   )
   return nodes

@@ -146,6 +146,55 @@ export const superpromptOptions = {
   )
 }
 
+export const writeOptions = {
+  topic: Options.text("topic").pipe(
+    Options.withPseudoName("TEXT"),
+    Options.optional,
+    Options.withDescription("What the film is about, in a few words or a paragraph. Needs the writer model (OPENROUTER_KEY).")
+  ),
+  url: Options.text("url").pipe(
+    Options.withPseudoName("URL"),
+    Options.repeated,
+    Options.withDescription(
+      "A web page to write from (repeatable). Fetched over http(s) (20 s, 5 MB and 5 redirects at most), its main text extracted (navigation, ads and footnotes left out) and cited at the end of the transcript."
+    )
+  ),
+  from: Options.text("from").pipe(
+    Options.withPseudoName("FILE"),
+    Options.repeated,
+    Options.withDescription("A local HTML, Markdown or text file to write from (repeatable). Works offline, without a key."),
+  ),
+  length: Options.text("length").pipe(
+    Options.withPseudoName("60s|2m|150w"),
+    Options.optional,
+    Options.withDescription(
+      "How long the script is: seconds or minutes of narration (at voice.wordsPerMinute) or words. Default 60s for a model; the sources' whole text without one (then --length cuts it)."
+    )
+  ),
+  style: Options.text("style").pipe(Options.withPseudoName("TEXT"), Options.optional, Options.withDescription('How the script should sound, e.g. "calm, like a documentary".')),
+  audience: Options.text("audience").pipe(Options.withPseudoName("TEXT"), Options.optional, Options.withDescription('Who it is for, e.g. "children of ten".')),
+  force: Options.boolean("force").pipe(
+    Options.withDescription("Replace an existing transcript. Without it an existing transcript is kept and the script goes to transcript.new.txt beside it.")
+  ),
+  dryRun: Options.boolean("dry-run").pipe(
+    Options.withAlias("n"),
+    Options.withDescription("Read the sources and show the price of the call; send no paid request and write nothing.")
+  ),
+  verbatim: Options.boolean("verbatim").pipe(
+    Options.withDescription("No writer model: the transcript is the sources' own main text (free, offline). The default when OPENROUTER_KEY is not set and no --topic is given.")
+  ),
+  model: Options.text("model").pipe(
+    Options.withPseudoName("ID"),
+    Options.optional,
+    Options.withDescription("The writer model (default OPENROUTER_MODEL, else openai/gpt-4o-mini); OPENROUTER_BASE_URL may point at any OpenAI-compatible endpoint.")
+  ),
+  maxCost: Options.float("max-cost").pipe(
+    Options.withPseudoName("USD"),
+    Options.optional,
+    Options.withDescription("Refuse the call when it could cost more than this (default: maxCostUsd in the config).")
+  )
+}
+
 export const cacheOptions = { json: json("Print one JSON object on stdout instead of lines.") }
 
 export const cachePullOptions = {
@@ -226,6 +275,11 @@ export const subcommands = [
   Command.make("superprompt", superpromptOptions, lazy(() => import("./superprompt.ts"))).pipe(
     Command.withDescription(
       "Join the project's source files (src/, targets/ and the config; storyshot's own src/ and targets/ in a workspace without them) into one markdown file to paste into an LLM, after the notes in project_superprompt.md. Each file once, with a header, ordered by path."
+    )
+  ),
+  Command.make("write", writeOptions, lazy(() => import("./write.ts"))).pipe(
+    Command.withDescription(
+      "Write transcript.txt from a topic, web pages or files: a writer model (OpenRouter or any OpenAI-compatible endpoint) writes a script of the asked length in plain sentences, its price shown before it is paid; without a model, the pages' own main text. Sources are cited at the end as // comments, which are not narrated. An existing transcript is never overwritten without --force."
     )
   ),
   cacheCommand

@@ -14,6 +14,8 @@
  *   there, and a `~` joins: after a sentence's end mark (`U.S.~How`) it keeps the two sides one sentence, and at
  *   the end of a line it joins that line to the next whatever the rules above say. Both marks are removed from
  *   the text; a `~` anywhere else (`~5 km`, a URL) is left alone.
+ * - A line whose first characters are `//` is a comment (a note, the sources `storyshot write` cites): it is
+ *   not narrated or shown, and it neither ends nor joins a paragraph, as if it were not there.
  */
 
 export interface Block {
@@ -29,6 +31,7 @@ const none: ReadonlySet<number> = new Set()
 
 const listItem = /^\s*(?:\d{1,3}[.)]|[a-zA-Z][.)]|[-*•–⁃])\s+\S/u
 const heading = /^\s{0,3}#{1,6}\s+\S/u
+const comment = /^\s*\/\//u
 const endsInWord = /[\p{L}\p{N}]$/u
 const startsSentence = /^[\p{Lu}\p{Lt}\p{Lo}\p{N}"“„'‘«(\[]/u
 /** Internal stand-in for a line-end `~` until the marks are read (a private-use character). */
@@ -98,7 +101,7 @@ const block = (raw: string): Block =>
 
 /** The blocks of a transcript, in order; empty ones left out. */
 export const blocks = (text: string): Array<Block> => {
-  const lines = text.replace(/\r\n?/gu, "\n").split("\n")
+  const lines = text.replace(/\r\n?/gu, "\n").split("\n").filter((line) => !comment.test(line))
   let width = 0
   for (const line of lines) width = Math.max(width, line.trimEnd().length)
   const out: Array<Block> = []

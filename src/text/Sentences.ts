@@ -153,10 +153,8 @@ export const parseTranscript = Effect.fn("Sentences.parseTranscript")(function*(
   }
   const sentences = split(text, options)
   if (sentences.length === 0) {
-    return yield* fail(
-      "nothing-to-narrate",
-      `${path} has only punctuation or symbols, nothing to narrate: write at least one sentence with words.`
-    )
+    const only = /[\p{L}\p{N}]/u.test(text) ? "only // comment lines" : "only punctuation or symbols"
+    return yield* fail("nothing-to-narrate", `${path} has ${only}, nothing to narrate: write at least one sentence with words.`)
   }
   return sentences
 })

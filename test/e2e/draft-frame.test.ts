@@ -20,6 +20,7 @@ describe("the draft film keeps its lettering inside the frame (real ffmpeg, the 
   it("0 frames with text in the outer 3% border at 16:9, 9:16 and 1:1", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "storyshot-frame-"))
     fs.copyFileSync(path.join(repoRoot, "transcript.txt"), path.join(dir, "transcript.txt"))
+    fs.cpSync(path.join(repoRoot, "music"), path.join(dir, "music"), { recursive: true })
     const config = exampleConfig()
     const aspects: ReadonlyArray<[string, string]> = [
       ["16:9", config],

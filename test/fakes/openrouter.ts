@@ -3,6 +3,10 @@
  * `{error:{code,message,metadata}}` errors, `provider.require_parameters` routing (a model without structured
  * outputs gets OpenRouter's 404), a `json_schema` response_format honoured by answering exactly `minItems`
  * shots, `usage.cost` computed from the model's listed prices, and a `gen-…` id.
+ *
+ * A request without a response_format whose system message asks for a narration script (`storyshot write`)
+ * is answered with a script of about the words its user message asks for ("Length: about N words."), made
+ * of plain sentences about its "Topic:" line: deterministic, so tests can check what reached the file.
  */
 import { hasBearer, startServer, type CommonFault, type FakeRequest, type FakeServer, type Reply } from "./server.ts"
 import { cameraMoves } from "../../src/Shot.ts"
@@ -21,6 +25,10 @@ export type OpenRouterFault =
   | { readonly kind: "fenced" }
   /** A 200 without `usage.cost`. */
   | { readonly kind: "noCost" }
+  /** A narration script dressed the way models do it: a title, a heading, bullets, "Narrator:", bold, a cue. */
+  | { readonly kind: "scriptMarkdown" }
+  /** A script answer whose content is empty. */
+  | { readonly kind: "emptyScript" }
 
 export interface FakeModel {
   readonly id: string
@@ -76,6 +84,36 @@ const orError = (code: number, message: string, metadata?: unknown) => ({
 })
 
 const tokens = (text: string) => Math.max(1, Math.ceil(text.length / 4))
+
+const scriptSentences = [
+  "The story of {t} begins on a quiet morning.",
+  "Few people noticed it at first, but something had changed.",
+  "Over the following years, {t} shaped the lives of many.",
+  "Some saw it as a danger, and others as a gift.",
+  "The people who lived through it remembered the smallest details.",
+  "There was the smell of rain, and the sound of distant bells.",
+  "In time, {t} became part of everyday life.",
+  "Children grew up hearing stories about it.",
+  "Today, {t} is remembered with both pride and care.",
+  "And the questions it raised are still with us."
+]
+
+/** A deterministic script of about `words` words about `topic`, four sentences a paragraph. */
+export const script = (topic: string, words: number): string => {
+  const out: Array<string> = []
+  let count = 0
+  for (let i = 0; count < words; i++) {
+    const sentence = scriptSentences[i % scriptSentences.length]!.replace("{t}", topic)
+    out.push(sentence)
+    count += sentence.split(/\s+/).length
+  }
+  const paragraphs: Array<string> = []
+  for (let i = 0; i < out.length; i += 4) paragraphs.push(out.slice(i, i + 4).join(" "))
+  return paragraphs.join("\n\n")
+}
+
+const isScriptRequest = (messages: ReadonlyArray<{ role: string; content: string }>) =>
+  messages.some((m) => m.role === "system" && /narration scripts/i.test(m.content))
 
 /** The user's words, stripped of the fake's own repair prompt, for deterministic shot prompts. */
 const subjectOf = (messages: ReadonlyArray<{ role: string; content: string }>) =>
@@ -133,6 +171,14 @@ export const start = async (opts: OpenRouterFakeOptions = {}): Promise<OpenRoute
       }))
       content = JSON.stringify({ shots })
       if (fault?.kind === "fenced") content = "```json\n" + content + "\n```"
+    } else if (isScriptRequest(messages)) {
+      const user = messages.find((m) => m.role === "user")?.content ?? ""
+      const words = Number(/Length: about (\d+) words/.exec(user)?.[1] ?? 150)
+      const topic = /^Topic: (.+)$/m.exec(user)?.[1]?.replace(/\.$/, "") ?? "the subject"
+      content = script(topic.length > 80 ? "this story" : topic, words)
+      if (fault?.kind === "scriptMarkdown")
+        content = `**Title: ${topic}**\n\n## Part one\n\nNarrator: ${content.split("\n\n")[0]}\n\n[Music swells]\n\n- ${content.split("\n\n").slice(1).join("\n- ")}\n\nWord count: ${words}`
+      if (fault?.kind === "emptyScript") content = ""
     } else {
       content = `Fake answer about: ${subjectOf(messages)}`
     }
