@@ -36,7 +36,8 @@ const Recipe = Schema.Struct({ text: Schema.Array(Schema.String), fps: Schema.Nu
 /** The store seen from `out/`: part of the page's recipe because every media link goes through it. */
 const storeFromOut = (ws: Workspace) => path.relative(ws.outDir, ws.storeDir).split(path.sep).join("/")
 
-export const node = (sentences: ReadonlyArray<string>, config: Config, ws: Workspace): NodeSpec => ({
+/** `sheets`: the character sheets of the story bible (the page shows the cast; issue 16). */
+export const node = (sentences: ReadonlyArray<string>, config: Config, ws: Workspace, sheets: ReadonlyArray<string> = []): NodeSpec => ({
   id: ids.storyboard,
   kind: kinds.storyboard,
   stage: "storyboard",
@@ -45,8 +46,10 @@ export const node = (sentences: ReadonlyArray<string>, config: Config, ws: Works
   deps: sentences.flatMap((_, i) => [
     { id: ids.audio(i + 1), output: "audio" },
     { id: ids.prompts(i + 1) },
+    // The shots as the film uses them: the writer's with the person's pinned edits (targets/plan.ts).
+    { id: `sentence:${i + 1}:plan` },
     { id: ids.timing(i + 1), output: "frames" }
-  ]),
+  ]).concat(sheets.map((id) => ({ id, output: "image" }))),
   after: sentences.map((_, i) => ids.shots(i + 1)),
   // The shots' nodes are declared by the muxes' expansions; this one only depends on them.
   expand: (built) => {
@@ -69,6 +72,9 @@ export interface PageShot {
   readonly prompt: string | undefined
   readonly shotType: string | undefined
   readonly camera: string | undefined
+  /** The cast the shot shows (bible ids) and how it is entered (issue 16). */
+  readonly cast: ReadonlyArray<string>
+  readonly transition: string | undefined
   readonly seconds: number | undefined
   readonly image: string | undefined
   readonly video: string | undefined
@@ -143,6 +149,7 @@ export const collect = (src: Source) =>
       const n = i + 1
       const audio = yield* info(ids.audio(n))
       const prompts = yield* info(ids.prompts(n))
+      const planned = src.get(`sentence:${n}:plan`)
       const timing = src.get(ids.timing(n))
       if (!timing) stale.push(ids.timing(n))
       const frames = timing?.outputs.frames?.value as ReadonlyArray<number> | undefined
@@ -152,7 +159,9 @@ export const collect = (src: Source) =>
       for (let j = 1; j <= count; j++, k++) {
         const image = yield* info(ids.image(k))
         const video = yield* info(ids.video(k))
-        const p = prompts?.built.outputs[String(j)]?.value as { prompt?: Json; shotType?: Json; camera?: Json } | undefined
+        const p = (planned ?? prompts?.built)?.outputs[String(j)]?.value as
+          | { prompt?: Json; shotType?: Json; camera?: Json; cast?: Json; transition?: Json }
+          | undefined
         const f = frames?.[j - 1]
         const shotCost = Cost.sum([image?.cost ?? Cost.unknown, video?.cost ?? Cost.unknown])
         cost = Cost.add(cost, shotCost)
@@ -162,6 +171,8 @@ export const collect = (src: Source) =>
           prompt: str(p?.prompt),
           shotType: str(p?.shotType),
           camera: str(p?.camera),
+          cast: Array.isArray(p?.cast) ? p.cast.filter((c): c is string => typeof c === "string") : [],
+          transition: str(p?.transition),
           seconds: f === undefined ? undefined : f / src.fps,
           image: link(image?.built, "image"),
           video: link(video?.built, "video"),
@@ -246,7 +257,7 @@ export const render = (page: Page): string => {
 <article class="shot" id="shot-${s.k}">
   ${s.image ? `<img src="${url(s.image)}" alt="shot ${s.k}: ${esc(s.prompt ?? "")}" width="320" height="180">` : `<div class="missing">no image yet</div>`}
   <div class="body">
-    <p class="tags"><b>shot ${s.k}</b><span>${s.j} of ${count}</span><span>${duration(s.seconds)}</span>${s.camera ? `<span>camera: ${esc(s.camera)}</span>` : ""}${s.shotType ? `<span>${esc(s.shotType)}</span>` : ""}<span>${money(s.cost)}</span></p>
+    <p class="tags"><b>shot ${s.k}</b><span>${s.j} of ${count}</span><span>${duration(s.seconds)}</span>${s.camera ? `<span>camera: ${esc(s.camera)}</span>` : ""}${s.shotType ? `<span>${esc(s.shotType)}</span>` : ""}${s.cast.length > 0 ? `<span>cast: ${esc(s.cast.join(", "))}</span>` : ""}${s.transition && s.transition !== "cut" ? `<span>in: ${esc(s.transition)}</span>` : ""}<span>${money(s.cost)}</span></p>
     <p>${esc(s.prompt ?? "(no prompt yet)")}</p>
     ${s.video ? `<video controls preload="metadata" src="${url(s.video)}"${s.image ? ` poster="${url(s.image)}"` : ""}></video>` : `<div class="missing">no clip yet</div>`}
     <p class="tags"><span>image: ${esc(s.imageBy ?? "?")}</span><span>clip: ${esc(s.videoBy ?? "?")}</span></p>

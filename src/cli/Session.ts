@@ -20,6 +20,7 @@ import { OpenRouterClient } from "../providers/openrouter/Client.ts"
 import * as ProviderConfig from "../providers/ProviderConfig.ts"
 import { parseTranscript } from "../text/Sentences.ts"
 import * as Workspace from "../Workspace.ts"
+import * as DirectorInputs from "../director/Inputs.ts"
 import { idPatterns, ids } from "../Film.ts"
 import * as Targets from "../../targets/index.ts"
 import * as Registry from "../../targets/registry.ts"
@@ -72,9 +73,13 @@ export const readSentences = (ws: Workspace.Workspace) =>
             : `cannot read the transcript ${ws.transcriptPath}: ${(e as Error).message}`
       })
     }
-    return yield* parseTranscript(bytes, ws.transcriptPath).pipe(
+    const sentences = yield* parseTranscript(bytes, ws.transcriptPath).pipe(
       Effect.mapError((e) => new UsageError({ message: e.message }))
     )
+    // The story bible and the shot edits are inputs like the transcript: a broken one stops every command that
+    // plans the film here, with one line, before anything is built (src/director/Inputs.ts).
+    yield* DirectorInputs.load(ws.dir).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
+    return sentences
   })
 
 const levenshtein = (a: string, b: string) => {
