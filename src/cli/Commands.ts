@@ -195,6 +195,15 @@ export const writeOptions = {
   )
 }
 
+export const directOptions = {
+  force: Options.boolean("force").pipe(
+    Options.withDescription("Write a new draft over an existing storyshot.bible.json (a new take: paid again with an LLM writer; the old file is kept as .storyshot/bible.previous.json).")
+  ),
+  dryRun: Options.boolean("dry-run").pipe(Options.withAlias("n"), Options.withDescription("Show the price of the draft; pay and write nothing.")),
+  json: json("Print {file, bible, cost, estimate, by} as one JSON object."),
+  profile: profile("draft (the names in the text, offline) or cloud (an LLM reads the whole transcript).")
+}
+
 export const cacheOptions = { json: json("Print one JSON object on stdout instead of lines.") }
 
 export const cachePullOptions = {
@@ -280,6 +289,11 @@ export const subcommands = [
   Command.make("write", writeOptions, lazy(() => import("./write.ts"))).pipe(
     Command.withDescription(
       "Write transcript.txt from a topic, web pages or files: a writer model (OpenRouter or any OpenAI-compatible endpoint) writes a script of the asked length in plain sentences, its price shown before it is paid; without a model, the pages' own main text. Sources are cited at the end as // comments, which are not narrated. An existing transcript is never overwritten without --force."
+    )
+  ),
+  Command.make("direct", directOptions, lazy(() => import("./direct.ts"))).pipe(
+    Command.withDescription(
+      "Write the story bible, storyshot.bible.json: the cast (name, role, look, wardrobe), the places and the film's style. In the cloud profile an LLM reads the whole transcript; in the draft profile a first draft comes from the names in the text. Written once: then it is yours to edit, builds read it and never rewrite it (--force writes a new draft over it)."
     )
   ),
   cacheCommand

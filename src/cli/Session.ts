@@ -59,7 +59,8 @@ export const configPath = (global: GlobalOptions): string | undefined =>
     ? path.resolve(Option.isSome(global.cwd) ? workspaceDir(global) : process.cwd(), global.config.value)
     : undefined
 
-export const readSentences = (ws: Workspace.Workspace) =>
+/** `director: false`: the transcript alone (`storyshot direct --force` may replace a broken bible). */
+export const readSentences = (ws: Workspace.Workspace, options: { readonly director?: boolean } = {}) =>
   Effect.gen(function* () {
     let bytes: Uint8Array
     try {
@@ -78,7 +79,7 @@ export const readSentences = (ws: Workspace.Workspace) =>
     )
     // The story bible and the shot edits are inputs like the transcript: a broken one stops every command that
     // plans the film here, with one line, before anything is built (src/director/Inputs.ts).
-    yield* DirectorInputs.load(ws.dir).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
+    if (options.director !== false) yield* DirectorInputs.load(ws.dir).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
     return sentences
   })
 

@@ -38,14 +38,31 @@ const capitalised = (w: string) => /^\p{Lu}/u.test(w) && !/^\p{Lu}+$/u.test(w.le
 /** The draft bible of a transcript's sentences; `style` is the config's style note. */
 export const fromText = (sentences: ReadonlyArray<string>, style: string): Bible => {
   const midCaps = new Set<string>()
-  for (const s of sentences) wordsOf(s).forEach((w, i) => i > 0 && capitalised(w) && midCaps.add(w))
+  const lower = new Set<string>()
+  const starts = new Map<string, number>()
+  for (const s of sentences)
+    wordsOf(s).forEach((w, i) => {
+      if (!capitalised(w)) lower.add(w.toLowerCase())
+      else if (i > 0) midCaps.add(w)
+      else starts.set(w, (starts.get(w) ?? 0) + 1)
+    })
+  // A sentence's first word is a name when the text capitalises it mid-sentence too, or when it never writes
+  // it in lower case and either opens two sentences ("Mara climbed...", "Mara lit...") or leads into a name
+  // ("Old Tom waited").
+  const opensName = (ws: ReadonlyArray<string>): boolean => {
+    const w = ws[0]!
+    if (midCaps.has(w)) return true
+    if (lower.has(w.toLowerCase())) return false
+    const next = ws[1]
+    return (starts.get(w) ?? 0) >= 2 || (next !== undefined && capitalised(next) && !notNames.has(next))
+  }
   const found = new Map<string, Seen>()
   let order = 0
   for (const s of sentences) {
     const ws = wordsOf(s)
     for (let i = 0; i < ws.length; i++) {
       const w = ws[i]!
-      if (!capitalised(w) || notNames.has(w) || (i === 0 && !midCaps.has(w))) continue
+      if (!capitalised(w) || notNames.has(w) || (i === 0 && !opensName(ws))) continue
       const run = [w]
       while (run.length < 3 && i + run.length < ws.length && capitalised(ws[i + run.length]!) && !notNames.has(ws[i + run.length]!)) run.push(ws[i + run.length]!)
       const name = run.join(" ").replace(/['’]s$/u, "")
