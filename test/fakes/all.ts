@@ -76,6 +76,8 @@ export interface Counts {
   /** PUT cancel_url */
   readonly cancels: number
   readonly images: number
+  /** OpenAI `/images/edits`: images made with character sheets as references (issue 16). */
+  readonly imageEdits: number
   readonly chats: number
   /** GET /models */
   readonly modelLists: number
@@ -153,6 +155,7 @@ export const startFakes = async (options: FakesOptions = {}): Promise<Fakes> => 
       uploads: f.filter((q) => q.method === "POST" && path(q).startsWith("/storage/upload/initiate")).length,
       cancels: f.filter((q) => q.method === "PUT" && path(q).endsWith("/cancel")).length,
       images: o.filter((q) => q.method === "POST" && path(q).endsWith("/images/generations")).length,
+      imageEdits: o.filter((q) => q.method === "POST" && path(q).endsWith("/images/edits")).length,
       chats: r.filter((q) => q.method === "POST" && path(q).endsWith("/chat/completions")).length,
       modelLists: r.filter((q) => q.method === "GET" && path(q).endsWith("/models")).length
     }
