@@ -45,8 +45,7 @@ export const node = (sentences: ReadonlyArray<string>, config: Config, ws: Works
   recipe: { text: sentences.map(displayText), fps: config.fps, profile: config.profile, store: storeFromOut(ws) } satisfies typeof Recipe.Type,
   deps: sentences.flatMap((_, i) => [
     { id: ids.audio(i + 1), output: "audio" },
-    { id: ids.prompts(i + 1) },
-    // The shots as the film uses them: the writer's with the person's pinned edits (targets/plan.ts).
+    // The shots as the film uses them (not the writer's node: an approved sentence's plan does not read it): the writer's with the person's pinned edits (targets/plan.ts).
     { id: `sentence:${i + 1}:plan` },
     { id: ids.timing(i + 1), output: "frames" }
   ]).concat(sheets.map((id) => ({ id, output: "image" }))),
@@ -119,11 +118,11 @@ export const collect = (src: Source) =>
   Effect.gen(function* () {
     const store = yield* Store
     const stale: Array<string> = []
-    const info = (id: string) =>
+    const info = (id: string, optional = false) =>
       Effect.gen(function* () {
         const built = src.get(id)
         if (!built) {
-          stale.push(id)
+          if (!optional) stale.push(id)
           return undefined
         }
         const record = Option.getOrUndefined(yield* store.getRecord(built.fingerprint))
@@ -148,7 +147,7 @@ export const collect = (src: Source) =>
     for (const [i, text] of src.texts.entries()) {
       const n = i + 1
       const audio = yield* info(ids.audio(n))
-      const prompts = yield* info(ids.prompts(n))
+      const prompts = yield* info(ids.prompts(n), true)
       const planned = src.get(`sentence:${n}:plan`)
       const timing = src.get(ids.timing(n))
       if (!timing) stale.push(ids.timing(n))

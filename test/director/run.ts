@@ -4,6 +4,7 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import * as Bible from "../../src/director/Bible.ts"
 import * as Direct from "../../src/director/Direct.ts"
+import * as Review from "../../src/director/Review.ts"
 import * as Workspace from "../../src/Workspace.ts"
 
 export const direct = (dir: string, flags: Partial<Direct.DirectFlags> = {}, env: NodeJS.ProcessEnv = {}) =>
@@ -25,3 +26,20 @@ export const editCharacter = (dir: string, name: string, change: Partial<Bible.C
 }
 
 export const storeFile = (dir: string, rel: string) => path.join(dir, rel)
+
+/** `storyshot refine` and `storyshot approve` in-process. */
+export const refine = (dir: string, args: { shot: string; feedback?: string; prompt?: string }, env: NodeJS.ProcessEnv = {}) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const ws = yield* Workspace.load({ cwd: dir, env: { PATH: process.env.PATH, ...env } })
+      return yield* Review.refine(ws, args)
+    }) as Effect.Effect<Review.RefineResult, unknown, never>
+  )
+
+export const approve = (dir: string, args: { ids?: ReadonlyArray<string>; clear?: boolean } = {}, env: NodeJS.ProcessEnv = {}) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const ws = yield* Workspace.load({ cwd: dir, env: { PATH: process.env.PATH, ...env } })
+      return yield* Review.approve(ws, { ids: args.ids ?? [], clear: args.clear ?? false })
+    }) as Effect.Effect<Review.ApproveResult, unknown, never>
+  )
