@@ -84,7 +84,13 @@ export const plan = (ws: Workspace, sentences: ReadonlyArray<string>): ReadonlyA
   nodes.push(
     Subtitles.node(sentences, config.fps),
     Final.node(sentences.length, config.subtitles.burn, Final.musicBed(ws.dir, config.music)),
-    Storyboard.node(sentences, config, ws, image.sheet ? (bible?.cast ?? []).map((c) => ids.sheet(Bible.idOf(c.name))) : [])
+    Storyboard.node(
+      sentences,
+      config,
+      ws,
+      image.sheet ? (bible?.cast ?? []).map((c) => ids.sheet(Bible.idOf(c.name))) : [],
+      (n, count) => Plan.readsWriter(Plan.pinsOf(matched, n), count)
+    )
   )
   return nodes
 }

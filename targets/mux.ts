@@ -13,12 +13,24 @@ import type { Dep, NodeSpec } from "../src/engine/Node.ts"
 import { ids, kinds } from "../src/Film.ts"
 import { muxSentence } from "../src/media/Assemble.ts"
 import { verifyMedia } from "../src/media/Verify.ts"
+import { transitions, type Transition } from "../src/Shot.ts"
+import { transitionDep } from "./plan.ts"
 import { pick } from "./registry.ts"
 import { defineRule, type PlanContext } from "./Rule.ts"
 
 export const version = 1
 
-const Recipe = Schema.Struct({ width: Schema.Number, height: Schema.Number, fps: Schema.Number })
+const Recipe = Schema.Struct({
+  width: Schema.Number,
+  height: Schema.Number,
+  fps: Schema.Number,
+  /** Transitions between shots (issue 16): "planned" takes each shot's from its plan; absent: all cuts (as before). */
+  transitions: Schema.optional(Schema.Struct({ shots: Schema.Literal("planned", ...transitions), frames: Schema.Number }))
+})
+
+/** How shot j is entered, from its plan's `transition.j`, or the config's one for every shot. */
+const intoOf = (mode: "planned" | Transition, planned: unknown): Transition =>
+  mode !== "planned" ? mode : (transitions as ReadonlyArray<unknown>).includes(planned) ? (planned as Transition) : "cut"
 
 const countOf = (value: unknown, id: string): number => {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1) throw new Error(`${id}: shot count ${String(value)} is not a whole number`)
@@ -33,7 +45,15 @@ export const node = (n: number, sentences: ReadonlyArray<string>, plan: PlanCont
     kind: kinds.mux,
     stage: "mux",
     version,
-    recipe: { width: plan.config.width, height: plan.config.height, fps: plan.config.fps } satisfies typeof Recipe.Type,
+    recipe: {
+      width: plan.config.width,
+      height: plan.config.height,
+      fps: plan.config.fps,
+      // Only when some shot may be entered by more than a cut: an all-cuts film keeps its muxes' fingerprints.
+      ...(plan.config.transitions.shots === "cut"
+        ? {}
+        : { transitions: { shots: plan.config.transitions.shots, frames: Math.max(1, Math.round(plan.config.transitions.seconds * plan.config.fps)) } })
+    } satisfies typeof Recipe.Type,
     deps: [
       { id: ids.audio(n), output: "audio" },
       { id: ids.timing(n), output: "frames" }
@@ -49,6 +69,7 @@ export const node = (n: number, sentences: ReadonlyArray<string>, plan: PlanCont
         const shot = { n, j, k: first + j - 1 }
         nodes.push(image.node({ shot, sentence: sentences[n - 1]! }, plan), video.node({ shot }, plan))
         deps.push({ id: ids.video(shot.k), output: "video" })
+        if (plan.config.transitions.shots === "planned") deps.push(transitionDep(n, j))
       }
       return { nodes, deps }
     }
@@ -61,11 +82,23 @@ export const rule = defineRule({
   pool: "ffmpeg",
   run: (ctx) =>
     Effect.gen(function*() {
-      const [audio, timing, ...clips] = ctx.deps
+      const [audio, timing, ...rest] = ctx.deps
       const frames = ctx.value(timing!.id, "frames") as ReadonlyArray<number>
       const file = path.join(ctx.scratch, "sentence.mp4")
+      const clips = rest.filter((d) => d.output === "video")
+      const planned = rest.filter((d) => d.output?.startsWith("transition."))
+      const t = ctx.recipe.transitions
       yield* muxSentence({
-        clips: clips.map((c, i) => ({ path: ctx.file(c.id, "video"), frames: frames[i]! })),
+        clips: clips.map((c, i) => {
+          const into = t === undefined ? "cut" : intoOf(t.shots, planned[i] ? ctx.value(planned[i]!.id, planned[i]!.output!) : undefined)
+          // A sentence's first shot has no picture before it in this mux: a crossfade there is a cut, a fade
+          // comes in from its colour (between sentences, the final cut's business).
+          return {
+            path: ctx.file(c.id, "video"),
+            frames: frames[i]!,
+            ...(t === undefined || into === "cut" || (i === 0 && into === "crossfade") ? {} : { into: { kind: into, frames: t.frames } })
+          }
+        }),
         audio: ctx.file(audio!.id, "audio"),
         out: file,
         fps: ctx.recipe.fps,

@@ -57,6 +57,10 @@ export const pinsOf = (matched: ShotEdits.Matched, n: number): Record<string, Pi
   return out
 }
 
+/** Whether a sentence's plan of `count` shots reads its writer's node: not when every shot is approved (frozen). */
+export const readsWriter = (pinned: Record<string, Pin>, count: number): boolean =>
+  !Array.from({ length: count }, (_, i) => pinned[String(i + 1)]?.frozen !== undefined).every(Boolean)
+
 export interface RefineSpec {
   /** The refine node for shot j of sentence n (K is its film-wide number). */
   readonly node: (args: { readonly n: number; readonly j: number; readonly k: number; readonly feedback: string; readonly base: Pin }) => NodeSpec
@@ -90,8 +94,7 @@ export const node = (n: number, sentence: string, director: Director, matched: S
       for (let i = 1; i < n; i++) first += countOf(built.value(ids.shots(i), "count"), ids.shots(i))
       const nodes: Array<NodeSpec> = []
       const deps: Array<Dep> = []
-      const frozen = (j: number) => pinned[String(j)]?.frozen !== undefined
-      if (!Array.from({ length: count }, (_, i) => frozen(i + 1)).every(Boolean)) deps.push({ id: ids.prompts(n) })
+      if (readsWriter(pinned, count)) deps.push({ id: ids.prompts(n) })
       for (let j = 1; j <= count; j++) {
         const pin = pinned[String(j)]
         if (pin?.refine === undefined) continue

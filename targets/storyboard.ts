@@ -36,8 +36,17 @@ const Recipe = Schema.Struct({ text: Schema.Array(Schema.String), fps: Schema.Nu
 /** The store seen from `out/`: part of the page's recipe because every media link goes through it. */
 const storeFromOut = (ws: Workspace) => path.relative(ws.outDir, ws.storeDir).split(path.sep).join("/")
 
-/** `sheets`: the character sheets of the story bible (the page shows the cast; issue 16). */
-export const node = (sentences: ReadonlyArray<string>, config: Config, ws: Workspace, sheets: ReadonlyArray<string> = []): NodeSpec => ({
+/**
+ * `sheets`: the character sheets of the story bible (the page shows the cast; issue 16). `readsWriter(n, count)`:
+ * whether sentence n's plan reads its writer's node (for the prompts' cost and provider): not once approved.
+ */
+export const node = (
+  sentences: ReadonlyArray<string>,
+  config: Config,
+  ws: Workspace,
+  sheets: ReadonlyArray<string> = [],
+  readsWriter: (n: number, count: number) => boolean = () => true
+): NodeSpec => ({
   id: ids.storyboard,
   kind: kinds.storyboard,
   stage: "storyboard",
@@ -56,6 +65,7 @@ export const node = (sentences: ReadonlyArray<string>, config: Config, ws: Works
     let k = 1
     sentences.forEach((_, i) => {
       const count = Number(built.value(ids.shots(i + 1), "count"))
+      if (readsWriter(i + 1, count)) deps.push({ id: ids.prompts(i + 1) })
       for (let j = 0; j < count; j++, k++) deps.push({ id: ids.image(k), output: "image" }, { id: ids.video(k), output: "video" })
     })
     return { nodes: [], deps }
@@ -153,7 +163,8 @@ export const collect = (src: Source) =>
       if (!timing) stale.push(ids.timing(n))
       const frames = timing?.outputs.frames?.value as ReadonlyArray<number> | undefined
       const count = frames?.length ?? Number(src.get(ids.shots(n))?.outputs.count?.value ?? 0)
-      let cost = Cost.sum([audio?.cost ?? Cost.unknown, prompts?.cost ?? Cost.unknown])
+      // An approved sentence's plan no longer reads its writer: nothing is paid for its prompts in this film.
+      let cost = Cost.sum([audio?.cost ?? Cost.unknown, prompts?.cost ?? (planned !== undefined ? Cost.zero : Cost.unknown)])
       const shots: Array<PageShot> = []
       for (let j = 1; j <= count; j++, k++) {
         const image = yield* info(ids.image(k))

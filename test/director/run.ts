@@ -33,7 +33,7 @@ export const refine = (dir: string, args: { shot: string; feedback?: string; pro
     Effect.gen(function* () {
       const ws = yield* Workspace.load({ cwd: dir, env: { PATH: process.env.PATH, ...env } })
       return yield* Review.refine(ws, args)
-    }) as Effect.Effect<Review.RefineResult, unknown, never>
+    }) as unknown as Effect.Effect<Review.RefineResult, unknown, never>
   )
 
 export const approve = (dir: string, args: { ids?: ReadonlyArray<string>; clear?: boolean } = {}, env: NodeJS.ProcessEnv = {}) =>
@@ -41,5 +41,5 @@ export const approve = (dir: string, args: { ids?: ReadonlyArray<string>; clear?
     Effect.gen(function* () {
       const ws = yield* Workspace.load({ cwd: dir, env: { PATH: process.env.PATH, ...env } })
       return yield* Review.approve(ws, { ids: args.ids ?? [], clear: args.clear ?? false })
-    }) as Effect.Effect<Review.ApproveResult, unknown, never>
+    }) as unknown as Effect.Effect<Review.ApproveResult, unknown, never>
   )

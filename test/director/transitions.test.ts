@@ -1,0 +1,107 @@
+/**
+ * Issue 16 §4: transitions between the shots of a sentence, made in its mux. They overlap pictures only: the
+ * mux lasts exactly its narration's frames, and a frame in the middle of a crossfade is a blend of both shots
+ * (decoded and measured here); a fade through black is dark in its middle. Real ffmpeg.
+ */
+import { expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import ffmpegBin from "@ffmpeg-installer/ffmpeg"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe } from "vitest"
+import * as Assemble from "../../src/media/Assemble.ts"
+import { Ffmpeg } from "../../src/media/Ffmpeg.ts"
+
+const W = 160
+const H = 90
+const FPS = 12
+
+let dir: string
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "storyshot-transitions-test-"))
+})
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+const solid = (name: string, colour: string, frames: number) =>
+  Effect.flatMap(Ffmpeg, (ff) =>
+    ff
+      .run(["-f", "lavfi", "-i", `color=c=${colour}:s=${W}x${H}:r=${FPS}:d=${frames / FPS}`, "-pix_fmt", "yuv420p", "-c:v", "libx264", path.join(dir, name)])
+      .pipe(Effect.as(path.join(dir, name)))
+  )
+
+const tone = (name: string, seconds: number) =>
+  Effect.flatMap(Ffmpeg, (ff) =>
+    ff.run(["-f", "lavfi", "-i", `sine=f=440:r=22050:d=${seconds}`, "-ac", "1", path.join(dir, name)]).pipe(Effect.as(path.join(dir, name)))
+  )
+
+/** The mean red, green and blue of frame `n` (from 0), decoded by the real ffmpeg. */
+const meanRgb = (file: string, n: number): [number, number, number] => {
+  const r = spawnSync(ffmpegBin.path, ["-v", "error", "-i", file, "-vf", `select=eq(n\\,${n})`, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], { maxBuffer: 1 << 24 })
+  const px = r.stdout
+  const sum = [0, 0, 0]
+  for (let i = 0; i < px.length; i += 3) for (let c = 0; c < 3; c++) sum[c]! += px[i + c]!
+  const count = px.length / 3
+  return [sum[0]! / count, sum[1]! / count, sum[2]! / count]
+}
+
+/** The video frames of a file, as ffmpeg decodes them. */
+const frameCount = (file: string): number => {
+  const r = spawnSync(ffmpegBin.path, ["-v", "info", "-i", file, "-map", "0:v", "-f", "null", "-"], { encoding: "utf8" })
+  return Number([...r.stderr.matchAll(/frame=\s*(\d+)/g)].at(-1)?.[1] ?? NaN)
+}
+
+describe("transitions in a sentence's mux (real ffmpeg)", () => {
+  it.live("a crossfade blends the two shots in its middle; the mux keeps the narration's length to the frame", () =>
+    Effect.gen(function* () {
+      // Two shots of 24 frames each; the second entered by a crossfade of 8 frames.
+      const red = yield* solid("red.mp4", "red", 60)
+      const blue = yield* solid("blue.mp4", "blue", 60)
+      const narration = yield* tone("narration.wav", 4)
+      const out = path.join(dir, "crossfade.mp4")
+      yield* Assemble.muxSentence({
+        clips: [{ path: red, frames: 24 }, { path: blue, frames: 24, into: { kind: "crossfade", frames: 8 } }],
+        audio: narration,
+        out,
+        fps: FPS,
+        width: W,
+        height: H
+      })
+      expect(frameCount(out)).toBe(48)
+      const before = meanRgb(out, 20)
+      const middle = meanRgb(out, 24 + 3)
+      const after = meanRgb(out, 24 + 10)
+      expect(before[0]).toBeGreaterThan(200)
+      expect(before[2]).toBeLessThan(40)
+      expect(after[2]).toBeGreaterThan(200)
+      expect(after[0]).toBeLessThan(40)
+      // Halfway through: both colours at once, neither one alone.
+      expect(middle[0]).toBeGreaterThan(60)
+      expect(middle[0]).toBeLessThan(200)
+      expect(middle[2]).toBeGreaterThan(60)
+      expect(middle[2]).toBeLessThan(200)
+    }).pipe(Effect.provide(Ffmpeg.layer))
+  , 120_000)
+
+  it.live("a fade through black is dark in its middle and takes no time from the film", () =>
+    Effect.gen(function* () {
+      const red = yield* solid("red2.mp4", "red", 60)
+      const white = yield* solid("white.mp4", "white", 60)
+      const narration = yield* tone("narration2.wav", 3)
+      const out = path.join(dir, "fade.mp4")
+      yield* Assemble.muxSentence({
+        clips: [{ path: red, frames: 18 }, { path: white, frames: 18, into: { kind: "fade-black", frames: 8 } }],
+        audio: narration,
+        out,
+        fps: FPS,
+        width: W,
+        height: H
+      })
+      expect(frameCount(out)).toBe(36)
+      const dark = meanRgb(out, 18 + 3)
+      expect(Math.max(...dark)).toBeLessThan(90)
+      expect(Math.min(...meanRgb(out, 18 + 7))).toBeGreaterThan(120)
+    }).pipe(Effect.provide(Ffmpeg.layer))
+  , 120_000)
+})
