@@ -67,7 +67,10 @@ export const node = (n: number, sentences: ReadonlyArray<string>, plan: PlanCont
       const deps: Array<Dep> = []
       for (let j = 1; j <= count; j++) {
         const shot = { n, j, k: first + j - 1 }
-        nodes.push(image.node({ shot, sentence: sentences[n - 1]! }, plan), video.node({ shot }, plan))
+        // The next shot, whose image the clip may end on (`continuity: "end-frames"`): in this sentence, or the
+        // next sentence's first (its number is known: it follows this sentence's last).
+        const tail = j < count ? { n, j: j + 1, k: shot.k + 1 } : n < sentences.length ? { n: n + 1, j: 1, k: shot.k + 1 } : undefined
+        nodes.push(image.node({ shot, sentence: sentences[n - 1]! }, plan), video.node({ shot, tail }, plan))
         deps.push({ id: ids.video(shot.k), output: "video" })
         if (plan.config.transitions.shots === "planned") deps.push(transitionDep(n, j))
       }

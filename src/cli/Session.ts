@@ -248,7 +248,19 @@ export const checkVoice = (ws: Workspace.Workspace) =>
 /** The configured providers exist (`storyshot providers` lists them). */
 export const checkProviders = (ws: Workspace.Workspace) => {
   const unknown = Registry.unknownProviders(ws.config)
-  return unknown.length === 0 ? Effect.void : Effect.fail(new UsageError({ message: `${unknown[0]} (see \`storyshot providers\`)` }))
+  if (unknown.length > 0) return Effect.fail(new UsageError({ message: `${unknown[0]} (see \`storyshot providers\`)` }))
+  // Continuity by end frame needs a clip model that takes one (issue 16, contract 8): never a silent ignore.
+  if (ws.config.continuity === "end-frames") {
+    const video = Registry.pick("video", ws.config)
+    const takes = typeof video.tailImage === "function" ? video.tailImage({ config: ws.config, providers: ProviderConfig.fromEnv(ws.env), storeDir: ws.storeDir, director: { bible: undefined, edits: { version: 1, shots: [] } } }) : video.tailImage === true
+    if (!takes)
+      return Effect.fail(
+        new UsageError({
+          message: `continuity: "end-frames" needs a clip model that takes an end frame, and the video provider "${video.name}"${video.name === "fal" ? ` with ${ProviderConfig.fromEnv(ws.env).fal.videoModel}` : ""} does not: use fal with FALAI_VIDEO_MODEL=fal-ai/kling-video/v1.6/pro/image-to-video, or continuity: "none"`
+        })
+      )
+  }
+  return Effect.void
 }
 
 /** A build of the cloud profile must not start without its keys, nor with a base URL that is no URL: no paid
