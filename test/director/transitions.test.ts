@@ -105,3 +105,22 @@ describe("transitions in a sentence's mux (real ffmpeg)", () => {
     }).pipe(Effect.provide(Ffmpeg.layer))
   , 120_000)
 })
+
+describe("transitions in the draft film (real ffmpeg)", () => {
+  it("with crossfades between shots, out/final.mp4 lasts as long as the narration, within one frame", async () => {
+    const { makeWorkspace, runBuild, smallConfig, ffprobe, manifest } = await import("../e2e/harness.ts")
+    const story = [
+      "Far away, beyond the grey horizon, a storm was gathering its strength, turning slowly towards the coast.",
+      "The keeper climbed the stairs and lit the lamp as the first waves broke over the rocks below."
+    ]
+    const dir = makeWorkspace(story.join("\n"), { config: smallConfig(`transitions: { shots: "crossfade", seconds: 0.5 }`) })
+    const { summary } = await runBuild(dir)
+    expect(summary.failed).toEqual([])
+    const m = manifest(dir)
+    // Several shots per sentence, so there are transitions inside each mux.
+    expect(m.sentences.every((s: { shots: Array<unknown> }) => s.shots.length >= 2)).toBe(true)
+    const narration = m.sentences.reduce((a: number, s: { durationSec: number }) => a + s.durationSec, 0)
+    const film = Number(ffprobe(path.join(dir, "out", "final.mp4")).format.duration)
+    expect(Math.abs(film - narration)).toBeLessThanOrEqual(1 / 12)
+  }, 180_000)
+})
