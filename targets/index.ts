@@ -53,8 +53,10 @@ export const planContext = (ws: Workspace): PlanContext => ({
   director: Inputs.loadSync(ws.dir)
 })
 
-export const plan = (ws: Workspace, sentences: ReadonlyArray<string>): ReadonlyArray<NodeSpec> => {
-  const context = planContext(ws)
+/** `edits`: shot edits to plan with instead of the saved file's (a dry run of an edit not saved yet). */
+export const plan = (ws: Workspace, sentences: ReadonlyArray<string>, edits?: ShotEdits.EditsFile): ReadonlyArray<NodeSpec> => {
+  const saved = planContext(ws)
+  const context = edits === undefined ? saved : { ...saved, director: { ...saved.director, edits } }
   const { config } = ws
   const audio = pick("audio", config)
   const prompts = pick("prompts", config)

@@ -157,6 +157,8 @@ export const update = (
   shot: number,
   patch: {
     readonly pin?: Pinned
+    /** The studio's shorthand (src/server): a prompt to pin, or null to unpin it. */
+    readonly prompt?: string | null
     readonly clear?: ReadonlyArray<keyof ShotEdit>
     readonly refine?: string | null
     readonly feedback?: ReadonlyArray<string> | null
@@ -168,6 +170,8 @@ export const update = (
   const old = edits.shots.find((e) => e.sentence === key && e.shot === shot)
   const next: Record<string, unknown> = { ...(old ?? {}), sentence: key, shot }
   for (const k of patch.clear ?? []) delete next[k]
+  if (patch.prompt === null) delete next.prompt
+  else if (patch.prompt !== undefined) next.prompt = patch.prompt
   for (const [k, v] of Object.entries(patch.pin ?? {})) if (v !== undefined) next[k] = v
   for (const k of ["refine", "feedback", "approved", "frozen"] as const) {
     const v = patch[k]
