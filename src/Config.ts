@@ -98,6 +98,9 @@ export const ConfigInput = Schema.Struct({
       seconds: Schema.optional(Schema.Number.pipe(Schema.between(0.04, 3)))
     })
   ),
+  /** Review before paying (issue 16): a build that would make images or clips refuses (exit 2) until every
+   *  sentence's plan is approved (`storyshot approve`). Default false. */
+  requireApproval: Schema.optional(Schema.Boolean),
   /** "end-frames": each clip ends on the next shot's image (a video provider that takes an end frame, e.g.
    *  fal's Kling 1.6 pro): the clip's fingerprint then includes that image. Default "none". */
   continuity: Schema.optional(Schema.Literal("none", "end-frames")),
@@ -167,6 +170,7 @@ export interface Config {
   readonly maxCostUsd: number | undefined
   readonly transitions: { readonly shots: "planned" | Transition; readonly sentences: "planned" | Transition; readonly seconds: number }
   readonly continuity: "none" | "end-frames"
+  readonly requireApproval: boolean
   readonly subtitles: { readonly burn: boolean }
   readonly music: Music | undefined
   readonly remoteCache: { readonly url: string; readonly endpoint: string | undefined; readonly region: string | undefined } | undefined
@@ -236,6 +240,7 @@ export const resolve = (input: ConfigInput, profileOverride?: Profile): Config =
       seconds: input.transitions?.seconds ?? 0.5
     },
     continuity: input.continuity ?? "none",
+    requireApproval: input.requireApproval ?? false,
     subtitles: { burn: input.subtitles?.burn ?? false },
     music: resolveMusic(input.music),
     remoteCache: input.remoteCache && { url: input.remoteCache.url, endpoint: input.remoteCache.endpoint, region: input.remoteCache.region }

@@ -43,6 +43,9 @@ export const rules: { readonly [kind: string]: Rule<unknown, any> } = Object.fro
   ].map((r) => [r.kind, r as Rule<unknown, any>])
 )
 
+/** What `storyshot build --until prompts` makes: every sentence's plan and the storyboard page of it (cents). */
+export const planTargets = (sentences: ReadonlyArray<string>): ReadonlyArray<string> => [...sentences.map((_, i) => ids.plan(i + 1)), ids.storyboard]
+
 /** What `storyshot build` makes when no --target is named: the film, its subtitles and its storyboard page. */
 export const defaultTargets: ReadonlyArray<string> = ["final", "subtitles", "storyboard"]
 
@@ -54,7 +57,13 @@ export const planContext = (ws: Workspace): PlanContext => ({
 })
 
 /** `edits`: shot edits to plan with instead of the saved file's (a dry run of an edit not saved yet). */
-export const plan = (ws: Workspace, sentences: ReadonlyArray<string>, edits?: ShotEdits.EditsFile): ReadonlyArray<NodeSpec> => {
+export const plan = (
+  ws: Workspace,
+  sentences: ReadonlyArray<string>,
+  edits?: ShotEdits.EditsFile,
+  /** `planOnly`: the storyboard page of the plan alone (`build --until prompts`): it needs no image or clip. */
+  options: { readonly planOnly?: boolean } = {}
+): ReadonlyArray<NodeSpec> => {
   const saved = planContext(ws)
   const context = edits === undefined ? saved : { ...saved, director: { ...saved.director, edits } }
   const { config } = ws
@@ -91,7 +100,8 @@ export const plan = (ws: Workspace, sentences: ReadonlyArray<string>, edits?: Sh
       config,
       ws,
       image.sheet ? (bible?.cast ?? []).map((c) => ids.sheet(Bible.idOf(c.name))) : [],
-      (n, count) => Plan.readsWriter(Plan.pinsOf(matched, n), count)
+      (n, count) => Plan.readsWriter(Plan.pinsOf(matched, n), count),
+      options.planOnly === true
     )
   )
   return nodes

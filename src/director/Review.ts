@@ -203,3 +203,33 @@ export const approve = (ws: Workspace, args: { readonly ids: ReadonlyArray<strin
     Inputs.forget(ws.dir)
     return { sentences: chosen, shots, cleared: false, cost: summary.cost } satisfies ApproveResult
   })
+
+/** The sentences (numbers) with a shot not approved yet: what `requireApproval` keeps from the paid stages. */
+export const unapproved = (ws: Workspace, sentences: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const places = yield* shotPlaces(ws, sentences)
+    const matched = ShotEdits.match(Inputs.loadSync(ws.dir).edits, sentences)
+    const open = new Set<number>()
+    for (const p of places) {
+      const e = matched.bySentence.get(p.n)?.get(p.j)
+      if (e?.approved !== true || e.frozen === undefined) open.add(p.n)
+    }
+    return [...open].sort((a, b) => a - b)
+  })
+
+/**
+ * `requireApproval: true` in the config: a build that would make images or clips refuses (exit 2) while a
+ * sentence's plan is not approved, before anything is paid. Plans, narration and dry runs are never refused.
+ */
+export const checkApproved = (ws: Workspace, sentences: ReadonlyArray<string>, targets: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    if (ws.config.requireApproval !== true) return
+    const planOnly = targets.length > 0 && targets.every((t) => /^(transcript|sentence:\d+:(audio|shots|timing|prompts|plan))$/.test(t))
+    if (planOnly) return
+    const open = yield* unapproved(ws, sentences)
+    if (open.length === 0) return
+    const list = open.length > 6 ? `${open.slice(0, 6).join(", ")} and ${open.length - 6} more` : open.join(", ")
+    return yield* new Session.UsageError({
+      message: `requireApproval: sentence${open.length === 1 ? "" : "s"} ${list} ${open.length === 1 ? "is" : "are"} not approved yet: review the plan (storyshot build --until prompts, then out/storyboard.html or storyshot graph), refine what you want, then storyshot approve`
+    })
+  })
