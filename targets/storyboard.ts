@@ -25,6 +25,7 @@ import * as Cost from "../src/engine/Cost.ts"
 import type { Built, Dep, Json, NodeSpec } from "../src/engine/Node.ts"
 import { Store } from "../src/engine/Store.ts"
 import type { Workspace } from "../src/Workspace.ts"
+import * as Bible from "../src/director/Bible.ts"
 import * as Inputs from "../src/director/Inputs.ts"
 import { fromEnv } from "../src/providers/ProviderConfig.ts"
 import { defineRule, pick } from "./Rule.ts"
@@ -364,6 +365,18 @@ const pendingEstimate = (ws: Workspace, count: number) => {
   }
 }
 
+const sheetsEstimate = (ws: Workspace): Cost.Total => {
+  const plan = { config: ws.config, providers: fromEnv(ws.env), storeDir: ws.storeDir, director: Inputs.loadSync(ws.dir) }
+  const image = pick("image", ws.config)
+  if (image.sheet === undefined) return Cost.zero
+  return Cost.sum(
+    (plan.director.bible?.cast ?? []).map((c) => {
+      const node = image.sheet!({ id: Bible.idOf(c.name) }, plan)
+      return image.estimate?.(Schema.decodeUnknownSync(image.recipe)(node.recipe, { onExcessProperty: "ignore" }), node) ?? (image.paid ? { usd: undefined, source: "unknown" as const } : Cost.zero)
+    })
+  )
+}
+
 export const rule = defineRule({
   kind: kinds.storyboard,
   recipe: Recipe,
@@ -382,7 +395,9 @@ export const rule = defineRule({
         ...(ctx.recipe.planOnly ? { pending: pendingEstimate(ws, ctx.recipe.text.length) } : {})
       })
       const file = path.join(ctx.scratch, "storyboard.html")
-      fs.writeFileSync(file, render(page), "utf8")
+      // A plan-only page's cost to finish holds the character sheets too (bought once, before the shots).
+      const shownPage = page.toFinish === undefined ? page : { ...page, toFinish: Cost.add(page.toFinish, sheetsEstimate(ws)) }
+      fs.writeFileSync(file, render(shownPage), "utf8")
       return { page: { file, ext: "html" } }
     })
 })

@@ -72,6 +72,12 @@ export const buildOptions = {
   noRemoteCache: Options.boolean("no-remote-cache").pipe(
     Options.withDescription("Build without the remote cache (remoteCache in the config, or STORYSHOT_REMOTE_CACHE): fetch nothing from it, send nothing to it.")
   ),
+  until: Options.choice("until", ["prompts"] as const).pipe(
+    Options.optional,
+    Options.withDescription(
+      "prompts: build the plan only (narration, every shot's prompt, cast, camera and transition: cents) and out/storyboard.html of it, with the estimated cost to finish; no image or clip is made."
+    )
+  ),
   maxCost: Options.float("max-cost").pipe(
     Options.withPseudoName("USD"),
     Options.optional,

@@ -23,6 +23,7 @@ import * as Accounting from "./Accounting.ts"
 import * as Reporter from "./Reporter.ts"
 import * as RunLog from "./RunLog.ts"
 import * as Session from "./Session.ts"
+import * as Review from "../director/Review.ts"
 import * as Watch from "./Watch.ts"
 import { root } from "./Root.ts"
 import type { buildOptions, Flags } from "./Commands.ts"
@@ -38,6 +39,8 @@ export interface BuildFlags {
   readonly quiet?: boolean
   readonly profile: Option.Option<Profile>
   readonly maxCost: Option.Option<number>
+  /** "prompts": the plan only (every sentence's plan and its storyboard page), issue 16. */
+  readonly until?: Option.Option<"prompts"> | undefined
   /** Exit at once when another build holds the workspace lock (default: wait for it). */
   readonly noWait?: boolean
   /** Leave the remote cache out of this build. */
@@ -67,6 +70,8 @@ export interface Summary {
   readonly interrupted?: boolean | undefined
   /** Requests that knowingly paid again, and why. */
   readonly repaid: ReadonlyArray<Scheduler.Repaid>
+  /** After `--until prompts`: the estimated cost of the rest of the film (images, clips), stored results not counted. */
+  readonly toFinish?: Cost.Total | undefined
   /** The store could not be written (a full or failing disk): the build stopped there. */
   readonly storeFailure?: { readonly reason: string; readonly path: string; readonly message: string } | undefined
 }
@@ -108,15 +113,22 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     yield* Session.checkFfmpeg
     const runId = RunLog.newRunId()
     const dir = RunLog.runDir(ws.storeDir, runId)
-    const targets = flags.target.length > 0 ? [...new Set(flags.target)] : [...Targets.defaultTargets]
+    const planOnly = flags.until !== undefined && Option.isSome(flags.until)
+    if (planOnly && flags.target.length > 0)
+      return yield* new Session.UsageError({ message: "--until prompts builds the whole plan: leave out --target (or name sentence:N:plan targets without --until)" })
+    const targets = planOnly ? [...Targets.planTargets(sentences)] : flags.target.length > 0 ? [...new Set(flags.target)] : [...Targets.defaultTargets]
+    if (!flags.dryRun && !planOnly) yield* Review.checkApproved(ws, sentences, targets)
+    // The plan only: its storyboard page needs no image or clip (targets/storyboard.ts).
+    const graph = () => ({ nodes: Targets.plan(ws, sentences, undefined, { planOnly }), rules: Targets.rules })
     const maxCost = Option.getOrUndefined(flags.maxCost) ?? ws.config.maxCostUsd
     const requests: Array<{ id: string; request: unknown }> = []
     const accounts = Accounting.collector()
     let left: Accounting.Left | undefined
+    let toFinish: Cost.Total | undefined
     // A dry walk of the same targets: what would be built and its estimate, paying nothing. Its events are
     // its own (a reporter must not count them as this build's).
     const dryWalk = Scheduler.build(
-      { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
+      graph(),
       { targets, force: flags.force ? new Set(targets) : undefined, dryRun: true, keepGoing: true }
     ).pipe(Effect.provide(BuildEvents.layerNoop))
     /** Set once the build holds the workspace: from then on, however it ends, it is a run worth recording. */
@@ -138,7 +150,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           Effect.ignore
         )
       const result = yield* Scheduler.build(
-        { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
+        graph(),
         {
           targets,
           force: flags.force ? new Set(targets) : undefined,
@@ -156,6 +168,16 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       ).pipe(Effect.mapError((e) => new Session.UsageError({ message: e.message })))
       // A store that could not be written is a full or failing disk: out/ would fail the same way.
       if (!flags.dryRun && !result.storeFailure) yield* publish(ws, store, sentences, result.results).pipe(Effect.ignore)
+      // What the rest of the film would cost, once the plan is made: a dry walk of the whole film.
+      if (planOnly && !flags.dryRun && result.failed.length === 0)
+        toFinish = yield* Scheduler.build(
+          { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
+          { targets: [...Targets.defaultTargets], dryRun: true, keepGoing: true }
+        ).pipe(
+          Effect.provide(BuildEvents.layerNoop),
+          Effect.map((r) => Cost.sum(r.wouldBuild.map((w) => w.estimate))),
+          Effect.orElseSucceed(() => undefined)
+        )
       if (!flags.dryRun && result.blockedByBudget.length > 0)
         left = yield* dryWalk.pipe(
           Effect.map((r) => Accounting.left(r.wouldBuild)),
@@ -276,6 +298,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       ...(flags.dryRun ? { wouldBuild: result.wouldBuild, estimate, splitChanges: splitChanges(ws, sentences, result) } : {}),
       output: result.results.has("final") && !result.storeFailure ? path.join(ws.outDir, "final.mp4") : undefined,
       repaid: result.repaid,
+      ...(toFinish ? { toFinish } : {}),
       storeFailure: result.storeFailure && { reason: result.storeFailure.reason, path: result.storeFailure.path, message: result.storeFailure.message }
     }
     yield* record(summary, summary.failed.length > 0 ? "failed" : summary.blockedByBudget.length > 0 ? "cap" : "ok")
@@ -315,6 +338,7 @@ const print = (summary: Summary, json: boolean) => {
         ...(summary.output ? { output: summary.output } : {}),
         ...(summary.interrupted ? { interrupted: true } : {}),
         repaid: summary.repaid,
+        ...(summary.toFinish ? { toFinish: summary.toFinish } : {}),
         ...(summary.storeFailure ? { storeFailure: summary.storeFailure } : {})
       }) + "\n"
     )
@@ -349,6 +373,8 @@ const print = (summary: Summary, json: boolean) => {
   if (summary.blockedByBudget.length) out(`  ${capMessage(summary)}`)
   if (summary.interrupted) out("  what finished is kept in the store; the next `storyshot build` continues from there")
   if (summary.output && summary.failed.length === 0 && !summary.interrupted) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)
+  if (summary.toFinish)
+    out(`The plan is made: review out/storyboard.html (storyshot refine, storyshot approve). To finish the film: about ${Cost.format(summary.toFinish)} (storyshot build).`)
   if (summary.storeFailure) process.stderr.write(`storyshot: ${summary.storeFailure.message}\n`)
 }
 
