@@ -236,7 +236,9 @@ export const resolve = (input: ConfigInput, profileOverride?: Profile): Config =
     maxCostUsd: input.maxCostUsd,
     transitions: {
       shots: input.transitions?.shots ?? "planned",
-      sentences: input.transitions?.sentences ?? "planned",
+      // Between sentences a cut unless asked: "planned" makes each sentence's mux wait for its plan (the way in is
+      // the first shot's transition) and depend on the previous sentence's last clip.
+      sentences: input.transitions?.sentences ?? "cut",
       seconds: input.transitions?.seconds ?? 0.5
     },
     continuity: input.continuity ?? "none",

@@ -14,6 +14,7 @@ import * as Refine from "./prompts/refine.ts"
 import { fromEnv } from "../src/providers/ProviderConfig.ts"
 import type { Workspace } from "../src/Workspace.ts"
 import * as Final from "./final.ts"
+import * as Leadin from "./leadin.ts"
 import * as Mux from "./mux.ts"
 import { pick } from "./registry.ts"
 import { stageRule, type PlanContext } from "./Rule.ts"
@@ -37,6 +38,7 @@ export const rules: { readonly [kind: string]: Rule<unknown, any> } = Object.fro
     Refine.rule,
     stageRule(kinds.video, "video"),
     Mux.rule,
+    Leadin.rule,
     Final.rule,
     Subtitles.rule,
     Storyboard.rule

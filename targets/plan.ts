@@ -137,6 +137,17 @@ export const rule = defineRule({
   kind: kinds.plan,
   recipe: Recipe,
   pool: "local",
+  // For dry runs and `graph`: shots that show nobody and enter by a cut (the plan is known once the writer answers).
+  guess: (_recipe, node, built) => {
+    const count = countOf(built.value(node.deps[0]!.id, "count"), node.deps[0]!.id)
+    const out: Record<string, Json> = {}
+    for (let j = 1; j <= count; j++) {
+      out[`still.${j}`] = { prompt: "", shotType: "", cast: [], place: null }
+      out[`motion.${j}`] = { camera: "push-in", motion: "" }
+      out[`transition.${j}`] = "cut"
+    }
+    return out
+  },
   run: (ctx) =>
     Effect.sync(() => {
       const n = ctx.node.id.split(":")[1]

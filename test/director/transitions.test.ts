@@ -106,6 +106,41 @@ describe("transitions in a sentence's mux (real ffmpeg)", () => {
   , 120_000)
 })
 
+describe("transitions between sentences (real ffmpeg)", () => {
+  it.live("the next sentence's mux crossfades out of the previous sentence's last clip continuing past its cut", () =>
+    Effect.gen(function* () {
+      // The previous sentence's last clip: red for 24 frames (its shot), then green (what its mux never showed).
+      const ff = yield* Ffmpeg
+      const prev = path.join(dir, "prev.mp4")
+      yield* ff.run([
+        "-f", "lavfi", "-i", `color=c=red:s=${W}x${H}:r=${FPS}:d=2`, "-f", "lavfi", "-i", `color=c=lime:s=${W}x${H}:r=${FPS}:d=3`,
+        "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", "-pix_fmt", "yuv420p", "-c:v", "libx264", prev
+      ])
+      const lead = path.join(dir, "lead.mp4")
+      yield* Assemble.renderLeadIn({ clip: prev, from: 24, frames: 8, fps: FPS, width: W, height: H, out: lead })
+      expect(frameCount(lead)).toBe(8)
+      // The lead-in is the clip past its cut: green.
+      expect(meanRgb(lead, 4)[1]).toBeGreaterThan(200)
+      const blue = yield* solid("blue3.mp4", "blue", 60)
+      const narration = yield* tone("narration3.wav", 2)
+      const out = path.join(dir, "next.mp4")
+      yield* Assemble.muxSentence({
+        clips: [{ path: blue, frames: 24, into: { kind: "crossfade", frames: 8, from: lead } }],
+        audio: narration,
+        out,
+        fps: FPS,
+        width: W,
+        height: H
+      })
+      expect(frameCount(out)).toBe(24)
+      const middle = meanRgb(out, 3)
+      expect(middle[1]).toBeGreaterThan(60)
+      expect(middle[2]).toBeGreaterThan(60)
+      expect(meanRgb(out, 12)[2]).toBeGreaterThan(200)
+    }).pipe(Effect.provide(Ffmpeg.layer))
+  , 120_000)
+})
+
 describe("transitions in the draft film (real ffmpeg)", () => {
   it("with crossfades between shots, out/final.mp4 lasts as long as the narration, within one frame", async () => {
     const { makeWorkspace, runBuild, smallConfig, ffprobe, manifest } = await import("../e2e/harness.ts")
@@ -113,14 +148,20 @@ describe("transitions in the draft film (real ffmpeg)", () => {
       "Far away, beyond the grey horizon, a storm was gathering its strength, turning slowly towards the coast.",
       "The keeper climbed the stairs and lit the lamp as the first waves broke over the rocks below."
     ]
-    const dir = makeWorkspace(story.join("\n"), { config: smallConfig(`transitions: { shots: "crossfade", seconds: 0.5 }`) })
+    const dir = makeWorkspace(story.join("\n"), { config: smallConfig(`transitions: { shots: "crossfade", sentences: "fade-black", seconds: 0.5 }`) })
     const { summary } = await runBuild(dir)
     expect(summary.failed).toEqual([])
     const m = manifest(dir)
     // Several shots per sentence, so there are transitions inside each mux.
     expect(m.sentences.every((s: { shots: Array<unknown> }) => s.shots.length >= 2)).toBe(true)
     const narration = m.sentences.reduce((a: number, s: { durationSec: number }) => a + s.durationSec, 0)
+    // The second sentence is entered from the first one's last clip (a lead-in), through black.
+    expect(summary.built).toContain("sentence:2:leadin")
     const film = Number(ffprobe(path.join(dir, "out", "final.mp4")).format.duration)
     expect(Math.abs(film - narration)).toBeLessThanOrEqual(1 / 12)
+    // In out/final.mp4 itself: the middle of the fade into sentence 2 is much darker than a frame after it.
+    const s1 = m.sentences[0].shots.reduce((a: number, shot: { frames: number }) => a + shot.frames, 0)
+    const luma = (n: number) => meanRgb(path.join(dir, "out", "final.mp4"), n).reduce((a, b) => a + b, 0) / 3
+    expect(luma(s1 + 3)).toBeLessThan(luma(s1 + 10) * 0.5)
   }, 180_000)
 })
