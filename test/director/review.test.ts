@@ -88,6 +88,16 @@ describe("review before paying (cloud profile, fakes)", () => {
     expect(paid.filter((id) => /^sentence:[12]:|^shot:[12]:/.test(id))).toEqual([])
     expect(fakes.counts().chats).toBe(1)
 
+    // A spelling fix in an approved sentence re-voices it and re-pays nothing visual: its frozen plan is kept.
+    await approve(dir, { ids: ["sentence:3"] }, other)
+    fs.writeFileSync(path.join(dir, "transcript.txt"), [story[0], story[1], "A huntr watched from the ridge."].join("\n"))
+    fakes.reset()
+    const respelled = await runBuild(dir, {}, other)
+    expect(respelled.summary.failed).toEqual([])
+    expect(paidIds(respelled.summary.built)).toEqual(["sentence:3:audio"])
+    expect(fakes.counts()).toMatchObject({ chats: 0, images: 0, videoSubmits: 0, ttsSubmits: 1 })
+    fs.writeFileSync(path.join(dir, "transcript.txt"), story.join("\n"))
+
     await approve(dir, { ids: ["sentence:1"], clear: true }, other)
     fakes.reset()
     const cleared = await runBuild(dir, {}, other)
