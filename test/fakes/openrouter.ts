@@ -120,7 +120,8 @@ const directed = (props: Record<string, any>, messages: ReadonlyArray<{ role: st
   const castNames: ReadonlyArray<string> = props.cast?.items?.enum ?? []
   const placeNames: ReadonlyArray<string> = props.place?.anyOf?.[0]?.enum ?? []
   return {
-    motion: "the figure turns slowly",
+    // A motion of its own for every shot, as a writer gives (the clip's request is told apart by it).
+    motion: `shot ${i + 1}: ${sentence.replace(/[.!?]+$/, "").slice(0, 120)}, the figure turns slowly`,
     transition: i === 0 ? "cut" : "crossfade",
     cast: castNames.filter(says),
     place: placeNames.find(says) ?? null
