@@ -6,7 +6,7 @@
 import type { NodeSpec, Rule } from "../src/engine/Node.ts"
 import { ids, kinds } from "../src/Film.ts"
 import * as Inputs from "../src/director/Inputs.ts"
-import * as ShotEdits from "../src/director/ShotEdits.ts"
+import * as ShotEdits from "../src/ShotEdits.ts"
 import * as Bible from "../src/director/Bible.ts"
 import * as Cast from "./cast.ts"
 import * as Plan from "./plan.ts"

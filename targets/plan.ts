@@ -16,7 +16,7 @@
 import { Effect, Schema } from "effect"
 import * as Bible from "../src/director/Bible.ts"
 import type { Director } from "../src/director/Inputs.ts"
-import * as ShotEdits from "../src/director/ShotEdits.ts"
+import * as ShotEdits from "../src/ShotEdits.ts"
 import type { Dep, Json, NodeSpec, RunContext } from "../src/engine/Node.ts"
 import { ids, kinds } from "../src/Film.ts"
 import { cameraMoves, cameraWords, transitions, type CameraMove, type PlannedShot, type Transition } from "../src/Shot.ts"

@@ -263,6 +263,26 @@ const cacheCommand = Command.make("cache", {}, lazy(() => cache().then((m) => ({
   Command.withDescription("The remote cache several machines share (remoteCache in the config, or STORYSHOT_REMOTE_CACHE): status, push, pull, verify.")
 )
 
+export const serveOptions = {
+  port: Options.integer("port").pipe(
+    Options.withPseudoName("PORT"),
+    Options.withDefault(4477),
+    Options.withDescription("The port to listen on (default 4477; 0: any free one, printed at start).")
+  ),
+  host: Options.text("host").pipe(
+    Options.withPseudoName("ADDRESS"),
+    Options.withDefault("127.0.0.1"),
+    Options.withDescription(
+      "The address to listen on (default 127.0.0.1: this computer only). Any other (e.g. 0.0.0.0) needs STORYSHOT_TOKEN set, and every request must then carry it."
+    )
+  ),
+  root: Options.directory("root").pipe(
+    Options.withPseudoName("DIR"),
+    Options.optional,
+    Options.withDescription("Serve every workspace (project) in this folder, and create new ones there (default: the current workspace only).")
+  )
+}
+
 export type Flags<O extends Command.Command.Config> = Command.Command.ParseConfig<O>
 
 export const subcommands = [
@@ -329,6 +349,11 @@ export const subcommands = [
   Command.make("approve", approveOptions, lazy(() => import("./refine.ts").then((m) => ({ handler: m.approveHandler })))).pipe(
     Command.withDescription(
       "Freeze the plan (every sentence, or those named) as it stands, after reviewing it (build --target sentence:N:plan, out/storyboard.html): a later model or setting change does not re-plan approved sentences. --clear lifts it."
+    )
+  ),
+  Command.make("serve", serveOptions, lazy(() => import("./serve.ts"))).pipe(
+    Command.withDescription(
+      "Serve the studio: a web page and a REST API (Swagger UI at /docs) to create projects, see the plan and its price, build, watch progress live, re-roll or re-prompt a shot and download the film. Builds there are ordinary builds: same store, lock and money rules."
     )
   ),
   cacheCommand

@@ -24,7 +24,7 @@ import * as Registry from "../../targets/registry.ts"
 import type { BuildEvent } from "../engine/Events.ts"
 import * as Bible from "./Bible.ts"
 import * as Inputs from "./Inputs.ts"
-import * as ShotEdits from "./ShotEdits.ts"
+import * as ShotEdits from "../ShotEdits.ts"
 
 export interface DirectFlags {
   readonly force: boolean

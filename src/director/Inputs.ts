@@ -7,7 +7,7 @@
 import * as fs from "node:fs"
 import { Effect, Schema } from "effect"
 import * as Bible from "./Bible.ts"
-import * as ShotEdits from "./ShotEdits.ts"
+import * as ShotEdits from "../ShotEdits.ts"
 
 export interface Director {
   /** Undefined when the workspace has no `storyshot.bible.json` (nothing is cast: every shot shows nobody known). */

@@ -20,13 +20,13 @@ import * as Scheduler from "../engine/Scheduler.ts"
 import { ids } from "../Film.ts"
 import { cameraMoves, transitions, type PlannedShot } from "../Shot.ts"
 import type { Workspace } from "../Workspace.ts"
-import * as Build from "../cli/build.ts"
+import * as Build from "../Build.ts"
 import * as Session from "../cli/Session.ts"
 import * as RunLog from "../cli/RunLog.ts"
 import * as Targets from "../../targets/index.ts"
 import * as Bible from "./Bible.ts"
 import * as Inputs from "./Inputs.ts"
-import * as ShotEdits from "./ShotEdits.ts"
+import * as ShotEdits from "../ShotEdits.ts"
 
 export interface ShotPlace {
   readonly k: number

@@ -23,6 +23,7 @@ import type * as Cost from "./Cost.ts"
 import { BuildEvents } from "./Events.ts"
 import type * as Fingerprint from "./Fingerprint.ts"
 import type { Built, NodeSpec, Rule } from "./Node.ts"
+import type { Pool } from "./Pool.ts"
 import type { Retryable } from "./Retry.ts"
 import { Store, type State, type StoreError } from "./Store.ts"
 import { CycleError } from "./scheduler/Errors.ts"
@@ -52,6 +53,12 @@ export interface BuildOptions {
   /** Pool name → how many nodes may run in it at once. */
   readonly pools?: { readonly [pool: string]: number } | undefined
   readonly defaultPoolLimit?: number | undefined
+  /**
+   * Pools shared with other builds running in this process (`storyshot serve` builds several projects at once
+   * under one set of provider limits): a pool named here is used as it is; one that is missing is made with
+   * this build's limit and added, for the builds that follow.
+   */
+  readonly sharedPools?: Map<string, Pool> | undefined
   readonly timeoutMs?: number | undefined
   /** No new paid node starts once recorded spend plus what is running would pass this. */
   readonly maxCostUsd?: number | undefined
@@ -119,6 +126,7 @@ export const build = <R>(graph: Graph<R>, options: BuildOptions): Effect.Effect<
         retryable: options.retryable,
         pools: options.pools ?? {},
         defaultPoolLimit: options.defaultPoolLimit ?? 4,
+        sharedPools: options.sharedPools,
         timeoutMs: options.timeoutMs ?? 30 * 60_000,
         maxCostUsd: options.maxCostUsd,
         complete: options.complete === true,

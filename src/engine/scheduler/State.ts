@@ -43,6 +43,8 @@ export interface Settings {
   readonly retryable: Retryable | undefined
   readonly pools: { readonly [pool: string]: number }
   readonly defaultPoolLimit: number
+  /** Pools shared with other builds in this process (the server's): a pool is taken from here, or made here. */
+  readonly sharedPools: Map<string, Pool.Pool> | undefined
   readonly timeoutMs: number
   readonly maxCostUsd: number | undefined
   readonly complete: boolean
@@ -168,10 +170,11 @@ export const make = (
 
 /** The named pool, made on first use with its configured limit. */
 export const poolFor = (state: BuildState, name: string): Pool.Pool => {
-  let pool = state.pools.get(name)
+  const pools = state.settings.sharedPools ?? state.pools
+  let pool = pools.get(name)
   if (!pool) {
     pool = Pool.make(state.settings.pools[name] ?? state.settings.defaultPoolLimit)
-    state.pools.set(name, pool)
+    pools.set(name, pool)
   }
   return pool
 }

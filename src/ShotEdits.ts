@@ -1,7 +1,9 @@
 /**
  * Pinned shot edits, refinements and approvals: `storyshot.shots.json` in the workspace, a file the user owns
  * (an input, like the transcript), never rewritten by a build. `storyshot refine` and `storyshot approve` write
- * it (and the web studio, through the same functions); a person may edit it by hand.
+ * it, and so does the studio (`storyshot serve`: a pinned prompt, an approval) through the same functions; a
+ * person may edit it by hand. Every build reads it, from the command line or the server alike: the plan
+ * (`sentence:N:plan`, targets/plan.ts) applies it, so a pin changes that shot's still and nothing is re-planned.
  *
  *   { "version": 1, "shots": [
  *     { "sentence": "the keeper climbed the stairs.", "shot": 2,
@@ -21,6 +23,7 @@
  *   only that shot's image and clip (and its sentence's mux) follow; nothing is re-planned.
  * - `refine` asks the prompt writer to rewrite the shot with that feedback: one paid call, made by the next
  *   build of the plan (`storyshot refine` runs it at once and writes the answer back as pinned fields).
+ * - `approved` alone (the studio's mark) is shown and freezes nothing; `storyshot approve` writes `frozen` too.
  * - `approved` with `frozen`: the shot as approved. A frozen shot no longer reads the writer's output, so a later
  *   model or setting change does not re-plan it (a sentence whose shots are all frozen is not planned at all)
  *   until `storyshot approve --clear`. Pinned fields still apply over it.
@@ -28,9 +31,9 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Either, ParseResult, Schema } from "effect"
-import * as Atomic from "../engine/Atomic.ts"
-import { cameraMoves, transitions } from "../Shot.ts"
-import { normalize } from "../text/Sentences.ts"
+import * as Atomic from "./engine/Atomic.ts"
+import { cameraMoves, transitions } from "./Shot.ts"
+import { normalize } from "./text/Sentences.ts"
 
 export const fileName = "storyshot.shots.json"
 

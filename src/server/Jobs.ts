@@ -1,0 +1,66 @@
+/**
+ * The job runner: what the HTTP handlers ask of whatever runs builds. `LocalJobs.layer` runs them in this
+ * process (each one `Build.run`, the same call `storyshot build` makes); a queue (`serve --queue redis://…`
+ * with `storyshot worker`, issue 19) can stand in behind the same service, since nothing here hands over a
+ * function or a live object: a project is its id and folder, an order is plain data, a job is a `Job` view,
+ * and events are plain JSON with an id.
+ *
+ * Two builds of one project queue behind the workspace lock (the second is "queued" until the first lets go),
+ * builds of different projects run at once and share the provider pools, and a job's id is its run's id.
+ */
+import { Context, type Effect, type Stream } from "effect"
+import type { BuildEvent } from "../engine/Events.ts"
+import type { Conflict, NotFound, Unprocessable } from "./Errors.ts"
+import type { NodeState } from "./Progress.ts"
+import type { Project } from "./Projects.ts"
+import type { Job } from "./Schemas.ts"
+
+/** What to build: `storyshot build` flags as data. */
+export interface BuildOrder {
+  /** Target ids (empty: the film, its subtitles and storyboard). */
+  readonly targets: ReadonlyArray<string>
+  /** Ids to re-take even when fresh (a re-roll), beyond the targets. */
+  readonly retake: ReadonlyArray<string>
+  readonly force: boolean
+  readonly keepGoing: boolean
+  readonly maxCost: number | undefined
+  /** What the person asked for, shown in the run list ("build", "re-roll shot 3"). */
+  readonly label: string
+}
+
+/** What the events stream carries, in order, each with an id (`Last-Event-ID` resumes after it). */
+export type ServerEvent =
+  /** Sent first on every connection: the project's jobs now (a page that reconnects starts from here). */
+  | { readonly _tag: "Hello"; readonly jobs: ReadonlyArray<Job> }
+  /** A job was queued, started, or ended. */
+  | { readonly _tag: "Job"; readonly job: Job }
+  /** One of the build's own events (what the terminal reporter draws), for the job `job`. */
+  | { readonly _tag: "Build"; readonly job: string; readonly event: BuildEvent }
+  /** Something the story shows changed outside a build (a pinned prompt, an approval). */
+  | { readonly _tag: "Changed"; readonly what: string }
+
+export interface Sequenced {
+  readonly id: string
+  readonly event: ServerEvent
+}
+
+export class JobRunner extends Context.Tag("storyshot/server/JobRunner")<
+  JobRunner,
+  {
+    /** Checks the order (a refused one is 422 with the build's own message) and starts it, or queues it. */
+    readonly submit: (project: Project, order: BuildOrder) => Effect.Effect<Job, Unprocessable | Conflict>
+    /** Stops a queued or running job: what finished stays in the store (Ctrl-C's rules). */
+    readonly cancel: (project: Project, id: string) => Effect.Effect<Job, NotFound | Conflict>
+    readonly get: (project: Project, id: string) => Effect.Effect<Job, NotFound>
+    /** The project's jobs known to this runner (running, queued, and past ones it ran), newest first. */
+    readonly list: (project: Project) => Effect.Effect<ReadonlyArray<Job>>
+    /** The states of the nodes the project's unfinished jobs are building. */
+    readonly live: (project: Project) => Effect.Effect<ReadonlyMap<string, { readonly state: NodeState; readonly error?: string | undefined }>>
+    /** The project's events from now on (after `lastEventId`, when this runner still has them). */
+    readonly events: (project: Project, lastEventId: string | undefined) => Stream.Stream<Sequenced>
+    /** Tells the project's listeners that something changed outside a build. */
+    readonly notify: (project: Project, what: string) => Effect.Effect<void>
+    /** A number that grows whenever something the story shows may have changed (for caching views). */
+    readonly version: (project: Project) => number
+  }
+>() {}

@@ -1,0 +1,340 @@
+/**
+ * The job runner that runs builds in this process: each job is one `Build.run` (what `storyshot build` runs)
+ * in a fiber of the server's scope, so stopping the server stops its builds as Ctrl-C does (finished nodes
+ * kept, the run recorded as interrupted). Builds share one set of pools (`sharedPools`): two projects
+ * building at once stay within one fal, OpenAI and OpenRouter limit. Two jobs of one project wait for each
+ * other at the workspace lock (which also keeps out a `storyshot build` run from a terminal meanwhile).
+ *
+ * Events go out through one sliding PubSub per project: a slow client loses old events, it never slows the
+ * build (and the page re-reads the story when it falls behind). A short log per project lets a client that
+ * reconnects (`Last-Event-ID`) catch up.
+ */
+import * as os from "node:os"
+import { randomBytes } from "node:crypto"
+import { Cause, Deferred, Effect, Exit, Fiber, FiberId, FiberSet, Layer, Option, PubSub, Stream } from "effect"
+import * as Build from "../Build.ts"
+import { capMessage } from "../cli/build.ts"
+import * as RunLog from "../cli/RunLog.ts"
+import * as Cost from "../engine/Cost.ts"
+import type { BuildEvent } from "../engine/Events.ts"
+import type { Pool } from "../engine/Pool.ts"
+import { Conflict, NotFound, Unprocessable } from "./Errors.ts"
+import { JobRunner, type BuildOrder, type Sequenced, type ServerEvent } from "./Jobs.ts"
+import * as Journal from "./Journal.ts"
+import * as Progress from "./Progress.ts"
+import { Projects, type Project } from "./Projects.ts"
+import type { Job } from "./Schemas.ts"
+import * as Secrets from "./Secrets.ts"
+
+interface JobRec {
+  job: Job
+  readonly storeDir: string
+  readonly profile: string
+  readonly progress: Progress.Progress
+  began: boolean
+  cancelled: boolean
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
+}
+
+interface ProjectState {
+  seq: number
+  readonly log: Array<Sequenced>
+  readonly pubsub: PubSub.PubSub<Sequenced>
+  readonly jobs: Map<string, JobRec>
+  version: number
+}
+
+/** How often a running job's totals are sent at most. */
+const snapshotMs = 500
+
+/** Events kept per project for clients that reconnect. */
+const logSize = 2000
+
+const finished = (job: Job) => job.state !== "queued" && job.state !== "running"
+
+export const layer = Layer.scoped(
+  JobRunner,
+  Effect.gen(function* () {
+    const projects = yield* Projects
+    const fibers = yield* FiberSet.make()
+    const sharedPools = new Map<string, Pool>()
+    const boot = randomBytes(4).toString("hex")
+    const states = new Map<string, ProjectState>()
+    const serverSecrets = Secrets.secretsOf(process.env)
+
+    /** The project's state, made on first use from its job files (a dead server's jobs come back interrupted). */
+    const stateOf = (project: Project): Effect.Effect<ProjectState> =>
+      Effect.gen(function* () {
+        const known = states.get(project.dir)
+        if (known) return known
+        const pubsub = yield* PubSub.sliding<Sequenced>(1024)
+        const state: ProjectState = { seq: 0, log: [], pubsub, jobs: new Map(), version: 0 }
+        states.set(project.dir, state)
+        const ws = yield* projects.workspace(project).pipe(Effect.option)
+        if (Option.isSome(ws))
+          for (const file of Journal.load(ws.value.storeDir))
+            state.jobs.set(file.job.id, {
+              job: file.job,
+              storeDir: ws.value.storeDir,
+              profile: file.profile,
+              progress: Progress.make(),
+              began: file.began,
+              cancelled: false,
+              fiber: undefined
+            })
+        return state
+      })
+
+    const publish = (state: ProjectState, event: ServerEvent) => {
+      state.version++
+      const item: Sequenced = { id: `${boot}.${++state.seq}`, event }
+      state.log.push(item)
+      if (state.log.length > logSize) state.log.splice(0, state.log.length - logSize)
+      state.pubsub.unsafeOffer(item)
+    }
+
+    const view = (rec: JobRec): Job => {
+      if (finished(rec.job)) return rec.job
+      const p = rec.progress.snapshot()
+      return {
+        ...rec.job,
+        progress: { done: p.done, total: p.total, stages: p.stages },
+        running: p.running,
+        spent: p.spent,
+        left: p.left,
+        built: p.built,
+        cached: p.cached,
+        failed: p.failed
+      }
+    }
+
+    const save = (rec: JobRec) =>
+      Journal.write(rec.storeDir, { job: view(rec), pid: process.pid, hostname: os.hostname(), began: rec.began, profile: rec.profile })
+
+    const submit = (project: Project, order: BuildOrder): Effect.Effect<Job, Unprocessable | Conflict> =>
+      Effect.gen(function* () {
+        const ws = yield* projects.workspace(project)
+        const state = yield* stateOf(project)
+        const secrets = [...Secrets.secretsOf(ws.env), ...serverSecrets]
+        const id = RunLog.newRunId()
+        const now = Date.now()
+        const rec: JobRec = {
+          job: {
+            id,
+            project: project.id,
+            state: "queued",
+            label: order.label,
+            targets: [...order.targets],
+            retake: [...order.retake],
+            createdAt: now,
+            startedAt: null,
+            endedAt: null,
+            progress: { done: 0, total: 0, stages: [] },
+            running: [],
+            spent: Cost.zero,
+            left: null,
+            built: [],
+            cached: 0,
+            failed: [],
+            wallMs: null,
+            error: null
+          },
+          storeDir: ws.storeDir,
+          profile: ws.config.profile,
+          progress: Progress.make(),
+          began: false,
+          cancelled: false,
+          fiber: undefined
+        }
+        const checked = Deferred.unsafeMake<void>(FiberId.none)
+        let isChecked = false
+        let refused: string | undefined
+        // The job's totals (progress, spent, left) go out at most twice a second, and once more after a burst.
+        let snapshotAt = 0
+        let trailing: ReturnType<typeof setTimeout> | undefined
+        const snapshot = () => {
+          snapshotAt = Date.now()
+          if (!finished(rec.job)) publish(state, { _tag: "Job", job: view(rec) })
+        }
+        const snapshotSoon = () => {
+          const since = Date.now() - snapshotAt
+          if (since >= snapshotMs) snapshot()
+          else if (trailing === undefined)
+            trailing = setTimeout(() => {
+              trailing = undefined
+              snapshot()
+            }, snapshotMs - since)
+        }
+        const onEvent = (raw: BuildEvent) => {
+          const event = Secrets.redactJson(raw, secrets)
+          rec.progress.onEvent(event)
+          if (isChecked) Journal.appendEvent(ws.storeDir, id, event)
+          publish(state, { _tag: "Build", job: id, event })
+          snapshotSoon()
+        }
+        const hooks: Build.RunHooks = {
+          runId: id,
+          startedAt: now,
+          command: "storyshot serve",
+          sharedPools,
+          preview: rec.progress.preview,
+          checked: () => {
+            isChecked = true
+            state.jobs.set(id, rec)
+            save(rec)
+            publish(state, { _tag: "Job", job: view(rec) })
+            Deferred.unsafeDone(checked, Exit.void)
+          },
+          began: () => {
+            rec.began = true
+            rec.job = { ...rec.job, state: "running", startedAt: Date.now() }
+            save(rec)
+            publish(state, { _tag: "Job", job: view(rec) })
+          }
+        }
+        const flags: Build.BuildFlags = {
+          target: order.targets,
+          force: order.force,
+          keepGoing: order.keepGoing,
+          dryRun: false,
+          json: false,
+          quiet: true,
+          profile: Option.none(),
+          maxCost: Option.fromNullable(order.maxCost),
+          retake: order.retake
+        }
+        const end = (exit: Exit.Exit<Build.Summary, unknown>) =>
+          Effect.sync(() => {
+            if (!isChecked) {
+              // Refused before it started (bad target, missing key, broken transcript): the caller hears why.
+              const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+              refused = Option.match(failure, {
+                onNone: () => "the build could not start",
+                onSome: (e) => (e as { message?: string }).message ?? String(e)
+              })
+              return
+            }
+            const p = rec.progress.snapshot()
+            const endedAt = Date.now()
+            let result: Pick<Job, "state" | "error"> & Partial<Job>
+            if (Exit.isSuccess(exit)) {
+              const s = exit.value
+              const failedNodes = s.failed.map(({ id, error }) => ({ id, error }))
+              result = {
+                state: s.failed.length > 0 || s.storeFailure || s.blockedByBudget.length > 0 ? "failed" : "done",
+                error: s.storeFailure?.message ?? (s.failed.length > 0 ? `${s.failed.length} target(s) failed: ${s.failed[0]!.id}: ${s.failed[0]!.error}` : s.blockedByBudget.length > 0 ? capMessage(s) : null),
+                spent: s.cost,
+                built: s.built,
+                cached: s.cached.length,
+                failed: failedNodes,
+                wallMs: s.wallMs
+              }
+            } else if (Cause.isInterruptedOnly(exit.cause)) {
+              result = {
+                state: rec.cancelled ? "cancelled" : "interrupted",
+                error: rec.cancelled ? "cancelled: what finished is kept; the next build continues from there" : "the server stopped during this build: what finished is kept; the next build continues from there"
+              }
+            } else {
+              const failure = Cause.failureOption(exit.cause)
+              result = {
+                state: "failed",
+                error: Option.match(failure, {
+                  onNone: () => Cause.pretty(exit.cause).split("\n")[0] ?? "the build stopped",
+                  onSome: (e) => (e as { message?: string }).message ?? String(e)
+                })
+              }
+            }
+            rec.job = Secrets.redactJson(
+              {
+                ...rec.job,
+                progress: { done: p.done, total: p.total, stages: p.stages },
+                running: [],
+                spent: p.spent,
+                left: result.state === "done" ? Cost.zero : p.left,
+                built: p.built,
+                cached: p.cached,
+                failed: p.failed,
+                endedAt,
+                wallMs: endedAt - (rec.job.startedAt ?? rec.job.createdAt),
+                ...result
+              },
+              secrets
+            )
+            save(rec)
+            publish(state, { _tag: "Job", job: rec.job })
+          })
+        // The rules are typed `Rule<unknown, any>`, so a build's requirements read `any`; Build.run provides them all.
+        const build = Build.run(ws, flags, onEvent, hooks) as Effect.Effect<Build.Summary, unknown>
+        const fiber = yield* FiberSet.run(fibers, build.pipe(Effect.onExit(end)))
+        rec.fiber = fiber
+        yield* Effect.raceFirst(Deferred.await(checked), Fiber.await(fiber))
+        if (refused !== undefined) return yield* new Unprocessable({ message: Secrets.redact(refused, secrets) })
+        return view(rec)
+      })
+
+    const find = (project: Project, id: string) =>
+      Effect.flatMap(stateOf(project), (state) => {
+        const rec = state.jobs.get(id)
+        return rec ? Effect.succeed({ rec, state }) : Effect.fail(new NotFound({ message: `no build "${id}" in project ${project.id}: GET /api/projects/${project.id}/builds lists them` }))
+      })
+
+    const cancel = (project: Project, id: string) =>
+      Effect.gen(function* () {
+        const { rec } = yield* find(project, id)
+        if (finished(rec.job) || !rec.fiber)
+          return yield* new Conflict({ message: `build ${id} is not running (it is ${rec.job.state}): nothing to cancel` })
+        rec.cancelled = true
+        yield* Fiber.interrupt(rec.fiber)
+        return view(rec)
+      })
+
+    const list = (project: Project) =>
+      Effect.map(stateOf(project), (state) => [...state.jobs.values()].map(view).sort((a, b) => b.createdAt - a.createdAt))
+
+    const live = (project: Project) =>
+      Effect.map(stateOf(project), (state) => {
+        const nodes = new Map<string, { readonly state: Progress.NodeState; readonly error?: string | undefined }>()
+        for (const rec of state.jobs.values()) if (!finished(rec.job)) for (const [id, s] of rec.progress.nodes) nodes.set(id, s)
+        return nodes as ReadonlyMap<string, { readonly state: Progress.NodeState; readonly error?: string | undefined }>
+      })
+
+    const seqOf = (id: string) => Number(id.split(".")[1] ?? NaN)
+
+    const events = (project: Project, lastEventId: string | undefined): Stream.Stream<Sequenced> =>
+      Stream.unwrapScoped(
+        Effect.gen(function* () {
+          const state = yield* stateOf(project)
+          // Subscribed before the log is read: an event published in between is in both, and dropped once.
+          const queue = yield* PubSub.subscribe(state.pubsub)
+          const after = lastEventId?.startsWith(`${boot}.`) ? seqOf(lastEventId) : undefined
+          const first: Array<Sequenced> =
+            after !== undefined && state.log.length > 0 && seqOf(state.log[0]!.id) <= after + 1
+              ? state.log.filter((s) => seqOf(s.id) > after)
+              : [{ id: `${boot}.${state.seq}`, event: { _tag: "Hello", jobs: [...state.jobs.values()].map(view).sort((a, b) => b.createdAt - a.createdAt) } }]
+          let last = Math.max(after ?? 0, ...first.map((s) => seqOf(s.id)))
+          return Stream.concat(
+            Stream.fromIterable(first),
+            Stream.fromQueue(queue).pipe(
+              Stream.filter((s) => {
+                const n = seqOf(s.id)
+                if (n <= last) return false
+                last = n
+                return true
+              })
+            )
+          )
+        })
+      )
+
+    const notify = (project: Project, what: string) => Effect.map(stateOf(project), (state) => publish(state, { _tag: "Changed", what }))
+
+    const version = (project: Project) => states.get(project.dir)?.version ?? 0
+
+    const get = (project: Project, id: string) => Effect.map(find(project, id), ({ rec }) => view(rec))
+
+    // Recovery does not wait for a first request: a dead server's runs are recorded as interrupted now.
+    yield* Effect.flatMap(projects.list, (all) => Effect.forEach(all, stateOf, { discard: true }))
+
+    return JobRunner.of({ submit, cancel, get, list, live, events, notify, version })
+  })
+)
