@@ -26,6 +26,7 @@ import * as SplitChanges from "./text/SplitChanges.ts"
 import * as Accounting from "./cli/Accounting.ts"
 import * as RunLog from "./cli/RunLog.ts"
 import * as Session from "./cli/Session.ts"
+import * as Review from "./director/Review.ts"
 import type { Workspace } from "./Workspace.ts"
 
 export interface BuildFlags {
@@ -38,6 +39,8 @@ export interface BuildFlags {
   readonly quiet?: boolean
   readonly profile: Option.Option<Profile>
   readonly maxCost: Option.Option<number>
+  /** "prompts": the plan only (every sentence's plan and its storyboard page), issue 16. */
+  readonly until?: Option.Option<"prompts"> | undefined
   /** Exit at once when another build holds the workspace lock (default: wait for it). */
   readonly noWait?: boolean
   /** Leave the remote cache out of this build. */
@@ -72,6 +75,8 @@ export interface Summary {
   readonly interrupted?: boolean | undefined
   /** Requests that knowingly paid again, and why. */
   readonly repaid: ReadonlyArray<Scheduler.Repaid>
+  /** After `--until prompts`: the estimated cost of the rest of the film (images, clips), stored results not counted. */
+  readonly toFinish?: Cost.Total | undefined
   /** The store could not be written (a full or failing disk): the build stopped there. */
   readonly storeFailure?: { readonly reason: string; readonly path: string; readonly message: string } | undefined
 }
@@ -100,8 +105,9 @@ export interface RunHooks {
 }
 
 /** The film's graph for these sentences, with the user's pinned shot prompts (storyshot.shots.json) in it. */
-export const graphOf = (ws: Workspace, sentences: ReadonlyArray<string>, edits: ShotEdits.EditsFile) =>
-  ShotEdits.apply({ nodes: Targets.plan(ws, sentences), rules: Targets.rules }, sentences, edits)
+export const graphOf = (ws: Workspace, sentences: ReadonlyArray<string>, edits: ShotEdits.EditsFile, options: { readonly planOnly?: boolean } = {}) =>
+  // The pins reach the film through each sentence's plan (targets/plan.ts), which reads these edits.
+  ({ nodes: Targets.plan(ws, sentences, edits, options), rules: Targets.rules })
 
 /** Flags a build refuses before reading anything: exit 2, one line. */
 export const checkFlags = (flags: BuildFlags) =>
@@ -134,14 +140,20 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     hooks.checked?.()
     const runId = hooks.runId ?? RunLog.newRunId()
     const dir = RunLog.runDir(ws.storeDir, runId)
-    const targets = flags.target.length > 0 ? [...new Set(flags.target)] : [...Targets.defaultTargets]
+    const planOnly = flags.until !== undefined && Option.isSome(flags.until)
+    if (planOnly && flags.target.length > 0)
+      return yield* new Session.UsageError({ message: "--until prompts builds the whole plan: leave out --target (or name sentence:N:plan targets without --until)" })
+    const targets = planOnly ? [...Targets.planTargets(sentences)] : flags.target.length > 0 ? [...new Set(flags.target)] : [...Targets.defaultTargets]
+    if (!flags.dryRun && !planOnly) yield* Review.checkApproved(ws, sentences, targets)
     const forced = new Set([...(flags.force ? targets : []), ...(flags.retake ?? [])])
     const force = forced.size > 0 ? forced : undefined
-    const graph = () => graphOf(ws, sentences, edits)
+    // The plan only: its storyboard page needs no image or clip (targets/storyboard.ts).
+    const graph = () => graphOf(ws, sentences, edits, { planOnly })
     const maxCost = Option.getOrUndefined(flags.maxCost) ?? ws.config.maxCostUsd
     const requests: Array<{ id: string; request: unknown }> = []
     const accounts = Accounting.collector()
     let left: Accounting.Left | undefined
+    let toFinish: Cost.Total | undefined
     // A dry walk of the same targets: what would be built and its estimate, paying nothing. Its events are
     // its own (a reporter must not count them as this build's).
     const dryWalk = Scheduler.build(
@@ -195,6 +207,13 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       ).pipe(Effect.mapError((e) => new Session.UsageError({ message: e.message })))
       // A store that could not be written is a full or failing disk: out/ would fail the same way.
       if (!flags.dryRun && !result.storeFailure) yield* publish(ws, store, sentences, result.results).pipe(Effect.ignore)
+      // What the rest of the film would cost, once the plan is made: a dry walk of the whole film.
+      if (planOnly && !flags.dryRun && result.failed.length === 0)
+        toFinish = yield* Scheduler.build(graphOf(ws, sentences, edits), { targets: [...Targets.defaultTargets], dryRun: true, keepGoing: true }).pipe(
+          Effect.provide(BuildEvents.layerNoop),
+          Effect.map((r) => Cost.sum(r.wouldBuild.map((w) => w.estimate))),
+          Effect.orElseSucceed(() => undefined)
+        )
       if (!flags.dryRun && result.blockedByBudget.length > 0)
         left = yield* dryWalk.pipe(
           Effect.map((r) => Accounting.left(r.wouldBuild)),
@@ -316,6 +335,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
       ...(flags.dryRun ? { wouldBuild: result.wouldBuild, estimate, splitChanges: splitChanges(ws, sentences, result) } : {}),
       output: result.results.has("final") && !result.storeFailure ? path.join(ws.outDir, "final.mp4") : undefined,
       repaid: result.repaid,
+      ...(toFinish ? { toFinish } : {}),
       storeFailure: result.storeFailure && { reason: result.storeFailure.reason, path: result.storeFailure.path, message: result.storeFailure.message }
     }
     yield* record(summary, summary.failed.length > 0 ? "failed" : summary.blockedByBudget.length > 0 ? "cap" : "ok")

@@ -5,6 +5,7 @@
  */
 import { Either, ParseResult, Schema } from "effect"
 import { defaultShotSeconds, providerStages, stages } from "./Film.ts"
+import { transitions, type Transition } from "./Shot.ts"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 
@@ -84,6 +85,28 @@ export const ConfigInput = Schema.Struct({
   timeoutSeconds: Schema.optional(Schema.Number.pipe(Schema.positive())),
   /** Default spend cap per build in USD (--max-cost overrides). */
   maxCostUsd: Schema.optional(Schema.Number.pipe(Schema.nonNegative())),
+  /**
+   * Transitions (issue 16): "planned" takes each shot's from the plan (the prompt writer's, or a pinned edit);
+   * "cut", "crossfade", "fade-black" or "fade-white" puts that one everywhere. They overlap pictures only: the
+   * narration is never moved and the film lasts as long as it.
+   */
+  transitions: Schema.optional(
+    Schema.Struct({
+      /** Between the shots of a sentence (made in its mux). */
+      shots: Schema.optional(Schema.Literal("planned", ...transitions)),
+      /** Into each sentence from the one before: its first frames show the previous sentence's last shot
+       *  fading out (a sentence then depends on its previous sentence's last clip; "cut" keeps them apart). */
+      sentences: Schema.optional(Schema.Literal("planned", ...transitions)),
+      /** How long a crossfade or fade lasts, in seconds (at most the shot's length). */
+      seconds: Schema.optional(Schema.Number.pipe(Schema.between(0.04, 3)))
+    })
+  ),
+  /** Review before paying (issue 16): a build that would make images or clips refuses (exit 2) until every
+   *  sentence's plan is approved (`storyshot approve`). Default false. */
+  requireApproval: Schema.optional(Schema.Boolean),
+  /** "end-frames": each clip ends on the next shot's image (a video provider that takes an end frame, e.g.
+   *  fal's Kling 1.6 pro): the clip's fingerprint then includes that image. Default "none". */
+  continuity: Schema.optional(Schema.Literal("none", "end-frames")),
   subtitles: Schema.optional(
     Schema.Struct({
       /** Burn the subtitles into out/final.mp4 (out/final.srt and .vtt are always written). */
@@ -152,6 +175,9 @@ export interface Config {
   readonly retryPaid: 0 | 1
   readonly timeoutSeconds: number
   readonly maxCostUsd: number | undefined
+  readonly transitions: { readonly shots: "planned" | Transition; readonly sentences: "planned" | Transition; readonly seconds: number }
+  readonly continuity: "none" | "end-frames"
+  readonly requireApproval: boolean
   readonly subtitles: { readonly burn: boolean }
   readonly music: Music | undefined
   readonly remoteCache: { readonly url: string; readonly endpoint: string | undefined; readonly region: string | undefined } | undefined
@@ -225,6 +251,15 @@ export const resolve = (input: ConfigInput, profileOverride?: Profile, env: { re
     retryPaid: input.retryPaid ?? 0,
     timeoutSeconds: input.timeoutSeconds ?? 30 * 60,
     maxCostUsd: input.maxCostUsd,
+    transitions: {
+      shots: input.transitions?.shots ?? "planned",
+      // Between sentences a cut unless asked: "planned" makes each sentence's mux wait for its plan (the way in is
+      // the first shot's transition) and depend on the previous sentence's last clip.
+      sentences: input.transitions?.sentences ?? "cut",
+      seconds: input.transitions?.seconds ?? 0.5
+    },
+    continuity: input.continuity ?? "none",
+    requireApproval: input.requireApproval ?? false,
     subtitles: { burn: input.subtitles?.burn ?? false },
     music: resolveMusic(input.music),
     remoteCache: input.remoteCache && { url: input.remoteCache.url, endpoint: input.remoteCache.endpoint, region: input.remoteCache.region }

@@ -27,7 +27,16 @@ export const kinds = {
   mux: "mux",
   final: "final",
   storyboard: "storyboard",
-  subtitles: "subtitles"
+  subtitles: "subtitles",
+  // The director's (issue 16): the shot plan with its pins, the story bible's entries and sheets, a sentence's
+  // way in from the one before, a refinement of one shot, and the bible's first draft.
+  plan: "plan",
+  character: "character",
+  place: "place",
+  sheet: "sheet",
+  leadin: "leadin",
+  refine: "refine",
+  direct: "direct"
 } as const
 
 export const ids = {
@@ -41,7 +50,14 @@ export const ids = {
   mux: (n: number) => `sentence:${n}:mux`,
   final: "final",
   storyboard: "storyboard",
-  subtitles: "subtitles"
+  subtitles: "subtitles",
+  plan: (n: number) => `sentence:${n}:plan`,
+  leadin: (n: number) => `sentence:${n}:leadin`,
+  character: (id: string) => `character:${id}`,
+  sheet: (id: string) => `character:${id}:sheet`,
+  place: (id: string) => `place:${id}`,
+  refine: (k: number) => `shot:${k}:refine`,
+  direct: "bible"
 } as const
 
 /** The public target ids a person may name with --target, and the stage each belongs to. */
@@ -51,9 +67,14 @@ export const idPatterns: ReadonlyArray<{ readonly pattern: RegExp; readonly stag
   { pattern: /^sentence:[1-9]\d*:shots$/, stage: "timing", example: "sentence:1:shots" },
   { pattern: /^sentence:[1-9]\d*:timing$/, stage: "timing", example: "sentence:1:timing" },
   { pattern: /^sentence:[1-9]\d*:prompts$/, stage: "prompts", example: "sentence:1:prompts" },
+  { pattern: /^sentence:[1-9]\d*:plan$/, stage: "prompts", example: "sentence:1:plan" },
   { pattern: /^shot:[1-9]\d*:image$/, stage: "image", example: "shot:1:image" },
   { pattern: /^shot:[1-9]\d*:video$/, stage: "video", example: "shot:1:video" },
   { pattern: /^sentence:[1-9]\d*:mux$/, stage: "mux", example: "sentence:1:mux" },
+  { pattern: /^sentence:[1-9]\d*:leadin$/, stage: "mux", example: "sentence:2:leadin" },
+  { pattern: /^character:[^:\s]+:sheet$/, stage: "image", example: "character:NAME:sheet" },
+  { pattern: /^character:[^:\s]+$/, stage: "transcript", example: "character:NAME" },
+  { pattern: /^place:[^:\s]+$/, stage: "transcript", example: "place:NAME" },
   { pattern: /^final$/, stage: "final", example: "final" },
   { pattern: /^storyboard$/, stage: "storyboard", example: "storyboard" },
   { pattern: /^subtitles$/, stage: "subtitles", example: "subtitles" }

@@ -97,7 +97,8 @@ export const publish = (
           shots.push({
             id: `shot:${k}`,
             k,
-            prompt: value(ids.prompts(n), String(j)) ?? null,
+            // The shot as the film made it: the plan (the writer's with the person's edits, cast by bible id).
+            prompt: value(ids.plan(n), String(j)) ?? value(ids.prompts(n), String(j)) ?? null,
             frames: f,
             seconds: f === undefined ? undefined : f / ws.config.fps,
             image: rel(fileOf(store, results.get(ids.image(k)), "image")),

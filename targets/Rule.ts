@@ -9,10 +9,14 @@
  */
 import { Effect, Schema } from "effect"
 import type * as Cost from "../src/engine/Cost.ts"
-import type { BuiltLookup, Dep, Json, NodeSpec, Produced, Rule, RunContext } from "../src/engine/Node.ts"
+import type { BuiltLookup, Json, NodeSpec, Produced, Rule, RunContext } from "../src/engine/Node.ts"
 import type { Config } from "../src/Config.ts"
+import type { Bible } from "../src/director/Bible.ts"
+import type { Director } from "../src/director/Inputs.ts"
 import type { ProviderStage } from "../src/Film.ts"
 import type { ProviderConfig } from "../src/providers/ProviderConfig.ts"
+import type { DirectedShot } from "../src/Shot.ts"
+import type { RefineBrief } from "./prompts/Writer.ts"
 
 export interface TypedContext<Recipe> extends RunContext {
   readonly recipe: Recipe
@@ -74,6 +78,8 @@ export interface PlanContext {
   readonly config: Config
   readonly providers: ProviderConfig
   readonly storeDir: string
+  /** The workspace's story bible and shot edits (src/director/Inputs.ts). */
+  readonly director: Director
 }
 
 export interface ShotRef {
@@ -84,27 +90,13 @@ export interface ShotRef {
   readonly k: number
 }
 
-/**
- * A reference image a shot shows (a character sheet, contract 6), in a stable order: either a file already
- * in the store with its content hash (known when the plan is made), or a dependency on the node that makes it
- * (its output hash then enters the fingerprint through the dependency).
- */
-export interface Reference {
-  readonly name: string
-  readonly file?: string | undefined
-  readonly hash?: string | undefined
-  readonly dep?: Dep | undefined
-}
-
-/** An end frame for a clip (contract 8): a dependency on the image node that makes it, or a stored file. */
-export type TailImage = { readonly dep: Dep } | { readonly file: string; readonly hash: string }
-
 /** What each provider stage's `node` is given. */
 export interface StageArgs {
   readonly audio: { readonly n: number; readonly sentence: string }
   readonly prompts: { readonly n: number; readonly sentences: ReadonlyArray<string> }
-  readonly image: { readonly shot: ShotRef; readonly sentence: string; readonly references?: ReadonlyArray<Reference> | undefined }
-  readonly video: { readonly shot: ShotRef; readonly tailImage?: TailImage | undefined }
+  readonly image: { readonly shot: ShotRef; readonly sentence: string }
+  /** `tail`: the next shot, whose image the clip must end on (`continuity: "end-frames"`), when there is one. */
+  readonly video: { readonly shot: ShotRef; readonly tail?: ShotRef | undefined }
 }
 
 /** What `storyshot providers` prints about an implementation. */
@@ -136,11 +128,22 @@ export interface Impl<S extends ProviderStage = any, Recipe = any, E = any, R = 
   /** An image implementation's outputs besides `image` that a clip maker may use instead: a text-free `plate`
    *  to move, and `lettering` to lay over it unmoved (the draft card's). */
   readonly layers?: { readonly plate: string; readonly lettering: string } | undefined
-  /** An image implementation's use of a shot's `references` (contract 6): "edit" sends them to the model,
-   *  "none" ignores them (and `storyshot providers` says so). Absent: "none". */
+  /**
+   * An image implementation's use of the character sheets a shot shows (contract 6): "edit" sends them with
+   * the request as references (and the sheets' output hashes enter the shot's fingerprint); "none" ignores
+   * them (only the bible entries' text does). Default "none"; `storyshot providers` says which.
+   */
   readonly references?: "none" | "edit" | ((providers: ProviderConfig) => "none" | "edit") | undefined
-  /** A video implementation that takes an end frame (`tailImage`, contract 8); it may depend on the model. */
-  readonly tailImage?: boolean | ((providers: ProviderConfig) => boolean) | undefined
+  /** An image implementation's character sheet `character:ID:sheet`: one reference image per character. */
+  readonly sheet?: ((args: { readonly id: string }, plan: PlanContext) => NodeSpec) | undefined
+  /** A video implementation that can end a clip on a given image (contract 8): `tailImage` input. */
+  readonly tailImage?: boolean | ((plan: PlanContext) => boolean) | undefined
+  /** A prompt writer's rewrite of one shot with a person's feedback (`storyshot refine`), as one paid call. */
+  readonly refine?: ((ctx: RunContext, req: { readonly recipe: Recipe; readonly brief: RefineBrief }) => Effect.Effect<DirectedShot, E, R>) | undefined
+  /** A prompt writer's first draft of the story bible (`storyshot direct`), from the whole transcript. */
+  readonly direct?:
+    | ((ctx: RunContext, req: { readonly recipe: Recipe; readonly sentences: ReadonlyArray<string>; readonly style: string }) => Effect.Effect<Bible, E, R>)
+    | undefined
 }
 
 /** How an implementation uses a shot's reference images, with this configuration. */
@@ -148,8 +151,8 @@ export const referencesOf = (impl: Impl, providers: ProviderConfig): "none" | "e
   typeof impl.references === "function" ? impl.references(providers) : impl.references ?? "none"
 
 /** Whether a video implementation takes an end frame, with this configuration. */
-export const takesTailImage = (impl: Impl, providers: ProviderConfig): boolean =>
-  typeof impl.tailImage === "function" ? impl.tailImage(providers) : impl.tailImage === true
+export const takesTailImage = (impl: Impl, plan: PlanContext): boolean =>
+  typeof impl.tailImage === "function" ? impl.tailImage(plan) : impl.tailImage === true
 
 export const defineImpl = <S extends ProviderStage, Recipe, E = never, R = never, VE = never, VR = never>(
   impl: Impl<S, Recipe, E, R, VE, VR>

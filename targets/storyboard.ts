@@ -25,28 +25,57 @@ import * as Cost from "../src/engine/Cost.ts"
 import type { Built, Dep, Json, NodeSpec } from "../src/engine/Node.ts"
 import { Store } from "../src/engine/Store.ts"
 import type { Workspace } from "../src/Workspace.ts"
-import { defineRule } from "./Rule.ts"
+import * as Bible from "../src/director/Bible.ts"
+import * as Inputs from "../src/director/Inputs.ts"
+import { fromEnv } from "../src/providers/ProviderConfig.ts"
+import { defineRule, pick } from "./Rule.ts"
 import { ids, kinds, Settings } from "./Settings.ts"
 import { displayText } from "./subtitles.ts"
 
 export const version = 1
 
-const Recipe = Schema.Struct({ text: Schema.Array(Schema.String), fps: Schema.Number, profile: Schema.String, store: Schema.String })
+const Recipe = Schema.Struct({
+  text: Schema.Array(Schema.String),
+  fps: Schema.Number,
+  profile: Schema.String,
+  store: Schema.String,
+  /** The plan only (`build --until prompts`, issue 16): no image or clip is needed; the page shows each shot's
+   *  prompt, cast, camera and transition, images pending, and the estimated cost to finish. */
+  planOnly: Schema.optional(Schema.Literal(true))
+})
 
 /** The store seen from `out/`: part of the page's recipe because every media link goes through it. */
 const storeFromOut = (ws: Workspace) => path.relative(ws.outDir, ws.storeDir).split(path.sep).join("/")
 
-export const node = (sentences: ReadonlyArray<string>, config: Config, ws: Workspace): NodeSpec => ({
+/**
+ * `sheets`: the character sheets of the story bible (the page shows the cast; issue 16). `readsWriter(n, count)`:
+ * whether sentence n's plan reads its writer's node (for the prompts' cost and provider): not once approved.
+ */
+export const node = (
+  sentences: ReadonlyArray<string>,
+  config: Config,
+  ws: Workspace,
+  sheets: ReadonlyArray<string> = [],
+  readsWriter: (n: number, count: number) => boolean = () => true,
+  planOnly = false
+): NodeSpec => ({
   id: ids.storyboard,
   kind: kinds.storyboard,
   stage: "storyboard",
   version,
-  recipe: { text: sentences.map(displayText), fps: config.fps, profile: config.profile, store: storeFromOut(ws) } satisfies typeof Recipe.Type,
+  recipe: {
+    text: sentences.map(displayText),
+    fps: config.fps,
+    profile: config.profile,
+    store: storeFromOut(ws),
+    ...(planOnly ? { planOnly: true as const } : {})
+  } satisfies typeof Recipe.Type,
   deps: sentences.flatMap((_, i) => [
     { id: ids.audio(i + 1), output: "audio" },
-    { id: ids.prompts(i + 1) },
+    // The shots as the film uses them (not the writer's node: an approved sentence's plan does not read it): the writer's with the person's pinned edits (targets/plan.ts).
+    { id: `sentence:${i + 1}:plan` },
     { id: ids.timing(i + 1), output: "frames" }
-  ]),
+  ]).concat(planOnly ? [] : sheets.map((id) => ({ id, output: "image" }))),
   after: sentences.map((_, i) => ids.shots(i + 1)),
   // The shots' nodes are declared by the muxes' expansions; this one only depends on them.
   expand: (built) => {
@@ -54,6 +83,8 @@ export const node = (sentences: ReadonlyArray<string>, config: Config, ws: Works
     let k = 1
     sentences.forEach((_, i) => {
       const count = Number(built.value(ids.shots(i + 1), "count"))
+      if (readsWriter(i + 1, count)) deps.push({ id: ids.prompts(i + 1) })
+      if (planOnly) return
       for (let j = 0; j < count; j++, k++) deps.push({ id: ids.image(k), output: "image" }, { id: ids.video(k), output: "video" })
     })
     return { nodes: [], deps }
@@ -69,12 +100,17 @@ export interface PageShot {
   readonly prompt: string | undefined
   readonly shotType: string | undefined
   readonly camera: string | undefined
+  /** The cast the shot shows (bible ids) and how it is entered (issue 16). */
+  readonly cast: ReadonlyArray<string>
+  readonly transition: string | undefined
   readonly seconds: number | undefined
   readonly image: string | undefined
   readonly video: string | undefined
   readonly imageBy: string | undefined
   readonly videoBy: string | undefined
   readonly cost: Cost.Total
+  /** What its image and clip are estimated to cost, on a plan-only page (they are not made yet). */
+  readonly pending?: Cost.Total | undefined
 }
 
 export interface PageSentence {
@@ -95,6 +131,8 @@ export interface Page {
   readonly cost: Cost.Total
   /** Targets whose current version is not on the page (not built, or failed). */
   readonly stale: ReadonlyArray<string>
+  /** A plan-only page: the estimated cost of the images and clips still to make (before stored results). */
+  readonly toFinish?: Cost.Total | undefined
   readonly sentences: ReadonlyArray<PageSentence>
 }
 
@@ -106,6 +144,8 @@ export interface Source {
   readonly get: (id: string) => Built | undefined
   /** A stored file as a link relative to `out/`. */
   readonly href: (hash: string, ext: string) => string
+  /** A plan-only page: shot K's image and clip estimate (they are not made yet). */
+  readonly pending?: ((k: number, n: number, j: number) => Cost.Total) | undefined
 }
 
 /** Reads the nodes shown and their records (for cost, provider and model) into the page's data. */
@@ -113,11 +153,11 @@ export const collect = (src: Source) =>
   Effect.gen(function* () {
     const store = yield* Store
     const stale: Array<string> = []
-    const info = (id: string) =>
+    const info = (id: string, optional = false) =>
       Effect.gen(function* () {
         const built = src.get(id)
         if (!built) {
-          stale.push(id)
+          if (!optional) stale.push(id)
           return undefined
         }
         const record = Option.getOrUndefined(yield* store.getRecord(built.fingerprint))
@@ -142,17 +182,21 @@ export const collect = (src: Source) =>
     for (const [i, text] of src.texts.entries()) {
       const n = i + 1
       const audio = yield* info(ids.audio(n))
-      const prompts = yield* info(ids.prompts(n))
+      const prompts = yield* info(ids.prompts(n), true)
+      const planned = src.get(`sentence:${n}:plan`)
       const timing = src.get(ids.timing(n))
       if (!timing) stale.push(ids.timing(n))
       const frames = timing?.outputs.frames?.value as ReadonlyArray<number> | undefined
       const count = frames?.length ?? Number(src.get(ids.shots(n))?.outputs.count?.value ?? 0)
-      let cost = Cost.sum([audio?.cost ?? Cost.unknown, prompts?.cost ?? Cost.unknown])
+      // An approved sentence's plan no longer reads its writer: nothing is paid for its prompts in this film.
+      let cost = Cost.sum([audio?.cost ?? Cost.unknown, prompts?.cost ?? (planned !== undefined ? Cost.zero : Cost.unknown)])
       const shots: Array<PageShot> = []
       for (let j = 1; j <= count; j++, k++) {
         const image = yield* info(ids.image(k))
         const video = yield* info(ids.video(k))
-        const p = prompts?.built.outputs[String(j)]?.value as { prompt?: Json; shotType?: Json; camera?: Json } | undefined
+        const p = (planned ?? prompts?.built)?.outputs[String(j)]?.value as
+          | { prompt?: Json; shotType?: Json; camera?: Json; cast?: Json; transition?: Json }
+          | undefined
         const f = frames?.[j - 1]
         const shotCost = Cost.sum([image?.cost ?? Cost.unknown, video?.cost ?? Cost.unknown])
         cost = Cost.add(cost, shotCost)
@@ -162,6 +206,8 @@ export const collect = (src: Source) =>
           prompt: str(p?.prompt),
           shotType: str(p?.shotType),
           camera: str(p?.camera),
+          cast: Array.isArray(p?.cast) ? p.cast.filter((c): c is string => typeof c === "string") : [],
+          transition: str(p?.transition),
           seconds: f === undefined ? undefined : f / src.fps,
           image: link(image?.built, "image"),
           video: link(video?.built, "video"),
@@ -185,7 +231,11 @@ export const collect = (src: Source) =>
       })
     }
     const page: Page = { profile: src.profile, shots: k - 1, seconds, cost: total, stale, sentences }
-    return page
+    if (src.pending === undefined) return page
+    // The plan only: nothing about images and clips is stale, they are pending; what they would cost is shown.
+    const withPending = sentences.map((s) => ({ ...s, shots: s.shots.map((shot) => ({ ...shot, pending: src.pending!(shot.k, s.n, shot.j) })) }))
+    const toFinish = Cost.sum(withPending.flatMap((s) => s.shots.map((shot) => shot.pending)))
+    return { ...page, stale: stale.filter((id) => !/^shot:\d+:(image|video)$/.test(id)), sentences: withPending, toFinish } satisfies Page
   })
 
 const str = (v: Json | undefined): string | undefined => (typeof v === "string" && v.length > 0 ? v : undefined)
@@ -218,6 +268,7 @@ h1{font-size:18px;margin:0 0 6px}
 .totals b{color:var(--ink)}
 .stale{margin:6px 0 0;color:#b3261e}
 .fresh{margin:6px 0 0;color:#1b7f3b}
+.plan{margin:6px 0 0}
 main{padding:8px 16px 32px;max-width:1200px;margin:0 auto}
 section.sentence{margin:18px 0 28px}
 .sentence h2{font-size:16px;font-weight:600;margin:0 0 4px}
@@ -238,15 +289,19 @@ details summary{cursor:pointer}
 `
 
 export const render = (page: Page): string => {
+  const planLine =
+    page.toFinish === undefined
+      ? ""
+      : `<p class="plan">The plan only: images and clips are not made yet. To finish: about <b>${esc(money(page.toFinish))}</b> (estimated; results already stored are not paid again). Review, then <code>storyshot refine</code>, <code>storyshot approve</code>, <code>storyshot build</code>.</p>`
   const staleLine =
     page.stale.length === 0
       ? `<p class="fresh">Up to date: every shot on this page is current.</p>`
       : `<p class="stale">Stale: ${page.stale.length} target(s) not built in the last build (${esc(page.stale.slice(0, 8).join(", "))}${page.stale.length > 8 ? ", …" : ""}); run <code>storyshot build</code>.</p>`
   const shot = (s: PageShot, count: number) => `
 <article class="shot" id="shot-${s.k}">
-  ${s.image ? `<img src="${url(s.image)}" alt="shot ${s.k}: ${esc(s.prompt ?? "")}" width="320" height="180">` : `<div class="missing">no image yet</div>`}
+  ${s.image ? `<img src="${url(s.image)}" alt="shot ${s.k}: ${esc(s.prompt ?? "")}" width="320" height="180">` : `<div class="missing">${s.pending ? `image pending · ${esc(money(s.pending))}` : "no image yet"}</div>`}
   <div class="body">
-    <p class="tags"><b>shot ${s.k}</b><span>${s.j} of ${count}</span><span>${duration(s.seconds)}</span>${s.camera ? `<span>camera: ${esc(s.camera)}</span>` : ""}${s.shotType ? `<span>${esc(s.shotType)}</span>` : ""}<span>${money(s.cost)}</span></p>
+    <p class="tags"><b>shot ${s.k}</b><span>${s.j} of ${count}</span><span>${duration(s.seconds)}</span>${s.camera ? `<span>camera: ${esc(s.camera)}</span>` : ""}${s.shotType ? `<span>${esc(s.shotType)}</span>` : ""}${s.cast.length > 0 ? `<span>cast: ${esc(s.cast.join(", "))}</span>` : ""}${s.transition && s.transition !== "cut" ? `<span>in: ${esc(s.transition)}</span>` : ""}<span>${money(s.cost)}</span></p>
     <p>${esc(s.prompt ?? "(no prompt yet)")}</p>
     ${s.video ? `<video controls preload="metadata" src="${url(s.video)}"${s.image ? ` poster="${url(s.image)}"` : ""}></video>` : `<div class="missing">no clip yet</div>`}
     <p class="tags"><span>image: ${esc(s.imageBy ?? "?")}</span><span>clip: ${esc(s.videoBy ?? "?")}</span></p>
@@ -280,7 +335,7 @@ export const render = (page: Page): string => {
     <li>profile <b>${esc(page.profile)}</b></li>
     <li><a href="final.mp4">final.mp4</a> · <a href="final.srt">final.srt</a></li>
   </ul>
-  ${staleLine}
+  ${staleLine}${planLine}
 </header>
 <main>${page.sentences.map(sentence).join("")}
 </main>
@@ -294,6 +349,33 @@ const freshLine = /<p class="fresh">[^<]*<\/p>/
 /** The last page, marked as possibly behind the transcript and settings (see the header). */
 export const markStale = (html: string, why: string): string =>
   html.replace(freshLine, `<p class="stale">Stale: ${esc(why)}; run <code>storyshot build</code>.</p>`)
+
+/** A shot's image and clip as the config's implementations would price them (contract: `Impl.estimate`). */
+const pendingEstimate = (ws: Workspace, count: number) => {
+  const plan = { config: ws.config, providers: fromEnv(ws.env), storeDir: ws.storeDir, director: Inputs.loadSync(ws.dir) }
+  const image = pick("image", ws.config)
+  const video = pick("video", ws.config)
+  const sentences = Array.from({ length: count }, () => "")
+  const priced = (impl: typeof image | typeof video, node: NodeSpec): Cost.Cost =>
+    impl.estimate?.(Schema.decodeUnknownSync(impl.recipe)(node.recipe, { onExcessProperty: "ignore" }), node) ??
+    (impl.paid ? { usd: undefined, source: "unknown" } : { usd: 0, source: "free" })
+  return (k: number, n: number, j: number): Cost.Total => {
+    const shot = { n, j, k }
+    return Cost.sum([priced(image, image.node({ shot, sentence: sentences[n - 1] ?? "" }, plan)), priced(video, video.node({ shot }, plan))])
+  }
+}
+
+const sheetsEstimate = (ws: Workspace): Cost.Total => {
+  const plan = { config: ws.config, providers: fromEnv(ws.env), storeDir: ws.storeDir, director: Inputs.loadSync(ws.dir) }
+  const image = pick("image", ws.config)
+  if (image.sheet === undefined) return Cost.zero
+  return Cost.sum(
+    (plan.director.bible?.cast ?? []).map((c) => {
+      const node = image.sheet!({ id: Bible.idOf(c.name) }, plan)
+      return image.estimate?.(Schema.decodeUnknownSync(image.recipe)(node.recipe, { onExcessProperty: "ignore" }), node) ?? (image.paid ? { usd: undefined, source: "unknown" as const } : Cost.zero)
+    })
+  )
+}
 
 export const rule = defineRule({
   kind: kinds.storyboard,
@@ -309,10 +391,13 @@ export const rule = defineRule({
         fps: ctx.recipe.fps,
         profile: ctx.recipe.profile,
         get: (id) => (shown.has(id) ? ctx.dep(id) : undefined),
-        href: (hash, ext) => path.relative(ws.outDir, store.objectPath(hash, ext)).split(path.sep).join("/")
+        href: (hash, ext) => path.relative(ws.outDir, store.objectPath(hash, ext)).split(path.sep).join("/"),
+        ...(ctx.recipe.planOnly ? { pending: pendingEstimate(ws, ctx.recipe.text.length) } : {})
       })
       const file = path.join(ctx.scratch, "storyboard.html")
-      fs.writeFileSync(file, render(page), "utf8")
+      // A plan-only page's cost to finish holds the character sheets too (bought once, before the shots).
+      const shownPage = page.toFinish === undefined ? page : { ...page, toFinish: Cost.add(page.toFinish, sheetsEstimate(ws)) }
+      fs.writeFileSync(file, render(shownPage), "utf8")
       return { page: { file, ext: "html" } }
     })
 })

@@ -72,6 +72,12 @@ export const buildOptions = {
   noRemoteCache: Options.boolean("no-remote-cache").pipe(
     Options.withDescription("Build without the remote cache (remoteCache in the config, or STORYSHOT_REMOTE_CACHE): fetch nothing from it, send nothing to it.")
   ),
+  until: Options.choice("until", ["prompts"] as const).pipe(
+    Options.optional,
+    Options.withDescription(
+      "prompts: build the plan only (narration, every shot's prompt, cast, camera and transition: cents) and out/storyboard.html of it, with the estimated cost to finish; no image or clip is made."
+    )
+  ),
   maxCost: Options.float("max-cost").pipe(
     Options.withPseudoName("USD"),
     Options.optional,
@@ -193,6 +199,34 @@ export const writeOptions = {
     Options.optional,
     Options.withDescription("Refuse the call when it could cost more than this (default: maxCostUsd in the config).")
   )
+}
+
+export const directOptions = {
+  force: Options.boolean("force").pipe(
+    Options.withDescription("Write a new draft over an existing storyshot.bible.json (a new take: paid again with an LLM writer; the old file is kept as .storyshot/bible.previous.json).")
+  ),
+  dryRun: Options.boolean("dry-run").pipe(Options.withAlias("n"), Options.withDescription("Show the price of the draft; pay and write nothing.")),
+  json: json("Print {file, bible, cost, estimate, by} as one JSON object."),
+  profile: profile("draft (the names in the text, offline) or cloud (an LLM reads the whole transcript).")
+}
+
+export const refineOptions = {
+  shot: Args.text({ name: "SHOT" }).pipe(Args.withDescription("The shot to change: shot:K (as `storyshot graph` and the storyboard number them).")),
+  feedback: Args.text({ name: "FEEDBACK" }).pipe(Args.optional, Args.withDescription('What the prompt writer should change, e.g. "closer, dusk light" (one call, paid with an LLM writer).')),
+  prompt: Options.text("prompt").pipe(
+    Options.withPseudoName("TEXT"),
+    Options.optional,
+    Options.withDescription("Pin this prompt by hand instead of asking the writer (free).")
+  ),
+  json: json("Print {k, n, j, before, after, cost} as one JSON object."),
+  profile: profile("draft or cloud (the writer that refines).")
+}
+
+export const approveOptions = {
+  ids: Args.text({ name: "ID" }).pipe(Args.repeated, Args.withDescription("sentence:N or shot:K (its sentence); none: the whole film.")),
+  clear: Options.boolean("clear").pipe(Options.withDescription("Lift the approval: a later model or setting change re-plans those sentences again.")),
+  json: json("Print {sentences, shots, cleared, cost} as one JSON object."),
+  profile: profile("draft or cloud (the writer whose plan is approved).")
 }
 
 export const cacheOptions = { json: json("Print one JSON object on stdout instead of lines.") }
@@ -331,6 +365,21 @@ export const subcommands = [
   Command.make("write", writeOptions, lazy(() => import("./write.ts"))).pipe(
     Command.withDescription(
       "Write transcript.txt from a topic, web pages or files: a writer model (OpenRouter or any OpenAI-compatible endpoint) writes a script of the asked length in plain sentences, its price shown before it is paid; without a model, the pages' own main text. Sources are cited at the end as // comments, which are not narrated. An existing transcript is never overwritten without --force."
+    )
+  ),
+  Command.make("direct", directOptions, lazy(() => import("./direct.ts"))).pipe(
+    Command.withDescription(
+      "Write the story bible, storyshot.bible.json: the cast (name, role, look, wardrobe), the places and the film's style. In the cloud profile an LLM reads the whole transcript; in the draft profile a first draft comes from the names in the text. Written once: then it is yours to edit, builds read it and never rewrite it (--force writes a new draft over it)."
+    )
+  ),
+  Command.make("refine", refineOptions, lazy(() => import("./refine.ts"))).pipe(
+    Command.withDescription(
+      'Change one shot before paying for its image: the prompt writer rewrites it with your feedback (storyshot refine shot:5 "closer, dusk light"), or --prompt pins your own. Kept in storyshot.shots.json by sentence text, so it survives sentences inserted before it; the next build pays again for that shot\'s image and clip only.'
+    )
+  ),
+  Command.make("approve", approveOptions, lazy(() => import("./refine.ts").then((m) => ({ handler: m.approveHandler })))).pipe(
+    Command.withDescription(
+      "Freeze the plan (every sentence, or those named) as it stands, after reviewing it (build --target sentence:N:plan, out/storyboard.html): a later model or setting change does not re-plan approved sentences. --clear lifts it."
     )
   ),
   Command.make("serve", serveOptions, lazy(() => import("./serve.ts"))).pipe(

@@ -18,6 +18,7 @@ import { Http } from "../providers/http/Client.ts"
 import * as ProviderConfig from "../providers/ProviderConfig.ts"
 import { parseTranscript } from "../text/Sentences.ts"
 import * as Workspace from "../Workspace.ts"
+import * as DirectorInputs from "../director/Inputs.ts"
 import { idPatterns, ids } from "../Film.ts"
 import * as Targets from "../../targets/index.ts"
 import * as Registry from "../../targets/registry.ts"
@@ -56,7 +57,8 @@ export const configPath = (global: GlobalOptions): string | undefined =>
     ? path.resolve(Option.isSome(global.cwd) ? workspaceDir(global) : process.cwd(), global.config.value)
     : undefined
 
-export const readSentences = (ws: Workspace.Workspace) =>
+/** `director: false`: the transcript alone (`storyshot direct --force` may replace a broken bible). */
+export const readSentences = (ws: Workspace.Workspace, options: { readonly director?: boolean } = {}) =>
   Effect.gen(function* () {
     let bytes: Uint8Array
     try {
@@ -70,9 +72,13 @@ export const readSentences = (ws: Workspace.Workspace) =>
             : `cannot read the transcript ${ws.transcriptPath}: ${(e as Error).message}`
       })
     }
-    return yield* parseTranscript(bytes, ws.transcriptPath).pipe(
+    const sentences = yield* parseTranscript(bytes, ws.transcriptPath).pipe(
       Effect.mapError((e) => new UsageError({ message: e.message }))
     )
+    // The story bible and the shot edits are inputs like the transcript: a broken one stops every command that
+    // plans the film here, with one line, before anything is built (src/director/Inputs.ts).
+    if (options.director !== false) yield* DirectorInputs.load(ws.dir).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
+    return sentences
   })
 
 const levenshtein = (a: string, b: string) => {
@@ -240,7 +246,19 @@ export const checkVoice = (ws: Workspace.Workspace) =>
 /** The configured providers exist (`storyshot providers` lists them). */
 export const checkProviders = (ws: Workspace.Workspace) => {
   const unknown = Registry.unknownProviders(ws.config)
-  return unknown.length === 0 ? Effect.void : Effect.fail(new UsageError({ message: `${unknown[0]} (see \`storyshot providers\`)` }))
+  if (unknown.length > 0) return Effect.fail(new UsageError({ message: `${unknown[0]} (see \`storyshot providers\`)` }))
+  // Continuity by end frame needs a clip model that takes one (issue 16, contract 8): never a silent ignore.
+  if (ws.config.continuity === "end-frames") {
+    const video = Registry.pick("video", ws.config)
+    const takes = typeof video.tailImage === "function" ? video.tailImage({ config: ws.config, providers: ProviderConfig.fromEnv(ws.env), storeDir: ws.storeDir, director: { bible: undefined, edits: { version: 1, shots: [] } } }) : video.tailImage === true
+    if (!takes)
+      return Effect.fail(
+        new UsageError({
+          message: `continuity: "end-frames" needs a clip model that takes an end frame, and the video provider "${video.name}"${video.name === "fal" ? ` with ${ProviderConfig.fromEnv(ws.env).fal.videoModel}` : ""} does not: use fal with FALAI_VIDEO_MODEL=fal-ai/kling-video/v1.6/pro/image-to-video, or continuity: "none"`
+        })
+      )
+  }
+  return Effect.void
 }
 
 /** A build of the cloud profile must not start without its keys, nor with a base URL that is no URL: no paid

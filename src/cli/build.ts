@@ -40,6 +40,7 @@ const print = (summary: Summary, json: boolean) => {
         ...(summary.output ? { output: summary.output } : {}),
         ...(summary.interrupted ? { interrupted: true } : {}),
         repaid: summary.repaid,
+        ...(summary.toFinish ? { toFinish: summary.toFinish } : {}),
         ...(summary.storeFailure ? { storeFailure: summary.storeFailure } : {})
       }) + "\n"
     )
@@ -74,6 +75,8 @@ const print = (summary: Summary, json: boolean) => {
   if (summary.blockedByBudget.length) out(`  ${capMessage(summary)}`)
   if (summary.interrupted) out("  what finished is kept in the store; the next `storyshot build` continues from there")
   if (summary.output && summary.failed.length === 0 && !summary.interrupted) out(`→ ${path.relative(process.cwd(), summary.output) || summary.output}`)
+  if (summary.toFinish)
+    out(`The plan is made: review out/storyboard.html (storyshot refine, storyshot approve). To finish the film: about ${Cost.format(summary.toFinish)} (storyshot build).`)
   if (summary.storeFailure) process.stderr.write(`storyshot: ${summary.storeFailure.message}\n`)
 }
 

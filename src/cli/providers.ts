@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { providerStages } from "../Film.ts"
 import * as ProviderConfig from "../providers/ProviderConfig.ts"
 import * as Registry from "../../targets/registry.ts"
-import type { Impl } from "../../targets/Rule.ts"
+import { type Impl, referencesOf } from "../../targets/Rule.ts"
 import type { Workspace } from "../Workspace.ts"
 import type { Flags, providersOptions } from "./Commands.ts"
 import { root } from "./Root.ts"
@@ -27,6 +27,8 @@ export interface ProviderRow {
   readonly price: { readonly source: string; readonly checkedOn: string } | "free"
   readonly reattaches: boolean
   readonly afterCrash: string
+  /** An image implementation's use of the character sheets (issue 16, contract 6): "edit" sends them as references. */
+  readonly references?: "none" | "edit" | undefined
 }
 
 export const rows = (ws: Workspace): ReadonlyArray<ProviderRow> => {
@@ -44,7 +46,8 @@ export const rows = (ws: Workspace): ReadonlyArray<ProviderRow> => {
       missing: impl.missing?.(config) ?? [],
       price: impl.about.price,
       reattaches: impl.about.reattaches,
-      afterCrash: impl.about.afterCrash
+      afterCrash: impl.about.afterCrash,
+      ...(impl.stage === "image" ? { references: referencesOf(impl as Impl, config) } : {})
     }))
 }
 
@@ -59,6 +62,10 @@ export const toText = (list: ReadonlyArray<ProviderRow>, profile: string): strin
         out.push(`      needs    ${r.needs.join(", ")}${r.missing.length > 0 ? `  (not set: ${r.missing.join(", ")})` : " (set)"}`)
       if (r.price !== "free") out.push(`      prices   ${r.price.source}; checked ${r.price.checkedOn}`)
       out.push(`      crash    ${r.afterCrash}`)
+      if (r.references !== undefined)
+        out.push(
+          `      cast     ${r.references === "edit" ? "draws each shot from its characters' sheets (references)" : "ignores the character sheets: the cast reaches it as text only"}`
+        )
     }
   }
   return out.join("\n")

@@ -6,6 +6,11 @@
  * - The mux counts frames, not seconds: clips are converted to the output rate first, padded by cloning their
  *   last frame if short, and trimmed by frame number, so a part lasts exactly `frames / fps`. The narration is
  *   padded with silence or trimmed to the same length, sample-exact, so parts concatenate without drift.
+ * - Transitions (issue 16) overlap pictures only, inside the shot they lead into: its first frames blend the
+ *   outgoing picture (the previous clip *continuing* past its cut, its last frame held when it has no more) into
+ *   its own, so no frame is added or removed and the narration never moves. This ffmpeg has no `xfade`: a
+ *   crossfade is `blend` with a frame-number weight, a fade through black or white is `fade` out then `fade` in
+ *   (`fade`'s colour works on YUV, where scaling the planes toward 0 would turn black green).
  * - With `STORYSHOT_FINAL_JOIN=tables`, the final cut is joined without ffmpeg when every part is one the mux made (`Mp4.ts`: the parts' sample
  *   tables laid end to end, their bytes copied): no process per part, no re-muxing, one copy of the film's
  *   bytes, so an edit of one sentence costs the final cut milliseconds per minute of film, and every part keeps
@@ -39,8 +44,23 @@ const encodeFilm = (fps: number, out: string): ReadonlyArray<string> => [
 // ---------------------------------------------------------------------------------------------------------
 // Sentence mux
 
+/** How a clip is entered: over its first `frames` frames, from the picture before it. */
+export interface Into {
+  readonly kind: "crossfade" | "fade-black" | "fade-white"
+  readonly frames: number
+  /** The first clip's outgoing picture: a lead-in file of the previous sentence's last shot (`renderLeadIn`).
+   *  Without one, the first clip fades in from the colour (a crossfade from nothing is a cut). */
+  readonly from?: string | undefined
+}
+
+export interface MuxClip {
+  readonly path: string
+  readonly frames: number
+  readonly into?: Into | undefined
+}
+
 export interface MuxOptions {
-  readonly clips: ReadonlyArray<{ readonly path: string; readonly frames: number }>
+  readonly clips: ReadonlyArray<MuxClip>
   readonly audio: string
   readonly out: string
   readonly fps: number
@@ -77,18 +97,74 @@ export const muxSentence = Effect.fn("Assemble.muxSentence")(function* (opts: Mu
 
   const inputs: Array<string> = []
   const chains: Array<string> = []
+  const fit = `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=${fps}`
+  /** Frames of transition into clip i (never more than the clip has). */
+  const into = (i: number) => {
+    const t = opts.clips[i]?.into
+    return t === undefined ? 0 : Math.max(1, Math.min(Math.round(t.frames), opts.clips[i]!.frames))
+  }
   opts.clips.forEach((clip, i) => {
+    // The next clip's transition needs this one's continuation past its cut.
+    const more = i + 1 < opts.clips.length ? into(i + 1) : 0
     // Read only what is needed (plus a margin) of a long provider clip.
-    inputs.push(...Encode.inputThreads(), "-t", (clip.frames / fps + 1).toFixed(3), "-i", path.resolve(clip.path))
-    chains.push(
-      `[${i}:v]scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,setsar=1,` +
-        `fps=${fps},tpad=stop_mode=clone:stop=${clip.frames},trim=end_frame=${clip.frames},setpts=PTS-STARTPTS,format=yuv420p[v${i}]`
-    )
+    inputs.push(...Encode.inputThreads(), "-t", ((clip.frames + more) / fps + 1).toFixed(3), "-i", path.resolve(clip.path))
+    const padded = `[${i}:v]${fit},tpad=stop_mode=clone:stop=${clip.frames + more}`
+    if (more === 0) chains.push(`${padded},trim=end_frame=${clip.frames},setpts=PTS-STARTPTS,format=yuv420p[v${i}]`)
+    else
+      chains.push(
+        `${padded},format=yuv420p,split=2[s${i}][t${i}]`,
+        `[s${i}]trim=end_frame=${clip.frames},setpts=PTS-STARTPTS[v${i}]`,
+        `[t${i}]trim=start_frame=${clip.frames}:end_frame=${clip.frames + more},setpts=PTS-STARTPTS[c${i}]`
+      )
   })
-  const a = opts.clips.length
+  let extra = opts.clips.length
+  const lead = opts.clips[0]?.into?.from
+  if (lead !== undefined && into(0) > 0) {
+    inputs.push("-i", path.resolve(lead))
+    chains.push(`[${extra}:v]${fit},tpad=stop_mode=clone:stop=${into(0)},trim=end_frame=${into(0)},setpts=PTS-STARTPTS,format=yuv420p[lead]`)
+    extra++
+  }
+  const parts = opts.clips.map((clip, i) => {
+    const d = into(i)
+    if (d === 0 || clip.into === undefined) return `[v${i}]`
+    const from = i > 0 ? `[c${i - 1}]` : lead !== undefined ? "[lead]" : undefined
+    const colour = clip.into.kind === "fade-white" ? "white" : "black"
+    if (from === undefined) {
+      if (clip.into.kind === "crossfade") return `[v${i}]`
+      chains.push(`[v${i}]fade=t=in:s=0:n=${d}:c=${colour}[w${i}]`)
+      return `[w${i}]`
+    }
+    if (clip.into.kind === "crossfade") {
+      // Frame k of the d blended ones is (k+1)/(d+1) of the new picture: neither end is a copy of one side.
+      const blend = `blend=all_expr='A+(B-A)*(N+1)/${d + 1}'`
+      if (d >= clip.frames) chains.push(`${from}[v${i}]${blend}[w${i}]`)
+      else
+        chains.push(
+          `[v${i}]split=2[h${i}][r${i}]`,
+          `[h${i}]trim=end_frame=${d},setpts=PTS-STARTPTS[hh${i}]`,
+          `[r${i}]trim=start_frame=${d},setpts=PTS-STARTPTS[rr${i}]`,
+          `${from}[hh${i}]${blend}[b${i}]`,
+          `[b${i}][rr${i}]concat=n=2:v=1:a=0[w${i}]`
+        )
+      return `[w${i}]`
+    }
+    // Through the colour: the outgoing picture fades out over the first half, the shot fades in over the rest.
+    const half = Math.floor(d / 2)
+    if (half === 0) {
+      chains.push(`[v${i}]fade=t=in:s=0:n=${d}:c=${colour}[w${i}]`)
+      return `[w${i}]`
+    }
+    chains.push(
+      `${from}trim=end_frame=${half},setpts=PTS-STARTPTS,fade=t=out:s=0:n=${half}:c=${colour}[o${i}]`,
+      `[v${i}]trim=start_frame=${half},setpts=PTS-STARTPTS,fade=t=in:s=0:n=${d - half}:c=${colour}[n${i}]`,
+      `[o${i}][n${i}]concat=n=2:v=1:a=0[w${i}]`
+    )
+    return `[w${i}]`
+  })
+  const a = extra
   inputs.push("-i", path.resolve(opts.audio))
   chains.push(
-    `${opts.clips.map((_, i) => `[v${i}]`).join("")}concat=n=${opts.clips.length}:v=1:a=0,` +
+    `${parts.join("")}concat=n=${opts.clips.length}:v=1:a=0,` +
       `trim=end_frame=${frames},setpts=PTS-STARTPTS[v]`
   )
   chains.push(
@@ -101,6 +177,39 @@ export const muxSentence = Effect.fn("Assemble.muxSentence")(function* (opts: Mu
     })
   )
   return { out, frames }
+})
+
+/**
+ * A sentence's lead-in: `frames` frames of the previous sentence's last clip from frame `from` on (where the mux
+ * cut it), fitted to width×height at `fps`, its last frame held when the clip ends sooner. The next sentence's
+ * mux fades or blends out of it, so it never needs the previous sentence's mux.
+ */
+export const renderLeadIn = Effect.fn("Assemble.renderLeadIn")(function* (opts: {
+  readonly clip: string
+  readonly from: number
+  readonly frames: number
+  readonly fps: number
+  readonly width: number
+  readonly height: number
+  readonly out: string
+}) {
+  yield* requireFrame("Assemble.renderLeadIn", opts.width, opts.height, opts.fps)
+  const ff = yield* Ffmpeg
+  const { width: w, height: h, fps } = opts
+  const graph =
+    `[0:v]scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=${fps},` +
+    `tpad=stop_mode=clone:stop=${opts.from + opts.frames},trim=start_frame=${opts.from}:end_frame=${opts.from + opts.frames},setpts=PTS-STARTPTS,format=yuv420p[v]`
+  return yield* writeAtomically(opts.out, (tmp) =>
+    ff.run(
+      [
+        ...Encode.graphThreads,
+        "-t", ((opts.from + opts.frames) / fps + 1).toFixed(3), "-i", path.resolve(opts.clip),
+        "-filter_complex", graph, "-map", "[v]", "-frames:v", String(opts.frames), "-r", String(fps),
+        ...Encode.h264, ...Encode.mp4(tmp)
+      ],
+      { purpose: `lead-in of ${opts.frames} frames from ${opts.clip}` }
+    )
+  )
 })
 
 // ---------------------------------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ export interface CardText {
   readonly caption: string
   /** The corner label, e.g. "shot 2 of 3 · 2.0 s · → pan right". */
   readonly label: string
+  /** Who the shot shows, each name in its character's colour (#rrggbb), under the panel line: the draft's cast. */
+  readonly cast?: ReadonlyArray<{ readonly name: string; readonly colour: string }> | undefined
 }
 
 export interface CardOptions extends CardText {
@@ -76,6 +78,10 @@ export interface Line {
   /** The line's measured width (an upper bound of what drawtext draws). */
   readonly width: number
   readonly opacity: number
+  /** Drawn this far right of `x` (the names of a cast row); 0 otherwise. */
+  readonly dx?: number | undefined
+  /** The text's colour (#rrggbb); white without one. */
+  readonly colour?: string | undefined
 }
 
 export interface Lettering {
@@ -164,10 +170,26 @@ export const layout = (card: CardText): Lettering => {
       ? { size: labelSize, lines: [] as Array<string> }
       : fit(card.caption, inner, px(0.056, 6), px(0.045, 5), (n) => n <= 2)
   let headerBottom = safe.y
-  if (label.length + caption.lines.length > 0) {
+  if (label.length + caption.lines.length + (card.cast?.length ?? 0) > 0) {
     let y = safe.y + pad
     y = stack(label, labelSize, y, 0.8)
     if (caption.lines.length > 0) y = stack(caption.lines, caption.size, y + Math.round(pad / 2), 1)
+    // The cast: each name in its character's colour, on one row (what does not fit is left out).
+    const cast = (card.cast ?? []).filter((c) => clean(c.name) !== "")
+    if (cast.length > 0) {
+      const size = labelSize
+      const gap = Math.round(Font.advance("   ", size))
+      const baseline = y + Math.round(pad / 2) + Font.ascent(size)
+      let dx = 0
+      for (const c of cast) {
+        const text = clean(c.name)
+        const w = measure(size)(text)
+        if (dx > 0 && dx + w > inner) break
+        lines.push({ text, size, x: safe.x + pad, w: inner, baseline, centred: false, width: dx + w, opacity: 1, dx, colour: c.colour })
+        dx += w + gap
+      }
+      y = y + Math.round(pad / 2) + Font.lineHeight(size)
+    }
     headerBottom = y + pad
     hug(0, safe.y, headerBottom, false)
   }
@@ -201,8 +223,8 @@ const letteringFilters = (
     draws.push(`drawbox=x=${b.x}:y=${b.y}:w=${b.w}:h=${b.h}:color=${coverage ? "0x8c8c8c" : boxColour}:t=fill`)
   }
   lettering.lines.forEach((line, i) => {
-    const x = line.centred ? `${line.x}+(${line.w}-tw)/2` : String(line.x)
-    const colour = coverage ? `white@${line.opacity}` : "white"
+    const x = line.centred ? `${line.x}+(${line.w}-tw)/2` : String(line.x + (line.dx ?? 0))
+    const colour = coverage ? `white@${line.opacity}` : /^#?[0-9a-fA-F]{6}$/.test(line.colour ?? "") ? `0x${line.colour!.replace(/^#/, "")}` : "white"
     draws.push(
       `drawtext=fontfile=${font}:textfile=${files[i]!}:expansion=none:fontsize=${line.size}:fontcolor=${colour}:` +
         `x=${x}:y=${line.baseline}-max_glyph_a`

@@ -10,6 +10,7 @@ import { Effect, Schema } from "effect"
 import { ids, kinds } from "../../src/Film.ts"
 import { A1111Client } from "../../src/providers/a1111/Client.ts"
 import * as Journal from "../Journal.ts"
+import { stillDep } from "../plan.ts"
 import * as Prompts from "../prompts/Prompts.ts"
 import { defineImpl } from "../Rule.ts"
 import * as Seed from "../Seed.ts"
@@ -24,7 +25,9 @@ export const Recipe = Schema.Struct({
   cfgScale: Schema.Number,
   checkpoint: Schema.String,
   negativePrompt: Schema.String,
-  seed: Schema.NullOr(Schema.Number)
+  seed: Schema.NullOr(Schema.Number),
+  /** The film's style (the bible's, else the config's): every image's prompt ends with it. */
+  style: Schema.String
 })
 
 const negative = "text, caption, watermark, logo, blurry, deformed"
@@ -45,9 +48,11 @@ export const impl = defineImpl({
   recipe: Recipe,
   pool: "gpu",
   verifyPool: "ffmpeg",
-  node: ({ shot }, { config, providers }) => {
+  // No references (txt2img): the cast reaches it as text only (contract 6).
+  references: "none",
+  node: ({ shot }, { config, providers, director }) => {
     const [width, height] = sizeOf(config.image.size)
-    return {
+    return Image.withCast({
       id: ids.image(shot.k),
       kind: kinds.image,
       stage: "image",
@@ -61,19 +66,21 @@ export const impl = defineImpl({
         cfgScale: providers.a1111.cfgScale,
         checkpoint: providers.a1111.checkpoint,
         negativePrompt: negative,
-        seed: config.image.seed ?? null
+        seed: config.image.seed ?? null,
+        style: Prompts.styleOf(director, config.style)
       } satisfies typeof Recipe.Type,
-      deps: [Prompts.promptDep(shot.n, shot.j)]
-    }
+      deps: [stillDep(shot.n, shot.j)]
+    }, shot.n, { references: false })
   },
   run: (ctx) =>
     Effect.gen(function*() {
       const server = yield* A1111Client
-      const shot = Prompts.shotAt(ctx, ctx.node.deps[0]!)
+      const prompt = Image.shotPrompt(Image.shown(ctx), ctx.recipe.style)
       const seed = yield* Seed.seedFor(ctx, ctx.recipe.seed)
       const started = Date.now()
       const journal = yield* Journal.of(ctx)
-      const still = yield* server.txt2img({ ...ctx.recipe, prompt: shot.prompt, seed }, { journal })
+      const { style: _style, ...settings } = ctx.recipe
+      const still = yield* server.txt2img({ ...settings, prompt, seed }, { journal })
       yield* ctx.request({ provider: "a1111", model: still.model ?? (ctx.recipe.checkpoint || "the server's model"), startedAt: started, endedAt: Date.now(), cost: { usd: 0, source: "free" } })
       return Image.stillOutput(ctx, still.bytes, still.ext === "jpeg" ? "jpg" : still.ext, still.seed)
     }),

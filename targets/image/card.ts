@@ -8,6 +8,11 @@
  * (DESIGN.md: free nodes key on what they show). It shows the shot's length, so it reads the sentence's timing.
  * Nothing positional enters it (the shot's own prompt, its index within the sentence): inserting a sentence
  * renumbers shots without redrawing any.
+ *
+ * The cast (issue 16, contract 6 for an implementation without references): the card names the characters the
+ * shot shows, each in its colour from the story bible, draws the figure in the first one's colour, and takes
+ * the sky and ground from the place's colour, so consistency is visible offline. A character's sheet is a card
+ * too: its name, look and wardrobe, the figure in its colour.
  */
 import * as path from "node:path"
 import { Effect, Schema } from "effect"
@@ -15,7 +20,8 @@ import { sha256 } from "../../src/engine/Hash.ts"
 import { ids, kinds } from "../../src/Film.ts"
 import { cameraLabel, captionOf, renderCard } from "../../src/media/Card.ts"
 import { normalize } from "../../src/text/Sentences.ts"
-import * as Prompts from "../prompts/Prompts.ts"
+import * as Cast from "../cast.ts"
+import { motionAt, motionDep, stillAt, stillDep } from "../plan.ts"
 import { defineImpl } from "../Rule.ts"
 import { displayText } from "../subtitles.ts"
 import * as Image from "./Image.ts"
@@ -60,42 +66,81 @@ export const impl = defineImpl({
   recipe: Recipe,
   pool: "ffmpeg",
   layers: { plate: "plate", lettering: "lettering" },
-  node: ({ shot, sentence }, { config }) => ({
-    id: ids.image(shot.k),
-    kind: kinds.image,
-    stage: "image",
-    version: Image.version,
-    recipe: {
-      provider: "card",
-      layers: 3,
-      width: config.width,
-      height: config.height,
-      fps: config.fps,
-      colour: sentenceColour(sentence),
-      text: displayText(sentence),
-      shot: shot.j
-    } satisfies typeof Recipe.Type,
-    deps: [Prompts.promptDep(shot.n, shot.j), { id: ids.timing(shot.n), output: String(shot.j) }, { id: ids.shots(shot.n), output: "count" }]
-  }),
+  references: "none",
+  node: ({ shot, sentence }, { config }) =>
+    Image.withCast(
+      {
+        id: ids.image(shot.k),
+        kind: kinds.image,
+        stage: "image",
+        version: Image.version,
+        recipe: {
+          provider: "card",
+          layers: 3,
+          width: config.width,
+          height: config.height,
+          fps: config.fps,
+          colour: sentenceColour(sentence),
+          text: displayText(sentence),
+          shot: shot.j
+        } satisfies typeof Recipe.Type,
+        deps: [
+          stillDep(shot.n, shot.j),
+          { id: ids.timing(shot.n), output: String(shot.j) },
+          { id: ids.shots(shot.n), output: "count" },
+          motionDep(shot.n, shot.j)
+        ]
+      },
+      shot.n,
+      { references: false, colours: true }
+    ),
+  sheet: ({ id }, { config }) =>
+    Image.sheetNode(
+      id,
+      { provider: "card", layers: 3, width: config.width, height: config.height, fps: config.fps, colour: "", text: "", shot: 1 } satisfies typeof Recipe.Type,
+      [Cast.colourDep(id)]
+    ),
   run: (ctx) =>
     Effect.gen(function*() {
       const recipe = ctx.recipe
-      const [promptDep, timingDep, countDep] = ctx.node.deps
-      const shot = Prompts.shotAt(ctx, promptDep!)
-      const frames = ctx.value(timingDep!.id, timingDep!.output!) as number
-      const count = ctx.value(countDep!.id, countDep!.output!) as number
-      const card = yield* renderCard({
-        out: { image: path.join(ctx.scratch, "card.png"), plate: path.join(ctx.scratch, "plate.png"), lettering: path.join(ctx.scratch, "lettering.png") },
-        width: recipe.width,
-        height: recipe.height,
-        palette: { key: recipe.colour },
-        sentence: recipe.text,
-        caption: captionOf(shot.prompt),
-        label: `shot ${recipe.shot} of ${count} · ${(frames / recipe.fps).toFixed(1)} s · ${cameraLabel(shot.camera)}`,
-        shotType: shot.shotType,
-        camera: shot.camera,
-        index: recipe.shot
-      })
+      const out = { image: path.join(ctx.scratch, "card.png"), plate: path.join(ctx.scratch, "plate.png"), lettering: path.join(ctx.scratch, "lettering.png") }
+      const base = { out, width: recipe.width, height: recipe.height }
+      const card = Image.isSheet(ctx)
+        ? yield* (() => {
+          const entry = Image.sheetEntry(ctx)
+          const colour = String(ctx.value(ctx.node.deps[1]!.id, "colour"))
+          return renderCard({
+            ...base,
+            palette: { key: "#3a4654", figure: colour },
+            sentence: entry.name,
+            caption: Cast.describe(entry).slice(entry.name.length).replace(/^:\s*/, "") || "character sheet",
+            label: "character sheet",
+            cast: [{ name: entry.name, colour }],
+            shotType: "medium",
+            camera: "push-in",
+            index: 1
+          })
+        })()
+        : yield* (() => {
+          const [still, timingDep, countDep, motion] = ctx.node.deps
+          const shot = stillAt(ctx, still!)
+          const { camera } = motionAt(ctx, motion!)
+          const frames = ctx.value(timingDep!.id, timingDep!.output!) as number
+          const count = ctx.value(countDep!.id, countDep!.output!) as number
+          const shown = Image.shown(ctx)
+          const colours = shown.cast.flatMap((c) => (c.colour === undefined ? [] : [{ name: c.name, colour: c.colour }]))
+          return renderCard({
+            ...base,
+            palette: { key: shown.place?.colour ?? recipe.colour, ...(colours[0] ? { figure: colours[0].colour } : {}) },
+            sentence: recipe.text,
+            caption: captionOf(shot.prompt),
+            label: `shot ${recipe.shot} of ${count} · ${(frames / recipe.fps).toFixed(1)} s · ${cameraLabel(camera)}`,
+            cast: colours,
+            shotType: shot.shotType,
+            camera,
+            index: recipe.shot
+          })
+        })()
       return {
         image: { file: card.image, ext: "png" },
         plate: { file: card.plate, ext: "png" },

@@ -17,6 +17,7 @@ import { ids, kinds } from "../../src/Film.ts"
 import * as Background from "../../src/providers/openai/Background.ts"
 import { OpenAIClient } from "../../src/providers/openai/Client.ts"
 import * as Paid from "../Paid.ts"
+import { stillDep } from "../plan.ts"
 import * as Prompts from "../prompts/Prompts.ts"
 import { defineImpl } from "../Rule.ts"
 import * as Image from "./Image.ts"
@@ -27,7 +28,9 @@ export const Recipe = Schema.Struct({
   model: Schema.String,
   imageModel: Schema.String,
   size: Schema.Literal("1024x1024", "1536x1024", "1024x1536", "auto"),
-  quality: Schema.Literal("low", "medium", "high")
+  quality: Schema.Literal("low", "medium", "high"),
+  /** The film's style (the bible's, else the config's): every image's prompt ends with it. */
+  style: Schema.String
 })
 type Recipe = typeof Recipe.Type
 
@@ -54,7 +57,9 @@ export const impl = defineImpl({
   recipe: Recipe,
   pool: "openai",
   verifyPool: "ffmpeg",
-  node: ({ shot }, { config, providers }) => ({
+  // The cast reaches it as text only (contract 6).
+  references: "none",
+  node: ({ shot }, { config, providers, director }) => Image.withCast({
     id: ids.image(shot.k),
     kind: kinds.image,
     stage: "image",
@@ -64,15 +69,16 @@ export const impl = defineImpl({
       model: providers.openai.background.model,
       imageModel: providers.openai.imageModel,
       size: config.image.size,
-      quality: config.image.quality
+      quality: config.image.quality,
+      style: Prompts.styleOf(director, config.style)
     } satisfies Recipe,
-    deps: [Prompts.promptDep(shot.n, shot.j)]
-  }),
+    deps: [stillDep(shot.n, shot.j)]
+  }, shot.n, { references: false }),
   estimate: (recipe) => Background.estimate(request(recipe, "")),
   run: (ctx) =>
     Effect.gen(function*() {
       const client = yield* OpenAIClient
-      const shot = Prompts.shotAt(ctx, ctx.node.deps[0]!)
+      const shot = { prompt: Image.shotPrompt(Image.shown(ctx), ctx.recipe.style) }
       const started = Date.now()
       const { image, repaid } = yield* Paid.paying(ctx, {
         provider: "openai",

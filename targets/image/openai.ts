@@ -1,6 +1,9 @@
 /**
  * `image/openai`: OpenAI Images (GPT image models). Paid. The request holds only the prompt, model, size and
- * quality (the money rule). The answer's bytes are kept in the node's journal as they arrive, before the
+ * quality (the money rule), and, for a shot that shows characters, their sheets: then the image is made with
+ * `POST /images/edits`, one `image[]` part per sheet and `input_fidelity: "high"`, so the same faces and clothes
+ * come back in every shot (contract 6, references "edit"). Character sheets are made here too
+ * (`character:ID:sheet`, `/images/generations`). The answer's bytes are kept in the node's journal as they arrive, before the
  * base64 is decoded: a build killed after it came back uses it and pays nothing again; a Ctrl-C while an
  * image is being made waits for it.
  */
@@ -13,8 +16,9 @@ import { OpenAIClient } from "../../src/providers/openai/Client.ts"
 import * as Images from "../../src/providers/openai/Images.ts"
 import { checkedOn } from "../../src/providers/openai/prices.ts"
 import * as Paid from "../Paid.ts"
+import { stillDep } from "../plan.ts"
 import * as Prompts from "../prompts/Prompts.ts"
-import { defineImpl } from "../Rule.ts"
+import { defineImpl, type PlanContext } from "../Rule.ts"
 import * as Image from "./Image.ts"
 
 export const Recipe = Schema.Struct({
@@ -22,7 +26,9 @@ export const Recipe = Schema.Struct({
   model: Schema.String,
   size: Schema.Literal("1024x1024", "1536x1024", "1024x1536", "auto"),
   quality: Schema.Literal("low", "medium", "high", "auto"),
-  format: Schema.Literal("png")
+  format: Schema.Literal("png"),
+  /** The film's style (the bible's, else the config's): every image's prompt ends with it. */
+  style: Schema.String
 })
 
 /**
@@ -47,6 +53,20 @@ export const estimate = (model: string, size: string, quality: string) => {
   })
 }
 
+const recipeOf = (plan: PlanContext): typeof Recipe.Type => ({
+  provider: "openai",
+  model: plan.providers.openai.imageModel,
+  size: plan.config.image.size,
+  quality: plan.config.image.quality,
+  format: "png",
+  style: Prompts.styleOf(plan.director, plan.config.style)
+})
+
+const contentTypeOf = (file: string) => {
+  const ext = path.extname(file).toLowerCase()
+  return ext === ".jpg" || ext === ".jpeg" ? ("image/jpeg" as const) : ext === ".webp" ? ("image/webp" as const) : ("image/png" as const)
+}
+
 export const impl = defineImpl({
   stage: "image",
   name: "openai",
@@ -58,23 +78,33 @@ export const impl = defineImpl({
     afterCrash: "uses the image already received; a Ctrl-C waits for one on its way",
     reattaches: true
   },
+  references: "edit",
   missing: (providers) => (providers.openai.apiKey === "" ? ["OPENAI_KEY (or OPENAI_API_KEY)"] : []),
   recipe: Recipe,
   pool: "openai",
   verifyPool: "ffmpeg",
-  node: ({ shot }, { config, providers }) => ({
-    id: ids.image(shot.k),
-    kind: kinds.image,
-    stage: "image",
-    version: Image.version,
-    recipe: { provider: "openai", model: providers.openai.imageModel, size: config.image.size, quality: config.image.quality, format: "png" } satisfies typeof Recipe.Type,
-    deps: [Prompts.promptDep(shot.n, shot.j)]
-  }),
+  node: ({ shot }, plan) =>
+    Image.withCast(
+      {
+        id: ids.image(shot.k),
+        kind: kinds.image,
+        stage: "image",
+        version: Image.version,
+        recipe: recipeOf(plan),
+        deps: [stillDep(shot.n, shot.j)]
+      },
+      shot.n,
+      { references: true }
+    ),
+  sheet: ({ id }, plan) => Image.sheetNode(id, recipeOf(plan)),
   estimate: (recipe) => estimate(recipe.model, recipe.size, recipe.quality),
   run: (ctx) =>
     Effect.gen(function*() {
       const client = yield* OpenAIClient
-      const shot = Prompts.shotAt(ctx, ctx.node.deps[0]!)
+      const shown = Image.shown(ctx)
+      const prompt = Image.isSheet(ctx) ? Image.sheetPrompt(Image.sheetEntry(ctx), ctx.recipe.style) : Image.shotPrompt(shown, ctx.recipe.style)
+      const request = { model: ctx.recipe.model, prompt, size: ctx.recipe.size, quality: ctx.recipe.quality, outputFormat: ctx.recipe.format }
+      const references = Image.isSheet(ctx) ? [] : shown.references
       const started = Date.now()
       const { image, repaid } = yield* Paid.paying(ctx, {
         provider: "openai",
@@ -82,8 +112,16 @@ export const impl = defineImpl({
         estimate: estimate(ctx.recipe.model, ctx.recipe.size, ctx.recipe.quality),
         kept: ["answer"],
         call: (paying) =>
-          client
-            .generate({ model: ctx.recipe.model, prompt: shot.prompt, size: ctx.recipe.size, quality: ctx.recipe.quality, outputFormat: ctx.recipe.format }, paying.follow)
+          (references.length > 0
+            ? client.edit(
+              {
+                ...request,
+                images: references.map((r, i) => ({ bytes: fs.readFileSync(r.file), fileName: `sheet-${i + 1}${path.extname(r.file) || ".png"}`, contentType: contentTypeOf(r.file) })),
+                inputFidelity: "high"
+              },
+              paying.follow
+            )
+            : client.generate(request, paying.follow))
             .pipe(Effect.map((image) => ({ image, repaid: paying.repaid })))
       })
       yield* ctx.request({

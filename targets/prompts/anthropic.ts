@@ -20,7 +20,10 @@ export const Recipe = Schema.Struct({
   model: Schema.String,
   template: Schema.Number,
   style: Schema.String,
-  text: Schema.String
+  text: Schema.String,
+  /** The bible's characters (name, role) and places this sentence mentions: never a look (as openrouter's). */
+  cast: Schema.Array(Schema.Struct({ name: Schema.String, role: Schema.String })),
+  places: Schema.Array(Schema.String)
 })
 
 /** A shot list is about 900 tokens in (the tool schema included) and 350 out. */
@@ -40,14 +43,16 @@ export const impl = defineImpl({
   missing: (providers) => (providers.anthropic.apiKey === "" ? ["ANTHROPIC_API_KEY"] : []),
   recipe: Recipe,
   pool: "anthropic",
-  node: ({ n, sentences }, { config, providers }) =>
+  node: ({ n, sentences }, { config, providers, director }) =>
     Prompts.node(n, sentences, {
       provider: "anthropic",
       model: providers.anthropic.model,
       template: ShotList.templateVersion,
-      style: config.style,
-      text: normalize(sentences[n - 1]!)
-    } satisfies typeof Recipe.Type),
+      style: Prompts.styleOf(director, config.style),
+      text: normalize(sentences[n - 1]!),
+      cast: Prompts.mentioned(director, sentences[n - 1]!).cast.map((c) => ({ name: c.name, role: c.role })),
+      places: [...Prompts.mentioned(director, sentences[n - 1]!).places]
+    } satisfies typeof Recipe.Type, {}, director),
   estimate: (recipe) => estimateOf(recipe.model),
   run: (ctx) =>
     Effect.gen(function*() {
@@ -61,7 +66,7 @@ export const impl = defineImpl({
         kept: ["answer", "repair"],
         call: (paying) =>
           client
-            .shotList({ model: ctx.recipe.model, system: ShotList.system(ctx.recipe.style), user: ShotList.user(brief), count: brief.count }, paying.follow)
+            .shotList({ model: ctx.recipe.model, system: ShotList.system(ctx.recipe.style), user: ShotList.user(brief), count: brief.count, names: ShotList.namesOf(brief) }, paying.follow)
             .pipe(Effect.map((list) => ({ list, repaid: paying.repaid })))
       })
       yield* ctx.request({

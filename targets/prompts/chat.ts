@@ -25,7 +25,10 @@ export const Recipe = Schema.Struct({
   /** How JSON is asked for (`CHAT_STRUCTURED`): it changes the request, and so the answer. */
   structured: Schema.Literal("json_schema", "json_object", "prompt"),
   style: Schema.String,
-  text: Schema.String
+  text: Schema.String,
+  /** The bible's characters (name, role) and places this sentence mentions: never a look (as openrouter's). */
+  cast: Schema.Array(Schema.Struct({ name: Schema.String, role: Schema.String })),
+  places: Schema.Array(Schema.String)
 })
 
 /** A shot list is a few hundred tokens each way: enough to price one before it is asked for. */
@@ -47,15 +50,17 @@ export const impl = defineImpl({
   missing: (providers) => (providers.chat.apiKey === "" && /api\.openai\.com/.test(providers.chat.baseUrl) ? ["CHAT_API_KEY (or OPENAI_KEY, for OpenAI)"] : []),
   recipe: Recipe,
   pool: "chat",
-  node: ({ n, sentences }, { config, providers }) =>
+  node: ({ n, sentences }, { config, providers, director }) =>
     Prompts.node(n, sentences, {
       provider: "chat",
       model: providers.chat.model,
       template: ShotList.templateVersion,
       structured: providers.chat.structured,
-      style: config.style,
-      text: normalize(sentences[n - 1]!)
-    } satisfies typeof Recipe.Type, { server: providers.chat.baseUrl }),
+      style: Prompts.styleOf(director, config.style),
+      text: normalize(sentences[n - 1]!),
+      cast: Prompts.mentioned(director, sentences[n - 1]!).cast.map((c) => ({ name: c.name, role: c.role })),
+      places: [...Prompts.mentioned(director, sentences[n - 1]!).places]
+    } satisfies typeof Recipe.Type, { server: providers.chat.baseUrl }, director),
   estimate: (recipe, node) => estimateAt(String(node.context?.server ?? ""), recipe.model),
   run: (ctx) =>
     Effect.gen(function*() {
@@ -69,7 +74,7 @@ export const impl = defineImpl({
         kept: ["answer", "repair"],
         call: (paying) =>
           chat
-            .shotList({ model: ctx.recipe.model, system: ShotList.system(ctx.recipe.style), user: ShotList.user(brief), count: brief.count }, paying.follow)
+            .shotList({ model: ctx.recipe.model, system: ShotList.system(ctx.recipe.style), user: ShotList.user(brief), count: brief.count, names: ShotList.namesOf(brief) }, paying.follow)
             .pipe(Effect.map((list) => ({ list, repaid: paying.repaid })))
       })
       yield* ctx.request({

@@ -7,22 +7,27 @@ import { Effect, Schema } from "effect"
 import type { NodeSpec } from "../../src/engine/Node.ts"
 import { OpenRouterClient } from "../../src/providers/openrouter/Client.ts"
 import * as Models from "../../src/providers/openrouter/Models.ts"
-import * as ShotList from "../../src/providers/ShotList.ts"
 import { normalize } from "../../src/text/Sentences.ts"
 import * as Paid from "../Paid.ts"
 import { defineImpl } from "../Rule.ts"
 import * as Prompts from "./Prompts.ts"
+import * as Writer from "./Writer.ts"
+
+/** The messages and schemas are the shared writer's (`Writer.ts`, contract 7); its version is the template's. */
+export const templateVersion = Writer.templateVersion
 
 export const Recipe = Schema.Struct({
   provider: Schema.Literal("openrouter"),
   model: Schema.String,
   template: Schema.Number,
   style: Schema.String,
-  text: Schema.String
+  text: Schema.String,
+  /** The bible's characters (name, role) and places this sentence mentions: never a look. */
+  cast: Schema.Array(Schema.Struct({ name: Schema.String, role: Schema.String })),
+  places: Schema.Array(Schema.String)
 })
 
-// The messages and the schema are every writer's (src/providers/ShotList.ts, contract 7).
-export const { templateVersion, system, user } = ShotList
+export const system = Writer.system
 
 /** The model's price from the saved model list, for estimates; in `context`, never fingerprinted. */
 const priceIn = (context: NodeSpec["context"]): Models.Price | undefined => {
@@ -52,14 +57,25 @@ export const impl = defineImpl({
   before: (plan) => Effect.flatMap(OpenRouterClient, (client) => Models.refresh(plan.storeDir, client)),
   recipe: Recipe,
   pool: "openrouter",
-  node: ({ n, sentences }, { config, providers, storeDir }) => {
+  node: ({ n, sentences }, { config, providers, storeDir, director }) => {
     const model = providers.openrouter.model
     const price = Models.priceOf(storeDir, model)
+    const sentence = sentences[n - 1]!
+    const named = Prompts.mentioned(director, sentence)
     return Prompts.node(
       n,
       sentences,
-      { provider: "openrouter", model, template: templateVersion, style: config.style, text: normalize(sentences[n - 1]!) } satisfies typeof Recipe.Type,
-      price ? { price: { prompt: price.prompt, completion: price.completion } } : {}
+      {
+        provider: "openrouter",
+        model,
+        template: templateVersion,
+        style: Prompts.styleOf(director, config.style),
+        text: normalize(sentence),
+        cast: named.cast.map((c) => ({ name: c.name, role: c.role })),
+        places: [...named.places]
+      } satisfies typeof Recipe.Type,
+      price ? { price: { prompt: price.prompt, completion: price.completion } } : {},
+      director
     )
   },
   estimate: (_recipe, node) => estimateOf(node),
@@ -78,9 +94,10 @@ export const impl = defineImpl({
             .shotList(
               {
                 model: ctx.recipe.model,
-                system: system(ctx.recipe.style),
-                user: user(brief),
+                system: Writer.system(ctx.recipe.style),
+                user: Writer.user(brief),
                 count: brief.count,
+                names: { cast: brief.castList.map((c) => c.name), places: brief.placeList },
                 title: "storyshot"
               },
               paying.follow
@@ -100,5 +117,84 @@ export const impl = defineImpl({
         ...(repaid === undefined ? {} : { repaid })
       })
       return Prompts.produced(list.shots)
+    })
+,
+  refine: (ctx, { recipe, brief }) =>
+    Effect.gen(function*() {
+      const client = yield* OpenRouterClient
+      const started = Date.now()
+      const { answer, repaid } = yield* Paid.paying(ctx, {
+        provider: "openrouter",
+        model: recipe.model,
+        estimate: estimateOf(ctx.node),
+        kept: ["answer", "repair"],
+        call: (paying) =>
+          client
+            .structured(
+              {
+                model: recipe.model,
+                system: Writer.system(recipe.style),
+                user: Writer.refineUser(brief),
+                schemaName: "shot_list",
+                schema: Writer.refineSchema(brief),
+                parse: Writer.parseRefined,
+                repair: Writer.repairShots(1),
+                what: "refined shot",
+                title: "storyshot"
+              },
+              paying.follow
+            )
+            .pipe(Effect.map((answer) => ({ answer, repaid: paying.repaid })))
+      })
+      yield* ctx.request({
+        provider: "openrouter",
+        model: recipe.model,
+        requestId: answer.requestId,
+        startedAt: started,
+        endedAt: Date.now(),
+        cost: answer.cost,
+        attempt: answer.attempts,
+        ...(repaid === undefined ? {} : { repaid })
+      })
+      return answer.value
+    }),
+  direct: (ctx, { recipe, sentences, style }) =>
+    Effect.gen(function*() {
+      const client = yield* OpenRouterClient
+      const started = Date.now()
+      const { answer, repaid } = yield* Paid.paying(ctx, {
+        provider: "openrouter",
+        model: recipe.model,
+        estimate: { usd: 0.002, source: "table" },
+        kept: ["answer", "repair"],
+        call: (paying) =>
+          client
+            .structured(
+              {
+                model: recipe.model,
+                system: Writer.bibleSystem(style),
+                user: Writer.bibleUser(sentences),
+                schemaName: "story_bible",
+                schema: Writer.bibleSchema,
+                parse: Writer.parseBible,
+                repair: Writer.repairBible,
+                what: "story bible",
+                title: "storyshot"
+              },
+              paying.follow
+            )
+            .pipe(Effect.map((answer) => ({ answer, repaid: paying.repaid })))
+      })
+      yield* ctx.request({
+        provider: "openrouter",
+        model: recipe.model,
+        requestId: answer.requestId,
+        startedAt: started,
+        endedAt: Date.now(),
+        cost: answer.cost,
+        attempt: answer.attempts,
+        ...(repaid === undefined ? {} : { repaid })
+      })
+      return answer.value
     })
 })

@@ -4,6 +4,11 @@
  * The recipe holds the model and the request's fixed settings; the image and the prompt enter through their
  * output hashes.
  *
+ * What it sends (issue 16): the shot's motion prompt and camera move (the plan's `motion.j`), and, with
+ * `continuity: "end-frames"` on a model that takes an end frame (its `tail` field in the model table,
+ * src/providers/fal/Video.ts: Kling pro's `tail_image_url`, Kling 2.6/v3's and Hailuo-02's `end_image_url`),
+ * the next shot's image as the clip's last frame: that image then enters the fingerprint, and `why` says so.
+ *
  * The request is kept in the node's journal from its submit on. A Ctrl-C cancels it only while it waits in
  * fal's queue (not billed); once fal works on it, its handle stays and the next build collects the clip.
  */
@@ -16,8 +21,8 @@ import { FalClient } from "../../src/providers/fal/Client.ts"
 import { checkedOn } from "../../src/providers/fal/prices.ts"
 import * as FalVideo from "../../src/providers/fal/Video.ts"
 import * as Paid from "../Paid.ts"
-import * as Prompts from "../prompts/Prompts.ts"
-import { defineImpl } from "../Rule.ts"
+import { motionAt, motionDep } from "../plan.ts"
+import { defineImpl, type PlanContext } from "../Rule.ts"
 import * as Video from "./Video.ts"
 
 export const Recipe = Schema.Struct({
@@ -25,10 +30,16 @@ export const Recipe = Schema.Struct({
   model: Schema.String,
   /** Wan's only (Kling has none): absent from other models' recipes, so their fingerprints do not carry it. */
   resolution: Schema.optional(Schema.Literal("480p", "720p")),
-  /** The clip ends on a given image (contract 8), on the models that have the field: the image enters the
-   *  fingerprint as its output hash (a dependency) or its stored hash. */
-  tail: Schema.optional(Schema.Struct({ hash: Schema.optional(Schema.String) }))
+  /** The clip ends on the next shot's image (its third input). */
+  tail: Schema.optional(Schema.Literal(true))
 })
+
+/** Whether the configured model takes an end frame (contract 8). */
+const takesTail = (plan: PlanContext) => FalVideo.takesTailImage(plan.providers.fal.videoModel)
+
+/** What the clip model is asked to do: the shot's motion and its camera move. */
+export const motionPrompt = (motion: { readonly camera: string; readonly motion: string }) =>
+  `${motion.motion.trim().replace(/[.\s]+$/u, "")}. Camera: ${motion.camera.replace("-", " ")}.`
 
 const estimateOf = (recipe: typeof Recipe.Type) =>
   FalVideo.estimate(recipe.model, { prompt: "", ...(recipe.resolution ? { resolution: recipe.resolution } : {}) })
@@ -45,17 +56,16 @@ export const impl = defineImpl({
     reattaches: true
   },
   missing: (providers) => (providers.fal.apiKey === "" ? ["FAL_KEY"] : []),
-  // Kling 1.6/2.1/2.5 pro (tail_image_url), 2.6 and v3 and Hailuo-02 (end_image_url).
-  tailImage: (providers) => FalVideo.takesTailImage(providers.fal.videoModel),
+  tailImage: takesTail,
   recipe: Recipe,
   // The node holds a "transfer" slot (its upload and download); fal's own slot only while fal works on the
   // request (Paid.inProvider: submit → result), so a finished clip's download never keeps fal waiting.
   pool: "transfer",
   verifyPool: "ffmpeg",
-  node: ({ shot, tailImage }, { config, providers }) => {
+  node: ({ shot, tail }, plan) => {
+    const { config, providers } = plan
     const model = providers.fal.videoModel
-    // A model without the field ignores the end frame (`storyshot providers` says which models take one).
-    const tail = tailImage !== undefined && FalVideo.takesTailImage(model) ? tailImage : undefined
+    const withTail = tail !== undefined && config.continuity === "end-frames" && takesTail(plan)
     return {
       id: ids.video(shot.k),
       kind: kinds.video,
@@ -64,31 +74,27 @@ export const impl = defineImpl({
       recipe: {
         provider: "fal",
         model,
-        // Wan's request carries the resolution (both versions); Kling's and Hailuo's do not.
         ...(FalVideo.models[model]?.family === "wan" || FalVideo.models[model]?.family === "wan25" ? { resolution: config.video.resolution } : {}),
-        ...(tail === undefined ? {} : { tail: "dep" in tail ? ({} as { hash?: string }) : { hash: tail.hash } })
-      } as typeof Recipe.Type as NodeSpec["recipe"],
-      ...(tail === undefined || "dep" in tail ? {} : { context: { tailFile: tail.file } }),
-      deps: [{ id: ids.image(shot.k), output: "image" }, Prompts.promptDep(shot.n, shot.j), ...(tail !== undefined && "dep" in tail ? [tail.dep] : [])]
+        ...(withTail ? { tail: true as const } : {})
+      } satisfies typeof Recipe.Type,
+      deps: [
+        { id: ids.image(shot.k), output: "image" },
+        motionDep(shot.n, shot.j),
+        ...(withTail ? [{ id: ids.image(tail!.k), output: "image" }] : [])
+      ]
     }
   },
   estimate: (recipe) => estimateOf(recipe),
   run: (ctx) =>
     Effect.gen(function*() {
       const fal = yield* FalClient
-      const [imageDep, promptDep, tailDep] = ctx.node.deps
+      const [imageDep, motionOf, tailDep] = ctx.node.deps
       const imageFile = ctx.file(imageDep!.id, "image")
-      const tailFile = ctx.recipe.tail === undefined
-        ? undefined
-        : tailDep !== undefined
-        ? ctx.file(tailDep.id, tailDep.output ?? "image")
-        : String(ctx.node.context?.tailFile ?? "")
-      const asImage = (file: string) => {
-        const e = path.extname(file).slice(1) || "png"
-        return { bytes: new Uint8Array(fs.readFileSync(file)), contentType: `image/${e === "jpg" ? "jpeg" : e}`, fileName: `shot.${e}` }
+      const motion = motionAt(ctx, motionOf!)
+      const source = (file: string, name: string) => {
+        const ext = path.extname(file).slice(1) || "png"
+        return { bytes: fs.readFileSync(file), contentType: `image/${ext === "jpg" ? "jpeg" : ext}`, fileName: `${name}.${ext}` }
       }
-      const shot = Prompts.shotAt(ctx, promptDep!)
-      const ext = path.extname(imageFile).slice(1) || "png"
       const { clip, repaid } = yield* Paid.paying(ctx, {
         provider: "fal",
         model: ctx.recipe.model,
@@ -99,10 +105,10 @@ export const impl = defineImpl({
             .animate(
               {
                 model: ctx.recipe.model,
-                prompt: shot.prompt,
+                prompt: motionPrompt(motion),
                 ...(ctx.recipe.resolution ? { resolution: ctx.recipe.resolution } : {}),
-                image: { bytes: fs.readFileSync(imageFile), contentType: `image/${ext === "jpg" ? "jpeg" : ext}`, fileName: `shot.${ext}` },
-                ...(tailFile === undefined ? {} : { tailImage: asImage(tailFile) })
+                image: source(imageFile, "shot"),
+                ...(ctx.recipe.tail && tailDep ? { tailImage: source(ctx.file(tailDep.id, "image"), "end") } : {})
               },
               Paid.inProvider(ctx, "fal", paying.follow)
             )

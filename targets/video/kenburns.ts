@@ -8,7 +8,7 @@ import * as path from "node:path"
 import { Effect, Schema } from "effect"
 import { ids, kinds } from "../../src/Film.ts"
 import { renderKenBurns, type CameraMove } from "../../src/media/KenBurns.ts"
-import * as Prompts from "../prompts/Prompts.ts"
+import { motionAt, motionDep } from "../plan.ts"
 import { defineImpl, pick } from "../Rule.ts"
 import * as Video from "./Video.ts"
 
@@ -43,14 +43,14 @@ export const impl = defineImpl({
       version: Video.version,
       recipe: { provider: "kenburns", width: config.width, height: config.height, fps: config.fps } satisfies typeof Recipe.Type,
       deps: layers
-        ? [{ id: image, output: layers.plate }, Prompts.promptDep(shot.n, shot.j), timing, { id: image, output: layers.lettering }]
-        : [{ id: image, output: "image" }, Prompts.promptDep(shot.n, shot.j), timing]
+        ? [{ id: image, output: layers.plate }, motionDep(shot.n, shot.j), timing, { id: image, output: layers.lettering }]
+        : [{ id: image, output: "image" }, motionDep(shot.n, shot.j), timing]
     }
   },
   run: (ctx) =>
     Effect.gen(function*() {
       const [imageDep, promptDep, framesDep, letteringDep] = ctx.node.deps
-      const shot = Prompts.shotAt(ctx, promptDep!)
+      const shot = motionAt(ctx, promptDep!)
       const file = path.join(ctx.scratch, "clip.mp4")
       yield* renderKenBurns({
         image: ctx.file(imageDep!.id, imageDep!.output ?? "image"),

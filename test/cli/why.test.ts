@@ -47,9 +47,10 @@ describe("why", () => {
     await runBuild(dir)
     const image = await explain(dir, "shot:1:image")
     expect(image.status).toBe("fresh")
-    expect(image.changes.map((c) => c.ingredient)).toEqual(["input sentence:1:prompts#1"])
+    // (The image reads its shot through the sentence's plan, the writer's shot with the person's edits: issue 16.)
+    expect(image.changes.map((c) => c.ingredient)).toEqual(["input sentence:1:plan#still.1"])
     expect(image.summary).toContain("rebuilt")
-    expect(image.summary).toContain("input sentence:1:prompts#1 changed")
+    expect(image.summary).toContain("input sentence:1:plan#still.1 changed")
 
     // A forced rebuild: nothing in the fingerprint changed; it was a new take.
     await runBuild(dir, { force: true, target: ["shot:1:image"] })

@@ -84,6 +84,7 @@ describe("draft pipeline, end to end (real ffmpeg, 160x90 @ 12 fps)", () => {
         "sentence:2:shots",
         "sentence:2:timing",
         "sentence:2:prompts",
+        "sentence:2:plan",
         "shot:3:image"
       ])
     )
@@ -140,7 +141,8 @@ describe("draft pipeline, end to end (real ffmpeg, 160x90 @ 12 fps)", () => {
       "sentence:1:audio",
       "sentence:1:shots",
       "sentence:1:timing",
-      "sentence:1:prompts"
+      "sentence:1:prompts",
+      "sentence:1:plan"
     ]))
   })
 })

@@ -112,6 +112,8 @@ export const sentenceNodes = (n: number, shots: ReadonlyArray<number>) => [
   `sentence:${n}:shots`,
   `sentence:${n}:timing`,
   `sentence:${n}:prompts`,
+  // The shots as the film uses them: the writer's with the person's edits (issue 16, targets/plan.ts).
+  `sentence:${n}:plan`,
   `sentence:${n}:mux`,
   ...shots.flatMap((k) => [`shot:${k}:image`, `shot:${k}:video`])
 ]

@@ -84,6 +84,8 @@ export interface Counts {
   readonly falImages: number
   /** Replicate prediction creates (`providers: { video: "replicate" }`) */
   readonly predictions: number
+  /** OpenAI `/images/edits`: images made with character sheets as references (issue 16). */
+  readonly imageEdits: number
   readonly chats: number
   /** GET /models */
   readonly modelLists: number
@@ -174,6 +176,7 @@ export const startFakes = async (options: FakesOptions = {}): Promise<Fakes> => 
       cancels: f.filter((q) => q.method === "PUT" && path(q).endsWith("/cancel")).length,
       falImages: f.filter((q) => isSubmit(q) && Fal.isImageModel(path(q).slice(1))).length,
       images: o.filter((q) => q.method === "POST" && path(q).endsWith("/images/generations")).length,
+      imageEdits: o.filter((q) => q.method === "POST" && path(q).endsWith("/images/edits")).length,
       chats: r.filter((q) => q.method === "POST" && path(q).endsWith("/chat/completions")).length,
       modelLists: r.filter((q) => q.method === "GET" && path(q).endsWith("/models")).length
     }

@@ -1,10 +1,12 @@
 /**
- * A fake OpenAI Images API (`POST /v1/images/generations`) that speaks the real protocol: Bearer key check,
+ * A fake OpenAI Images API (`POST /v1/images/generations`, and `POST /v1/images/edits` with reference images
+ * as repeated `image[]` multipart parts, issue 16) that speaks the real protocol: Bearer key check,
  * parameter validation with OpenAI's error shape, `b64_json` images that really decode (PNG from our encoder;
  * JPEG/WebP converted by the bundled ffmpeg), token usage, and `x-request-id`. Also `POST /v1/audio/speech`
  * (narration: MP3 bytes as long as the text, no usage; `emptyImage`/`notAnImage` give an empty or a non-audio 200).
  */
 import { spawn } from "node:child_process"
+import { createHash } from "node:crypto"
 import ffmpeg from "@ffmpeg-installer/ffmpeg"
 import { mediaFor } from "./fal.ts"
 import { seededPng } from "./png.ts"
@@ -69,6 +71,55 @@ const convert = (png: Uint8Array, format: "jpeg" | "webp"): Promise<Uint8Array> 
     child.stdin.end(Buffer.from(png))
   })
 
+/** One part of a `multipart/form-data` body. */
+export interface Part {
+  readonly name: string
+  readonly fileName: string | undefined
+  readonly contentType: string | undefined
+  readonly data: Buffer
+}
+
+/** The parts of a multipart request (as `/images/edits` receives it); undefined when it is not multipart. */
+export const parseMultipart = (req: Pick<FakeRequest, "headers" | "body">): ReadonlyArray<Part> | undefined => {
+  const type = String(req.headers["content-type"] ?? "")
+  const boundary = /^multipart\/form-data;\s*boundary=("?)([^";]+)\1/i.exec(type)?.[2]
+  if (boundary === undefined) return undefined
+  const body = Buffer.from(req.body)
+  const delimiter = Buffer.from(`--${boundary}`)
+  const parts: Array<Part> = []
+  let at = body.indexOf(delimiter)
+  while (at >= 0) {
+    const start = at + delimiter.length
+    if (body.subarray(start, start + 2).toString() === "--") break
+    const next = body.indexOf(delimiter, start)
+    if (next < 0) return undefined
+    const raw = body.subarray(start + 2, next - 2) // after CRLF, before CRLF
+    const split = raw.indexOf("\r\n\r\n")
+    if (split < 0) return undefined
+    const head = raw.subarray(0, split).toString("utf8")
+    const name = /name="([^"]*)"/.exec(head)?.[1]
+    if (name === undefined) return undefined
+    parts.push({
+      name,
+      fileName: /filename="([^"]*)"/.exec(head)?.[1],
+      contentType: /content-type:\s*([^\r\n]+)/i.exec(head)?.[1]?.trim(),
+      data: raw.subarray(split + 4)
+    })
+    at = next
+  }
+  return parts
+}
+
+/** The edits requests a fake received, each with its fields and its reference images (the `image[]` parts). */
+export const editsOf = (requests: ReadonlyArray<FakeRequest>) =>
+  requests
+    .filter((r) => r.path.startsWith("/v1/images/edits"))
+    .map((r) => {
+      const parts = parseMultipart(r) ?? []
+      const fields = Object.fromEntries(parts.filter((p) => p.fileName === undefined).map((p) => [p.name, p.data.toString("utf8")]))
+      return { fields, images: parts.filter((p) => p.name === "image[]") }
+    })
+
 export const start = async (opts: OpenAIFakeOptions = {}): Promise<OpenAIFake> => {
   const apiKey = opts.apiKey ?? defaultKey
   const models = opts.models ?? ["gpt-image-1", "gpt-image-1.5", "gpt-image-1-mini"]
@@ -90,7 +141,8 @@ export const start = async (opts: OpenAIFakeOptions = {}): Promise<OpenAIFake> =
     const requestId = `req_${(++counter).toString(16).padStart(24, "0")}`
     const headers = { "x-request-id": requestId }
     const speech = req.path.startsWith("/v1/audio/speech") && req.method === "POST"
-    if (!speech && (!req.path.startsWith("/v1/images/generations") || req.method !== "POST")) {
+    const isEdit = req.path.startsWith("/v1/images/edits")
+    if (!speech && ((!req.path.startsWith("/v1/images/generations") && !isEdit) || req.method !== "POST")) {
       return { status: 404, headers, json: openaiError(404, `Invalid URL (${req.method} ${req.path})`) }
     }
     if (!hasBearer(req, apiKey)) {
@@ -102,7 +154,31 @@ export const start = async (opts: OpenAIFakeOptions = {}): Promise<OpenAIFake> =
         json: { error: { message: `Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`, type: "invalid_request_error", param: null, code: "invalid_api_key" } }
       }
     }
-    const body = req.json as Record<string, unknown> | undefined
+    let body = req.json as Record<string, unknown> | undefined
+    let references: ReadonlyArray<Part> = []
+    if (isEdit) {
+      // /images/edits takes multipart: plain fields, and the references as repeated `image[]` file parts.
+      const parts = parseMultipart(req)
+      if (parts === undefined)
+        return { status: 400, headers, json: openaiError(400, "Invalid Content-Type header, expected multipart/form-data.") }
+      body = Object.fromEntries(parts.filter((p) => p.fileName === undefined).map((p) => [p.name, p.data.toString("utf8")]))
+      if (body.n !== undefined) body.n = Number(body.n)
+      references = parts.filter((p) => p.name === "image[]" || p.name === "image")
+      if (references.length === 0)
+        return { status: 400, headers, json: openaiError(400, "Missing required parameter: 'image'.", "invalid_request_error", "missing_required_parameter", "image") }
+      if (references.length > 16) return { status: 400, headers, json: openaiError(400, "Too many images: at most 16.", "invalid_request_error", "invalid_value", "image") }
+      for (const ref of references)
+        if (ref.fileName === undefined || !/^image\/(png|jpeg|webp)$/.test(ref.contentType ?? ""))
+          return {
+            status: 400,
+            headers,
+            json: openaiError(400, `Invalid file '${ref.fileName ?? "image"}': unsupported mimetype ('${ref.contentType ?? "application/octet-stream"}'). Supported file formats are 'image/jpeg', 'image/png', and 'image/webp'.`, "invalid_request_error", "unsupported_file_mimetype", "image")
+          }
+      const fidelity = body.input_fidelity
+      if (fidelity !== undefined && fidelity !== "low" && fidelity !== "high") return { ...invalid("input_fidelity", fidelity, ["low", "high"]), headers }
+      if (fidelity !== undefined && body.model === "gpt-image-1-mini")
+        return { status: 400, headers, json: openaiError(400, "input_fidelity is not supported for gpt-image-1-mini.", "invalid_request_error", "unsupported_parameter", "input_fidelity") }
+    }
     if (typeof body !== "object" || body === null) {
       return { status: 400, headers, json: openaiError(400, "We could not parse the JSON body of your request.") }
     }
@@ -137,11 +213,14 @@ export const start = async (opts: OpenAIFakeOptions = {}): Promise<OpenAIFake> =
       ? new Uint8Array()
       : fault?.kind === "notAnImage"
       ? new TextEncoder().encode("<html>not an image</html>")
-      : await imageFor(prompt, String(size), String(format))
+      // An edit's picture follows its references too: a new sheet gives a new image.
+      : await imageFor(references.length === 0 ? prompt : `${prompt}|${references.map((r) => createHash("sha256").update(r.data).digest("hex")).join(",")}`, String(size), String(format))
     const q = quality === "auto" ? "medium" : String(quality)
     const s = size === "auto" ? "1024x1024" : String(size)
     const textTokens = Math.max(1, Math.ceil(prompt.length / 4))
     const out = outputTokens[q]![s]!
+    // Each reference is billed as input image tokens, more of them at high input fidelity.
+    const imageTokens = references.length * (body.input_fidelity === "high" ? 4160 : 1056)
     return {
       status: 200,
       headers,
@@ -153,10 +232,10 @@ export const start = async (opts: OpenAIFakeOptions = {}): Promise<OpenAIFake> =
         size: s,
         data: [{ b64_json: Buffer.from(image).toString("base64") }],
         usage: {
-          input_tokens: textTokens,
-          input_tokens_details: { text_tokens: textTokens, image_tokens: 0 },
+          input_tokens: textTokens + imageTokens,
+          input_tokens_details: { text_tokens: textTokens, image_tokens: imageTokens },
           output_tokens: out,
-          total_tokens: textTokens + out
+          total_tokens: textTokens + imageTokens + out
         }
       }
     }

@@ -112,6 +112,22 @@ export const script = (topic: string, words: number): string => {
   return paragraphs.join("\n\n")
 }
 
+/** A shot's motion, transition, cast and place as a writer would tag them: the names offered that the sentence says. */
+const directed = (props: Record<string, any>, messages: ReadonlyArray<{ role: string; content: string }>, i: number) => {
+  const user = messages.find((m) => m.role === "user")?.content ?? ""
+  const sentence = (/^Sentence: (.*)$/m.exec(user)?.[1] ?? user).toLowerCase()
+  const says = (name: string) => new RegExp(`\\b${name.toLowerCase()}\\b`).test(sentence)
+  const castNames: ReadonlyArray<string> = props.cast?.items?.enum ?? []
+  const placeNames: ReadonlyArray<string> = props.place?.anyOf?.[0]?.enum ?? []
+  return {
+    // A motion of its own for every shot, as a writer gives (the clip's request is told apart by it).
+    motion: `shot ${i + 1}: ${sentence.replace(/[.!?]+$/, "").slice(0, 120)}, the figure turns slowly`,
+    transition: i === 0 ? "cut" : "crossfade",
+    cast: castNames.filter(says),
+    place: placeNames.find(says) ?? null
+  }
+}
+
 const isScriptRequest = (messages: ReadonlyArray<{ role: string; content: string }>) =>
   messages.some((m) => m.role === "system" && /narration scripts/i.test(m.content))
 
@@ -159,7 +175,16 @@ export const start = async (opts: OpenRouterFakeOptions = {}): Promise<OpenRoute
 
     const messages = body.messages as ReadonlyArray<{ role: string; content: string }>
     let content: string
-    if (wantsSchema) {
+    if (wantsSchema && format.json_schema?.name === "story_bible") {
+      // The director's first draft (issue 16): every capitalised word that is not a sentence's first is a character.
+      const user = messages.find((m) => m.role === "user")?.content ?? ""
+      const names = [...new Set([...user.matchAll(/(?<=[a-z,] )[A-Z][a-z]+/g)].map((m) => m[0]))]
+      content = JSON.stringify({
+        style: { medium: "ink and watercolour", palette: "slate and amber", lens: "35mm", era: "today" },
+        cast: names.map((name) => ({ name, role: `someone called ${name}`, look: `${name}'s face, fake look`, wardrobe: "a grey coat", aliases: [] })),
+        places: []
+      })
+    } else if (wantsSchema) {
       const shotsSchema = format.json_schema?.schema?.properties?.shots
       const pinned = typeof shotsSchema?.minItems === "number" ? shotsSchema.minItems : 3
       const count = fault?.kind === "wrongCount" ? fault.count ?? pinned + 1 : pinned
@@ -167,7 +192,9 @@ export const start = async (opts: OpenRouterFakeOptions = {}): Promise<OpenRoute
       const shots = Array.from({ length: count }, (_, i) => ({
         prompt: `Shot ${i + 1} of ${count}: ${subject}, cinematic still, soft light`,
         shotType: framings[i % framings.length],
-        camera: cameraMoves[(i + subject.length) % cameraMoves.length]
+        camera: cameraMoves[(i + subject.length) % cameraMoves.length],
+        // The director's fields when the schema asks for them (issue 16): the cast the sentence names.
+        ...(shotsSchema?.items?.properties?.cast ? directed(shotsSchema.items.properties, messages, i) : {})
       }))
       content = JSON.stringify({ shots })
       if (fault?.kind === "fenced") content = "```json\n" + content + "\n```"

@@ -31,7 +31,8 @@ describe("pinned shot prompts", () => {
     const before = manifest(dir).sentences[1].shots[0].image
     pin("A lamp turning over a black sea, seen from the gallery")
     const pinned = await runBuild(dir)
-    expect(sorted(pinned.summary.built)).toEqual(sorted([`shot:${k}:image`, `shot:${k}:video`, "sentence:2:mux", "final", "storyboard"]))
+    // The pin reaches the shot through its sentence's plan (free; issue 16), which nothing else re-reads.
+    expect(sorted(pinned.summary.built)).toEqual(sorted(["sentence:2:plan", `shot:${k}:image`, `shot:${k}:video`, "sentence:2:mux", "final", "storyboard"]))
     expect(manifest(dir).sentences[1].shots[0].image).not.toBe(before)
     expect((await runBuild(dir)).summary.built).toEqual([])
     // The command line sees the same graph: nothing is stale.

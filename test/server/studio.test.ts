@@ -136,7 +136,8 @@ describe("the studio page in Chromium", () => {
         const edit = await waitForJob(server.url, project, runs2[0].id)
         expect(edit.label).toBe(`prompt of shot ${k}`)
         // Exactly that shot's still and clip, its sentence's mux, the film, and the storyboard page (which shows them).
-        expect([...edit.built].sort()).toEqual([`shot:${k}:image`, `shot:${k}:video`, `sentence:${target.n}:mux`, "final", "storyboard"].sort())
+        // (and its sentence's plan, the free node that applies the pin: issue 16)
+        expect([...edit.built].sort()).toEqual([`sentence:${target.n}:plan`, `shot:${k}:image`, `shot:${k}:video`, `sentence:${target.n}:mux`, "final", "storyboard"].sort())
         // On the page: that shot's picture changed (its link names its new content), no other did, and the film did.
         await page.waitForFunction((k) => {
           const card = document.querySelector(`#shot-${k}`)

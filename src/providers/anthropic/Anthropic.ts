@@ -40,6 +40,8 @@ export interface ShotListRequest {
   readonly system: string
   readonly user: string
   readonly count: number
+  /** The bible's names the shots may use (the schema's enums), when there is a bible. */
+  readonly names?: ShotList.Names | undefined
 }
 
 export interface AnthropicShotList extends ShotList.Written {
@@ -65,10 +67,10 @@ interface Turn {
   readonly content: string | ReadonlyArray<Block>
 }
 
-const tool = (count: number) => ({
+const tool = (count: number, names?: ShotList.Names) => ({
   name: ShotList.schemaName,
   description: "Record the shot list for this sentence: exactly the shots asked for, in order.",
-  input_schema: ShotList.jsonSchema(count)
+  input_schema: ShotList.jsonSchema(count, names)
 })
 
 const call = (settings: AnthropicSettings, req: ShotListRequest, turns: ReadonlyArray<Turn>, follow: Follow, name: "answer" | "repair") =>
@@ -82,7 +84,7 @@ const call = (settings: AnthropicSettings, req: ShotListRequest, turns: Readonly
         max_tokens: 2048,
         system: req.system,
         messages: turns,
-        tools: [tool(req.count)],
+        tools: [tool(req.count, req.names)],
         tool_choice: { type: "tool", name: ShotList.schemaName }
       },
       answerTimeoutMs: settings.timeoutMs

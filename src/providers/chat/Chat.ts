@@ -85,6 +85,8 @@ export interface ShotListRequest {
   readonly system: string
   readonly user: string
   readonly count: number
+  /** The bible's names the shots may use (the schema's enums), when there is a bible. */
+  readonly names?: ShotList.Names | undefined
 }
 
 export interface ChatShotList extends ShotList.Written {
@@ -122,7 +124,7 @@ const statusOf = (error: unknown): number => {
 
 /** The messages and response_format for the configured way of asking for JSON. */
 const requestBody = (settings: ChatSettings, req: ShotListRequest, messages: ReadonlyArray<Message>) => {
-  const schema = ShotList.jsonSchema(req.count)
+  const schema = ShotList.jsonSchema(req.count, req.names)
   if (settings.structured === "json_schema") {
     return { model: req.model, messages, response_format: { type: "json_schema", json_schema: { name: ShotList.schemaName, strict: true, schema } } }
   }

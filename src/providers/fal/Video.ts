@@ -179,6 +179,8 @@ export type ImageSource =
 export interface AnimateRequest extends Omit<ClipRequest, "imageUrl"> {
   readonly model: string
   readonly image: ImageSource
+  /** The clip's last frame (the next shot's image, `continuity: "end-frames"`), for a model with a `tail` field. */
+  readonly tailImage?: ImageSource | undefined
   /** The shot this clip is for. It never enters the request (see the money rule above); it is only
    *  checked to fit in the clip, so the mux can cut it. */
   readonly shotSeconds?: number
@@ -186,8 +188,6 @@ export interface AnimateRequest extends Omit<ClipRequest, "imageUrl"> {
   readonly imageInput?: ImageInput
   /** clip file size limit (default 512 MiB) */
   readonly maxBytes?: number
-  /** The end frame (contract 8), on models that take one. */
-  readonly tailImage?: ImageSource | undefined
 }
 
 export interface Clip {

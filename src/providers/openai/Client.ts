@@ -19,13 +19,16 @@ export interface OpenAIService {
   readonly speak: (req: Speech.SpeechRequest, follow: Follow) => Effect.Effect<Speech.Speech, OpenAIError>
   /** An image through a background response (`POST /responses`, re-attachable by its id). */
   readonly background: (req: Background.BackgroundRequest, follow: Follow) => Effect.Effect<Background.BackgroundImage, OpenAIError>
+  /** One image made with reference images (`/images/edits`, several `image[]`). */
+  readonly edit: (req: Images.EditRequest, follow: Follow) => Effect.Effect<Images.GeneratedImage, OpenAIError>
 }
 
 const make = (config: OpenAIConfig, http: Http["Type"]): OpenAIService => ({
   config,
   generate: (req, follow) => Images.generate(config, req, follow).pipe(Effect.provideService(Http, http)),
   speak: (req, follow) => Speech.speak(config, req, follow).pipe(Effect.provideService(Http, http)),
-  background: (req, follow) => Background.generate(config.background, req, follow).pipe(Effect.provideService(Http, http))
+  background: (req, follow) => Background.generate(config.background, req, follow).pipe(Effect.provideService(Http, http)),
+  edit: (req, follow) => Images.edit(config, req, follow).pipe(Effect.provideService(Http, http))
 })
 
 export class OpenAIClient extends Context.Tag("storyshot/OpenAIClient")<OpenAIClient, OpenAIService>() {

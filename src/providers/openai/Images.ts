@@ -182,38 +182,108 @@ const decodeAnswer = (settings: OpenAISettings, req: GenerateRequest, bytes: Uin
     return { bytes: image, ext, usage, requestId, cost: costOf(req.model, usage), resumed } satisfies GeneratedImage
   })
 
+/** A reference image sent to `/images/edits` (a character sheet). */
+export interface ReferenceImage {
+  readonly bytes: Uint8Array
+  readonly fileName: string
+  readonly contentType: "image/png" | "image/jpeg" | "image/webp"
+}
+
+export interface EditRequest extends GenerateRequest {
+  /** Sent as repeated `image[]` parts, in this order (the prompt names them "image 1", "image 2", ...). */
+  readonly images: ReadonlyArray<ReferenceImage>
+  /** How closely the result keeps the references' features ("high": faces and clothes hold). */
+  readonly inputFidelity?: "high" | "low" | undefined
+}
+
+/**
+ * A `multipart/form-data` body as OpenAI's own client writes it: plain fields, then one `image[]` part per
+ * reference, each with a file name and its image content type (a part sent as octet-stream is refused).
+ */
+export const multipart = (fields: ReadonlyArray<readonly [string, string]>, images: ReadonlyArray<ReferenceImage>, boundary: string): Uint8Array => {
+  const chunks: Array<Buffer> = []
+  const quote = (s: string) => s.replace(/["\r\n]/g, "_")
+  for (const [name, value] of fields)
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${quote(name)}"\r\n\r\n${value}\r\n`, "utf8"))
+  for (const image of images) {
+    chunks.push(
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image[]"; filename="${quote(image.fileName)}"\r\nContent-Type: ${image.contentType}\r\n\r\n`, "utf8"),
+      Buffer.from(image.bytes),
+      Buffer.from("\r\n", "utf8")
+    )
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`, "utf8"))
+  return new Uint8Array(Buffer.concat(chunks))
+}
+
+/** One paid image call (generation or edit), or the answer an earlier run of the node received and kept. */
+const paidImage = (
+  settings: OpenAISettings,
+  req: GenerateRequest,
+  follow: Follow,
+  endpoint: "generations" | "edits",
+  body: { readonly json: unknown } | { readonly bytes: Uint8Array; readonly contentType: string }
+) =>
+  Effect.gen(function*() {
+    const kept = yield* follow.journal.read
+    const earlier = kept.answer("answer")
+    if (earlier !== undefined) {
+      const requestId = typeof kept.notes.imageRequestId === "string" ? kept.notes.imageRequestId : undefined
+      return yield* decodeAnswer(settings, req, earlier, requestId, true)
+    }
+    const http = yield* Http
+    const keep = (answer: Answer) =>
+      follow.journal.keep("answer", answer.body, "json", { imageRequestId: answer.headers["x-request-id"] }).pipe(Effect.ignore)
+    const res = yield* finishPaid(
+      http.request(provider, {
+        method: "POST",
+        url: `${settings.baseUrl.replace(/\/+$/, "")}/images/${endpoint}`,
+        headers: { authorization: `Bearer ${settings.apiKey}`, ...("bytes" in body ? { "content-type": body.contentType } : {}) },
+        ...("json" in body ? { json: body.json } : { body: body.bytes }),
+        answerTimeoutMs: settings.timeoutMs,
+        keep
+      }),
+      follow.onWaiting?.("image") ?? Effect.void
+    ).pipe(Effect.mapError((f) => fromHttp("images", f)))
+    const refusal = refusalOf(res)
+    if (refusal !== undefined) {
+      const error = fromRefusal("images", { ...refusal, said: redact(refusal.said, [settings.apiKey]) })
+      if (error.reason !== "moderation") return yield* error
+      const excerpt = req.prompt.length > 120 ? `${req.prompt.slice(0, 120)}…` : req.prompt
+      return yield* new OpenAIError({ ...error, said: `${error.said} (the prompt: "${excerpt}")` })
+    }
+    return yield* decodeAnswer(settings, req, res.body, res.headers["x-request-id"], false)
+  })
+
 /**
  * `POST {baseUrl}/images/generations` for one image, or the answer an earlier run of the node received and
  * kept. Never retries by itself: a refusal goes back to the scheduler (`Retryable.ts`), a damaged paid answer
  * to the person.
  */
 export const generate = Effect.fn("OpenAI.Images.generate")(function*(settings: OpenAISettings, req: GenerateRequest, follow: Follow) {
-  const kept = yield* follow.journal.read
-  const earlier = kept.answer("answer")
-  if (earlier !== undefined) {
-    const requestId = typeof kept.notes.imageRequestId === "string" ? kept.notes.imageRequestId : undefined
-    return yield* decodeAnswer(settings, req, earlier, requestId, true)
-  }
-  const http = yield* Http
-  const keep = (answer: Answer) =>
-    follow.journal.keep("answer", answer.body, "json", { imageRequestId: answer.headers["x-request-id"] }).pipe(Effect.ignore)
-  const res = yield* finishPaid(
-    http.request(provider, {
-      method: "POST",
-      url: `${settings.baseUrl.replace(/\/+$/, "")}/images/generations`,
-      headers: { authorization: `Bearer ${settings.apiKey}` },
-      json: { model: req.model, prompt: req.prompt, size: req.size, quality: req.quality, n: 1, output_format: req.outputFormat },
-      answerTimeoutMs: settings.timeoutMs,
-      keep
-    }),
-    follow.onWaiting?.("image") ?? Effect.void
-  ).pipe(Effect.mapError((f) => fromHttp("images", f)))
-  const refusal = refusalOf(res)
-  if (refusal !== undefined) {
-    const error = fromRefusal("images", { ...refusal, said: redact(refusal.said, [settings.apiKey]) })
-    if (error.reason !== "moderation") return yield* error
-    const excerpt = req.prompt.length > 120 ? `${req.prompt.slice(0, 120)}…` : req.prompt
-    return yield* new OpenAIError({ ...error, said: `${error.said} (the prompt: "${excerpt}")` })
-  }
-  return yield* decodeAnswer(settings, req, res.body, res.headers["x-request-id"], false)
+  return yield* paidImage(settings, req, follow, "generations", {
+    json: { model: req.model, prompt: req.prompt, size: req.size, quality: req.quality, n: 1, output_format: req.outputFormat }
+  })
+})
+
+/**
+ * `POST {baseUrl}/images/edits` with the references as `image[]` parts (multipart): one image made from the
+ * prompt that keeps the references' characters. Synchronous and billed like a generation (the references count
+ * as input image tokens, in `usage`); kept and resumed the same way.
+ */
+export const edit = Effect.fn("OpenAI.Images.edit")(function*(settings: OpenAISettings, req: EditRequest, follow: Follow) {
+  const boundary = `storyshot-${req.images.length}-${Date.now().toString(36)}`
+  const fields: Array<readonly [string, string]> = [
+    ["model", req.model],
+    ["prompt", req.prompt],
+    ["size", req.size],
+    ["quality", req.quality],
+    ["n", "1"],
+    ["output_format", req.outputFormat],
+    ...(req.inputFidelity === undefined ? [] : [["input_fidelity", req.inputFidelity] as const])
+  ]
+  return yield* paidImage(settings, req, follow, "edits", {
+    bytes: multipart(fields, req.images, boundary),
+    contentType: `multipart/form-data; boundary=${boundary}`
+  })
 })

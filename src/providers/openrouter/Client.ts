@@ -12,6 +12,8 @@ export type OpenRouterConfig = ProviderConfig["openrouter"]
 export interface OpenRouterService {
   readonly config: OpenRouterConfig
   readonly shotList: (req: OpenRouter.ShotListRequest, follow: Follow) => Effect.Effect<OpenRouter.ShotList, OpenRouterError>
+  /** One structured answer of any schema (the story bible of `storyshot direct`). */
+  readonly structured: <A>(req: OpenRouter.StructuredRequest<A>, follow: Follow) => Effect.Effect<OpenRouter.Structured<A>, OpenRouterError>
   /** Optional: a few seconds at most. */
   readonly listModels: Effect.Effect<ReadonlyArray<OpenRouter.ModelInfo>, OpenRouterError>
 }
@@ -19,6 +21,7 @@ export interface OpenRouterService {
 const make = (config: OpenRouterConfig, http: Http["Type"]): OpenRouterService => ({
   config,
   shotList: (req, follow) => OpenRouter.shotList(config, req, follow).pipe(Effect.provideService(Http, http)),
+  structured: (req, follow) => OpenRouter.structured(config, req, follow).pipe(Effect.provideService(Http, http)),
   listModels: OpenRouter.listModels(config).pipe(Effect.provideService(Http, http))
 })
 

@@ -17,20 +17,19 @@
 import { Effect, Either, ParseResult, Schema } from "effect"
 import * as Cost from "../../engine/Cost.ts"
 import type { Json } from "../../engine/Hash.ts"
-import { cameraMoves, type CameraMove, type Shot } from "../../Shot.ts"
+import { cameraMoves, parseShots, shotFields, shotListJsonSchema, type CameraMove, type DirectedShot, type Shot } from "../../Shot.ts"
 import { refusalFrom, refusalOf } from "../http/Answer.ts"
 import { Http, type Answer } from "../http/Client.ts"
 import { redact } from "../http/Redact.ts"
 import { finishPaid, none, type Follow } from "../Keep.ts"
 import * as Reads from "../Reads.ts"
-import * as Writer from "../ShotList.ts"
 import { fromHttp, fromRefusal, OpenRouterError } from "./OpenRouterError.ts"
 
 export const provider = "openrouter"
 
 
-export { cameraMoves }
-export type { CameraMove, Shot }
+export { cameraMoves, parseShots, shotListJsonSchema }
+export type { CameraMove, DirectedShot, Shot }
 
 export interface ChatUsage {
   readonly promptTokens: number
@@ -60,6 +59,8 @@ export interface ShotListRequest {
   readonly system: string
   readonly user: string
   readonly count: number
+  /** The story bible's names the shots may show (the schema offers only these). */
+  readonly names?: { readonly cast?: ReadonlyArray<string>; readonly places?: ReadonlyArray<string> } | undefined
   /** Sent as `HTTP-Referer` (OpenRouter's app attribution). */
   readonly referer?: string
   /** Sent as `X-Title`. */
@@ -67,7 +68,7 @@ export interface ShotListRequest {
 }
 
 export interface ShotList {
-  readonly shots: ReadonlyArray<Shot>
+  readonly shots: ReadonlyArray<DirectedShot>
   /** The generation id of the answer that was used. */
   readonly requestId?: string | undefined
   /** Both attempts when a repair happened; unknown if any attempt did not report its cost. */
@@ -86,12 +87,6 @@ export interface ModelInfo {
   readonly contextLength: number | undefined
   readonly supportedParameters: ReadonlyArray<string>
 }
-
-// ---------------------------------------------------------------------------------------------------------
-// The shot list: what every writer sends and checks lives in `../ShotList.ts` (contract 7).
-
-export const shotListJsonSchema = Writer.jsonSchema
-export const parseShots = Writer.parse
 
 // ---------------------------------------------------------------------------------------------------------
 // One chat completion
@@ -183,10 +178,37 @@ const attemptOf = (settings: OpenRouterSettings, bytes: Uint8Array, headers: Rec
     return attempt
   })
 
+/** What one structured completion asks: the messages, and the JSON schema the answer must follow. */
+export interface StructuredRequest<A> {
+  readonly model: string
+  readonly system: string
+  readonly user: string
+  /** `json_schema.name`, e.g. "shot_list", "story_bible". */
+  readonly schemaName: string
+  readonly schema: unknown
+  /** Checks the answer's content; Left is a reason short enough to show the model and a person. */
+  readonly parse: (content: string) => Either.Either<A, string>
+  /** What the one repair attempt asks for after an invalid answer, given the reason. */
+  readonly repair: (reason: string) => string
+  /** What a Ctrl-C waits for ("shot list", "story bible"). */
+  readonly what: string
+  readonly referer?: string
+  readonly title?: string
+}
+
+export interface Structured<A> {
+  readonly value: A
+  readonly requestId?: string | undefined
+  readonly cost: Cost.Cost
+  readonly usage: ChatUsage
+  readonly attempts: number
+  readonly resumed: boolean
+}
+
 /** One paid completion; its bytes go to the journal under `name` before they are parsed. */
 const complete = Effect.fn("OpenRouter.complete")(function*(
   settings: OpenRouterSettings,
-  req: ShotListRequest,
+  req: StructuredRequest<unknown>,
   messages: ReadonlyArray<Message>,
   follow: Follow,
   name: "answer" | "repair"
@@ -204,7 +226,7 @@ const complete = Effect.fn("OpenRouter.complete")(function*(
         messages,
         response_format: {
           type: "json_schema",
-          json_schema: { name: Writer.schemaName, strict: true, schema: Writer.jsonSchema(req.count) }
+          json_schema: { name: req.schemaName, strict: true, schema: req.schema }
         },
         provider: { require_parameters: true },
         usage: { include: true }
@@ -212,7 +234,7 @@ const complete = Effect.fn("OpenRouter.complete")(function*(
       answerTimeoutMs: settings.timeoutMs,
       keep
     }),
-    follow.onWaiting?.("shot list") ?? Effect.void
+    follow.onWaiting?.(req.what) ?? Effect.void
   ).pipe(Effect.mapError((f) => fromHttp("chat", f)))
   const refusal = refusalOf(res)
   if (refusal !== undefined) return yield* said(settings, fromRefusal("chat", refusal))
@@ -236,55 +258,76 @@ const keptAttempt = (settings: OpenRouterSettings, follow: Follow, name: "answer
     return yield* attempt.left
   })
 
+/**
+ * One structured answer (a shot list, a story bible): the schema is sent as `response_format`, the answer
+ * checked with `parse`, and ONE repair attempt shows the model its mistake. No retries (the scheduler's job).
+ */
+export const structured = <A>(settings: OpenRouterSettings, req: StructuredRequest<A>, follow: Follow = { journal: none }) =>
+  Effect.gen(function*() {
+    const messages: ReadonlyArray<Message> = [
+      { role: "system", content: req.system },
+      { role: "user", content: req.user }
+    ]
+    const keptFirst = yield* keptAttempt(settings, follow, "answer")
+    const first = keptFirst ?? (yield* complete(settings, req, messages, follow, "answer"))
+    let resumed = keptFirst !== undefined
+    const attempts: Array<Attempt> = [first]
+    let parsed = req.parse(first.content)
+    if (Either.isLeft(parsed)) {
+      const repair: ReadonlyArray<Message> = [
+        ...messages,
+        { role: "assistant", content: first.content },
+        { role: "user", content: req.repair(parsed.left) }
+      ]
+      const keptSecond = yield* keptAttempt(settings, follow, "repair")
+      const second = keptSecond ?? (yield* complete(settings, req, repair, follow, "repair"))
+      resumed = resumed && keptSecond !== undefined
+      attempts.push(second)
+      parsed = req.parse(second.content)
+    }
+    const last = attempts[attempts.length - 1]!
+    if (Either.isLeft(parsed)) {
+      return yield* new OpenRouterError({
+        call: "chat",
+        reason: "invalid-answer",
+        said: parsed.left,
+        model: req.model,
+        ...(last.requestId === undefined ? {} : { requestId: last.requestId })
+      })
+    }
+    const costs = attempts.map((a) => a.costUsd)
+    const cost = costs.every((c): c is number => typeof c === "number")
+      ? Cost.reported(costs.reduce((a, b) => a + b, 0))
+      : Cost.unknown
+    const usage: ChatUsage = {
+      promptTokens: attempts.reduce((n, a) => n + a.usage.promptTokens, 0),
+      completionTokens: attempts.reduce((n, a) => n + a.usage.completionTokens, 0),
+      totalTokens: attempts.reduce((n, a) => n + a.usage.totalTokens, 0)
+    }
+    const result: Structured<A> = { value: parsed.right, requestId: last.requestId, cost, usage, attempts: attempts.length, resumed }
+    return result
+  }).pipe(Effect.withSpan("OpenRouter.structured", { attributes: { schema: req.schemaName } }))
+
 /** Asks `model` for exactly `count` shots. One repair attempt on invalid output; no retries (the scheduler's job). */
 export const shotList = Effect.fn("OpenRouter.shotList")(function*(settings: OpenRouterSettings, req: ShotListRequest, follow: Follow = { journal: none }) {
   if (!Number.isInteger(req.count) || req.count < 1) {
     return yield* Effect.die(new Error(`shotList needs a positive whole number of shots, got ${req.count}`))
   }
-  const messages: ReadonlyArray<Message> = [
-    { role: "system", content: req.system },
-    { role: "user", content: req.user }
-  ]
-  const keptFirst = yield* keptAttempt(settings, follow, "answer")
-  const first = keptFirst ?? (yield* complete(settings, req, messages, follow, "answer"))
-  let resumed = keptFirst !== undefined
-  const attempts: Array<Attempt> = [first]
-  let parsed = parseShots(first.content, req.count)
-  if (Either.isLeft(parsed)) {
-    const repair: ReadonlyArray<Message> = [
-      ...messages,
-      { role: "assistant", content: first.content },
-      {
-        role: "user",
-        content: Writer.repair(parsed.left, req.count)
-      }
-    ]
-    const keptSecond = yield* keptAttempt(settings, follow, "repair")
-    const second = keptSecond ?? (yield* complete(settings, req, repair, follow, "repair"))
-    resumed = resumed && keptSecond !== undefined
-    attempts.push(second)
-    parsed = parseShots(second.content, req.count)
-  }
-  const last = attempts[attempts.length - 1]!
-  if (Either.isLeft(parsed)) {
-    return yield* new OpenRouterError({
-      call: "chat",
-      reason: "invalid-answer",
-      said: parsed.left,
-      model: req.model,
-      ...(last.requestId === undefined ? {} : { requestId: last.requestId })
-    })
-  }
-  const costs = attempts.map((a) => a.costUsd)
-  const cost = costs.every((c): c is number => typeof c === "number")
-    ? Cost.reported(costs.reduce((a, b) => a + b, 0))
-    : Cost.unknown
-  const usage: ChatUsage = {
-    promptTokens: attempts.reduce((n, a) => n + a.usage.promptTokens, 0),
-    completionTokens: attempts.reduce((n, a) => n + a.usage.completionTokens, 0),
-    totalTokens: attempts.reduce((n, a) => n + a.usage.totalTokens, 0)
-  }
-  const result: ShotList = { shots: parsed.right, requestId: last.requestId, cost, usage, attempts: attempts.length, resumed }
+  const answer = yield* structured(settings, {
+    model: req.model,
+    system: req.system,
+    user: req.user,
+    schemaName: "shot_list",
+    schema: shotListJsonSchema(req.count, req.names ?? {}),
+    parse: (content) => parseShots(content, req.count),
+    repair: (reason) =>
+      `That answer is not a valid shot list: ${reason}. Reply with only the JSON object ` +
+      `{"shots": [...]} holding exactly ${req.count} shot${req.count === 1 ? "" : "s"}, each with ${shotFields}.`,
+    what: "shot list",
+    ...(req.referer === undefined ? {} : { referer: req.referer }),
+    ...(req.title === undefined ? {} : { title: req.title })
+  }, follow)
+  const result: ShotList = { shots: answer.value, requestId: answer.requestId, cost: answer.cost, usage: answer.usage, attempts: answer.attempts, resumed: answer.resumed }
   return result
 })
 

@@ -61,17 +61,22 @@ describe("fal video models", () => {
   })
 
   it("contract 8: the video impl says which models take an end frame, and only those get it in their fingerprint", () => {
-    const plan = (model: string) => ({ config: Config.resolve({ profile: "cloud" }), providers: ProviderConfig.fromEnv({ FAL_KEY: "k", FALAI_VIDEO_MODEL: model }), storeDir: "/tmp/x" })
+    const plan = (model: string) => ({
+      config: Config.resolve({ profile: "cloud", continuity: "end-frames" } as any),
+      providers: ProviderConfig.fromEnv({ FAL_KEY: "k", FALAI_VIDEO_MODEL: model }),
+      storeDir: "/tmp/x",
+      director: { bible: undefined, edits: { version: 1, shots: [] } }
+    })
     const shot = { n: 1, j: 1, k: 1 }
-    const tailImage = { dep: { id: "shot:2:image", output: "image" } }
+    const tail = { n: 1, j: 2, k: 2 }
     const pro = plan("fal-ai/kling-video/v1.6/pro/image-to-video")
-    expect(takesTailImage(FalVideoImpl.impl, pro.providers)).toBe(true)
-    const withTail = FalVideoImpl.impl.node({ shot, tailImage }, pro as any)
-    expect(withTail.recipe).toMatchObject({ tail: {} })
+    expect(takesTailImage(FalVideoImpl.impl, pro as any)).toBe(true)
+    const withTail = FalVideoImpl.impl.node({ shot, tail }, pro as any)
+    expect(withTail.recipe).toMatchObject({ tail: true })
     expect(withTail.deps.map((d) => d.id)).toContain("shot:2:image")
     const std = plan("fal-ai/kling-video/v1.6/standard/image-to-video")
-    expect(takesTailImage(FalVideoImpl.impl, std.providers)).toBe(false)
-    const ignored = FalVideoImpl.impl.node({ shot, tailImage }, std as any)
+    expect(takesTailImage(FalVideoImpl.impl, std as any)).toBe(false)
+    const ignored = FalVideoImpl.impl.node({ shot, tail }, std as any)
     // Unchanged from a node without one: nothing re-bought for a model that cannot use it.
     expect(ignored).toEqual(FalVideoImpl.impl.node({ shot }, std as any))
   })
