@@ -161,7 +161,8 @@ describe.skipIf(redisServerPath === undefined)("serve --queue with three workers
         }
       }
       const records = texts("records")
-      const recorded = (stage: string) => records.filter((t) => new RegExp(`"stage":\\s*"${stage}"`).test(t)).length
+      // By kind, not stage: the prompts stage also holds each sentence's free plan node.
+      const recorded = (kind: string) => records.filter((t) => new RegExp(`"kind":\\s*"${kind}"`).test(t)).length
       return recorded("prompts") === 3 && recorded("image") === 3 && texts("inflight").some((t) => t.includes("kling-video"))
     }
     let killed: WorkerProcess | undefined
