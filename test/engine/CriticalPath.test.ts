@@ -51,7 +51,7 @@ const ffmpegBound: Work = { ...narrationBound, [kinds.audio]: 5, [kinds.image]: 
 const standIns = (workMs: Work): Record<string, Rule<unknown, any>> => {
   const out: Record<string, Rule<unknown, any>> = {}
   for (const [kind, real] of Object.entries(Targets.rules)) {
-    if (kind === kinds.shots || kind === kinds.timing) {
+    if (kind === kinds.shots || kind === kinds.timing || kind === kinds.plan) {
       out[kind] = real
       continue
     }
