@@ -4,9 +4,10 @@
  * back uses it and pays nothing again.
  */
 import { Effect, Schema } from "effect"
-import type { NodeSpec } from "../../src/engine/Node.ts"
+import type { NodeSpec, RunContext } from "../../src/engine/Node.ts"
 import { OpenRouterClient } from "../../src/providers/openrouter/Client.ts"
 import * as Models from "../../src/providers/openrouter/Models.ts"
+import type { StructuredRequest } from "../../src/providers/openrouter/OpenRouter.ts"
 import { normalize } from "../../src/text/Sentences.ts"
 import * as Paid from "../Paid.ts"
 import { defineImpl } from "../Rule.ts"
@@ -41,6 +42,33 @@ const estimateOf = (node: NodeSpec) => {
   const price = priceIn(node.context)
   return price !== undefined ? Models.costAt(price, 450, 150) : ({ usd: 0.001, source: "table" } as const)
 }
+
+/** One paid structured answer (a refined shot, the bible's first draft): kept as it arrives, recorded with its
+ *  cost like any paid request. */
+const structuredCall = <A>(ctx: RunContext, model: string, estimate: Parameters<typeof Paid.paying>[1]["estimate"], request: Omit<StructuredRequest<A>, "title">) =>
+  Effect.gen(function*() {
+    const client = yield* OpenRouterClient
+    const started = Date.now()
+    const { answer, repaid } = yield* Paid.paying(ctx, {
+      provider: "openrouter",
+      model,
+      estimate,
+      kept: ["answer", "repair"],
+      call: (paying) =>
+        client.structured({ ...request, title: "storyshot" }, paying.follow).pipe(Effect.map((answer) => ({ answer, repaid: paying.repaid })))
+    })
+    yield* ctx.request({
+      provider: "openrouter",
+      model,
+      requestId: answer.requestId,
+      startedAt: started,
+      endedAt: Date.now(),
+      cost: answer.cost,
+      attempt: answer.attempts,
+      ...(repaid === undefined ? {} : { repaid })
+    })
+    return answer.value
+  })
 
 export const impl = defineImpl({
   stage: "prompts",
@@ -120,81 +148,25 @@ export const impl = defineImpl({
     })
 ,
   refine: (ctx, { recipe, brief }) =>
-    Effect.gen(function*() {
-      const client = yield* OpenRouterClient
-      const started = Date.now()
-      const { answer, repaid } = yield* Paid.paying(ctx, {
-        provider: "openrouter",
-        model: recipe.model,
-        estimate: estimateOf(ctx.node),
-        kept: ["answer", "repair"],
-        call: (paying) =>
-          client
-            .structured(
-              {
-                model: recipe.model,
-                system: Writer.system(recipe.style),
-                user: Writer.refineUser(brief),
-                schemaName: "shot_list",
-                schema: Writer.refineSchema(brief),
-                parse: Writer.parseRefined,
-                repair: Writer.repairShots(1),
-                what: "refined shot",
-                title: "storyshot"
-              },
-              paying.follow
-            )
-            .pipe(Effect.map((answer) => ({ answer, repaid: paying.repaid })))
-      })
-      yield* ctx.request({
-        provider: "openrouter",
-        model: recipe.model,
-        requestId: answer.requestId,
-        startedAt: started,
-        endedAt: Date.now(),
-        cost: answer.cost,
-        attempt: answer.attempts,
-        ...(repaid === undefined ? {} : { repaid })
-      })
-      return answer.value
+    structuredCall(ctx, recipe.model, estimateOf(ctx.node), {
+      model: recipe.model,
+      system: Writer.system(recipe.style),
+      user: Writer.refineUser(brief),
+      schemaName: "shot_list",
+      schema: Writer.refineSchema(brief),
+      parse: Writer.parseRefined,
+      repair: Writer.repairShots(1),
+      what: "refined shot"
     }),
   direct: (ctx, { recipe, sentences, style }) =>
-    Effect.gen(function*() {
-      const client = yield* OpenRouterClient
-      const started = Date.now()
-      const { answer, repaid } = yield* Paid.paying(ctx, {
-        provider: "openrouter",
-        model: recipe.model,
-        estimate: { usd: 0.002, source: "table" },
-        kept: ["answer", "repair"],
-        call: (paying) =>
-          client
-            .structured(
-              {
-                model: recipe.model,
-                system: Writer.bibleSystem(style),
-                user: Writer.bibleUser(sentences),
-                schemaName: "story_bible",
-                schema: Writer.bibleSchema,
-                parse: Writer.parseBible,
-                repair: Writer.repairBible,
-                what: "story bible",
-                title: "storyshot"
-              },
-              paying.follow
-            )
-            .pipe(Effect.map((answer) => ({ answer, repaid: paying.repaid })))
-      })
-      yield* ctx.request({
-        provider: "openrouter",
-        model: recipe.model,
-        requestId: answer.requestId,
-        startedAt: started,
-        endedAt: Date.now(),
-        cost: answer.cost,
-        attempt: answer.attempts,
-        ...(repaid === undefined ? {} : { repaid })
-      })
-      return answer.value
+    structuredCall(ctx, recipe.model, { usd: 0.002, source: "table" }, {
+      model: recipe.model,
+      system: Writer.bibleSystem(style),
+      user: Writer.bibleUser(sentences),
+      schemaName: "story_bible",
+      schema: Writer.bibleSchema,
+      parse: Writer.parseBible,
+      repair: Writer.repairBible,
+      what: "story bible"
     })
 })
