@@ -8,7 +8,7 @@
  * Two builds of one project queue behind the workspace lock (the second is "queued" until the first lets go),
  * builds of different projects run at once and share the provider pools, and a job's id is its run's id.
  */
-import { Context, type Effect, type Stream } from "effect"
+import { Context, Effect, PubSub, type Scope, Stream } from "effect"
 import type { BuildEvent } from "../engine/Events.ts"
 import type { Conflict, NotFound, Unprocessable } from "./Errors.ts"
 import type { NodeState } from "./Progress.ts"
@@ -64,3 +64,38 @@ export class JobRunner extends Context.Tag("storyshot/server/JobRunner")<
     readonly version: (project: Project) => number
   }
 >() {}
+
+/** An event's sequence number within its server's boot (`<boot>.<n>`). */
+const seqOf = (id: string) => Number(id.split(".")[1] ?? NaN)
+
+/**
+ * A project's event stream as every job runner serves it: the events after `lastEventId` when the kept log
+ * still reaches back to it (same boot), else a Hello with the jobs; then the live events, each once. The
+ * subscription is taken before the log is read, so an event published in between is in both and dropped once.
+ */
+export const replayThenLive = (
+  boot: string,
+  state: { readonly pubsub: PubSub.PubSub<Sequenced>; readonly log: ReadonlyArray<Sequenced>; readonly seq: number },
+  jobs: () => ReadonlyArray<Job>,
+  lastEventId: string | undefined
+): Effect.Effect<Stream.Stream<Sequenced>, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const sub = yield* PubSub.subscribe(state.pubsub)
+    const after = lastEventId?.startsWith(`${boot}.`) ? seqOf(lastEventId) : undefined
+    const first: Array<Sequenced> =
+      after !== undefined && state.log.length > 0 && seqOf(state.log[0]!.id) <= after + 1
+        ? state.log.filter((s) => seqOf(s.id) > after)
+        : [{ id: `${boot}.${state.seq}`, event: { _tag: "Hello", jobs: [...jobs()].sort((a, b) => b.createdAt - a.createdAt) } }]
+    let last = Math.max(after ?? 0, ...first.map((s) => seqOf(s.id)))
+    return Stream.concat(
+      Stream.fromIterable(first),
+      Stream.fromQueue(sub).pipe(
+        Stream.filter((s) => {
+          const n = seqOf(s.id)
+          if (n <= last) return false
+          last = n
+          return true
+        })
+      )
+    )
+  })

@@ -19,7 +19,7 @@ import * as Cost from "../engine/Cost.ts"
 import type { BuildEvent } from "../engine/Events.ts"
 import type { Pool } from "../engine/Pool.ts"
 import { Conflict, NotFound, Unprocessable } from "./Errors.ts"
-import { JobRunner, type BuildOrder, type Sequenced, type ServerEvent } from "./Jobs.ts"
+import { JobRunner, replayThenLive, type BuildOrder, type Sequenced, type ServerEvent } from "./Jobs.ts"
 import * as Journal from "./Journal.ts"
 import * as Progress from "./Progress.ts"
 import { Projects, type Project } from "./Projects.ts"
@@ -298,31 +298,11 @@ export const layer = Layer.scoped(
         return nodes as ReadonlyMap<string, { readonly state: Progress.NodeState; readonly error?: string | undefined }>
       })
 
-    const seqOf = (id: string) => Number(id.split(".")[1] ?? NaN)
-
     const events = (project: Project, lastEventId: string | undefined): Stream.Stream<Sequenced> =>
       Stream.unwrapScoped(
         Effect.gen(function* () {
           const state = yield* stateOf(project)
-          // Subscribed before the log is read: an event published in between is in both, and dropped once.
-          const queue = yield* PubSub.subscribe(state.pubsub)
-          const after = lastEventId?.startsWith(`${boot}.`) ? seqOf(lastEventId) : undefined
-          const first: Array<Sequenced> =
-            after !== undefined && state.log.length > 0 && seqOf(state.log[0]!.id) <= after + 1
-              ? state.log.filter((s) => seqOf(s.id) > after)
-              : [{ id: `${boot}.${state.seq}`, event: { _tag: "Hello", jobs: [...state.jobs.values()].map(view).sort((a, b) => b.createdAt - a.createdAt) } }]
-          let last = Math.max(after ?? 0, ...first.map((s) => seqOf(s.id)))
-          return Stream.concat(
-            Stream.fromIterable(first),
-            Stream.fromQueue(queue).pipe(
-              Stream.filter((s) => {
-                const n = seqOf(s.id)
-                if (n <= last) return false
-                last = n
-                return true
-              })
-            )
-          )
+          return yield* replayThenLive(boot, state, () => [...state.jobs.values()].map(view), lastEventId)
         })
       )
 
