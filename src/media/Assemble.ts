@@ -24,11 +24,12 @@ import { Effect } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Clip from "./Clip.ts"
 import * as Encode from "./Encode.ts"
 import { MediaInvalid } from "./Errors.ts"
 import { concatListLine } from "./Escape.ts"
 import { Ffmpeg, type ProbeResult } from "./Ffmpeg.ts"
-import { io, requireFrame, writeAtomically } from "./Files.ts"
+import { io, requireFrame, withScratchDir, writeAtomically } from "./Files.ts"
 import * as Mp4 from "./Mp4.ts"
 
 /** How every film part is encoded (the mux, and a join that must re-encode): the same codecs and audio
@@ -95,14 +96,23 @@ export const muxSentence = Effect.fn("Assemble.muxSentence")(function* (opts: Mu
   const frames = Math.min(videoFrames, audioFrames)
   const samples = Math.round((frames / fps) * Encode.SAMPLE_RATE)
 
-  const inputs: Array<string> = []
-  const chains: Array<string> = []
   const fit = `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=${fps}`
   /** Frames of transition into clip i (never more than the clip has). */
   const into = (i: number) => {
     const t = opts.clips[i]?.into
     return t === undefined ? 0 : Math.max(1, Math.min(Math.round(t.frames), opts.clips[i]!.frames))
   }
+  const audioChain = (input: number) =>
+    `[${input}:a]aresample=${Encode.SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,apad,` +
+    `atrim=end_sample=${samples},asetpts=PTS-STARTPTS[a]`
+
+  // Each frame is encoded once where it can be: clips the mux could join packet by packet are copied, and only
+  // their transitions are encoded here (`muxByCopy`).
+  const copied = yield* muxByCopy(opts, { frames, videoFrames, into, fit, audioChain })
+  if (copied !== undefined) return { out: copied, frames }
+
+  const inputs: Array<string> = []
+  const chains: Array<string> = []
   opts.clips.forEach((clip, i) => {
     // The next clip's transition needs this one's continuation past its cut.
     const more = i + 1 < opts.clips.length ? into(i + 1) : 0
@@ -128,49 +138,22 @@ export const muxSentence = Effect.fn("Assemble.muxSentence")(function* (opts: Mu
     const d = into(i)
     if (d === 0 || clip.into === undefined) return `[v${i}]`
     const from = i > 0 ? `[c${i - 1}]` : lead !== undefined ? "[lead]" : undefined
-    const colour = clip.into.kind === "fade-white" ? "white" : "black"
-    if (from === undefined) {
-      if (clip.into.kind === "crossfade") return `[v${i}]`
-      chains.push(`[v${i}]fade=t=in:s=0:n=${d}:c=${colour}[w${i}]`)
-      return `[w${i}]`
-    }
-    if (clip.into.kind === "crossfade") {
-      // Frame k of the d blended ones is (k+1)/(d+1) of the new picture: neither end is a copy of one side.
-      const blend = `blend=all_expr='A+(B-A)*(N+1)/${d + 1}'`
-      if (d >= clip.frames) chains.push(`${from}[v${i}]${blend}[w${i}]`)
-      else
-        chains.push(
-          `[v${i}]split=2[h${i}][r${i}]`,
-          `[h${i}]trim=end_frame=${d},setpts=PTS-STARTPTS[hh${i}]`,
-          `[r${i}]trim=start_frame=${d},setpts=PTS-STARTPTS[rr${i}]`,
-          `${from}[hh${i}]${blend}[b${i}]`,
-          `[b${i}][rr${i}]concat=n=2:v=1:a=0[w${i}]`
-        )
-      return `[w${i}]`
-    }
-    // Through the colour: the outgoing picture fades out over the first half, the shot fades in over the rest.
-    const half = Math.floor(d / 2)
-    if (half === 0) {
-      chains.push(`[v${i}]fade=t=in:s=0:n=${d}:c=${colour}[w${i}]`)
-      return `[w${i}]`
-    }
+    if (d >= clip.frames) return transition(chains, i, clip.into.kind, d, from, `[v${i}]`)
+    // The transition's frames, then the rest of the clip as it is.
     chains.push(
-      `${from}trim=end_frame=${half},setpts=PTS-STARTPTS,fade=t=out:s=0:n=${half}:c=${colour}[o${i}]`,
-      `[v${i}]trim=start_frame=${half},setpts=PTS-STARTPTS,fade=t=in:s=0:n=${d - half}:c=${colour}[n${i}]`,
-      `[o${i}][n${i}]concat=n=2:v=1:a=0[w${i}]`
+      `[v${i}]split=2[h${i}][r${i}]`,
+      `[h${i}]trim=end_frame=${d},setpts=PTS-STARTPTS[hh${i}]`,
+      `[r${i}]trim=start_frame=${d},setpts=PTS-STARTPTS[rr${i}]`
     )
+    chains.push(`${transition(chains, i, clip.into.kind, d, from, `[hh${i}]`)}[rr${i}]concat=n=2:v=1:a=0[w${i}]`)
     return `[w${i}]`
   })
-  const a = extra
   inputs.push("-i", path.resolve(opts.audio))
   chains.push(
     `${parts.join("")}concat=n=${opts.clips.length}:v=1:a=0,` +
       `trim=end_frame=${frames},setpts=PTS-STARTPTS[v]`
   )
-  chains.push(
-    `[${a}:a]aresample=${Encode.SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,apad,` +
-      `atrim=end_sample=${samples},asetpts=PTS-STARTPTS[a]`
-  )
+  chains.push(audioChain(extra))
   const out = yield* writeAtomically(opts.out, (tmp) =>
     ff.run([...Encode.graphThreads, ...inputs, "-filter_complex", chains.join(";"), ...encodeFilm(fps, tmp)], {
       purpose: `mux ${opts.clips.length} clip(s) with ${opts.audio} into ${opts.out}`
@@ -178,6 +161,175 @@ export const muxSentence = Effect.fn("Assemble.muxSentence")(function* (opts: Mu
   )
   return { out, frames }
 })
+
+/**
+ * The chains of a transition of `d` frames into clip i: `head` is the clip's first d frames, `from` the
+ * outgoing picture's d frames (undefined: the film's first clip, which comes in from a colour). Returns the
+ * label of the d frames shown instead of the head.
+ */
+const transition = (chains: Array<string>, i: number, kind: Into["kind"], d: number, from: string | undefined, head: string): string => {
+  const colour = kind === "fade-white" ? "white" : "black"
+  const fadeIn = () => {
+    if (from !== undefined) chains.push(`${from}nullsink`)
+    chains.push(`${head}fade=t=in:s=0:n=${d}:c=${colour}[x${i}]`)
+    return `[x${i}]`
+  }
+  if (from === undefined) return kind === "crossfade" ? head : fadeIn()
+  if (kind === "crossfade") {
+    // Frame k of the d blended ones is (k+1)/(d+1) of the new picture: neither end is a copy of one side.
+    // The new picture fades in as an alpha over the outgoing one (`fade` of d+1 frames with one cloned frame in
+    // front, dropped after): `overlay` blends in integer loops. `blend=all_expr` evaluated its expression per
+    // pixel and was most of a draft mux's CPU (1.3 of 2.9 CPU-s for a 19 s sentence).
+    chains.push(
+      `${head}format=yuva420p,tpad=start=1:start_mode=clone,fade=t=in:s=0:n=${d + 1}:alpha=1,trim=start_frame=1,setpts=PTS-STARTPTS[f${i}]`,
+      `${from}[f${i}]overlay=0:0:format=yuv420,format=yuv420p[x${i}]`
+    )
+    return `[x${i}]`
+  }
+  // Through the colour: the outgoing picture fades out over the first half, the shot fades in over the rest.
+  const half = Math.floor(d / 2)
+  if (half === 0) return fadeIn()
+  chains.push(
+    `${from}trim=end_frame=${half},setpts=PTS-STARTPTS,fade=t=out:s=0:n=${half}:c=${colour}[o${i}]`,
+    `${head}trim=start_frame=${half},setpts=PTS-STARTPTS,fade=t=in:s=0:n=${d - half}:c=${colour}[n${i}]`,
+    `[o${i}][n${i}]concat=n=2:v=1:a=0[x${i}]`
+  )
+  return `[x${i}]`
+}
+
+/** The codec configuration this build's encoder writes at a frame size and rate (one frame encoded once per
+ *  process): a clip is copied into a mux only when it has exactly this one, so every film part stays joinable. */
+const references = new Map<string, string | undefined>()
+const referenceConfig = (w: number, h: number, fps: number) =>
+  Effect.gen(function* () {
+    const key = `${w}x${h}@${fps}`
+    if (references.has(key)) return references.get(key)
+    const ff = yield* Ffmpeg
+    const config = yield* withScratchDir((dir) =>
+      ff
+        .run(
+          [
+            ...Encode.graphThreads, "-filter_complex", `color=c=black:s=${w}x${h}:r=${fps},format=yuv420p[v]`,
+            "-map", "[v]", "-frames:v", "1", "-r", String(fps), ...Encode.h264, ...Encode.mp4(path.join(dir, "reference.mp4"))
+          ],
+          { purpose: `the encoder's configuration at ${key}` }
+        )
+        .pipe(Effect.map(() => Clip.readVideoIndex(path.join(dir, "reference.mp4"))?.config))
+    ).pipe(Effect.orElseSucceed(() => undefined))
+    references.set(key, config)
+    return config
+  })
+
+/**
+ * The mux without re-encoding the clips, when every clip is one the mux may join packet by packet: H.264 with
+ * this encoder's configuration (Encode.h264) at the frame size, exactly its frame count at `fps`, a keyframe
+ * where its transition ends, and no more picture than the narration. Ken Burns clips are made so
+ * (KenBurns.ts: a keyframe at the transition's length). Each transition's frames are encoded (one ffmpeg for
+ * all of them, from the same chains as the full mux), the rest of every clip is copied from that keyframe on
+ * (the concat demuxer's `inpoint`), and only the narration is encoded. Undefined when any clip does not
+ * qualify: the caller then decodes and encodes everything, as before.
+ */
+const muxByCopy = (
+  opts: MuxOptions,
+  plan: {
+    readonly frames: number
+    readonly videoFrames: number
+    readonly into: (i: number) => number
+    readonly fit: string
+    readonly audioChain: (input: number) => string
+  }
+) =>
+  Effect.gen(function* () {
+    const { width: w, height: h, fps } = opts
+    if (plan.videoFrames !== plan.frames || [opts.audio, ...opts.clips.map((c) => c.path)].some((p) => /[\r\n]/.test(p))) return undefined
+    const indexes = opts.clips.map((c) => Clip.readVideoIndex(path.resolve(c.path)))
+    const fits = indexes.every((x, i) => {
+      const d = plan.into(i)
+      return (
+        x !== undefined && x.tracks === 1 && x.samples === opts.clips[i]!.frames && x.delta !== undefined && x.delta * fps === x.timescale &&
+        (d === 0 || d >= x.samples || Clip.isKeyframe(x, d))
+      )
+    })
+    if (!fits || new Set(indexes.map((x) => x!.config)).size !== 1) return undefined
+    const reference = yield* referenceConfig(w, h, fps)
+    if (reference === undefined || indexes[0]!.config !== reference) return undefined
+
+    const ff = yield* Ffmpeg
+    return yield* withScratchDir((dir) =>
+      Effect.gen(function* () {
+        // The transitions: d frames each, from the outgoing picture and the clip's first d frames.
+        const inputs: Array<string> = []
+        const chains: Array<string> = []
+        const outputs: Array<string> = []
+        const segments = new Map<number, string>()
+        let n = 0
+        const input = (file: string, frames: number) => {
+          inputs.push(...Encode.inputThreads(), "-t", (frames / fps + 1).toFixed(3), "-i", path.resolve(file))
+          return n++
+        }
+        opts.clips.forEach((clip, i) => {
+          const d = plan.into(i)
+          if (d === 0 || clip.into === undefined) return
+          const head = input(clip.path, d)
+          chains.push(`[${head}:v]${plan.fit},tpad=stop_mode=clone:stop=${d},trim=end_frame=${d},setpts=PTS-STARTPTS,format=yuv420p[hh${i}]`)
+          let from: string | undefined
+          if (i > 0) {
+            const before = opts.clips[i - 1]!.frames
+            const k = input(opts.clips[i - 1]!.path, before + d)
+            chains.push(
+              `[${k}:v]${plan.fit},tpad=stop_mode=clone:stop=${before + d},trim=start_frame=${before}:end_frame=${before + d},setpts=PTS-STARTPTS,format=yuv420p[c${i}]`
+            )
+            from = `[c${i}]`
+          } else if (clip.into.from !== undefined) {
+            const k = input(clip.into.from, d)
+            chains.push(`[${k}:v]${plan.fit},tpad=stop_mode=clone:stop=${d},trim=end_frame=${d},setpts=PTS-STARTPTS,format=yuv420p[c${i}]`)
+            from = `[c${i}]`
+          }
+          const shown = transition(chains, i, clip.into.kind, d, from, `[hh${i}]`)
+          const file = path.join(dir, `transition-${i}.mp4`)
+          chains.push(`${shown}null[t${i}]`)
+          outputs.push("-map", `[t${i}]`, "-frames:v", String(d), "-r", String(fps), ...Encode.h264, ...Encode.mp4(file))
+          segments.set(i, file)
+        })
+        if (segments.size > 0) {
+          yield* ff.run([...Encode.graphThreads, ...inputs, "-filter_complex", chains.join(";"), ...outputs], {
+            purpose: `encode ${segments.size} transition(s) for ${opts.out}`
+          })
+          for (const [i, file] of segments) {
+            const x = Clip.readVideoIndex(file)
+            if (x === undefined || x.config !== reference || x.samples !== plan.into(i)) return undefined
+          }
+        }
+        // The picture: each transition, then its clip from the keyframe where the transition ends.
+        const lines = ["ffconcat version 1.0"]
+        opts.clips.forEach((clip, i) => {
+          const d = plan.into(i)
+          const segment = segments.get(i)
+          if (segment !== undefined) lines.push(concatListLine(segment))
+          const skip = segment === undefined ? 0 : d
+          if (skip >= clip.frames) return
+          lines.push(concatListLine(path.resolve(clip.path)))
+          // At the keyframe, rounded up to the demuxer's microseconds: it starts at the keyframe at or before.
+          if (skip > 0) lines.push(`inpoint ${(Math.ceil((skip / fps) * 1e6) / 1e6).toFixed(6)}`)
+        })
+        const list = path.join(dir, "pictures.txt")
+        yield* io(list, "write the mux's list", () => fs.writeFileSync(list, lines.join("\n") + "\n", "utf8"))
+        const out = yield* writeAtomically(opts.out, (tmp) =>
+          ff.run(
+            [
+              "-f", "concat", "-safe", "0", "-i", list, "-i", path.resolve(opts.audio),
+              "-filter_complex", plan.audioChain(1),
+              "-map", "0:v", "-map", "[a]", "-c:v", "copy", ...Encode.aac, ...Encode.mp4(tmp)
+            ],
+            { purpose: `mux ${opts.clips.length} clip(s) with ${opts.audio} into ${opts.out} (pictures copied)` }
+          )
+        )
+        // The copy is exact or it is not used: a part with another frame count would drift the film.
+        const made = Clip.readVideoIndex(out)
+        return made !== undefined && made.samples === plan.frames ? out : undefined
+      })
+    )
+  })
 
 /**
  * A sentence's lead-in: `frames` frames of the previous sentence's last clip from frame `from` on (where the mux

@@ -29,6 +29,9 @@ export interface KenBurnsOptions {
   readonly width: number
   readonly height: number
   readonly camera: CameraMove
+  /** A keyframe here too (0-based frame; besides the first): where the mux's transition into the clip ends,
+   *  so the mux can copy the rest of the clip instead of encoding it again (Assemble.muxSentence). */
+  readonly keyframe?: number | undefined
 }
 
 const ZOOM = 0.25
@@ -93,6 +96,9 @@ export const renderKenBurns = Effect.fn("KenBurns.render")(function* (opts: KenB
         "-map", "[v]",
         "-frames:v", String(opts.frames),
         "-r", String(opts.fps),
+        ...(opts.keyframe !== undefined && opts.keyframe > 0 && opts.keyframe < opts.frames
+          ? ["-force_key_frames", `expr:eq(n,${opts.keyframe})`]
+          : []),
         ...Encode.h264,
         ...Encode.mp4(tmp)
       ],

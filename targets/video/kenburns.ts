@@ -16,7 +16,9 @@ export const Recipe = Schema.Struct({
   provider: Schema.Literal("kenburns"),
   width: Schema.Number,
   height: Schema.Number,
-  fps: Schema.Number
+  fps: Schema.Number,
+  /** A keyframe at this frame: the length of a transition into the shot, after which the mux copies the clip. */
+  keyframe: Schema.optional(Schema.Number)
 })
 
 export const impl = defineImpl({
@@ -41,7 +43,13 @@ export const impl = defineImpl({
       kind: kinds.video,
       stage: "video",
       version: Video.version,
-      recipe: { provider: "kenburns", width: config.width, height: config.height, fps: config.fps } satisfies typeof Recipe.Type,
+      recipe: {
+        provider: "kenburns",
+        width: config.width,
+        height: config.height,
+        fps: config.fps,
+        keyframe: Math.max(1, Math.round(config.transitions.seconds * config.fps))
+      } satisfies typeof Recipe.Type,
       deps: layers
         ? [{ id: image, output: layers.plate }, motionDep(shot.n, shot.j), timing, { id: image, output: layers.lettering }]
         : [{ id: image, output: "image" }, motionDep(shot.n, shot.j), timing]
@@ -60,7 +68,8 @@ export const impl = defineImpl({
         fps: ctx.recipe.fps,
         width: ctx.recipe.width,
         height: ctx.recipe.height,
-        camera: shot.camera as CameraMove
+        camera: shot.camera as CameraMove,
+        keyframe: ctx.recipe.keyframe
       })
       return { video: { file, ext: "mp4" } }
     }),
