@@ -260,8 +260,10 @@ export const renderCard = Effect.fn("Card.render")(function* (card: CardOptions)
         `[colour][cover]alphamerge,format=rgba,split=2[lettering][over]`,
         `[under][over]overlay=0:0:format=rgb,format=rgb24[still]`
       ].join(";")
+      // zlib level 3, not ffmpeg's default 6: a quarter less CPU per card for files about 15% larger
+      // (the same pixels; the draft writes three PNGs per shot).
       const png = (label: string, pixels: string, out: string) =>
-        ["-map", `[${label}]`, "-frames:v", "1", "-c:v", "png", "-pix_fmt", pixels, "-fflags", "+bitexact", "-f", "image2", out]
+        ["-map", `[${label}]`, "-frames:v", "1", "-c:v", "png", "-compression_level", "3", "-pix_fmt", pixels, "-fflags", "+bitexact", "-f", "image2", out]
       return yield* writeAllAtomically([card.out.plate, card.out.lettering, card.out.image], ([plate, letters, image]) =>
         ff.run(
           [

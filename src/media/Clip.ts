@@ -21,6 +21,8 @@ export interface VideoIndex {
   readonly keyframes: ReadonlySet<number> | "all"
   /** Tracks in the file, of any kind (a clip with its own sound has two). */
   readonly tracks: number
+  /** Whether the file holds every byte its index names (a file cut short does not). */
+  readonly whole: boolean
 }
 
 interface Box {
@@ -48,7 +50,7 @@ const boxes = (b: Buffer, from: number, to: number): Array<Box> => {
 const kid = (b: Buffer, parent: Box, type: string, skip = 0) => boxes(b, parent.body + skip, parent.end).find((x) => x.type === type)
 
 /** The top-level `moov` of `file`, read by box headers (the media bytes are never read). */
-const readMoov = (file: string): Buffer | undefined => {
+const readMoov = (file: string): { moov: Buffer; size: number } | undefined => {
   const fd = fs.openSync(file, "r")
   try {
     const size = fs.fstatSync(fd).size
@@ -68,7 +70,7 @@ const readMoov = (file: string): Buffer | undefined => {
       }
       at += boxSize
     }
-    return moov
+    return moov === undefined ? undefined : { moov, size }
   } finally {
     fs.closeSync(fd)
   }
@@ -77,8 +79,11 @@ const readMoov = (file: string): Buffer | undefined => {
 /** The video track's index, or undefined when the file is not a plain one-picture-track MP4 (or unreadable). */
 export const readVideoIndex = (file: string): VideoIndex | undefined => {
   try {
-    const b = readMoov(file)
-    if (b === undefined) return undefined
+    const read = readMoov(file)
+    if (read === undefined) return undefined
+    const b = read.moov
+    // Every track's samples must fit in the file besides its index (a cut-short file holds fewer).
+    let media = 0
     const moov: Box = { type: "moov", body: 8, end: b.length }
     const videos: Array<VideoIndex> = []
     const traks = boxes(b, moov.body, moov.end).filter((x) => x.type === "trak")
@@ -113,15 +118,19 @@ export const readVideoIndex = (file: string): VideoIndex | undefined => {
         samples += count
       }
       if (samples !== b.readUInt32BE(stsz.body + 8)) return undefined
+      const fixed = b.readUInt32BE(stsz.body + 4)
+      if (fixed !== 0) media += fixed * samples
+      else for (let i = 0; i < samples; i++) media += b.readUInt32BE(stsz.body + 12 + i * 4)
       const stss = kid(b, stbl, "stss")
       let keyframes: Set<number> | "all" = "all"
       if (stss) {
         keyframes = new Set<number>()
         for (let i = 0, n = b.readUInt32BE(stss.body + 4); i < n; i++) keyframes.add(b.readUInt32BE(stss.body + 8 + i * 4) - 1)
       }
-      videos.push({ config, timescale, samples, delta: delta === -1 ? undefined : delta, keyframes, tracks: traks.length })
+      videos.push({ config, timescale, samples, delta: delta === -1 ? undefined : delta, keyframes, tracks: traks.length, whole: true })
     }
-    return videos.length === 1 ? videos[0] : undefined
+    if (videos.length !== 1) return undefined
+    return { ...videos[0]!, whole: read.size >= b.length + media }
   } catch {
     return undefined
   }
