@@ -23,7 +23,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { CameraMove } from "../Shot.ts"
-import { type Palette, plateFilters, drawSize, tones } from "./Composition.ts"
+import { type Palette, plate, tones } from "./Composition.ts"
 import * as Encode from "./Encode.ts"
 import { filterPath } from "./Escape.ts"
 import { Ffmpeg } from "./Ffmpeg.ts"
@@ -241,7 +241,6 @@ export const renderCard = Effect.fn("Card.render")(function* (card: CardOptions)
   const ff = yield* Ffmpeg
   const { width: w, height: h } = card
   const lettering = layout(card)
-  const draw = drawSize(w, h)
   const boxColour = hex(tones(card.palette, card.index).figure.map((c) => Math.round(c * 0.6)))
 
   return yield* withScratchDir((dir) =>
@@ -253,8 +252,12 @@ export const renderCard = Effect.fn("Card.render")(function* (card: CardOptions)
           return filterPath(file)
         })
       )
+      // The plate's grey levels are drawn here (Composition.plate), and ffmpeg colours and scales them.
+      const levels = plate({ ...card, stage: { top: lettering.open.top / h, bottom: lettering.open.bottom / h } }, w, h)
+      const grey = path.join(dir, "plate.gray")
+      yield* io(grey, "write", () => fs.writeFileSync(grey, levels.grey()))
       const graph = [
-        `color=c=black:s=${draw.w}x${draw.h}:d=1,${plateFilters({ ...card, stage: { top: lettering.open.top / h, bottom: lettering.open.bottom / h } }, w, h).join(",")},split=2[plate][under]`,
+        `[0:v]${levels.filters.join(",")},split=2[plate][under]`,
         `color=c=${boxColour}:s=${w}x${h}:d=1,format=rgb24,${[...letteringFilters(lettering, files, false, boxColour), "null"].join(",")}[colour]`,
         `color=c=black:s=${w}x${h}:d=1,format=gray,${[...letteringFilters(lettering, files, true, boxColour), "null"].join(",")}[cover]`,
         `[colour][cover]alphamerge,format=rgba,split=2[lettering][over]`,
@@ -268,6 +271,7 @@ export const renderCard = Effect.fn("Card.render")(function* (card: CardOptions)
         ff.run(
           [
             ...Encode.graphThreads,
+            "-f", "rawvideo", "-pix_fmt", "gray", "-video_size", `${levels.w}x${levels.h}`, "-i", grey,
             "-filter_complex", graph,
             ...png("plate", "rgb24", plate!),
             ...png("lettering", "rgba", letters!),

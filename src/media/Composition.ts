@@ -18,6 +18,7 @@
  *   by brightness.
  */
 import type { CameraMove } from "../Shot.ts"
+import { drawGrey } from "./Expr.ts"
 
 /** Colours of a shot: today one per sentence; the director's places and characters will set them. */
 export interface Palette {
@@ -314,10 +315,11 @@ export const drawSize = (width: number, height: number): { w: number; h: number 
 }
 
 /**
- * The plate as filters: a `geq` at the drawing size that makes an rgb24 picture, scaled to width×height.
- * Needs a source frame of the drawing size before it (`color=s=WxH`).
+ * The plate: its grey levels drawn at the drawing size (the composed expression, evaluated in-process by
+ * `Expr.ts` as `geq=lum` would), and the filters that colour them and scale them to width×height (input: a
+ * grey frame of the drawing size).
  */
-export const plateFilters = (input: CompositionInput, width: number, height: number): ReadonlyArray<string> => {
+export const plate = (input: CompositionInput, width: number, height: number) => {
   const { w, h } = drawSize(width, height)
   // A band of at least half the frame: on a small frame the lettering may leave less, and figures would vanish.
   const top = Math.min(input.stage?.top ?? 0, 0.25)
@@ -332,14 +334,28 @@ export const plateFilters = (input: CompositionInput, width: number, height: num
   const ground = `(${levels.ground}*(1-0.4*(Y-${n(horizonY)})/${n(h)}))`
   const steps = [`st(0,if(lt(Y,${n(horizonY)}),${sky},${ground}))`]
   for (const layer of scene.layers) steps.push(`st(1,${layer.cov})`, `st(0,ld(0)*(1-ld(1))+${levels[layer.tone]}*ld(1))`)
+  const expression = `${steps.join(";")};ld(0)`
+  return {
+    w,
+    h,
+    expression,
+    grey: () => drawGrey(expression, w, h),
+    filters: [
+      "format=rgb24",
+      `lutrgb=r='${lut(t, 0)}':g='${lut(t, 1)}':b='${lut(t, 2)}'`,
+      `scale=${width}:${height}:flags=bicubic`,
+      "vignette=PI/5",
+      "format=rgb24"
+    ] as ReadonlyArray<string>
+  }
+}
+
+/**
+ * The plate as filters drawing it in ffmpeg (`geq`), after a source frame of the drawing size (`color=s=WxH`):
+ * what the card did before the levels were drawn in-process; kept to check the two agree.
+ */
+export const plateFilters = (input: CompositionInput, width: number, height: number): ReadonlyArray<string> => {
+  const p = plate(input, width, height)
   // One level of quotes protects the expressions' commas in the graph; they hold no ':' (our own numbers).
-  return [
-    "format=gray",
-    `geq=lum='${steps.join(";")};ld(0)'`,
-    "format=rgb24",
-    `lutrgb=r='${lut(t, 0)}':g='${lut(t, 1)}':b='${lut(t, 2)}'`,
-    `scale=${width}:${height}:flags=bicubic`,
-    "vignette=PI/5",
-    "format=rgb24"
-  ]
+  return ["format=gray", `geq=lum='${p.expression}'`, ...p.filters]
 }

@@ -6,6 +6,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe } from "vitest"
 import * as Card from "../../src/media/Card.ts"
+import * as Composition from "../../src/media/Composition.ts"
 import { MAX_LUMA } from "../../src/media/Composition.ts"
 import { Ffmpeg } from "../../src/media/Ffmpeg.ts"
 import * as Font from "../../src/media/Font.ts"
@@ -127,6 +128,30 @@ describe("renderCard (real ffmpeg)", () => {
       const a = yield* Card.renderCard(options("same-a"))
       const b = yield* Card.renderCard(options("same-b"))
       for (const k of ["image", "plate", "lettering"] as const) expect(fs.readFileSync(a[k]).equals(fs.readFileSync(b[k])), k).toBe(true)
+    }).pipe(Effect.provide(Ffmpeg.layer)))
+})
+
+describe("the plate's levels (real ffmpeg)", () => {
+  it.live("drawn in-process, they are the ones ffmpeg's geq draws from the same expression, at 16:9, 9:16 and 1:1", () =>
+    Effect.gen(function* () {
+      const ffmpeg = yield* resolveBinary("ffmpeg")
+      for (const shotType of ["wide", "close-up", "low-angle", "aerial", "over-the-shoulder", "detail"])
+        for (const [w, h] of [[640, 360], [360, 640], [480, 480]] as const) {
+          const input = { shotType, camera: "pan-left", palette: { key: "#335577" }, index: 2, stage: { top: 0.2, bottom: 0.7 } } as const
+          const plate = Composition.plate(input, w, h)
+          // ffmpeg's own drawing: the grey `geq` the plate's filters start with.
+          const drawn = Composition.plateFilters(input, w, h).slice(0, 2).join(",")
+          const geq = spawnSync(ffmpeg, [
+            "-v", "error", "-filter_complex_threads", "1",
+            "-filter_complex", `color=c=black:s=${plate.w}x${plate.h}:d=1,${drawn}`,
+            "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"
+          ], { maxBuffer: 1 << 24 }).stdout
+          const mine = plate.grey()
+          expect(mine.length, `${shotType} ${w}x${h}`).toBe(geq.length)
+          let off = 0
+          for (let i = 0; i < mine.length; i++) if (Math.abs(mine[i]! - geq[i]!) > 1) off++
+          expect(off, `${shotType} ${w}x${h}`).toBe(0)
+        }
     }).pipe(Effect.provide(Ffmpeg.layer)))
 })
 
