@@ -104,6 +104,15 @@ const storyshot = async (args: ReadonlyArray<string>, cwd: string, env: Record<s
   return { wallMs, cpuMs: u.cpuMs, maxRssMb: u.maxRssKb / 1024, stdout, stderr }
 }
 const pathToUrl = (p: string) => new URL(`file://${p}`).href
+/** CPU time of this process's finished children and theirs (Linux: /proc/self/stat cutime + cstime), in ms. */
+const treeCpuMs = (): number => {
+  try {
+    const fields = fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ")
+    return ((Number(fields[13]) + Number(fields[14])) * 1000) / 100
+  } catch {
+    return NaN
+  }
+}
 
 const workspace = (name: string, sentences: ReadonlyArray<string>, config: string) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `storyshot-bench-${name}-`))
@@ -224,16 +233,21 @@ if (wants("fakes")) {
 if (wants("draft") || wants("edit")) {
   log("draft: cold build of 160 sentences at 640x360 @ 24 fps")
   const dir = workspace("draft160", book.slice(0, 160), draftConfig)
+  const before = treeCpuMs()
   const run = await storyshot(["build", "--json"], dir)
+  // Every process of the build (the command, its espeak workers, each ffmpeg): what the film costs the machine.
+  const allCpuMs = treeCpuMs() - before
   const film = filmSeconds(path.join(dir, "out", "final.mp4"))
   const started = lastRun(dir).startedAt
   const muxes = records(dir).filter((r) => r.stage === "mux")
   const firstMs = Math.min(...muxes.map((r) => r.endedAt)) - started
   const speed = film / (run.wallMs / 1000)
-  results.draft = { filmSeconds: film, wallMs: run.wallMs, cpuMs: run.cpuMs, maxRssMb: run.maxRssMb, firstMuxMs: firstMs }
+  results.draft = { filmSeconds: film, wallMs: run.wallMs, cpuMs: run.cpuMs, allCpuMs, maxRssMb: run.maxRssMb, firstMuxMs: firstMs }
   goals.push({
     what: `draft build, film seconds per wall second, 160 sentences (${(film / 60).toFixed(1)} min of film) on ${os.cpus().length} cores`,
-    measured: `${film.toFixed(0)} s of film in ${s(run.wallMs)} = ${speed.toFixed(2)}× (CPU ${s(run.cpuMs)}, peak ${Math.round(run.maxRssMb)} MB)`,
+    measured:
+      `${film.toFixed(0)} s of film in ${s(run.wallMs)} = ${speed.toFixed(2)}× (CPU ${s(run.cpuMs)}, peak ${Math.round(run.maxRssMb)} MB; ` +
+      `all processes ${s(allCpuMs)} = ${(allCpuMs / 1000 / film).toFixed(3)} CPU-s per film second, so ${(os.cpus().length / (allCpuMs / 1000 / film)).toFixed(1)}× at most on ${os.cpus().length} idle cores)`,
     goal: "≥ 3×",
     ok: speed >= 3
   })
