@@ -78,7 +78,7 @@ export const listVoices = Effect.fn("Espeak.listVoices")(function* () {
 })
 
 /** Seconds of audio in a PCM WAV, from its `fmt ` and `data` chunks; undefined when it is not one. */
-export const wavSeconds = (bytes: Uint8Array): number | undefined => {
+export const wavSeconds = (bytes: Uint8Array, opts: { readonly whole?: boolean } = {}): number | undefined => {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const tag = (at: number) => String.fromCharCode(...bytes.subarray(at, at + 4))
   if (bytes.byteLength < 12 || tag(0) !== "RIFF" || tag(8) !== "WAVE") return undefined
@@ -92,6 +92,8 @@ export const wavSeconds = (bytes: Uint8Array): number | undefined => {
       if (byteRate === undefined || byteRate === 0) return undefined
       // A streaming writer may leave the size unset (0 or 0xffffffff): count what is actually there.
       const available = bytes.byteLength - (at + 8)
+      // `whole`: the file must hold every byte its data chunk names (a file cut short does not).
+      if (opts.whole === true && (size === 0 || size > available)) return undefined
       const dataBytes = size === 0 || size > available ? available : size
       return dataBytes / byteRate
     }
