@@ -77,7 +77,7 @@ const expectWholeStore = (dir: string) => {
 }
 
 describe("build --watch", () => {
-  it("editing one sentence while watching rebuilds exactly that sentence's nodes and final; .env and config are watched", async () => {
+  it("editing one sentence while watching rebuilds exactly that sentence's nodes and final; .env, config and shot edits are watched", async () => {
     const dir = makeWorkspace(two.join("\n"))
     const w = startWatching(dir)
     try {
@@ -106,6 +106,11 @@ describe("build --watch", () => {
       const moved = await w.builds(5)
       expect(w.log).toContain("changed: story.txt → building")
       expect(local(moved.built)).toEqual(sorted([...sentenceNodes(1, shotNumbers(dir, 1)), "final"]))
+
+      // The files edited by hand beside the transcript: the pinned shot edits (and the bible) start a build too.
+      fs.writeFileSync(path.join(dir, "storyshot.shots.json"), JSON.stringify({ version: 1, shots: [] }))
+      expect((await w.builds(6)).built).toEqual([])
+      expect(w.log).toContain("changed: storyshot.shots.json → building")
     } finally {
       await w.stop()
     }
