@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest"
 import { cli } from "../e2e/harness.ts"
 
 describe("storyshot worker, as typed", () => {
-  it("no queue, a URL that is not Redis, a bad --limit: a Redis that is not there: exit 2 in one line", async () => {
+  it("no queue, a URL that is not Redis, a bad --limit, a Redis that is not there: exit 2 in one line", async () => {
     const env = { STORYSHOT_QUEUE: "" }
     const none = await cli(["worker"], { cwd: os.tmpdir(), env })
     expect(none.code).toBe(2)
