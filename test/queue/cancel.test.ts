@@ -38,6 +38,29 @@ const post = async (url: string) => {
 }
 
 describe.skipIf(redisServerPath === undefined)("serve --queue: cancel a build a worker runs", () => {
+  it("the same order sent to two servers while it waits is one job (BullMQ answers an ignored add with the data it was given)", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "storyshot-queue-twice-"))
+    fs.mkdirSync(path.join(root, "twice"))
+    fs.writeFileSync(path.join(root, "twice", "transcript.txt"), "A gull circled the lantern twice.\n")
+    fs.writeFileSync(path.join(root, "twice", "storyshot.config.mjs"), smallConfig(`profile: "cloud"`))
+    const env = { ...fakes.env, STORYSHOT_QUEUE: redis.url }
+    // No worker runs yet: the build waits on the queue.
+    const [a, b] = await Promise.all([startServer(["--root", root, "--queue", redis.url], env), startServer(["--root", root, "--queue", redis.url], env)])
+    try {
+      const fromA = await post(`${a.url}/api/projects/twice/builds`)
+      const fromB = await post(`${b.url}/api/projects/twice/builds`)
+      expect(fromA.status).toBe(202)
+      expect(fromB.status).toBe(202)
+      expect(fromB.json.id).toBe(fromA.json.id)
+      // Taken off the queue before any worker saw it.
+      const cancelled = await post(`${a.url}/api/projects/twice/builds/${fromA.json.id}/cancel`)
+      expect(cancelled.json.state).toBe("cancelled")
+      expect(cancelled.json.error).toMatch(/^cancelled before a worker took it/)
+    } finally {
+      await Promise.all([a.kill9(), b.kill9()])
+    }
+  }, 120_000)
+
   it("the worker stops it, the job ends cancelled and is not run again, the worker takes the next build, which buys nothing twice", async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "storyshot-queue-cancel-"))
     const dir = path.join(root, "film")
