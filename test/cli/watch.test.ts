@@ -57,7 +57,9 @@ const startWatching = (dir: string, onEvent: (e: BuildEvent, build: number) => v
     log,
     maxActive: () => maxActive,
     builds: async (n: number) => {
-      await waitFor(`build ${n}`, () => summaries.length >= n)
+      await waitFor(`build ${n}`, () => summaries.length >= n).catch((e: Error) => {
+        throw new Error(`${e.message}; the watch said:\n${log.join("\n")}`)
+      })
       return summaries[n - 1]!
     },
     stop: () => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined)
