@@ -9,8 +9,12 @@
  * - Transitions (issue 16) overlap pictures only, inside the shot they lead into: its first frames blend the
  *   outgoing picture (the previous clip *continuing* past its cut, its last frame held when it has no more) into
  *   its own, so no frame is added or removed and the narration never moves. This ffmpeg has no `xfade`: a
- *   crossfade is `blend` with a frame-number weight, a fade through black or white is `fade` out then `fade` in
- *   (`fade`'s colour works on YUV, where scaling the planes toward 0 would turn black green).
+ *   crossfade is the new picture faded in by its alpha over the old one (`overlay`), a fade through black or
+ *   white is `fade` out then `fade` in (`fade`'s colour works on YUV, where scaling the planes toward 0 would
+ *   turn black green).
+ * - A clip's frames are encoded once: when every clip can be joined packet by packet (a Ken Burns clip: this
+ *   encoder's settings, its exact frames, a keyframe where its transition ends), only the transitions and the
+ *   narration are encoded and the rest is copied (`muxByCopy`); otherwise everything is decoded and encoded.
  * - With `STORYSHOT_FINAL_JOIN=tables`, the final cut is joined without ffmpeg when every part is one the mux made (`Mp4.ts`: the parts' sample
  *   tables laid end to end, their bytes copied): no process per part, no re-muxing, one copy of the film's
  *   bytes, so an edit of one sentence costs the final cut milliseconds per minute of film, and every part keeps
