@@ -115,7 +115,8 @@ const run = async (loaded: boolean) => {
   const root = tempRoot()
   const server = await startServer(
     ["--root", root],
-    { ...fakes.env, STORYSHOT_TOKEN: "", STORYSHOT_FAL_POLL_MS: "500" },
+    // Answers take seconds here (as real ones do): no request is given up at the tests' 3 s.
+    { ...fakes.env, STORYSHOT_TOKEN: "", STORYSHOT_FAL_POLL_MS: "500", STORYSHOT_HTTP_TIMEOUT_MS: "60000" },
     os.tmpdir(),
     profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []
   )

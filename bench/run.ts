@@ -19,6 +19,8 @@
  *   graph     the synthetic 10,000-node graph (bench/Graph.ts): cold build's peak memory, no-op times
  *   sentences the splitter's speed on prose (bench/Sentences.ts)
  *   start     `storyshot --help` and a no-op build of the example
+ *   serve     `storyshot serve`: a cloud build against the fakes alone and under 20 event streams + 200 status
+ *             requests a second (issue 18), 3 alternated pairs (BENCH_SERVE_PAIRS), a fresh server each (bench/Serve.ts)
  *
  * BENCH_ONLY=film,fakes runs some of them; BENCH_NODES=10,1000 limits the synthetic graph's sizes.
  */
@@ -393,6 +395,36 @@ if (wants("start")) {
   others.push({ what: "process start: storyshot --help vs node -e 0 (medians of 5, interleaved)", measured: `${Math.round(start.help)} ms = ${start.helpRatio.toFixed(2)}×`, goal: "≤ 2.5×", ok: start.helpRatio <= 2.5 })
   others.push({ what: "no-op storyshot build of the example vs node -e 0 (medians of 5, interleaved)", measured: `${Math.round(start.noop)} ms = ${start.noopRatio.toFixed(2)}×`, goal: "≤ 3×", ok: start.noopRatio <= 3 })
   fs.rmSync(ws, { recursive: true, force: true })
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// serve (issue 18): a build's wall time under 20 event streams and 200 status requests a second.
+
+if (wants("serve")) {
+  log("serve: a cloud build against the fakes, alone and under 20 event streams + 200 status/s, 3 pairs (bench/Serve.ts)")
+  const child = spawn(process.execPath, [runTs, path.join(here, "Serve.ts"), process.env.BENCH_SERVE_PAIRS ?? "3"], { stdio: ["ignore", "pipe", "inherit"] })
+  let out = ""
+  child.stdout.on("data", (b: Buffer) => {
+    out += String(b)
+    for (let nl = out.indexOf("\n"); nl >= 0; nl = out.indexOf("\n")) {
+      const line = out.slice(0, nl)
+      out = out.slice(nl + 1)
+      if (line.startsWith("SERVE_RESULT ")) results.serve = JSON.parse(line.slice("SERVE_RESULT ".length))
+      else log(`  ${line}`)
+    }
+  })
+  const status = await new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
+  sampleLoad()
+  const r = results.serve as
+    | { pairs: number; aloneMs: number; loadedMs: number; change: number; errors: number; serverExtraCpuS: number; serverCpuPerStatusMs: number; generatorCpuS: number; loadSeconds: number; statusRequests: number }
+    | undefined
+  if (status !== 0 || r === undefined) throw new Error(`bench/Serve.ts exited ${status}`)
+  others.push({
+    what: `storyshot serve: a build's wall time under 20 event streams + 200 status/s, loopback (median of ${r.pairs} alternated pairs, a fresh server each)`,
+    measured: `${s(r.aloneMs)} alone, ${s(r.loadedMs)} loaded = ${r.change >= 0 ? "+" : ""}${(r.change * 100).toFixed(1)}%, ${r.errors} errors; the load cost the server ${r.serverExtraCpuS.toFixed(1)} CPU-s (${r.serverCpuPerStatusMs.toFixed(2)} ms per status request, streams included), the load generator ${r.generatorCpuS.toFixed(1)} CPU-s for ${r.statusRequests} requests in ${r.loadSeconds.toFixed(0)} s`,
+    goal: "< +10%, 0 errors",
+    ok: r.change < 0.1 && r.errors === 0
+  })
 }
 
 // ---------------------------------------------------------------------------------------------------------

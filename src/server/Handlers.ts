@@ -428,7 +428,8 @@ export const StoryLive = HttpApiBuilder.group(Api, "story", (handlers) =>
         // sentence is written `approved` with its plan `frozen`, and a later model or setting change does not
         // re-plan it (nor pay for its still and clip again) until the approval is taken back (`--clear`).
         const approve = Review.approve(ws, { ids: [`shot:${path.k}`], clear: !payload.approved }) as unknown as Effect.Effect<Review.ApproveResult, { readonly message: string }>
-        yield* pinLock.withPermits(1)(approve.pipe(Effect.mapError(usage)))
+        const secrets = Secrets.secretsOf(ws.env, process.env)
+        yield* pinLock.withPermits(1)(approve.pipe(Effect.mapError((e) => new Unprocessable({ message: Secrets.redact(e.message, secrets) }))))
         yield* runner.notify(project, `shot ${path.k} approval`)
         const saved = ShotEdits.find(yield* ShotEdits.read(ws.dir).pipe(Effect.mapError(usage)), place.sentence, place.j)
         return { k: path.k, prompt: saved?.prompt ?? null, approved: Story.isApproved(saved), job: null }
