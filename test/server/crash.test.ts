@@ -75,6 +75,13 @@ describe("a server killed mid-build", () => {
     await server.kill9()
     const killedAt = Date.now()
     server = undefined
+    // Submits the server had noted as sent (about to go, or gone) without keeping their id: the most it may
+    // call repaid after the restart (it cannot know whether fal got them).
+    const inflight = path.join(root, project, ".storyshot", "inflight")
+    const sentAtKill = fs
+      .readdirSync(inflight)
+      .map((f) => JSON.parse(fs.readFileSync(path.join(inflight, f), "utf8")))
+      .filter((e) => typeof e.submitSentAt === "number" && e.requestId === undefined).length
     // Submits whose answers the fake had not sent when the server died (held past the kill).
     const unanswered = clipSubmits().filter((q, i) => i > 0 && q.at + holdMs > killedAt).length
     fakes.fal.setLatency(() => 0)
@@ -112,17 +119,19 @@ describe("a server killed mid-build", () => {
     expect(repaid.every((r) => /^shot:\d+:video$/.test(r.id)), JSON.stringify(repaid)).toBe(true)
     for (const r of repaid) expect(r.why).toMatch(/stopped before its answer arrived/)
     const total = fakes.counts()
-    const paid = { tts: total.ttsSubmits, chats: total.chats, images: total.images, clips: total.videoSubmits }
-    expect(paid).toEqual({ tts: sentences, chats: sentences, images: shots, clips: shots + repaid.length })
-    // Paid twice: only those whose answer never reached the server (at least the held ones), never one whose id
-    // was kept (those fal was polled for: collected after the restart, not bought again).
-    expect(repaid.length).toBeGreaterThanOrEqual(unanswered)
-    expect(repaid.length).toBeLessThanOrEqual(atKill.videoSubmits - keptAtKill)
-    // The resumed build bought only the clips not asked for before the kill, and those lost at it.
-    expect(total.videoSubmits - atKill.videoSubmits).toBe(shots - atKill.videoSubmits + repaid.length)
+    const paid = { tts: total.ttsSubmits, chats: total.chats, images: total.images }
+    expect(paid).toEqual({ tts: sentences, chats: sentences, images: shots })
+    // Every clip bought twice is recorded as repaid; the ones held at the kill were bought twice; and repaid is
+    // said only of a submit noted as sent with no id kept (one noted just before the kill may not have reached
+    // fal: the server cannot tell, so it says so). Never of one whose id was kept (fal was polled for it).
+    const twice = total.videoSubmits - shots
+    expect(twice).toBeGreaterThanOrEqual(unanswered)
+    expect(repaid.length).toBeGreaterThanOrEqual(twice)
+    expect(repaid.length).toBeLessThanOrEqual(sentAtKill)
+    expect(repaid.length).toBeLessThanOrEqual(shots - keptAtKill)
     expect(done.built.filter((id: string) => /:(audio|prompts|image)$/.test(id))).toEqual([])
     console.log(
-      `kill -9 with ${atKill.videoSubmits} of ${shots} clips asked for, ${unanswered} of them unanswered; after the restart and resume: ${sentences} narrations, ${sentences} shot lists, ${shots} stills paid once each, ${shots} clips plus ${repaid.length} recorded as repaid (fake counts ${JSON.stringify(paid)})`
+      `kill -9 with ${atKill.videoSubmits} of ${shots} clips asked for, ${unanswered} of them unanswered; after the restart and resume: ${sentences} narrations, ${sentences} shot lists, ${shots} stills paid once each, ${shots} clips plus ${twice} bought twice, ${repaid.length} recorded as repaid (of ${sentAtKill} noted as sent with no id kept at the kill; fake counts ${JSON.stringify({ ...paid, clips: total.videoSubmits })})`
     )
   }, 300_000)
 })
