@@ -800,6 +800,12 @@ function openProject(id) {
     const approved = card.approve.getAttribute("aria-pressed") !== "true"
     try {
       await api("PUT", `${base}/shots/${card.k}/approval`, { approved })
+      // As `storyshot approve shot:K`: the whole sentence's plan is frozen (or thawed), its other shots too.
+      toast(
+        approved
+          ? `Approved: the plan of shot ${card.k}'s sentence is frozen, so a later model or setting change does not re-plan it`
+          : `Approval taken back: shot ${card.k}'s sentence follows the writer again`
+      )
       refreshStory(0)
     } catch (e) {
       toast(e.message, "error")
