@@ -47,8 +47,17 @@ interface Conn {
   readonly socket: net.Socket
   busy: boolean
   sentAt: number
+  /** When it last went idle (a connection idle for the server's keep-alive time is closed by the server). */
+  idleSince: number
   buf: Buffer
 }
+
+/**
+ * Node's server closes a keep-alive connection idle for 5 s (it says `Keep-Alive: timeout=5`). A request written
+ * on it just then meets a closed socket (ECONNRESET): so, as undici does, a connection idle for nearly that long
+ * is closed here first and never reused.
+ */
+const idleMs = 4000
 const idle: Array<Conn> = []
 const all = new Set<Conn>()
 let peakConnections = 0
@@ -76,7 +85,7 @@ const takeAnswer = (c: Conn): number | undefined => {
 const connect = (): Conn => {
   const socket = net.connect(options.port, "127.0.0.1")
   socket.setNoDelay(true)
-  const c: Conn = { socket, busy: false, sentAt: 0, buf: Buffer.alloc(0) }
+  const c: Conn = { socket, busy: false, sentAt: 0, idleSince: 0, buf: Buffer.alloc(0) }
   all.add(c)
   peakConnections = Math.max(peakConnections, all.size)
   socket.on("data", (chunk) => {
@@ -87,6 +96,7 @@ const connect = (): Conn => {
     latencies.push(performance.now() - c.sentAt)
     if (status !== 200) error(`status ${status}`)
     c.busy = false
+    c.idleSince = performance.now()
     idle.push(c)
   })
   const gone = (why: string) => {
@@ -96,12 +106,26 @@ const connect = (): Conn => {
     if (c.busy && !stopping) error(`status: ${why}`)
   }
   socket.on("error", (e) => gone(e.message))
+  // The server ended it (its side of a keep-alive time-out): not to be used again.
+  socket.on("end", () => gone("the server closed the connection"))
   socket.on("close", () => gone("the connection closed"))
   return c
 }
 
+/** The most recently used idle connection that is not about to be closed by the server. */
+const idleConnection = (): Conn | undefined => {
+  const now = performance.now()
+  // The stack's bottom holds the longest idle: those past `idleMs` are closed.
+  while (idle.length > 0 && now - idle[0]!.idleSince > idleMs) {
+    const stale = idle.shift()!
+    all.delete(stale)
+    stale.socket.destroy()
+  }
+  return idle.pop()
+}
+
 const poll = () => {
-  const c = idle.pop() ?? connect()
+  const c = idleConnection() ?? connect()
   c.busy = true
   c.sentAt = performance.now()
   sent++
