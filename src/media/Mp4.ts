@@ -19,7 +19,8 @@
  *   every packet too, drifts 30 ms a sentence). So the joined sound is ONE stream with ONE edit (the first
  *   part's priming): each part gives as many of its packets as bring the next part's sound to within half an
  *   AAC frame (10.7 ms) of its picture (`continuousSound`), and every packet lasts the frame a decoder makes
- *   of it. Each part's sound is then heard within 10.7 ms of where it was alone, nothing drifts, and what a
+ *   of it. Each part's sound is then heard within 10.7 ms of where it was alone (the last one within 21 ms,
+ *   so that its packets reach the picture's end), nothing drifts, and what a
  *   decoder gives is the picture's length: with the edit, and at most one AAC frame more where a decoder
  *   does not cut the last packet (this FFmpeg); without it, one priming frame more than that (measured on
  *   16 sentences, 141.125 s of picture: 141.141 s decoded, 141.163 s ignoring edit lists, 141.125 s in
@@ -383,7 +384,13 @@ const continuousSound = (parts: ReadonlyArray<Track>, starts: ReadonlyArray<numb
     // its sound covers the picture.
     const goal = last ? end + skip : starts[k + 1]! + skip - parts[k + 1]!.mediaTime
     const wanted = last ? Math.ceil((goal - at) / frame) : Math.round((goal - at) / frame)
-    const n = Math.max(1, Math.min(p.durations.length, wanted))
+    let n = Math.max(1, Math.min(p.durations.length, wanted))
+    // The last part has only its own packets: its sound may start up to a frame late (rather than up to half
+    // a frame early), so that they reach the end of the picture and the sound lasts exactly as long.
+    if (k + 2 === parts.length) {
+      const next = parts[k + 1]!
+      while (n < p.durations.length && Math.ceil((end + skip - (at + n * frame)) / frame) > next.durations.length) n++
+    }
     tracks.push({
       ...p,
       durations: new Array<number>(n).fill(frame),
