@@ -23,7 +23,8 @@
  *   only that shot's image and clip (and its sentence's mux) follow; nothing is re-planned.
  * - `refine` asks the prompt writer to rewrite the shot with that feedback: one paid call, made by the next
  *   build of the plan (`storyshot refine` runs it at once and writes the answer back as pinned fields).
- * - `approved` alone (the studio's mark) is shown and freezes nothing; `storyshot approve` writes `frozen` too.
+ * - `approved` alone (an older studio's mark, or a hand edit) freezes nothing and is not shown as approved;
+ *   `storyshot approve` and the studio's approve (the same call) write `frozen` with it.
  * - `approved` with `frozen`: the shot as approved. A frozen shot no longer reads the writer's output, so a later
  *   model or setting change does not re-plan it (a sentence whose shots are all frozen is not planned at all)
  *   until `storyshot approve --clear`. Pinned fields still apply over it.

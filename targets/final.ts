@@ -1,6 +1,10 @@
 /**
  * `final`: the sentence muxes joined into the film (stream copy when the parts allow it). It is written to
  * the store like every output; `out/final.mp4` is a copy made from the store (see `src/Publish.ts`).
+ * The parts are joined by laying their MP4 sample tables end to end (`src/media/Mp4.ts`: no ffmpeg, no
+ * re-mux, so an edit of one sentence costs the cut one copy of the film's bytes); `STORYSHOT_FINAL_JOIN=ffmpeg`
+ * (in the environment or the workspace's `.env`) joins them with ffmpeg's concat demuxer instead. The choice is
+ * in the recipe, so switching rebuilds this node only.
  * With `subtitles.burn`, the joined film is re-encoded once more with the subtitles drawn in (`subtitles.ts`).
  * With `music`, a music bed is laid under the narration last (`src/media/Music.ts`): the picture is copied and
  * only the sound encoded again. The music file's hash and settings are in this node's recipe and nowhere else,
@@ -13,7 +17,7 @@ import { Effect, Schema } from "effect"
 import type { Config } from "../src/Config.ts"
 import type { NodeSpec } from "../src/engine/Node.ts"
 import { ids, kinds } from "../src/Film.ts"
-import { concatFinal } from "../src/media/Assemble.ts"
+import { concatFinal, type FinalJoin } from "../src/media/Assemble.ts"
 import { invalid } from "../src/media/Errors.ts"
 import * as Music from "../src/media/Music.ts"
 import { verifyMedia } from "../src/media/Verify.ts"
@@ -21,12 +25,22 @@ import { defineRule } from "./Rule.ts"
 import { Settings } from "./Settings.ts"
 import * as Subtitles from "./subtitles.ts"
 
-export const version = 1
+// 2: the table join became the default (version 1 joined with ffmpeg's concat, whose sound drifts for decoders
+// that play every packet): films built before get their cut made again, and nothing else.
+export const version = 2
 
-// Without burning or music, the recipe stays empty so existing films keep their fingerprints. The music has one
+/** The join the environment asks for: `STORYSHOT_FINAL_JOIN=ffmpeg` (or `concat`) for ffmpeg's concat demuxer. */
+export const joinFrom = (env: Readonly<Record<string, string | undefined>>): FinalJoin => {
+  const value = env.STORYSHOT_FINAL_JOIN?.trim().toLowerCase()
+  return value === "ffmpeg" || value === "concat" ? "ffmpeg" : "tables"
+}
+
+// Without burning, music or another join, the recipe stays empty. The music has one
 // key per setting, so `storyshot why final` names the one that changed ("musicVolumeDb: -18 → -12").
 const Recipe = Schema.Struct({
   subtitles: Schema.optional(Schema.String),
+  /** Only when it is not the default table join. */
+  join: Schema.optional(Schema.Literal("ffmpeg")),
   /** Music.version: the mix itself. */
   musicMix: Schema.optional(Schema.Number),
   /** The music file's sha256. */
@@ -56,13 +70,14 @@ export const musicBed = (dir: string, music: Config["music"]): MusicBed | undefi
   }
 }
 
-export const node = (sentenceCount: number, burnSubtitles = false, music?: MusicBed): NodeSpec => ({
+export const node = (sentenceCount: number, burnSubtitles = false, music?: MusicBed, join: FinalJoin = "tables"): NodeSpec => ({
   id: ids.final,
   kind: kinds.final,
   stage: "final",
   version,
   recipe: {
     ...(burnSubtitles ? { subtitles: Subtitles.burnStyle } : {}),
+    ...(join === "ffmpeg" ? { join } : {}),
     ...(music === undefined
       ? {}
       : {
@@ -92,7 +107,7 @@ export const rule = defineRule({
       const sha256 = ctx.recipe.musicFile
       const parts = ctx.deps.filter((d) => d.id !== ids.subtitles).map((d) => ctx.file(d.id, "video"))
       const joined = style !== undefined || sha256 !== undefined ? path.join(ctx.scratch, "joined.mp4") : file
-      yield* concatFinal({ parts, out: joined, listDir: ctx.scratch })
+      yield* concatFinal({ parts, out: joined, listDir: ctx.scratch, join: ctx.recipe.join ?? "tables" })
       const burned = style !== undefined && sha256 !== undefined ? path.join(ctx.scratch, "burned.mp4") : file
       if (style !== undefined) yield* Subtitles.burn({ input: joined, srt: ctx.file(ids.subtitles, "srt"), out: burned, style })
       if (sha256 !== undefined) {

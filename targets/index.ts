@@ -96,7 +96,7 @@ export const plan = (
   })
   nodes.push(
     Subtitles.node(sentences, config.fps),
-    Final.node(sentences.length, config.subtitles.burn, Final.musicBed(ws.dir, config.music)),
+    Final.node(sentences.length, config.subtitles.burn, Final.musicBed(ws.dir, config.music), Final.joinFrom(ws.env)),
     Storyboard.node(
       sentences,
       config,

@@ -109,8 +109,8 @@ export const rule = defineRule({
 export const burnStyle = "FontName=DejaVu Sans,FontSize=18,BorderStyle=3,Outline=1,Shadow=0,MarginV=10,BackColour=&H60000000,OutlineColour=&H60000000"
 
 /**
- * Burns `srt` into `input`, writing `out` (re-encodes the picture, and the sound too: the joined film's sound
- * has one edit per sentence, which `-c:a copy` cannot carry over, see src/media/Mp4.ts). Font size is in
+ * Burns `srt` into `input`, writing `out` (re-encodes the picture, and the sound too, as it did when the
+ * joined film's sound had one edit per sentence; it has one edit now, see src/media/Mp4.ts). Font size is in
  * libass's script units (a 288-line script scaled to the frame), so it reads the same at any height; the
  * text sits on a translucent box because a draft card has its own text at the bottom.
  */

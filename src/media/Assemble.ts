@@ -15,14 +15,19 @@
  * - A clip's frames are encoded once: when every clip can be joined packet by packet (a Ken Burns clip: this
  *   encoder's settings, its exact frames, a keyframe where its transition ends), only the transitions and the
  *   narration are encoded and the rest is copied (`muxByCopy`); otherwise everything is decoded and encoded.
- * - With `STORYSHOT_FINAL_JOIN=tables`, the final cut is joined without ffmpeg when every part is one the mux made (`Mp4.ts`: the parts' sample
+ * - The final cut is joined without ffmpeg when every part is one the mux made (`Mp4.ts`: the parts' sample
  *   tables laid end to end, their bytes copied): no process per part, no re-muxing, one copy of the film's
- *   bytes, so an edit of one sentence costs the final cut milliseconds per minute of film, and every part keeps
- *   its own edit (no AAC priming heard at the joins, no drift).
- * - Otherwise the concat demuxer: it reads `file '...'` lines where `'` ends the quote (see
+ *   bytes, so an edit of one sentence costs the final cut milliseconds per minute of film. Its sound is one
+ *   continuous stream with one edit (the first part's priming), so tools that ignore edit lists, remuxes
+ *   and decoders get the same length of sound as the picture (`Mp4.ts`, "Surprises").
+ * - `join: "ffmpeg"` (`STORYSHOT_FINAL_JOIN=ffmpeg`, targets/final.ts) takes ffmpeg's concat demuxer instead,
+ *   as do parts the table join declines (another codec or size, files the mux did not make).
+ * - The concat demuxer reads `file '...'` lines where `'` ends the quote (see
  *   `Escape.concatListLine`); `-safe 0` lets it open absolute paths. Each part gets an exact `duration` line
  *   (see `partDuration`); the muxer then warns about non-monotonous audio DTS where AAC priming overlaps a
- *   boundary, which is harmless.
+ *   boundary. Its output keeps every part's priming packet in the sound: a decoder that plays packets in
+ *   order (Chromium's decodeAudioData, ffmpeg itself) hears the sound run ~30 ms later per sentence than the
+ *   picture (measured: 0.46 s over 16 sentences), which is why it is no longer the default.
  */
 import { Effect } from "effect"
 import * as crypto from "node:crypto"
@@ -374,11 +379,16 @@ export const renderLeadIn = Effect.fn("Assemble.renderLeadIn")(function* (opts: 
 // ---------------------------------------------------------------------------------------------------------
 // Final concat
 
+/** How the final cut joins its parts: laying their sample tables end to end (the default), or ffmpeg's concat. */
+export type FinalJoin = "tables" | "ffmpeg"
+
 export interface ConcatOptions {
   readonly parts: ReadonlyArray<string>
   readonly out: string
   /** Where the concat demuxer's list file is written (and removed afterwards). */
   readonly listDir: string
+  /** "tables" when absent. */
+  readonly join?: FinalJoin | undefined
 }
 
 /**
@@ -396,9 +406,6 @@ const signature = (info: ProbeResult): string | undefined => {
   const a = audio[0]!
   return [v.codec, v.width, v.height, v.fps?.toFixed(4), v.pixelFormat, a.codec, a.sampleRate, a.channels].join("|")
 }
-
-/** `STORYSHOT_FINAL_JOIN=tables` turns on the join without ffmpeg (fast on long films; see `concatFinal`). */
-export const tablesJoin = (): boolean => process.env.STORYSHOT_FINAL_JOIN === "tables"
 
 /**
  * The join without ffmpeg (`Mp4.ts`), written whole or not at all; undefined when the parts are not all of
@@ -429,10 +436,7 @@ const joinIndexed = (opts: ConcatOptions) =>
  */
 export const concatFinal = Effect.fn("Assemble.concatFinal")(function* (opts: ConcatOptions) {
   if (opts.parts.length === 0) return yield* Effect.dieMessage("Assemble.concatFinal: no parts")
-  // The sample-table join is opt-in: its sound keeps every part's samples under one edit each, which players
-  // and tools that ignore MP4 edit lists get wrong (measured: a plain `ffmpeg -i final.mp4 -c copy` remux of a
-  // 17.0 s film decoded to 20.1 s of sound). The concat demuxer's output has no such trap.
-  const joined = tablesJoin() ? yield* joinIndexed(opts) : undefined
+  const joined = opts.join !== "ffmpeg" ? yield* joinIndexed(opts) : undefined
   if (joined !== undefined) return joined
   const ff = yield* Ffmpeg
   const infos: Array<ProbeResult> = []

@@ -11,14 +11,24 @@
  *
  * Surprises:
  * - AAC starts every part with a priming packet (1024 samples the decoder needs but nobody should hear) and
- *   ends it with a partial one. Laid end to end with one edit they would play as ~21 ms of noise per join and
- *   drift the sound. The joined sound has one edit per part instead: each part's own edit, moved to where its
- *   samples now are, so every part is heard exactly as it was alone (players that read edit lists — FFmpeg's
- *   demuxer, and so Chromium, Safari, QuickTime — skip the priming packets; the decoder still gets them, so no
- *   part starts cold). The picture's parts tile exactly, so its edits merge into one (see `trackBox`).
- * - What this costs: a stream copy of the joined sound (`ffmpeg -i final.mp4 -c:a copy ...`) keeps the packets
- *   the edits skip, and the copy's sound runs long (17.0 s of film gave 20.1 s of sound). Whatever re-muxes
- *   the film encodes its sound again (the music step and burned subtitles do); decoding it is exact.
+ *   ends it with a partial one, so a part's sound is one to two AAC frames longer than its picture and needs
+ *   its edit list to be heard right. Joined parts cannot keep one edit each: tools that ignore edit lists, or
+ *   handle only the first (a plain `ffmpeg -i final.mp4 -c copy` remux, decodeAudioData, players that play
+ *   every packet) then keep every part's extra packets, and the sound runs long and drifts (measured with
+ *   one edit per part: a 17.0 s film's remux decoded to 20.1 s of sound; ffmpeg's concat demuxer, which keeps
+ *   every packet too, drifts 30 ms a sentence). So the joined sound is ONE stream with ONE edit (the first
+ *   part's priming): each part gives as many of its packets as bring the next part's sound to within half an
+ *   AAC frame (10.7 ms) of its picture (`continuousSound`), and every packet lasts the frame a decoder makes
+ *   of it. Each part's sound is then heard within 10.7 ms of where it was alone (the last one within 21 ms,
+ *   so that its packets reach the picture's end), nothing drifts, and what a
+ *   decoder gives is the picture's length: with the edit, and at most one AAC frame more where a decoder
+ *   does not cut the last packet (this FFmpeg); without it, one priming frame more than that (measured on
+ *   16 sentences, 141.125 s of picture: 141.141 s decoded, 141.163 s ignoring edit lists, 141.125 s in
+ *   Chromium's decodeAudioData). What it costs: the next part's priming packet plays over the last frame
+ *   or so of a part (about 21 ms), where narration ends in silence (espeak leaves ~340 ms of it), and the
+ *   decoder's overlap crosses from one part into the next there, as it does in any stream-copied join.
+ * - The picture's parts tile exactly (each shows its samples' length, after the same B-frame delay), so its
+ *   edits merge into one too (see `tiledEdits`).
  * - Edit durations are in the movie's timescale: it is the audio's (48 kHz), in which a frame at any rate
  *   that divides 48000 is a whole number of ticks, so no rounding accumulates over hundreds of parts.
  * - Deterministic: no creation times, no version strings; the same parts give the same bytes.
@@ -315,23 +325,24 @@ const withDuration = (raw: Buffer, kind: "tkhd" | "mdhd", value: number): Buffer
   return copy
 }
 
-const trackBox = (
-  parts: ReadonlyArray<Track>,
-  chunkOffsets: ReadonlyArray<number>,
-  movieTimescale: number,
-  use64: boolean
-): { readonly trak: Buffer; readonly movieDuration: number } => {
-  const first = parts[0]!
-  const durations = parts.flatMap((p) => p.durations)
-  const sizes = parts.flatMap((p) => p.sizes)
-  const mediaDuration = durations.reduce((a, d) => a + d, 0)
-  // Each part's edit, where its samples now begin, in the joined movie's timescale (exact: see `mismatch`).
-  // An edit that starts in the media where the one before it stops is merged into it: the picture's parts tile
-  // exactly (each shows its samples' length, after the same B-frame delay), so the video track keeps ONE edit.
-  // Several edits over B-frames make FFmpeg's demuxer feed each edit's next keyframe interval twice, the first
-  // time flagged "discard": decoders drop those packets, but `-c:v copy` (the music step, a user's remux) copies
-  // them as frames. The sound's edits stay one per part (each skips its part's priming samples).
-  const edits: Array<{ ticks: number; mediaTime: number; span: number }> = []
+interface Edit {
+  /** How long it is shown, in the movie's timescale. */
+  ticks: number
+  /** Where it starts in the joined track's media, and how much media it spans (the track's timescale). */
+  mediaTime: number
+  span: number
+}
+
+/**
+ * The picture's edits: each part's own, where its samples now begin, in the joined movie's timescale (exact:
+ * see `mismatch`). An edit that starts in the media where the one before it stops is merged into it: the
+ * picture's parts tile exactly (each shows its samples' length, after the same B-frame delay), so the video
+ * track keeps ONE edit. Several edits over B-frames make FFmpeg's demuxer feed each edit's next keyframe
+ * interval twice, the first time flagged "discard": decoders drop those packets, but `-c:v copy` (the music
+ * step, a user's remux) copies them as frames.
+ */
+const tiledEdits = (parts: ReadonlyArray<Track>, movieTimescale: number): Array<Edit> => {
+  const edits: Array<Edit> = []
   let mediaStart = 0
   for (const p of parts) {
     const span = p.compositionEnd - p.mediaTime
@@ -344,6 +355,65 @@ const trackBox = (
     } else edits.push({ ticks, mediaTime, span })
     mediaStart += p.durations.reduce((a, d) => a + d, 0)
   }
+  return edits
+}
+
+/**
+ * The sound as ONE stream that needs no edit but the first: each part's packets laid end to end, as many of
+ * them as keep the sound where the picture is (see "Surprises" above). `starts` are where each part's picture
+ * begins and ends, in the sound's timescale (parts + 1 entries). Returns the parts' tracks cut to the packets
+ * kept, every packet lasting one frame (what a decoder gives for it), and the one edit.
+ */
+const continuousSound = (parts: ReadonlyArray<Track>, starts: ReadonlyArray<number>): { tracks: Array<Track>; edit: Edit } => {
+  const frame = parts[0]!.durations[0]!
+  for (const p of parts) {
+    // Every packet but the last lasts one AAC frame (the last one is the encoder's partial, padded frame).
+    for (let i = 0; i + 1 < p.durations.length; i++) if (p.durations[i] !== frame) throw new Declined("its sound's packets are not all one frame long")
+    if (p.offsets?.some((o) => o !== 0)) throw new Declined("its sound has composition offsets")
+  }
+  const skip = parts[0]!.mediaTime
+  const end = starts[starts.length - 1]!
+  const tracks: Array<Track> = []
+  /** Where the next packet goes, in the joined stream (decoded samples, before the one edit). */
+  let at = 0
+  parts.forEach((p, k) => {
+    const last = k + 1 === parts.length
+    // This part's first sound (after its own priming, `mediaTime`) is heard at `at + mediaTime - skip`. The
+    // packets kept bring the next part's to within half a frame of its picture: the priming packet of the
+    // next part then plays over this part's last frame (its trailing silence). The last part is kept until
+    // its sound covers the picture.
+    const goal = last ? end + skip : starts[k + 1]! + skip - parts[k + 1]!.mediaTime
+    const wanted = last ? Math.ceil((goal - at) / frame) : Math.round((goal - at) / frame)
+    let n = Math.max(1, Math.min(p.durations.length, wanted))
+    // The last part has only its own packets: its sound may start up to a frame late (rather than up to half
+    // a frame early), so that they reach the end of the picture and the sound lasts exactly as long.
+    if (k + 2 === parts.length) {
+      const next = parts[k + 1]!
+      while (n < p.durations.length && Math.ceil((end + skip - (at + n * frame)) / frame) > next.durations.length) n++
+    }
+    tracks.push({
+      ...p,
+      durations: new Array<number>(n).fill(frame),
+      sizes: p.sizes.slice(0, n),
+      positions: p.positions.slice(0, n),
+      offsets: undefined,
+      sync: p.sync?.filter((s) => s <= n)
+    })
+    at += n * frame
+  })
+  return { tracks, edit: { ticks: Math.min(end, at - skip), mediaTime: skip, span: Math.min(end, at - skip) } }
+}
+
+const trackBox = (
+  parts: ReadonlyArray<Track>,
+  edits: ReadonlyArray<Edit>,
+  chunkOffsets: ReadonlyArray<number>,
+  use64: boolean
+): { readonly trak: Buffer; readonly movieDuration: number } => {
+  const first = parts[0]!
+  const durations = parts.flatMap((p) => p.durations)
+  const sizes = parts.flatMap((p) => p.sizes)
+  const mediaDuration = durations.reduce((a, d) => a + d, 0)
   const movieDuration = edits.reduce((a, e) => a + e.ticks, 0)
   const elst64 = edits.some((e) => e.ticks > 0xffffffff || e.mediaTime > 0x7fffffff)
   const elst = table("elst", elst64 ? 1 : 0, [edits.length], edits.length, elst64 ? 20 : 12, (b, at, i) => {
@@ -460,8 +530,8 @@ export interface JoinResult {
 }
 
 /**
- * Writes `parts` joined into `out` (the caller makes it atomic). Throws `Declined` when the parts are not
- * all of the mux's one shape; nothing is written then.
+ * Writes `parts` joined into `out` (the caller makes it atomic, and durable if it must be: it is not synced).
+ * Throws `Declined` when the parts are not all of the mux's one shape; nothing is written then.
  */
 export const join = (files: ReadonlyArray<string>, out: string): JoinResult => {
   if (files.length === 0) throw new Declined("there are no parts")
@@ -477,24 +547,32 @@ export const join = (files: ReadonlyArray<string>, out: string): JoinResult => {
   const why = mismatch(parts)
   if (why) throw new Declined(why)
   const movieTimescale = parts[0]!.audio.timescale
+  const pictures = parts.map((p) => p.video)
+  // Where each part's picture starts (and the last one ends), in the sound's timescale: exact (`mismatch`).
+  const starts = [0]
+  for (const v of pictures) starts.push(starts[starts.length - 1]! + ((v.compositionEnd - v.mediaTime) * movieTimescale) / v.timescale)
+  const pictureEdits = tiledEdits(pictures, movieTimescale)
+  const sound = continuousSound(parts.map((p) => p.audio), starts)
+  const sounds = sound.tracks
+  const tracksOf = (k: number) => [pictures[k]!, sounds[k]!]
 
   // Media bytes: per part, its video samples then its audio samples, each as one run (a chunk).
   const layout = (moovSize: number) => {
     let at = parts[0]!.ftyp.length + moovSize + 16
     const video: Array<number> = []
     const audio: Array<number> = []
-    for (const p of parts) {
+    parts.forEach((_, k) => {
       video.push(at)
-      at += p.video.sizes.reduce((a, s) => a + s, 0)
+      at += pictures[k]!.sizes.reduce((a, s) => a + s, 0)
       audio.push(at)
-      at += p.audio.sizes.reduce((a, s) => a + s, 0)
-    }
+      at += sounds[k]!.sizes.reduce((a, s) => a + s, 0)
+    })
     return { video, audio, end: at }
   }
   const moovFor = (moovSize: number, use64: boolean) => {
     const { video, audio } = layout(moovSize)
-    const v = trackBox(parts.map((p) => p.video), video, movieTimescale, use64)
-    const a = trackBox(parts.map((p) => p.audio), audio, movieTimescale, use64)
+    const v = trackBox(pictures, pictureEdits, video, use64)
+    const a = trackBox(sounds, [sound.edit], audio, use64)
     const mvhd = full(
       "mvhd",
       0,
@@ -531,10 +609,10 @@ export const join = (files: ReadonlyArray<string>, out: string): JoinResult => {
     mdatHead.writeBigUInt64BE(BigInt(mdatSize), 8)
     write(mdatHead)
     const buffer = Buffer.alloc(1 << 20)
-    for (const p of parts) {
+    for (const [k, p] of parts.entries()) {
       const src = fs.openSync(p.file, "r")
       try {
-        for (const t of [p.video, p.audio]) {
+        for (const t of tracksOf(k)) {
           // Samples of one track in one part, in order; contiguous runs are copied in one read.
           let i = 0
           while (i < t.positions.length) {
@@ -556,7 +634,7 @@ export const join = (files: ReadonlyArray<string>, out: string): JoinResult => {
         fs.closeSync(src)
       }
     }
-    fs.fsyncSync(fd)
+    // No fsync: the file is a scratch copy that the store copies (and syncs) before it records anything.
     return { bytes: at, parts: parts.length }
   } finally {
     fs.closeSync(fd)

@@ -184,8 +184,12 @@ export const Story = HttpApiGroup.make("story")
       .setPayload(S.Approval)
       .addSuccess(S.ShotPin)
       .addError(NotFound)
+      .addError(Conflict)
       .addError(Unprocessable)
-      .annotate(OpenApi.Summary, "Approve shot K (or take it back), recorded in storyshot.shots.json")
+      .annotate(
+        OpenApi.Summary,
+        "Approve shot K (or take it back) as `storyshot approve shot:K` does: its sentence's plan is built and frozen in storyshot.shots.json, so a later model or setting change does not re-plan it; 409 while a build runs"
+      )
   )
 
 export const Files = HttpApiGroup.make("files")

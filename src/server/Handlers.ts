@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Option, Schema, Stream } from "effect"
 import * as Build from "../Build.ts"
+import * as Review from "../director/Review.ts"
 import * as Runs from "../cli/runs.ts"
 import * as Session from "../cli/Session.ts"
 import * as Cost from "../engine/Cost.ts"
@@ -14,8 +15,9 @@ import * as ShotEdits from "../ShotEdits.ts"
 import * as Registry from "../../targets/registry.ts"
 import { Api } from "./Api.ts"
 import * as Assets from "./Assets.ts"
-import { NotFound, Unauthorized, Unprocessable } from "./Errors.ts"
-import { JobRunner, type BuildOrder, type Sequenced } from "./Jobs.ts"
+import { Conflict, NotFound, Unauthorized, Unprocessable } from "./Errors.ts"
+import { JobRunner, type BuildOrder, type Sequenced, type ServerEvent } from "./Jobs.ts"
+import * as Polls from "./Polls.ts"
 import { Projects, nameOf, type Project } from "./Projects.ts"
 import * as S from "./Schemas.ts"
 import * as Secrets from "./Secrets.ts"
@@ -173,36 +175,46 @@ const order = (label: string, fields: Partial<BuildOrder> = {}): BuildOrder => (
   ...fields
 })
 
+/** A Job as the API sends it: through its schema (money rounded for people, no field beyond the documented ones). */
+const encodeJob = Schema.encodeSync(S.Job)
+
+/** An event as it goes on the wire: the jobs it carries encoded as every other answer encodes them. */
+const wireEvent = (e: ServerEvent): unknown =>
+  e._tag === "Job" ? { ...e, job: encodeJob(e.job) } : e._tag === "Hello" ? { ...e, jobs: e.jobs.map((j) => encodeJob(j)) } : e
+
+const utf8 = new TextEncoder()
+
 /**
- * An event's wire text, made once for all the clients of a project (20 pages on one build would otherwise
- * encode and redact every event 20 times); made again only for a client whose secrets differ.
+ * An event's wire bytes, made once for all the clients of a project (20 pages on one build would otherwise
+ * encode, redact and UTF-8 encode every event 20 times); made again only for a client whose secrets differ.
  */
-const wireText = new WeakMap<Sequenced, { readonly secrets: string; readonly text: string }>()
+const wireBytes = new WeakMap<Sequenced, { readonly secrets: string; readonly bytes: Uint8Array }>()
 const encodeEvent = (s: Sequenced, secrets: ReadonlyArray<string>, secretsKey: string) => {
-  const kept = wireText.get(s)
-  if (kept && kept.secrets === secretsKey) return kept.text
-  const text = `id: ${s.id}\ndata: ${Secrets.redact(JSON.stringify(s.event), secrets)}\n\n`
-  wireText.set(s, { secrets: secretsKey, text })
-  return text
+  const kept = wireBytes.get(s)
+  if (kept && kept.secrets === secretsKey) return kept.bytes
+  const bytes = utf8.encode(`id: ${s.id}\ndata: ${Secrets.redact(JSON.stringify(wireEvent(s.event)), secrets)}\n\n`)
+  wireBytes.set(s, { secrets: secretsKey, bytes })
+  return bytes
 }
+
+// Reconnect after 2 s when the connection drops (EventSource's default is 3 s).
+const retryLine = utf8.encode("retry: 2000\n\n")
+// A comment now and then, so that proxies keep an idle stream open.
+const pingLine = utf8.encode(": ping\n\n")
 
 const sse = (events: Stream.Stream<Sequenced>, secrets: ReadonlyArray<string>, secretsKey = secrets.join("\0")) =>
   HttpServerResponse.stream(
     Stream.concat(
-      // Reconnect after 2 s when the connection drops (EventSource's default is 3 s).
-      Stream.make("retry: 2000\n\n"),
+      Stream.make(retryLine),
       Stream.merge(
         events.pipe(Stream.map((s) => encodeEvent(s, secrets, secretsKey))),
-        // A comment now and then, so that proxies keep an idle stream open.
-        Stream.tick("15 seconds").pipe(Stream.map(() => ": ping\n\n")),
+        Stream.tick("15 seconds").pipe(Stream.map(() => pingLine)),
         { haltStrategy: "left" }
       )
-    ).pipe(Stream.encodeText),
+    ),
     { contentType: "text/event-stream", headers: { "cache-control": "no-cache", "x-accel-buffering": "no" } }
   )
 
-const statusCache = new Map<string, { readonly version: number; readonly body: Uint8Array }>()
-const encodeJob = Schema.encodeSync(S.Job)
 
 /** The story is a dry walk: kept until something it shows may have changed. */
 const storyCache = new Map<string, { readonly key: string; readonly story: S.Story }>()
@@ -292,18 +304,18 @@ export const BuildsLive = HttpApiBuilder.group(Api, "builds", (handlers) =>
       Effect.gen(function* () {
         const { project, ws } = yield* opened(path.id)
         const runner = yield* JobRunner
+        const polls = yield* Polls.PollCache
         // Polled many times a second by scripts and dashboards: the encoded answer is kept until the
-        // project's next event (nothing it shows changes in between).
-        const key = `${project.dir}\0${path.run}`
+        // project's next event (nothing it shows changes in between); Polls.answer serves it from there.
+        const hit = polls.get(project.id, path.run)
+        if (hit && hit.current()) return HttpServerResponse.uint8Array(hit.body, { contentType: "application/json" })
         const version = runner.version(project)
-        const hit = statusCache.get(key)
-        if (hit && hit.version === version) return HttpServerResponse.uint8Array(hit.body, { contentType: "application/json" })
         const job = yield* runner.get(project, path.run).pipe(Effect.option)
         if (Option.isSome(job)) {
           // Encoded through the schema, as the typed answer would be (no field beyond the documented ones).
-          const body = new TextEncoder().encode(JSON.stringify(encodeJob(job.value)))
-          if (statusCache.size > 1000) statusCache.clear()
-          statusCache.set(key, { version, body })
+          const body = utf8.encode(JSON.stringify(encodeJob(job.value)))
+          const live = job.value.state === "queued" || job.value.state === "running"
+          polls.set(project.id, path.run, { body, live, current: () => runner.version(project) === version })
           return HttpServerResponse.uint8Array(body, { contentType: "application/json" })
         }
         // A run this server did not start (`storyshot build` in a terminal, an older server).
@@ -399,16 +411,28 @@ export const StoryLive = HttpApiBuilder.group(Api, "story", (handlers) =>
           payload.build === false
             ? null
             : yield* runner.submit(project, order(payload.prompt === null ? `unpin shot ${path.k}` : `prompt of shot ${path.k}`, { maxCost: payload.maxCost }))
-        return { k: path.k, prompt: saved?.prompt ?? null, approved: saved?.approved === true, job }
+        return { k: path.k, prompt: saved?.prompt ?? null, approved: Story.isApproved(saved), job }
       })
     )
     .handle("approval", ({ path, payload }) =>
       Effect.gen(function* () {
         const { project, ws } = yield* opened(path.id)
         const place = yield* shot(project, ws, path.k)
-        const saved = yield* pin(ws, place, { approved: payload.approved ? true : null })
-        yield* (yield* JobRunner).notify(project, `shot ${path.k} approval`)
-        return { k: path.k, prompt: saved?.prompt ?? null, approved: saved?.approved === true, job: null }
+        const runner = yield* JobRunner
+        // Approving is `storyshot approve shot:K`: the plan of the shot's sentence is built (it waits for the
+        // workspace lock) and frozen. While a build runs here that would hang the request for the whole build.
+        const busy = (yield* runner.list(project)).find((j) => j.state === "queued" || j.state === "running")
+        if (busy)
+          return yield* new Conflict({ message: `build ${busy.id} is ${busy.state}: approve shot ${path.k} once it ends (approving builds and freezes the plan, which waits for the build)` })
+        // The same call as the command line's (src/director/Review.ts), so the same effect: each shot of the
+        // sentence is written `approved` with its plan `frozen`, and a later model or setting change does not
+        // re-plan it (nor pay for its still and clip again) until the approval is taken back (`--clear`).
+        const approve = Review.approve(ws, { ids: [`shot:${path.k}`], clear: !payload.approved }) as unknown as Effect.Effect<Review.ApproveResult, { readonly message: string }>
+        const secrets = Secrets.secretsOf(ws.env, process.env)
+        yield* pinLock.withPermits(1)(approve.pipe(Effect.mapError((e) => new Unprocessable({ message: Secrets.redact(e.message, secrets) }))))
+        yield* runner.notify(project, `shot ${path.k} approval`)
+        const saved = ShotEdits.find(yield* ShotEdits.read(ws.dir).pipe(Effect.mapError(usage)), place.sentence, place.j)
+        return { k: path.k, prompt: saved?.prompt ?? null, approved: Story.isApproved(saved), job: null }
       })
     )
 )

@@ -6,16 +6,35 @@
 import { Schema } from "effect"
 import * as Config from "../Config.ts"
 
+/**
+ * A dollar figure as a person reads it: cents, or 4 significant digits under a cent ($0.000125), so that a sum
+ * never shows float noise (0.15656399999999998 is $0.16). Applied only when an answer is encoded: the server
+ * adds the exact figures (a stage's estimate is the exact sum of its nodes', rounded once at the end), and
+ * what is stored (records, run logs, the job journal) keeps them exact.
+ */
+export const roundUsd = (usd: number): number => {
+  if (!Number.isFinite(usd) || usd === 0) return usd
+  return Math.abs(usd) >= 0.01 ? Math.round(usd * 100) / 100 : Number(usd.toPrecision(4))
+}
+
+/** A dollar amount: exact in the server, rounded for people on the wire (see `roundUsd`). */
+const Usd = Schema.transform(Schema.Number, Schema.Number, { strict: true, decode: (n) => n, encode: roundUsd }).annotations({
+  description: "US dollars, rounded to cents (to 4 significant digits under a cent)"
+})
+
 export const Money = Schema.Struct({
-  usd: Schema.Number,
+  usd: Usd,
   /** false when a part of the sum is unknown (then `usd` is a lower bound). */
   known: Schema.Boolean
-}).annotations({ identifier: "Money", description: "A sum in US dollars" })
+}).annotations({ identifier: "Money", description: "A sum in US dollars (the exact sum, rounded to cents, or to 4 significant digits under a cent)" })
 
 export const Price = Schema.Struct({
-  usd: Schema.NullOr(Schema.Number),
+  usd: Schema.NullOr(Usd),
   source: Schema.Literal("free", "reported", "table", "unknown")
-}).annotations({ identifier: "Price", description: "One figure: what a provider reported, from a price table, free, or unknown (usd null)" })
+}).annotations({
+  identifier: "Price",
+  description: "One figure: what a provider reported, from a price table, free, or unknown (usd null); rounded to cents, or to 4 significant digits under a cent"
+})
 
 // ---------------------------------------------------------------------------------------------------------
 // Builds

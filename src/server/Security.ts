@@ -72,36 +72,63 @@ const signIn = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta
 <body><h1>storyshot</h1><p>This server needs its token (<code>STORYSHOT_TOKEN</code>, set where it was started).</p>
 <form method="post" action="/api/session"><label for="t">Token</label><input id="t" name="token" type="password" autocomplete="current-password" required autofocus><button type="submit">Sign in</button></form></body></html>`
 
+export interface Refusal {
+  readonly status: number
+  readonly tag: string
+  readonly message: string
+  readonly headers?: Record<string, string> | undefined
+  /** A browser asking for a page gets the sign-in form instead of the JSON. */
+  readonly signIn?: boolean | undefined
+}
+
+/**
+ * The checks above on a request's method, path and headers: why it is refused, or undefined. Pure, so that the
+ * status polls answered before the Effect app (Polls.ts) pass exactly the checks every other request passes.
+ */
+export const check = (
+  options: Options,
+  method: string,
+  path: string,
+  headers: { readonly [name: string]: string | undefined }
+): Refusal | undefined => {
+  const host = headers.host ?? ""
+  if (isLoopback(options.host) && !isLoopback(hostName(host)))
+    return { status: 403, tag: "Forbidden", message: `this server answers on its loopback address only (Host "${hostName(host)}" refused): open http://127.0.0.1:<port>/` }
+  const signingIn = method === "POST" && path === "/api/session"
+  if (options.token !== undefined && !signingIn && !authorized(headers, options.token))
+    return {
+      status: 401,
+      tag: "Unauthorized",
+      message: "this server needs its token: send Authorization: Bearer $STORYSHOT_TOKEN (or sign in on the page)",
+      headers: { "www-authenticate": 'Bearer realm="storyshot"' },
+      signIn: method === "GET" && (headers.accept ?? "").includes("text/html")
+    }
+  if (method !== "GET" && method !== "HEAD" && method !== "OPTIONS") {
+    const site = headers["sec-fetch-site"]
+    const origin = headers.origin
+    if ((site !== undefined && site !== "same-origin" && site !== "none") || (origin !== undefined && origin.toLowerCase() !== `http://${host.toLowerCase()}`))
+      return { status: 403, tag: "Forbidden", message: `a write from another origin (${origin ?? site}) is refused: use the page this server serves, or a client that sends no Origin` }
+    const length = headers["content-length"]
+    if (length === undefined && headers["transfer-encoding"] !== undefined)
+      return { status: 411, tag: "LengthRequired", message: "send the body with a Content-Length (chunked bodies are not taken)" }
+    if (length !== undefined && !(Number(length) <= options.maxBodyBytes))
+      return {
+        status: 413,
+        tag: "PayloadTooLarge",
+        message: `the request body is ${length} bytes, over this server's limit of ${options.maxBodyBytes}: send a shorter transcript, or split it`
+      }
+  }
+  return undefined
+}
+
 export const middleware =
   (options: Options) =>
   (app: HttpApp.Default): HttpApp.Default =>
     Effect.gen(function* () {
       const req = yield* HttpServerRequest.HttpServerRequest
-      const headers = req.headers
-      const method = req.method.toUpperCase()
-      const host = headers.host ?? ""
-      if (isLoopback(options.host) && !isLoopback(hostName(host)))
-        return refuse(403, "Forbidden", `this server answers on its loopback address only (Host "${hostName(host)}" refused): open http://127.0.0.1:<port>/`)
-      const path = req.url.split("?")[0] ?? "/"
-      const signingIn = method === "POST" && path === "/api/session"
-      if (options.token !== undefined && !signingIn && !authorized(headers, options.token)) {
-        const wantsPage = method === "GET" && (headers.accept ?? "").includes("text/html")
-        return wantsPage
-          ? HttpServerResponse.html(signIn).pipe(HttpServerResponse.setStatus(401))
-          : refuse(401, "Unauthorized", "this server needs its token: send Authorization: Bearer $STORYSHOT_TOKEN (or sign in on the page)", {
-              "www-authenticate": 'Bearer realm="storyshot"'
-            })
-      }
-      if (method !== "GET" && method !== "HEAD" && method !== "OPTIONS") {
-        const site = headers["sec-fetch-site"]
-        const origin = headers.origin
-        if ((site !== undefined && site !== "same-origin" && site !== "none") || (origin !== undefined && origin.toLowerCase() !== `http://${host.toLowerCase()}`))
-          return refuse(403, "Forbidden", `a write from another origin (${origin ?? site}) is refused: use the page this server serves, or a client that sends no Origin`)
-        const length = headers["content-length"]
-        if (length === undefined && headers["transfer-encoding"] !== undefined)
-          return refuse(411, "LengthRequired", "send the body with a Content-Length (chunked bodies are not taken)")
-        if (length !== undefined && !(Number(length) <= options.maxBodyBytes))
-          return refuse(413, "PayloadTooLarge", `the request body is ${length} bytes, over this server's limit of ${options.maxBodyBytes}: send a shorter transcript, or split it`)
-      }
-      return yield* app
+      const refusal = check(options, req.method.toUpperCase(), req.url.split("?")[0] ?? "/", req.headers)
+      if (refusal === undefined) return yield* app
+      return refusal.signIn
+        ? HttpServerResponse.html(signIn).pipe(HttpServerResponse.setStatus(401))
+        : refuse(refusal.status, refusal.tag, refusal.message, refusal.headers)
     })

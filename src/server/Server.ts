@@ -15,6 +15,7 @@ import { BuildsLive, FilesLive, ProjectsLive, SessionLive, StoryLive } from "./H
 import * as LocalJobs from "./LocalJobs.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Page from "./Page.ts"
+import * as Polls from "./Polls.ts"
 import { Projects } from "./Projects.ts"
 import * as Security from "./Security.ts"
 
@@ -104,8 +105,10 @@ const jobs = (options: Options) => {
 export const layer = (options: Options) => {
   const maxBodyBytes = options.maxBodyBytes ?? Security.defaultMaxBodyBytes
   const security = Security.middleware({ token: options.token, host: options.host, maxBodyBytes })
+  const polls = Polls.make()
   const api = HttpApiBuilder.api(Api).pipe(
-    Layer.provide([ProjectsLive, BuildsLive, StoryLive, FilesLive, SessionLive(options.token)])
+    Layer.provide([ProjectsLive, BuildsLive, StoryLive, FilesLive, SessionLive(options.token)]),
+    Layer.provide(Layer.succeed(Polls.PollCache, polls))
   )
   const listen = Layer.effectDiscard(
     HttpServer.addressWith((address) =>
@@ -133,7 +136,18 @@ export const layer = (options: Options) => {
   // event stream never ends by itself: Ctrl-C printed "stopping" and the server stayed up while a page was open.
   // So the connections are closed first (the builds are stopped as Ctrl-C stops them, by the job runner's scope).
   let nodeServer: NodeServer | undefined
-  const make = () => (nodeServer = createServer())
+  // Status polls with a current answer are answered from memory before the app sees them (Polls.ts): the
+  // platform listens for "request", so the event is taken here first and passed on when it is not one.
+  const poll = Polls.answer(polls, { token: options.token, host: options.host, maxBodyBytes })
+  const make = () => {
+    const server = createServer()
+    const emit = server.emit
+    server.emit = function (this: NodeServer, event: string | symbol, ...args: Array<any>) {
+      if (event === "request" && poll(args[0], args[1])) return true
+      return (emit as (this: NodeServer, event: string | symbol, ...args: Array<any>) => boolean).call(this, event, ...args)
+    } as typeof server.emit
+    return (nodeServer = server)
+  }
   const closeConnections = Layer.scopedDiscard(Effect.addFinalizer(() => Effect.sync(() => nodeServer?.closeAllConnections())))
   return serve.pipe(
     Layer.flatMap(() => Layer.merge(listen, closeConnections)),

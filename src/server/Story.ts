@@ -31,6 +31,9 @@ export type Live = ReadonlyMap<string, { readonly state: NodeState; readonly err
 
 export const price = (c: Cost.Cost): typeof Schemas.Price.Type => ({ usd: c.usd ?? null, source: c.source })
 
+/** Approved as `storyshot approve` approves: marked, with its plan frozen (a bare mark freezes nothing). */
+export const isApproved = (pin: ShotEdits.ShotEdit | undefined) => pin?.approved === true && pin.frozen !== undefined
+
 /** A file of the project as a URL of the server (`/api/projects/<id>/<path>`), or null when it is not there. */
 export const fileUrl = (projectId: string, ws: Workspace, file: string): string | null =>
   fs.existsSync(file) ? `/api/projects/${encodeURIComponent(projectId)}/${path.relative(ws.dir, file).split(path.sep).map(encodeURIComponent).join("/")}` : null
@@ -139,7 +142,7 @@ export const compute = (ws: Workspace, projectId: string, live: Live) =>
             prompt: pin?.prompt ?? str(generated?.prompt),
             generated: str(generated?.prompt),
             pinned: pin?.prompt !== undefined,
-            approved: pin?.approved === true,
+            approved: isApproved(pin),
             shotType: str(generated?.shotType),
             camera: str(generated?.camera),
             seconds: f === undefined ? null : f / ws.config.fps,

@@ -101,7 +101,8 @@ describe("concatFinal (real ffmpeg)", () => {
       const files = yield* parts([["001", 2.3], ["002", 1.1], ["003", 3.05]], folder)
       let sum = 0
       for (const f of files) sum += (yield* ff.probe(f)).durationSec
-      const result = yield* Assemble.concatFinal({ parts: files, out: path.join(dir, "out", "final.mp4"), listDir: folder })
+      // ffmpeg's concat (the fallback; the default table join is tested in Mp4.test.ts and test/e2e/final.test.ts).
+      const result = yield* Assemble.concatFinal({ parts: files, out: path.join(dir, "out", "final.mp4"), listDir: folder, join: "ffmpeg" })
       expect(result.mode).toBe("copy")
       const info = yield* ff.probe(result.out)
       expect(Math.abs(info.durationSec - sum)).toBeLessThanOrEqual(FRAME * files.length)

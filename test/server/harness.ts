@@ -20,9 +20,9 @@ export interface Server {
   readonly kill9: () => Promise<void>
 }
 
-export const startServer = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}, cwd = os.tmpdir()): Promise<Server> =>
+export const startServer = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}, cwd = os.tmpdir(), nodeArgs: ReadonlyArray<string> = []): Promise<Server> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, "serve", "--port", "0", ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, bin, "serve", "--port", "0", ...args], {
       cwd,
       env: { ...process.env, CI: "true", ...env },
       stdio: ["ignore", "pipe", "pipe"]

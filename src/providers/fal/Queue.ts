@@ -182,8 +182,12 @@ const describeBody = (bytes: Uint8Array) => {
 export const submit = Effect.fn("FalQueue.submit")(function*(settings: FalSettings, model: string, input: unknown, follow: Follow) {
   const http = yield* Http
   const submittedAt = Date.now()
+  // Noted before the submit is sent and cleared with its answer kept: a kill while the answer (the request id)
+  // is on its way leaves this note and no handle, so the next build's new submit is recorded as `repaid`
+  // (Paid.follow), not bought again unsaid.
+  yield* follow.journal.note({ submitSentAt: submittedAt })
   const keep = (answer: Answer) =>
-    follow.journal.keep("submit", answer.body, "json", { model, submittedAt }).pipe(Effect.ignore)
+    follow.journal.keep("submit", answer.body, "json", { model, submittedAt, submitSentAt: undefined }).pipe(Effect.ignore)
   const res = yield* finishPaid(
     http.request(provider, {
       method: "POST",
@@ -196,7 +200,11 @@ export const submit = Effect.fn("FalQueue.submit")(function*(settings: FalSettin
     follow.onWaiting?.(`waiting for fal to accept the ${"request"}`) ?? Effect.void
   ).pipe(Effect.mapError((f) => FalError.fromHttp("submit", f, { model })))
   const refusal = refusalOf(res)
-  if (refusal !== undefined) return yield* FalError.fromRefusal("submit", refusal, res.headers, { model })
+  if (refusal !== undefined) {
+    // Refused: nothing was bought, so the next try does not pay twice.
+    yield* follow.journal.note({ submitSentAt: undefined })
+    return yield* FalError.fromRefusal("submit", refusal, res.headers, { model })
+  }
   const handle = decodeHandle(settings, model, submittedAt, res.body)
   if (handle === undefined) return yield* FalError.garbled("submit", `not a submit answer (${describeBody(res.body)})`, { model, status: res.status })
   yield* follow.journal.note(handle as unknown as { [k: string]: Json })

@@ -60,7 +60,8 @@ function money(m) {
   if (!m) return "—"
   const usd = m.usd
   if (usd === null || usd === undefined) return "unknown"
-  const text = usd === 0 ? "$0" : usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`
+  // Cents, or 4 significant digits under a cent ($0.000125), as the API rounds them: never float noise.
+  const text = usd === 0 ? "$0" : usd < 0.01 ? `$${Number(usd.toPrecision(4))}` : `$${usd.toFixed(2)}`
   const known = "known" in m ? m.known : m.source !== "unknown"
   return known ? text : `${text}+unknown`
 }
@@ -799,6 +800,12 @@ function openProject(id) {
     const approved = card.approve.getAttribute("aria-pressed") !== "true"
     try {
       await api("PUT", `${base}/shots/${card.k}/approval`, { approved })
+      // As `storyshot approve shot:K`: the whole sentence's plan is frozen (or thawed), its other shots too.
+      toast(
+        approved
+          ? `Approved: the plan of shot ${card.k}'s sentence is frozen, so a later model or setting change does not re-plan it`
+          : `Approval taken back: shot ${card.k}'s sentence follows the writer again`
+      )
       refreshStory(0)
     } catch (e) {
       toast(e.message, "error")
