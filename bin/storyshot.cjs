@@ -113,7 +113,10 @@ const writeCache = (candidates, data) => {
 const runBundle = () => {
   const source = fs.readFileSync(bundlePath, "utf8")
   // Its first line names the build ("// storyshot build <hash>"), see bundle.js.
-  const candidates = cacheFiles(source.slice(0, source.indexOf("\n")), kindOf(process.argv.slice(2)))
+  const header = source.slice(0, source.indexOf("\n"))
+  const candidates = cacheFiles(header, kindOf(process.argv.slice(2)))
+  // The code's name, for what the build records under a key of what made it (src/Build.ts recordedKey).
+  globalThis.__storyshotBuild = header
   const cachedData = readCache(candidates)
   // The bundle is one function expression (see bundle.js): compiled as it is, with no copy of the source.
   const script = new vm.Script(source, { filename: bundlePath, cachedData })
