@@ -173,7 +173,10 @@ export const partialState = (state: BuildState): State => ({
 
 /** The recorded graph at the end: a complete build replaces it; a partial one merges into it. */
 export const finalState = (state: BuildState): State =>
-  state.settings.complete && !state.settings.dryRun && state.failed.length === 0
+  // Taken whole and nothing added: the recorded graph is this build's as it is.
+  state.taken && state.builtIds.length === 0 && state.stateNodes.size === Object.keys(state.previous.nodes).length
+    ? state.previous
+    : state.settings.complete && !state.settings.dryRun && state.failed.length === 0
     ? {
       nodes: Object.fromEntries(state.stateNodes),
       expansions: { ...state.previous.expansions, ...state.newExpansions },
