@@ -87,9 +87,10 @@ export const node = (n: number, sentence: string, director: Director, matched: S
     },
     context: { sentence },
     deps: [{ id: ids.shots(n), output: "count" }],
-    // With a pending refinement, every earlier sentence's count too: its node is numbered by the shot's K.
-    // Only then (a list of n ids per sentence is n² edges over a film, walked by every build).
-    after: refines ? Array.from({ length: n }, (_, i) => ids.shots(i + 1)) : [],
+    // Its own shot count (read by the expansion), and with a pending refinement every earlier sentence's
+    // count too: its node is numbered by the shot's K. Only then (n ids per sentence is n² edges over a film,
+    // walked by every build).
+    after: refines ? Array.from({ length: n }, (_, i) => ids.shots(i + 1)) : [ids.shots(n)],
     expand: (built) => {
       const count = countOf(built.value(ids.shots(n), "count"), ids.shots(n))
       let first = 1
