@@ -8,6 +8,7 @@ import * as path from "node:path"
 import { Cause, Effect, Exit, Option } from "effect"
 import * as Atomic from "./engine/Atomic.ts"
 import * as Cost from "./engine/Cost.ts"
+import { sha256 } from "./engine/Hash.ts"
 import { BuildEvents, type BuildEvent } from "./engine/Events.ts"
 import * as Lock from "./engine/Lock.ts"
 import * as Scheduler from "./engine/Scheduler.ts"
@@ -109,6 +110,32 @@ export const graphOf = (ws: Workspace, sentences: ReadonlyArray<string>, edits: 
   // The pins reach the film through each sentence's plan (targets/plan.ts), which reads these edits.
   ({ nodes: Targets.plan(ws, sentences, edits, options), rules: Targets.rules })
 
+/** The code this process runs, when it can be named: the bundle's build id (bin/storyshot.cjs sets it). */
+const codeId = (): string | undefined => {
+  const id = (globalThis as { __storyshotBuild?: unknown }).__storyshotBuild
+  return typeof id === "string" && id.length > 0 ? id : undefined
+}
+
+/**
+ * What the film's graph is made from besides its declared nodes, for `Scheduler.BuildOptions.recorded`: the
+ * code, and everything the rules' node and expansion functions see (the workspace's paths and config, the
+ * providers' settings from the environment, the director's inputs, the shot edits, the text). Undefined when
+ * the code cannot be named (sources run by a test): then every build walks the graph node by node.
+ */
+export const recordedKey = (ws: Workspace, sentences: ReadonlyArray<string>, edits: ShotEdits.EditsFile, options: { readonly planOnly?: boolean } = {}) => {
+  const code = codeId()
+  if (code === undefined) return undefined
+  try {
+    const { config, dir, storeDir, outDir, transcriptPath } = ws
+    const director = Targets.planContext(ws).director
+    return sha256(
+      JSON.stringify({ code, dir, storeDir, outDir, transcriptPath, config, providers: ProviderConfig.fromEnv(ws.env), director, edits, sentences, planOnly: options.planOnly === true })
+    )
+  } catch {
+    return undefined
+  }
+}
+
 /** Flags a build refuses before reading anything: exit 2, one line. */
 export const checkFlags = (flags: BuildFlags) =>
   Effect.gen(function* () {
@@ -149,6 +176,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     const force = forced.size > 0 ? forced : undefined
     // The plan only: its storyboard page needs no image or clip (targets/storyboard.ts).
     const graph = () => graphOf(ws, sentences, edits, { planOnly })
+    const recorded = recordedKey(ws, sentences, edits, { planOnly })
     const maxCost = Option.getOrUndefined(flags.maxCost) ?? ws.config.maxCostUsd
     const requests: Array<{ id: string; request: unknown }> = []
     const accounts = Accounting.collector()
@@ -158,7 +186,7 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
     // its own (a reporter must not count them as this build's).
     const dryWalk = Scheduler.build(
       graph(),
-      { targets, force, dryRun: true, keepGoing: true }
+      { targets, force, dryRun: true, keepGoing: true, recorded }
     ).pipe(Effect.provide(BuildEvents.layerNoop))
     /** Set once the build holds the workspace: from then on, however it ends, it is a run worth recording. */
     let began = false
@@ -202,10 +230,10 @@ export const run = (ws: Workspace, flags: BuildFlags, onEvent: (e: BuildEvent) =
           claim: hooks.claim,
           timeoutMs: ws.config.timeoutSeconds * 1000,
           maxCostUsd: maxCost,
-          complete: flags.target.length === 0
+          complete: flags.target.length === 0,
+          recorded
         }
       ).pipe(Effect.mapError((e) => new Session.UsageError({ message: e.message })))
-      // A store that could not be written is a full or failing disk: out/ would fail the same way.
       if (!flags.dryRun && !result.storeFailure) yield* publish(ws, store, sentences, result.results).pipe(Effect.ignore)
       // What the rest of the film would cost, once the plan is made: a dry walk of the whole film.
       if (planOnly && !flags.dryRun && result.failed.length === 0)

@@ -82,7 +82,13 @@ export const publish = (
 ) =>
   Effect.try({
     try: () => {
-      const rel = (p: string | undefined) => (p === undefined ? undefined : path.relative(ws.dir, p).split(path.sep).join("/"))
+      // Nearly every path is a stored object under the workspace: cut the prefix rather than ask path.relative
+      // thousands of times.
+      const prefix = ws.dir.endsWith(path.sep) ? ws.dir : ws.dir + path.sep
+      const rel = (p: string | undefined) =>
+        p === undefined
+          ? undefined
+          : (p.startsWith(prefix) && !p.includes(`${path.sep}..`) ? p.slice(prefix.length) : path.relative(ws.dir, p)).split(path.sep).join("/")
       const value = (id: string, output: string) => results.get(id)?.outputs[output]?.value
       const story: Array<StorySentence> = []
       const sentencesDir = path.join(ws.outDir, "sentences")

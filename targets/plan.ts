@@ -73,6 +73,7 @@ const countOf = (v: Json, id: string): number => {
 
 export const node = (n: number, sentence: string, director: Director, matched: ShotEdits.Matched, refine: RefineSpec): NodeSpec => {
   const pinned = pinsOf(matched, n)
+  const refines = Object.values(pinned).some((pin) => pin.refine !== undefined)
   const bible = director.bible
   return {
     id: ids.plan(n),
@@ -86,12 +87,14 @@ export const node = (n: number, sentence: string, director: Director, matched: S
     },
     context: { sentence },
     deps: [{ id: ids.shots(n), output: "count" }],
-    // Every earlier sentence's count too: a refinement's node is numbered by the shot's K.
-    after: Array.from({ length: n }, (_, i) => ids.shots(i + 1)),
+    // Its own shot count (read by the expansion), and with a pending refinement every earlier sentence's
+    // count too: its node is numbered by the shot's K. Only then (n ids per sentence is n² edges over a film,
+    // walked by every build).
+    after: refines ? Array.from({ length: n }, (_, i) => ids.shots(i + 1)) : [ids.shots(n)],
     expand: (built) => {
       const count = countOf(built.value(ids.shots(n), "count"), ids.shots(n))
       let first = 1
-      for (let i = 1; i < n; i++) first += countOf(built.value(ids.shots(i), "count"), ids.shots(i))
+      if (refines) for (let i = 1; i < n; i++) first += countOf(built.value(ids.shots(i), "count"), ids.shots(i))
       const nodes: Array<NodeSpec> = []
       const deps: Array<Dep> = []
       if (readsWriter(pinned, count)) deps.push({ id: ids.prompts(n) })

@@ -5,6 +5,7 @@
  */
 import { Effect, Option } from "effect"
 import * as Scheduler from "../engine/Scheduler.ts"
+import { recordedKey } from "../Build.ts"
 import * as Targets from "../../targets/index.ts"
 import { root } from "./Root.ts"
 import type { Flags, graphOptions } from "./Commands.ts"
@@ -25,9 +26,11 @@ export const collect = (g: Session.GlobalOptions, profile: Profile | undefined) 
   Effect.gen(function* () {
     const ws = yield* Session.openWorkspace(g, profile)
     const sentences = yield* Session.readSentences(ws)
+    const edits = Targets.planContext(ws).director.edits
     const result = yield* Scheduler.build(
       { nodes: Targets.plan(ws, sentences), rules: Targets.rules },
-      { targets: [...Targets.defaultTargets], dryRun: true, keepGoing: true }
+      // The same key as a build's: the graph the last build recorded is shown as it is, when nothing changed.
+      { targets: [...Targets.defaultTargets], dryRun: true, keepGoing: true, recorded: recordedKey(ws, sentences, edits) }
     ).pipe(
       Effect.mapError((e) => new Session.UsageError({ message: e.message })),
       Effect.provide(Session.layers(ws, RunLog.runDir(ws.storeDir, "graph"), () => {}))

@@ -39,10 +39,11 @@ export const data = (
   deps: ReadonlyArray<Dep>,
   lookup: (id: string) => Built
 ): FingerprintData => ({
+  // Keys in sorted order (the hash does not depend on it): the hashing writer then takes its fast path.
+  deps: deps.map((dep) => ({ hash: depHash(dep, lookup(dep.id)), output: dep.output })),
   kind: node.kind,
-  version: node.version,
   recipe: node.recipe,
-  deps: deps.map((dep) => ({ output: dep.output, hash: depHash(dep, lookup(dep.id)) }))
+  version: node.version
 })
 
 export const of = (fingerprintData: FingerprintData): string => hashJson(fingerprintData)

@@ -30,6 +30,7 @@ import { CycleError } from "./scheduler/Errors.ts"
 import { resolveFresh } from "./scheduler/Fresh.ts"
 import { depsOf, edgesOf, findCycle } from "./scheduler/Graph.ts"
 import { collectMisses, finalState, partialState, writeState } from "./scheduler/Outcome.ts"
+import * as Recorded from "./scheduler/Recorded.ts"
 import * as BuildState from "./scheduler/State.ts"
 import { ensure } from "./scheduler/Walk.ts"
 
@@ -75,6 +76,14 @@ export interface BuildOptions {
   /** How long a node typically works in its pool, in ms, for a first run's critical path (the last build's
    *  records are used first). The film's defaults live in src/Pools.ts. */
   readonly estimateMs?: ((node: NodeSpec, pool: string) => number | undefined) | undefined
+  /**
+   * What the graph is made from besides its declared nodes: a key naming the code and everything the rules
+   * and expansions read (the film's config, text, inputs). With it, a complete build records its graph under
+   * it, and a later build with the same key, nodes and targets takes that graph whole once the store is found
+   * to hold every result (scheduler/Recorded.ts). Leave it out where each node's fingerprint data is wanted
+   * (`why`), or when the caller cannot name its code.
+   */
+  readonly recorded?: string | undefined
 }
 
 export interface BuildResult {
@@ -141,7 +150,8 @@ export const build = <R>(graph: Graph<R>, options: BuildOptions): Effect.Effect<
         complete: options.complete === true,
         priority: options.priority,
         claim: options.claim,
-        estimateMs: options.estimateMs
+        estimateMs: options.estimateMs,
+        recorded: options.recorded !== undefined && (options.force?.size ?? 0) === 0 ? Recorded.keyOf(options.recorded, graph.nodes, options.targets) : undefined
       }
     })
     // Leftovers of earlier builds: in-flight entries already recorded (a kill between the record and the
@@ -150,7 +160,10 @@ export const build = <R>(graph: Graph<R>, options: BuildOptions): Effect.Effect<
 
     // The no-op fast path first: what it resolves cannot lie on a cycle (a node resolves only after its
     // inputs), so the cycle search covers only what is left, and a no-op build makes none.
-    for (const id of options.targets) resolveFresh(state, id, 0)
+    // Nothing changed since the last complete build (its key, and every result still stored): its graph is this
+    // one's. Otherwise the fast path below, node by node.
+    const taken = state.settings.recorded !== undefined && Recorded.take(state, previous, state.settings.recorded)
+    if (!taken) for (const id of options.targets) resolveFresh(state, id, 0)
     if (options.targets.some((id) => !state.built.has(id))) {
       const cycle = findCycle(options.targets, depsOf(state), state.built)
       if (cycle) {

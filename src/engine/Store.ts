@@ -86,6 +86,9 @@ export interface State {
   /** For each expanding node, the ids it created last time (used before it is expanded again). */
   readonly expansions: { readonly [id: string]: ReadonlyArray<{ id: string; kind: string; stage: string }> }
   readonly updatedAt: number
+  /** The key of the complete, successful build that wrote it (scheduler/Recorded.ts); a journal line since
+   *  (another build added to the graph) takes it away. */
+  readonly recorded?: string | undefined
 }
 
 export const emptyState: State = { nodes: {}, expansions: {}, updatedAt: 0 }
@@ -118,6 +121,8 @@ export class Store extends Context.Tag("storyshot/Store")<
      * (a few stat calls, no read). Anything more doubtful goes through `getRecord`.
      */
     readonly hasRecordWith: (fingerprint: string, outputs: Outputs) => boolean
+    /** `hasRecordWith` for every one of these at once (the recorded graph taken whole: each folder read once). */
+    readonly hasRecordsWith: (nodes: ReadonlyArray<{ readonly fingerprint: string; readonly outputs: Outputs }>) => boolean
     readonly putRecord: (record: NodeRecord) => Effect.Effect<void, StoreError>
     readonly deleteRecord: (fingerprint: string) => Effect.Effect<void, StoreError>
     readonly records: Effect.Effect<ReadonlyArray<NodeRecord>>
@@ -176,7 +181,7 @@ const decodeRecord = (text: string): NodeRecord | Error => {
 
 /** The state as written, plus the nodes the journal holds (built since, by a build that crashed or runs). */
 const withJournal = (stateText: string | undefined, journal: string, warn: (m: string) => void): State => {
-  let state: { nodes: Record<string, StateNode>; expansions: State["expansions"]; updatedAt: number } = {
+  let state: { nodes: Record<string, StateNode>; expansions: State["expansions"]; updatedAt: number; recorded?: string | undefined } = {
     nodes: {},
     expansions: {},
     updatedAt: 0
@@ -190,7 +195,9 @@ const withJournal = (stateText: string | undefined, journal: string, warn: (m: s
       warn(`state.json is damaged and was ignored; the build rebuilds the graph from records`)
     }
   }
-  if (journal) {
+  if (journal.trim()) {
+    // Built since the state was written: the graph is no longer the one its key describes.
+    state.recorded = undefined
     const lines = journal.split("\n")
     const nodes: Record<string, StateNode> = { ...state.nodes }
     state.nodes = nodes
@@ -320,6 +327,28 @@ export const make = (root: string) =>
         if (o.ext === undefined || o.value !== undefined) continue
         if (!listed(`${dirs.objects}${path.sep}${o.hash.slice(0, 2)}`, objectName(o.hash, o.ext))) return false
       }
+      return true
+    }
+
+    const hasRecordsWith = (nodes: ReadonlyArray<{ readonly fingerprint: string; readonly outputs: Outputs }>) => {
+      // Asked about everything: every shard is listed at once (no stat calls first).
+      for (const top of [dirs.records, dirs.objects]) {
+        let shards: Array<string>
+        try {
+          shards = fs.readdirSync(top)
+        } catch {
+          continue
+        }
+        for (const shard of shards) {
+          const dir = `${top}${path.sep}${shard}`
+          const entry = listings.get(dir)
+          if (entry?.names !== undefined) continue
+          try {
+            listings.set(dir, { asked: 0, names: new Set(fs.readdirSync(dir)) })
+          } catch {}
+        }
+      }
+      for (const n of nodes) if (!hasRecordWith(n.fingerprint, n.outputs)) return false
       return true
     }
 
@@ -526,6 +555,7 @@ export const make = (root: string) =>
     return Store.of({
       root,
       hasRecordWith,
+      hasRecordsWith,
       objectPath,
       putFile,
       putBytes,
@@ -687,6 +717,7 @@ const memoryService = (c: MemoryContents, root: string): Service => {
       hasObject: (hash, ext) => Effect.sync(() => (c.objects.get(key(hash, ext))?.length ?? 0) > 0),
       getRecord,
       hasRecordWith: (fp, outputs) => c.records.has(fp) && hasFileOutputs(outputs),
+      hasRecordsWith: (nodes) => nodes.every((n) => c.records.has(n.fingerprint) && hasFileOutputs(n.outputs)),
       putRecord: (r) => Effect.sync(() => void c.records.set(r.fingerprint, JSON.stringify(r))),
       deleteRecord: (fp) => Effect.sync(() => void c.records.delete(fp)),
       records,

@@ -75,6 +75,13 @@ export const resolved = <A>(value: A) => {
   return deferred
 }
 
+/** Resolves each of these inputs that can be; whether all could. */
+const allFresh = (state: BuildState, inputs: ReadonlyArray<Dep | string>, depth: number): boolean => {
+  let all = true
+  for (const d of inputs) if (!resolveFresh(state, typeof d === "string" ? d : d.id, depth + 1)) all = false
+  return all
+}
+
 /**
  * The no-op fast path. A node whose inputs are all fresh and whose fingerprint has a stored result is
  * resolved here, synchronously and without a fiber, so a no-op build of 10,000 nodes is a tight loop of
@@ -91,11 +98,13 @@ export const resolveFresh = (state: BuildState, id: string, depth: number): Buil
     return undefined
   }
   if (!spec || depth > 1000 || state.settings.force.has(id) || state.results.has(id)) return miss()
-  for (const d of spec.deps) if (!resolveFresh(state, d.id, depth + 1)) return miss()
+  // Every input is tried, not only up to the first that misses: after an edit, the fresh part of the graph
+  // (all but a sentence's path) is still resolved here, and the fibers run only what is stale.
+  if (!allFresh(state, spec.deps, depth)) return miss()
   let extra: ReadonlyArray<Dep> = []
   if (spec.expand) {
     if (state.expansions.has(id)) return miss()
-    for (const a of spec.after ?? []) if (!resolveFresh(state, a, depth + 1)) return miss()
+    if (!allFresh(state, spec.after ?? [], depth)) return miss()
     let expansion: ReturnType<NonNullable<NodeSpec["expand"]>>
     try {
       expansion = spec.expand(state.lookup)
@@ -109,7 +118,7 @@ export const resolveFresh = (state: BuildState, id: string, depth: number): Buil
     }
     state.expansions.set(id, resolved<ReadonlyArray<Dep>>(expansion.deps))
     extra = expansion.deps
-    for (const d of extra) if (!resolveFresh(state, d.id, depth + 1)) return miss()
+    if (!allFresh(state, extra, depth)) return miss()
   }
   const deps = extra.length ? [...spec.deps, ...extra] : spec.deps
   const data = Fingerprint.data(spec, deps, state.lookup.get)

@@ -3,6 +3,7 @@
  * dependencies, what expansions added (dynamic dependencies, as in Shake), cycle search, and the error for
  * a target no node has.
  */
+import * as Fingerprint from "../Fingerprint.ts"
 import type { Expansion, NodeSpec, Rule } from "../Node.ts"
 import { UnknownTarget } from "./Errors.ts"
 import { noteExpansion } from "./Priority.ts"
@@ -82,10 +83,20 @@ export const addExpansion = (state: BuildState, id: string, expansion: Expansion
   // nodes only. (Starting from the expanding node itself walked its `after` list every time: a film's muxes
   // wait on every earlier sentence's shot count, so that was quadratic in the sentences.) A path that comes
   // back to the expanding node goes on into its new inputs and is found there.
-  const cycle = findCycle([...expansion.deps.map((d) => d.id), ...expansion.nodes.map((n) => n.id)], depsOf(state))
+  // A node already built (not a dry run's guess) lies on no cycle, now or later: everything it waits for,
+  // expansions included, was built before it, so no later edge can lead back to it. The search stops there;
+  // without that, each expansion walked the whole film below its shots again (quadratic in the sentences).
+  const cycle = findCycle([...expansion.deps.map((d) => d.id), ...expansion.nodes.map((n) => n.id)], depsOf(state), builtFor(state))
   if (!cycle) noteExpansion(state, id, expansion.nodes)
   return cycle
 }
+
+const builtFor = (state: BuildState) => ({
+  has: (id: string) => {
+    const b = state.built.get(id)
+    return b !== undefined && !Fingerprint.isGuess(b)
+  }
+})
 
 /** Takes back an expansion the fast path made (it closed a cycle: the fibers expand again and report it). */
 export const undoExpansion = (state: BuildState, id: string) => {

@@ -173,19 +173,32 @@ export const partialState = (state: BuildState): State => ({
 
 /** The recorded graph at the end: a complete build replaces it; a partial one merges into it. */
 export const finalState = (state: BuildState): State =>
-  state.settings.complete && !state.settings.dryRun && state.failed.length === 0
-    ? { nodes: Object.fromEntries(state.stateNodes), expansions: { ...state.previous.expansions, ...state.newExpansions }, updatedAt: Date.now() }
+  // Taken whole and nothing added: the recorded graph is this build's as it is.
+  state.taken && state.builtIds.length === 0 && state.stateNodes.size === Object.keys(state.previous.nodes).length
+    ? state.previous
+    : state.settings.complete && !state.settings.dryRun && state.failed.length === 0
+    ? {
+      nodes: Object.fromEntries(state.stateNodes),
+      expansions: { ...state.previous.expansions, ...state.newExpansions },
+      updatedAt: Date.now(),
+      // Only a graph that holds every target's whole closure, with nothing failed, can be taken whole.
+      ...(state.settings.recorded !== undefined && state.storeFailure === undefined && state.blockedByBudget.length === 0 && state.skipped.length === 0
+        ? { recorded: state.settings.recorded }
+        : {})
+    }
     : partialState(state)
 
 /** A no-op build leaves the recorded graph as it was: rewriting (and fsyncing) a large state file is skipped. */
 const unchanged = (state: BuildState, next: State) =>
-  state.builtIds.length === 0 &&
+  (state.taken && state.builtIds.length === 0) ||
+  (state.builtIds.length === 0 &&
+  next.recorded === state.previous.recorded &&
   Object.keys(next.nodes).length === Object.keys(state.previous.nodes).length &&
   Object.values(next.nodes).every((n) => {
     const p = state.previous.nodes[n.id]
     return p !== undefined && p.fingerprint === n.fingerprint && p.outputs !== undefined
   }) &&
-  hashJson(next.expansions) === hashJson(state.previous.expansions)
+  hashJson(next.expansions) === hashJson(state.previous.expansions))
 
 /**
  * Writes the recorded graph. Every finished node's record is already in the store, so a failure here loses

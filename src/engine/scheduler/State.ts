@@ -54,6 +54,8 @@ export interface Settings {
   readonly claim: ((node: NodeSpec, fingerprint: string) => Effect.Effect<void, never, Scope.Scope>) | undefined
   /** A first run's guess at how long a node works in its pool, in ms (the last build's records come first). */
   readonly estimateMs: ((node: NodeSpec, pool: string) => number | undefined) | undefined
+  /** The key this build's recorded graph is written with, and taken whole by (Recorded.ts); none: neither. */
+  readonly recorded: string | undefined
 }
 
 export interface BuildState {
@@ -113,6 +115,8 @@ export interface BuildState {
   readonly scope: Scope.CloseableScope
   /** The first write the store could not take (a full or failing disk): the build stops there. */
   storeFailure: StoreError | undefined
+  /** The recorded graph was taken whole (Recorded.ts): nothing to write back. */
+  taken: boolean
 }
 
 export const make = (
@@ -171,7 +175,8 @@ export const make = (
     pools: new Map(),
     priority: Priority.make(),
     abort: Deferred.unsafeMake<void>(FiberId.none),
-    storeFailure: undefined
+    storeFailure: undefined,
+    taken: false
   }
 }
 

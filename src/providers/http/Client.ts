@@ -140,8 +140,10 @@ const make = (options: HttpOptions) =>
   Effect.gen(function*() {
     const io = yield* IoLog
     const connectTimeoutMs = options.connectTimeoutMs ?? defaults.connectTimeoutMs
-    const agent = new Agent({ connect: { timeout: connectTimeoutMs } })
-    yield* Effect.addFinalizer(() => Effect.promise(() => agent.close().catch(() => undefined)))
+    // Made on the first request: loading undici costs a build with nothing to fetch (a no-op) ~50 ms.
+    let agent: Agent | undefined
+    const dispatcher = () => (agent ??= new Agent({ connect: { timeout: connectTimeoutMs } }))
+    yield* Effect.addFinalizer(() => Effect.promise(() => agent?.close().catch(() => undefined) ?? Promise.resolve()))
 
     const send = async (req: HttpRequest, headers: Record<string, string>, body: Uint8Array | undefined, limits: { answerMs: number; idleMs: number; maxBytes: number }, signal: AbortSignal): Promise<Answer> => {
       const res = await undiciRequest(req.url, {
@@ -149,7 +151,7 @@ const make = (options: HttpOptions) =>
         headers,
         body: body ?? null,
         signal,
-        dispatcher: agent,
+        dispatcher: dispatcher(),
         headersTimeout: limits.answerMs,
         bodyTimeout: limits.idleMs
       })
