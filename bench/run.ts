@@ -172,7 +172,8 @@ const boundOf = (dir: string, latencyMs: (kind: string) => number | undefined, l
   const jobs: Array<Job> = Object.values(state.nodes).map((n) => ({
     id: n.id,
     deps: n.deps,
-    pool: n.pool ?? "?",
+    // fal's narrations and clips hold a wide "transfer" slot and fal's own while fal works: their bound is fal's.
+    pool: Film.providerPool(n.kind) ?? n.pool ?? "?",
     ms: latencyMs(n.kind) ?? n.workMs ?? 0
   }))
   return bounds(jobs, (p) => limits[p] ?? 4)
