@@ -16,6 +16,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { watch, type FSWatcher } from "chokidar"
 import { Cause, Effect, Option, Queue, type Scope } from "effect"
+import * as Bible from "../director/Bible.ts"
+import * as ShotEdits from "../ShotEdits.ts"
 import { configFileNames, type Workspace } from "../Workspace.ts"
 
 /** What to watch: single files (through their folders) and whole trees (recursively). */
@@ -139,14 +141,19 @@ export const settle = (changes: Queue.Dequeue<string>, debounceMs: number) =>
   })
 
 /**
- * What a build reads besides the store: the transcript, the config and `.env`. Without --config every config
- * name the workspace could use is watched, so creating or renaming one starts a build too.
+ * What a build reads besides the store: the transcript, the config, `.env`, the story bible and the pinned shot
+ * edits (files the person edits by hand: a cast member's look, a prompt), and the music file the config names.
+ * Without --config every config name the workspace could use is watched, so creating or renaming one starts a
+ * build too.
  */
 export const buildInputs = (dir: string, ws: Workspace | undefined, configOption: string | undefined): Watched => ({
   files: [
     ws?.transcriptPath ?? path.join(dir, "transcript.txt"),
     ...(configOption ? [path.resolve(dir, configOption)] : configFileNames.map((n) => path.join(dir, n))),
-    path.join(dir, ".env")
+    path.join(dir, ".env"),
+    path.join(dir, Bible.fileName),
+    path.join(dir, ShotEdits.fileName),
+    ...(ws?.config.music ? [path.resolve(dir, ws.config.music.file)] : [])
   ]
 })
 

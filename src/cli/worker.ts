@@ -7,11 +7,8 @@ import { Effect, HashMap, Option } from "effect"
 import type { Flags, workerOptions } from "./Commands.ts"
 import * as Session from "./Session.ts"
 
-/** A Redis that cannot be reached is this command failing (exit 1), said in one line. */
-const unreachable = (e: { readonly message: string }) => {
-  process.stderr.write(`storyshot: ${e.message}\n`)
-  return new Session.BuildFailed({ message: e.message })
-}
+/** A Redis that cannot be reached is the person's to fix (the URL, or starting Redis): exit 2 in one line, as `serve --queue`. */
+const unreachable = (e: { readonly message: string }) => new Session.UsageError({ message: e.message })
 
 export const handler = (flags: Flags<typeof workerOptions>) =>
   Effect.gen(function* () {

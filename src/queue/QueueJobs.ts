@@ -8,8 +8,10 @@
  * changes and every build event, which go out on the project's event stream as a local build's do. The job
  * files a worker writes beside the project's store (src/server/Journal.ts) are what `storyshot runs` lists.
  *
- * What this runner cannot do yet: cancel a build a worker already runs (409, said so); and after a restart of
- * the server it knows only the jobs it hears about from then on (the queue itself keeps every job).
+ * Cancelling a build a worker already runs goes through a second channel (`storyshot:cancel`): the worker
+ * running it stops it as Ctrl-C stops a build (what finished is kept, requests being made are kept for the
+ * next build) and says so; the answer waits for that, a while. After a restart of the server it knows only
+ * the jobs it hears about from then on (the queue itself keeps every job).
  */
 import * as os from "node:os"
 import type { Queue as BullQueue } from "bullmq"
@@ -43,6 +45,8 @@ interface ProjectState {
 }
 
 const logSize = 2000
+/** How long a cancel answer waits for the worker to stop the build (it may wait for an image being made). */
+const cancelWaitMs = 30_000
 const finished = (job: Job) => job.state !== "queued" && job.state !== "running"
 
 export interface Hooks {
@@ -112,6 +116,29 @@ export const layer = (settings: QueueSettings, hooks: Hooks = {}, handle?: (q: Q
         publish(state, e)
       })
 
+      /**
+       * Adds the build under its order's id, and returns the job the queue holds under that id. BullMQ ignores
+       * an add whose id is taken, and still answers with a job made of the data given, so what it holds is read
+       * back: a job of the same order waiting or running (added by another server) is the one to follow; one
+       * that has just ended and is not yet removed (BullMQ removes it right after it completes) is removed, and
+       * the build added again, so a new build is never left "queued" with no worker to take it.
+       */
+      const addBuild = async (queueId: string, data: QueuedBuild) => {
+        for (let attempt = 0; ; attempt++) {
+          const added = await queue.add("build", data, { jobId: queueId, removeOnComplete: true, removeOnFail: true })
+          const held = await queue.getJob(queueId)
+          if (held?.data.runId === data.runId) return added
+          // Gone between the two calls: the job that held the id was removed as it ended; add again.
+          if (held === undefined) {
+            if (attempt === 3) return added
+            continue
+          }
+          const state = await held.getState()
+          if ((state !== "completed" && state !== "failed" && state !== "unknown") || attempt === 3) return held
+          await queue.remove(queueId).catch(() => 0)
+        }
+      }
+
       const check = (project: Project) =>
         Effect.gen(function* () {
           const ws = yield* projects.workspace(project)
@@ -136,7 +163,7 @@ export const layer = (settings: QueueSettings, hooks: Hooks = {}, handle?: (q: Q
           const runId = RunLog.newRunId()
           const data: QueuedBuild = { projectId: project.id, dir: project.dir, runId, order }
           const added = yield* Effect.tryPromise({
-            try: () => queue.add("build", data, { jobId: queueId, removeOnComplete: true, removeOnFail: true }),
+            try: () => addBuild(queueId, data),
             catch: (e) => new Conflict({ message: `the queue at ${settings.shown} did not take the build (${(e as Error).message ?? e})` })
           })
           // BullMQ ignores an add whose id is taken: that job (added by another server) is the one.
@@ -180,13 +207,16 @@ export const layer = (settings: QueueSettings, hooks: Hooks = {}, handle?: (q: Q
         Effect.gen(function* () {
           const rec = yield* find(project, id)
           if (finished(rec.job)) return yield* new Conflict({ message: `build ${id} is not running (it is ${rec.job.state}): nothing to cancel` })
-          if (rec.job.state === "running")
-            return yield* new Conflict({ message: `build ${id} is running on a worker: stop that worker (Ctrl-C) to stop it; what finished is kept` })
-          const removed = yield* Effect.promise(() => queue.remove(rec.queueId).catch(() => 0))
-          if (removed !== 1) return yield* new Conflict({ message: `build ${id} was just taken by a worker: stop that worker (Ctrl-C) to stop it` })
-          rec.job = { ...rec.job, state: "cancelled", endedAt: Date.now(), error: "cancelled before a worker took it: nothing was built" }
-          publish(stateOf(project.dir), { _tag: "Job", job: rec.job })
-          return rec.job
+          const removed = rec.job.state === "running" ? 0 : yield* Effect.promise(() => queue.remove(rec.queueId).catch(() => 0))
+          if (removed === 1) {
+            rec.job = { ...rec.job, state: "cancelled", endedAt: Date.now(), error: "cancelled before a worker took it: nothing was built" }
+            publish(stateOf(project.dir), { _tag: "Job", job: rec.job })
+            return rec.job
+          }
+          // A worker has it: ask that worker, and wait (a while) for it to say the build stopped.
+          yield* Effect.promise(() => redis.publish(keys.cancel, id).catch(() => 0))
+          yield* Effect.sleep("100 millis").pipe(Effect.repeat({ until: () => finished(rec.job), times: cancelWaitMs / 100 }))
+          return view(rec)
         })
 
       const list = (project: Project) => Effect.sync(() => [...stateOf(project.dir).jobs.values()].map(view).sort((a, b) => b.createdAt - a.createdAt))

@@ -70,5 +70,7 @@ export class RedisClient extends Context.Tag("storyshot/queue/RedisClient")<Redi
 export const keys = {
   lease: (fingerprint: string) => `storyshot:lease:${fingerprint}`,
   limit: (pool: string) => `storyshot:limit:${pool}`,
-  events: "storyshot:events"
+  events: "storyshot:events",
+  /** The server asks the worker running a build to stop it (the message is the run id). */
+  cancel: "storyshot:cancel"
 }

@@ -18,7 +18,7 @@
 import * as os from "node:os"
 import type { Job as BullJob, Worker as BullWorker } from "bullmq"
 import type { Redis as IORedis } from "ioredis"
-import { Cause, Effect, Exit, FiberSet, Option } from "effect"
+import { Cause, Effect, Exit, Fiber, FiberSet, Option } from "effect"
 import * as Build from "../Build.ts"
 import * as Cost from "../engine/Cost.ts"
 import type { BuildEvent } from "../engine/Events.ts"
@@ -74,8 +74,11 @@ const baseJob = (data: QueuedBuild, createdAt: number): Job => ({
   error: null
 })
 
+/** The builds this worker runs, by run id, so the server's cancel reaches the one it names. */
+type Running = Map<string, { readonly cancel: () => void }>
+
 /** Runs one queued build; resolves with what it built (BullMQ keeps it as the job's result). */
-const runOne = (redis: IORedis, options: Options, data: QueuedBuild, job: BullJob<QueuedBuild>) =>
+const runOne = (redis: IORedis, options: Options, data: QueuedBuild, job: BullJob<QueuedBuild>, running: Running) =>
   Effect.gen(function* () {
     const ws = yield* Workspace.load({ cwd: data.dir, env: process.env })
     const secrets = Secrets.secretsOf(ws.env, process.env)
@@ -129,7 +132,21 @@ const runOne = (redis: IORedis, options: Options, data: QueuedBuild, job: BullJo
       retake: data.order.retake
     }
     options.log(`${data.projectId}: ${data.order.label} (run ${data.runId})${resumed ? ", resumed" : ""}`)
-    const exit = yield* Effect.exit(Build.run(ws, flags, onEvent, hooks) as Effect.Effect<Build.Summary, unknown>)
+    // The build runs in its own fiber so that a cancel from the server stops it (as Ctrl-C stops a build) while
+    // this job still ends as cancelled, in the journal and at the server, and is not handed to another worker.
+    const build = yield* Effect.fork(Build.run(ws, flags, onEvent, hooks) as Effect.Effect<Build.Summary, unknown>)
+    let cancelled = false
+    running.set(data.runId, {
+      cancel: () => {
+        cancelled = true
+        options.log(`${data.projectId}: run ${data.runId} cancelled by the server`)
+        Effect.runFork(Fiber.interrupt(build))
+      }
+    })
+    const exit = yield* Fiber.await(build).pipe(
+      Effect.onInterrupt(() => Fiber.interrupt(build)),
+      Effect.ensuring(Effect.sync(() => running.delete(data.runId)))
+    )
     const endedAt = Date.now()
     let ended: Partial<Job> & Pick<Job, "state" | "error">
     if (Exit.isSuccess(exit)) {
@@ -143,6 +160,8 @@ const runOne = (redis: IORedis, options: Options, data: QueuedBuild, job: BullJo
         failed: s.failed.map(({ id, error }) => ({ id, error })),
         wallMs: s.wallMs
       }
+    } else if (cancelled && Cause.isInterruptedOnly(exit.cause)) {
+      ended = { state: "cancelled", error: "cancelled: what finished is kept; the next build continues from there" }
     } else if (Cause.isInterruptedOnly(exit.cause)) {
       // Stopped with the worker: the job goes back to the queue (its lock runs out) and resumes elsewhere.
       ended = { state: "interrupted", error: "the worker stopped during this build: another worker resumes it" }
@@ -174,7 +193,7 @@ const runOne = (redis: IORedis, options: Options, data: QueuedBuild, job: BullJo
     options.metrics?.onBuildEnd(ended.state === "done" ? "done" : ended.state === "interrupted" ? "interrupted" : "failed")
     relay({ _tag: "Job", job: current })
     options.log(`${data.projectId}: ${current.state}${current.error ? ` (${current.error})` : ""}, ${current.built.length} built, ${current.cached} cached, $${(current.spent.usd ?? 0).toFixed(4)}`)
-    if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+    if (!cancelled && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
     return { state: current.state, built: current.built.length, cached: current.cached, usd: current.spent.usd }
   })
 
@@ -186,9 +205,14 @@ export const run = (options: Options) =>
     const { Worker } = yield* Effect.promise(() => import("bullmq"))
     const runs = yield* FiberSet.make<unknown, unknown>()
     const runFork = yield* FiberSet.runtime(runs)<never>()
+    const running: Running = new Map()
+    // The server's cancels: each names a run; the worker that runs it stops it, the others ignore it.
+    const cancels = yield* connect(options.settings, { blocking: true })
+    cancels.on("message", (_channel: string, runId: string) => running.get(runId)?.cancel())
+    yield* Effect.promise(() => cancels.subscribe(keys.cancel))
     const processor = (job: BullJob<QueuedBuild>) =>
       new Promise<unknown>((resolve, reject) => {
-        const fiber = runFork(runOne(redis, options, job.data, job))
+        const fiber = runFork(runOne(redis, options, job.data, job, running))
         fiber.addObserver((exit) => (Exit.isSuccess(exit) ? resolve(exit.value) : reject(new Error(Cause.pretty(exit.cause).split("\n")[0] ?? "stopped"))))
       })
     const worker: BullWorker<QueuedBuild> = new Worker<QueuedBuild>(options.settings.name, processor, {

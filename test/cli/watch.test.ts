@@ -57,7 +57,9 @@ const startWatching = (dir: string, onEvent: (e: BuildEvent, build: number) => v
     log,
     maxActive: () => maxActive,
     builds: async (n: number) => {
-      await waitFor(`build ${n}`, () => summaries.length >= n)
+      await waitFor(`build ${n}`, () => summaries.length >= n).catch((e: Error) => {
+        throw new Error(`${e.message}; the watch said:\n${log.join("\n")}`)
+      })
       return summaries[n - 1]!
     },
     stop: () => Effect.runPromise(Fiber.interrupt(fiber)).then(() => undefined)
@@ -77,7 +79,7 @@ const expectWholeStore = (dir: string) => {
 }
 
 describe("build --watch", () => {
-  it("editing one sentence while watching rebuilds exactly that sentence's nodes and final; .env and config are watched", async () => {
+  it("editing one sentence while watching rebuilds exactly that sentence's nodes and final; .env, config and shot edits are watched", async () => {
     const dir = makeWorkspace(two.join("\n"))
     const w = startWatching(dir)
     try {
@@ -106,6 +108,11 @@ describe("build --watch", () => {
       const moved = await w.builds(5)
       expect(w.log).toContain("changed: story.txt → building")
       expect(local(moved.built)).toEqual(sorted([...sentenceNodes(1, shotNumbers(dir, 1)), "final"]))
+
+      // The files edited by hand beside the transcript: the pinned shot edits (and the bible) start a build too.
+      fs.writeFileSync(path.join(dir, "storyshot.shots.json"), JSON.stringify({ version: 1, shots: [] }))
+      expect((await w.builds(6)).built).toEqual([])
+      expect(w.log).toContain("changed: storyshot.shots.json → building")
     } finally {
       await w.stop()
     }

@@ -1,13 +1,13 @@
 /**
  * `storyshot worker` and `serve --queue` refuse what they cannot use in one line: no queue or a URL that is
- * not Redis is exit 2 (the person's to fix); a Redis that is not there is exit 1, said without a stack.
+ * not Redis, or a Redis that is not there, is exit 2 (the person's to fix), said in one line without a stack.
  */
 import * as os from "node:os"
 import { describe, expect, it } from "vitest"
 import { cli } from "../e2e/harness.ts"
 
 describe("storyshot worker, as typed", () => {
-  it("no queue, a URL that is not Redis, a bad --limit: exit 2 in one line; a Redis that is not there: exit 1", async () => {
+  it("no queue, a URL that is not Redis, a bad --limit, a Redis that is not there: exit 2 in one line", async () => {
     const env = { STORYSHOT_QUEUE: "" }
     const none = await cli(["worker"], { cwd: os.tmpdir(), env })
     expect(none.code).toBe(2)
@@ -19,7 +19,7 @@ describe("storyshot worker, as typed", () => {
     expect(limit.code).toBe(2)
     expect(limit.stderr.trim()).toMatch(/^storyshot: --limit openai=0: give a provider pool and a whole number of at least 1/)
     const gone = await cli(["worker", "--queue", "redis://127.0.0.1:9"], { cwd: os.tmpdir(), env })
-    expect(gone.code).toBe(1)
+    expect(gone.code).toBe(2)
     expect(gone.stderr.trim().split("\n")).toHaveLength(1)
     expect(gone.stderr).toMatch(/^storyshot: (cannot reach Redis at redis:\/\/127\.0\.0\.1:9|Redis at redis:\/\/127\.0\.0\.1:9 did not answer)/)
     const serve = await cli(["serve", "--port", "0", "--queue", "redis://127.0.0.1:9"], { cwd: os.tmpdir(), env })
