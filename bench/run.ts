@@ -7,8 +7,9 @@
  *             60–180 s, a second scaled to 10 ms) and pools, 40 sentences: vs the critical-path/pool bound, and
  *             the same build served first come, first served
  *   fakes     a cloud build of 40 sentences against the fake providers (narration 300 ms, prompts 300 ms,
- *             image 500 ms, clip 1 s; the default poll interval; a request completes when its work is done,
- *             as at fal): vs the bound of its own graph
+ *             image 500 ms, clip 1 s; the default poll interval, though fal's status stream tells each request
+ *             done first; a request completes when its work is done, as at fal): vs the bound of its own graph
+ *             (provider nodes at their latency in their provider's pool, everything else at its recorded work)
  *   draft     a cold draft build of 160 sentences of bench/transcript-10k.txt (the example's 640x360 @ 24 fps):
  *             film seconds per wall second, and when the first sentence was finished
  *   edit      one sentence edited in a 12-minute film and in a 1-minute film (prefixes of the draft above, on
