@@ -62,11 +62,17 @@ export const cloudWorkspace = (dir: string): Workspace => {
 
 export const poolLimits = (ws: Workspace): Record<string, number> => ({ ...Pools.defaultPools(), ...ws.config.pools })
 
-/** Sleeps instead of calling a provider; `shots` and `timing` keep their real (pure, instant) code. */
+/**
+ * The provider pool a cloud rule takes while the provider works (`Paid.inProvider`), when its own pool is
+ * another: fal's narrations and clips hold a "transfer" slot throughout and a "fal" slot from submit to done.
+ */
+export const providerPool = (kind: string): string | undefined => (kind === kinds.audio || kind === kinds.video ? "fal" : undefined)
+
+/** Sleeps instead of calling a provider; `shots`, `timing` and `plan` keep their real (pure, instant) code. */
 const sleepingRules = (msOf: (kind: string, id: string) => number, durations: ReadonlyArray<number>) => {
   const out: Record<string, Rule<unknown, any>> = {}
   for (const [kind, real] of Object.entries(Targets.rules)) {
-    if (kind === kinds.shots || kind === kinds.timing) {
+    if (kind === kinds.shots || kind === kinds.timing || kind === kinds.plan) {
       out[kind] = real
       continue
     }
@@ -80,7 +86,10 @@ const sleepingRules = (msOf: (kind: string, id: string) => number, durations: Re
         case kinds.prompts: {
           const n = Number(id.split(":")[1])
           const count = Number(ctx.value(`sentence:${n}:shots`, "count"))
-          return Object.fromEntries(Array.from({ length: count }, (_, i) => [String(i + 1), { value: `prompt ${id} ${i + 1}` }]))
+          // The shape the plan reads (a shot as the writer directs it), each shot's prompt its own: distinct stills.
+          return Object.fromEntries(
+            Array.from({ length: count }, (_, i) => [String(i + 1), { value: { prompt: `prompt ${id} ${i + 1}`, shotType: "wide", camera: "push-in" } }])
+          )
         }
         case kinds.image:
           return { image: { value: `image ${id}` } }
@@ -95,7 +104,10 @@ const sleepingRules = (msOf: (kind: string, id: string) => number, durations: Re
       verify: undefined,
       run: (ctx) => {
         const ms = msOf(kind, ctx.node.id)
-        return (ms > 0 ? Effect.sleep(ms) : Effect.void).pipe(Effect.map(() => produce(ctx)))
+        const work = (ms > 0 ? Effect.sleep(ms) : Effect.void).pipe(Effect.map(() => produce(ctx)))
+        // As the real rule: its own ("transfer") slot throughout, the provider's only while it works.
+        const provider = providerPool(kind)
+        return provider === undefined ? work : ctx.withPool(provider, work)
       }
     }
   }
@@ -130,7 +142,7 @@ export const runFilm = (durations: ReadonlyArray<number>, msPerSecond: number, o
     ).pipe(Effect.provide(Layer.mergeAll(Store.layer(ws.storeDir), BuildEvents.layerFanout((e) => events.push({ ...e, at: Date.now() } as unknown as BuildEvent)))))
     if (result.failed.length > 0) throw new Error(`synthetic film failed: ${JSON.stringify(result.failed)}`)
     fs.rmSync(dir, { recursive: true, force: true })
-    const jobs = jobsOf(result, (spec) => ({ ms: msOf(spec.kind, spec.id), pool: Targets.rules[spec.kind]!.pool(spec) }))
+    const jobs = jobsOf(result, (spec) => ({ ms: msOf(spec.kind, spec.id), pool: providerPool(spec.kind) ?? Targets.rules[spec.kind]!.pool(spec) }))
     return {
       result,
       events,

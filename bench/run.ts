@@ -7,8 +7,9 @@
  *             60–180 s, a second scaled to 10 ms) and pools, 40 sentences: vs the critical-path/pool bound, and
  *             the same build served first come, first served
  *   fakes     a cloud build of 40 sentences against the fake providers (narration 300 ms, prompts 300 ms,
- *             image 500 ms, clip 1 s; the default poll interval; a request completes when its work is done,
- *             as at fal): vs the bound of its own graph
+ *             image 500 ms, clip 1 s; the default poll interval, though fal's status stream tells each request
+ *             done first; a request completes when its work is done, as at fal): vs the bound of its own graph
+ *             (provider nodes at their latency in their provider's pool, everything else at its recorded work)
  *   draft     a cold draft build of 160 sentences of bench/transcript-10k.txt (the example's 640x360 @ 24 fps):
  *             film seconds per wall second, and when the first sentence was finished
  *   edit      one sentence edited in a 12-minute film and in a 1-minute film (prefixes of the draft above, or
@@ -195,7 +196,8 @@ const boundOf = (dir: string, latencyMs: (kind: string) => number | undefined, l
   const jobs: Array<Job> = Object.values(state.nodes).map((n) => ({
     id: n.id,
     deps: n.deps,
-    pool: n.pool ?? "?",
+    // fal's narrations and clips hold a wide "transfer" slot and fal's own while fal works: their bound is fal's.
+    pool: Film.providerPool(n.kind) ?? n.pool ?? "?",
     ms: latencyMs(n.kind) ?? n.workMs ?? 0
   }))
   return bounds(jobs, (p) => limits[p] ?? 4)

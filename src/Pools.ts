@@ -8,8 +8,11 @@
  *   espeak   offline narration, one WASM worker thread per core (src/providers/espeak/)
  *   ffmpeg   cards, Ken Burns clips, muxes and the final cut: one job per core, each with one thread
  *            (src/media/Encode.ts), so two jobs never fight over a core
- *   transfer uploads to and downloads from providers (fal's narration and clips hold one of these, and a
- *            `fal` slot only while fal works on the request: submit → result)
+ *   transfer the nodes that follow a provider's request (fal's narrations and clips: upload, wait, download,
+ *            measure). Each holds one of these throughout and a `fal` slot only while fal works on the request
+ *            (submit → COMPLETED), an ffmpeg slot only to measure; so this pool is wide: a node waiting here
+ *            for a `fal` or an ffmpeg slot must never keep the next request from its own (at 8, the 40-sentence
+ *            cloud build's narrations held all eight while they waited for ffmpeg, and fal sat idle for 30 s)
  *   fal, openai, openrouter   the providers' rate limits (their defaults are in src/Config.ts)
  */
 import * as os from "node:os"
@@ -22,7 +25,7 @@ export const defaultPools = (): Record<string, number> => ({
   ffmpeg: cores(),
   espeak: cores(),
   local: 64,
-  transfer: 8
+  transfer: 64
 })
 
 /**

@@ -7,7 +7,9 @@
  * Speed settings, for a gateway with other limits and for tests against local fakes (documented in the
  * README); unset or not a positive number → the built-in behaviour:
  * - `STORYSHOT_FAL_POLL_MS`: first interval between fal status polls (default 500 ms; it grows by half each
- *   poll up to ten times this, at most 5 s).
+ *   poll up to ten times this, at most 5 s). Polls are the fallback: fal's status stream is followed first.
+ * - `STORYSHOT_FAL_STREAM=0`: poll fal from the start, without its status stream (a gateway that buffers
+ *   server-sent events).
  * - `STORYSHOT_HTTP_TIMEOUT_MS`: the answer (and mid-body silence) time-out of every request, instead of each
  *   call's own (15 s for a fal submit or poll, 300 s for an image, 120 s for a shot list, 3 s for the model list).
  * - `STORYSHOT_CONNECT_TIMEOUT_MS`: how long to wait for a connection (default 5 s).
@@ -111,6 +113,7 @@ export const ProviderEnv = Schema.Struct({
   A1111_STEPS: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 150))),
   A1111_CHECKPOINT: Schema.optional(Schema.String),
   STORYSHOT_FAL_POLL_MS: Millis,
+  STORYSHOT_FAL_STREAM: Schema.optional(Schema.Literal("0", "1")),
   STORYSHOT_HTTP_TIMEOUT_MS: Millis,
   STORYSHOT_CONNECT_TIMEOUT_MS: Millis,
   STORYSHOT_RETRY_BASE_MS: Millis,
@@ -205,6 +208,7 @@ export const fromEnv = (input: Env): ProviderConfig => {
     fal: {
       ...FalQueue.defaultSettings(env.FAL_KEY ?? "", falBase, storage),
       ...(pollMs === undefined ? {} : { poll: { initialMs: pollMs, maxMs: Math.max(pollMs, Math.min(5_000, pollMs * 10)) } }),
+      ...(env.STORYSHOT_FAL_STREAM === "0" ? { stream: { ...FalQueue.defaultSettings("", falBase).stream, enabled: false } } : {}),
       reads,
       allowedBases,
       ttsModel: env.FALAI_TTS_MODEL ?? defaults.FALAI_TTS_MODEL,

@@ -7,7 +7,6 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import type { NodeSpec, Produced, RunContext } from "../../src/engine/Node.ts"
 import { ids, kinds } from "../../src/Film.ts"
-import { Ffmpeg } from "../../src/media/Ffmpeg.ts"
 import { verifyMedia } from "../../src/media/Verify.ts"
 
 export const version = 1
@@ -35,20 +34,37 @@ export const guess = (text: string, wordsPerMinute: number) => {
 /** Media work takes the "ffmpeg" pool, not the provider's (contract 4). */
 export const inFfmpegPool = <A, E, R>(ctx: RunContext, effect: Effect.Effect<A, E, R>) => ctx.withPool("ffmpeg", effect)
 
-/** The narration file and its length, as the audio node's outputs. */
+/** Outputs already decoded while they were measured: their `verify` has nothing left to do. */
+const decoded = new WeakSet<Produced>()
+
+/**
+ * The narration file and its length, as the audio node's outputs: one ffprobe for the length and one decode
+ * of its start, in one ffmpeg slot (the checks `verify` makes, made here once: the length needs the probe
+ * anyway, and a narration waits for nothing else, since every shot of its sentence waits for its length).
+ */
 export const measured = (ctx: RunContext, file: string, ext: string) =>
   Effect.gen(function*() {
-    const ff = yield* Ffmpeg
-    const info = yield* inFfmpegPool(ctx, ff.probe(file))
+    const info = yield* inFfmpegPool(ctx, verifyMedia(file, { audio: true }))
     const audio = info.streams.find((s) => s.type === "audio")
     const durationSec = audio?.durationSec ?? info.durationSec
-    return { audio: { file, ext }, duration: { value: Math.round(durationSec * 1e6) / 1e6 } } satisfies Produced
+    const produced: Produced = { audio: { file, ext }, duration: { value: Math.round(durationSec * 1e6) / 1e6 } }
+    decoded.add(produced)
+    return produced
   })
 
 export const fileIn = (ctx: RunContext, ext: string) => path.join(ctx.scratch, `narration.${ext}`)
 
-/** The narration decodes and has sound. */
+/**
+ * For a rule whose `verifyPool` is "local": nothing when `measured` made the outputs (they were decoded
+ * then), else `verify` in an ffmpeg slot. A narration's outputs never wait for an ffmpeg slot to be told
+ * what is already known.
+ */
+export const verifyMeasured = (produced: Produced, ctx: RunContext) =>
+  decoded.has(produced) ? Effect.void : inFfmpegPool(ctx, verify(produced))
+
+/** The narration decodes and has sound (already known when `measured` made these outputs). */
 export const verify = (produced: Produced) => {
   const audio = produced.audio
+  if (decoded.has(produced)) return Effect.void
   return audio !== undefined && "file" in audio ? verifyMedia(audio.file, { audio: true }).pipe(Effect.asVoid) : Effect.void
 }

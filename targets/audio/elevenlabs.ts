@@ -39,7 +39,8 @@ export const impl = defineImpl({
   missing: (providers) => (providers.elevenlabs.apiKey === "" ? ["ELEVENLABS_API_KEY"] : []),
   recipe: Recipe,
   pool: "elevenlabs",
-  verifyPool: "ffmpeg",
+  // Its checks are made while it is measured (in an ffmpeg slot); `verify` only asks for one when they were not.
+  verifyPool: "local",
   node: ({ n, sentence }, { providers }) =>
     Audio.node(n, sentence, {
       provider: "elevenlabs",
@@ -79,5 +80,5 @@ export const impl = defineImpl({
       const out = yield* Audio.measured(ctx, file, speech.ext).pipe(Paid.droppingOnFailure(ctx, ["answer"], "the audio ElevenLabs returned did not decode"))
       return { ...out, seed: { value: seed } }
     }),
-  verify: (produced, ctx) => Audio.verify(produced).pipe(Paid.droppingOnFailure(ctx, ["answer"], "the audio ElevenLabs returned did not decode"))
+  verify: (produced, ctx) => Audio.verifyMeasured(produced, ctx).pipe(Paid.droppingOnFailure(ctx, ["answer"], "the audio ElevenLabs returned did not decode"))
 })

@@ -37,7 +37,8 @@ export const impl = defineImpl({
   // The node holds a "transfer" slot (its upload and download); fal's own slot only while fal works on the
   // request (Paid.inProvider: submit → result), so a finished clip's download never keeps fal waiting.
   pool: "transfer",
-  verifyPool: "ffmpeg",
+  // Its checks are made while it is measured (in an ffmpeg slot); `verify` only asks for one when they were not.
+  verifyPool: "local",
   node: ({ n, sentence }, { config, providers }) => {
     const model = providers.fal.ttsModel
     const family = FalTts.familyOf(model)
@@ -71,5 +72,5 @@ export const impl = defineImpl({
       fs.writeFileSync(file, speech.bytes)
       return yield* Audio.measured(ctx, file, speech.ext).pipe(Paid.droppingOnFailure(ctx, ["file"]))
     }),
-  verify: (produced, ctx) => Audio.verify(produced).pipe(Paid.droppingOnFailure(ctx, ["file"]))
+  verify: (produced, ctx) => Audio.verifyMeasured(produced, ctx).pipe(Paid.droppingOnFailure(ctx, ["file"]))
 })

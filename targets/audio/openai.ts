@@ -35,7 +35,8 @@ export const impl = defineImpl({
   missing: (providers) => (providers.openai.apiKey === "" ? ["OPENAI_KEY (or OPENAI_API_KEY)"] : []),
   recipe: Recipe,
   pool: "openai",
-  verifyPool: "ffmpeg",
+  // Its checks are made while it is measured (in an ffmpeg slot); `verify` only asks for one when they were not.
+  verifyPool: "local",
   node: ({ n, sentence }, { providers }) =>
     Audio.node(n, sentence, {
       provider: "openai",
@@ -71,5 +72,5 @@ export const impl = defineImpl({
       fs.writeFileSync(file, speech.bytes)
       return yield* Audio.measured(ctx, file, speech.ext).pipe(Paid.droppingOnFailure(ctx, ["answer"], "the audio OpenAI returned did not decode"))
     }),
-  verify: (produced, ctx) => Audio.verify(produced).pipe(Paid.droppingOnFailure(ctx, ["answer"], "the audio OpenAI returned did not decode"))
+  verify: (produced, ctx) => Audio.verifyMeasured(produced, ctx).pipe(Paid.droppingOnFailure(ctx, ["answer"], "the audio OpenAI returned did not decode"))
 })

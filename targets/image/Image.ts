@@ -18,7 +18,9 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import type { Json, NodeSpec, RunContext } from "../../src/engine/Node.ts"
 import { ids, kinds } from "../../src/Film.ts"
+import { invalid } from "../../src/media/Errors.ts"
 import { verifyMedia } from "../../src/media/Verify.ts"
+import * as Png from "./Png.ts"
 import * as Cast from "../cast.ts"
 import * as Paid from "../Paid.ts"
 import { stillDep, type Still } from "../plan.ts"
@@ -172,10 +174,20 @@ export const stillOutput = (ctx: RunContext, bytes: Uint8Array, ext: string, see
   return { image: { file, ext }, ...(seed === undefined ? {} : { seed: { value: seed } }) }
 }
 
-/** A paid still decodes as an image; one that does not is dropped from the journal (with `kept`). */
+/**
+ * A paid still decodes as an image; one that does not is dropped from the journal (with `kept`). A PNG is
+ * decoded here, in the process (`Png.ts`: no ffmpeg to start, no ffmpeg slot waited for); any other format
+ * by ffmpeg, in an ffmpeg slot. The rules name `verifyPool: "local"` for it (contract 4: out of the
+ * provider's pool).
+ */
 export const verifyStill = (ctx: RunContext, produced: { readonly [name: string]: unknown }, kept: ReadonlyArray<string>, lost?: string) => {
   const image = produced.image as { file?: string } | undefined
-  return image !== undefined && typeof image.file === "string"
-    ? verifyMedia(image.file, { image: true }).pipe(Effect.asVoid, Paid.droppingOnFailure(ctx, kept, lost))
-    : Effect.void
+  if (image === undefined || typeof image.file !== "string") return Effect.void
+  const file = image.file
+  return Effect.suspend(() => {
+    const bytes = fs.readFileSync(file)
+    if (!Png.isPng(bytes)) return ctx.withPool("ffmpeg", verifyMedia(file, { image: true })).pipe(Effect.asVoid)
+    const check = Png.checkPng(bytes)
+    return check.ok ? Effect.void : Effect.fail(invalid(path.resolve(file), check.reason))
+  }).pipe(Paid.droppingOnFailure(ctx, kept, lost))
 }

@@ -47,7 +47,7 @@ export const impl = defineImpl({
   },
   recipe: Recipe,
   pool: "gpu",
-  verifyPool: "ffmpeg",
+  verifyPool: "local",
   // No references (txt2img): the cast reaches it as text only (contract 6).
   references: "none",
   node: ({ shot }, { config, providers, director }) => {

@@ -78,7 +78,7 @@ export const impl = defineImpl({
   missing: (providers) => (providers.fal.apiKey === "" ? ["FAL_KEY"] : []),
   recipe: Recipe,
   pool: "fal",
-  verifyPool: "ffmpeg",
+  verifyPool: "local",
   node: ({ shot }, plan) =>
     Image.withCast(
       {
@@ -119,6 +119,6 @@ export const impl = defineImpl({
       const ext = /jpe?g/i.test(still.contentType) ? "jpg" : /webp/i.test(still.contentType) ? "webp" : "png"
       return Image.stillOutput(ctx, still.bytes, ext, still.seed)
     }),
-  // Out of the provider's pool: the check takes an ffmpeg slot, not a fal one (contract 4).
+  // Out of the provider's pool (contract 4): a PNG is checked in the process, anything else in an ffmpeg slot.
   verify: (produced, ctx) => Image.verifyStill(ctx, produced, ["file"])
 })

@@ -56,7 +56,7 @@ export const impl = defineImpl({
   missing: (providers) => (providers.openai.apiKey === "" ? ["OPENAI_KEY (or OPENAI_API_KEY)"] : []),
   recipe: Recipe,
   pool: "openai",
-  verifyPool: "ffmpeg",
+  verifyPool: "local",
   // The cast reaches it as text only (contract 6).
   references: "none",
   node: ({ shot }, { config, providers, director }) => Image.withCast({

@@ -11,7 +11,6 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Schema } from "effect"
 import { ids, kinds } from "../../src/Film.ts"
-import { verifyMedia } from "../../src/media/Verify.ts"
 import { OpenAIClient } from "../../src/providers/openai/Client.ts"
 import * as Images from "../../src/providers/openai/Images.ts"
 import { checkedOn } from "../../src/providers/openai/prices.ts"
@@ -82,7 +81,7 @@ export const impl = defineImpl({
   missing: (providers) => (providers.openai.apiKey === "" ? ["OPENAI_KEY (or OPENAI_API_KEY)"] : []),
   recipe: Recipe,
   pool: "openai",
-  verifyPool: "ffmpeg",
+  verifyPool: "local",
   node: ({ shot }, plan) =>
     Image.withCast(
       {
@@ -137,11 +136,6 @@ export const impl = defineImpl({
       fs.writeFileSync(file, image.bytes)
       return { image: { file, ext: image.ext } }
     }),
-  // Out of the provider's pool: the check takes an ffmpeg slot, not an OpenAI one (contract 4).
-  verify: (produced, ctx) => {
-    const image = produced.image
-    return image !== undefined && "file" in image
-      ? verifyMedia(image.file, { image: true }).pipe(Effect.asVoid, Paid.droppingOnFailure(ctx, ["answer"], "the image OpenAI returned did not decode"))
-      : Effect.void
-  }
+  // Out of the provider's pool (contract 4): a PNG is checked in the process, anything else in an ffmpeg slot.
+  verify: (produced, ctx) => Image.verifyStill(ctx, produced, ["answer"], "the image OpenAI returned did not decode")
 })

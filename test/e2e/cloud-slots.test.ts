@@ -2,7 +2,8 @@
  * A provider's slot is held only while the provider works (issue 14), seen at the fake fal: with one fal slot,
  * the next request is submitted while the last one's clip is still downloading; and a request is first polled
  * at the typical time the last build recorded for its kind, not a poll interval after its submit. Counted and
- * ordered at the fake, never timed.
+ * ordered at the fake, never timed. Polling is what a build falls back to when fal's status stream is not
+ * there or breaks (test/e2e/cloud-stream.test.ts): these builds poll from the start (STORYSHOT_FAL_STREAM=0).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { models, startFakes, type Fakes } from "../fakes/all.ts"
@@ -20,6 +21,8 @@ beforeAll(async () => {
 })
 afterAll(() => fakes.close())
 
+const polling = () => ({ ...fakes.env, STORYSHOT_FAL_STREAM: "0" })
+
 const isSubmit = (path: string) => !path.includes("/requests/") && !path.startsWith("/storage/") && !path.startsWith("/files/") && !path.startsWith("/upload")
 
 describe("fal's slot is held only while fal works", () => {
@@ -27,7 +30,7 @@ describe("fal's slot is held only while fal works", () => {
     const dir = makeWorkspace(story.join("\n"), { config: smallConfig(`profile: "cloud", pools: { fal: 1 }`) })
     fakes.reset()
     const from = fakes.fal.received.length
-    const built = await runBuild(dir, {}, fakes.env)
+    const built = await runBuild(dir, {}, polling())
     expect(built.summary.failed).toEqual([])
     const seen = fakes.fal.received.slice(from)
     const downloads = seen.filter((r) => r.method === "GET" && r.path.startsWith("/files/"))
@@ -49,14 +52,14 @@ describe("fal's slot is held only while fal works", () => {
   it("a request is first polled at the typical time (this build's first requests, else the last build's), not at once", async () => {
     const dir = makeWorkspace(story.join("\n"), { config: smallConfig(`profile: "cloud"`) })
     fakes.reset()
-    await runBuild(dir, {}, fakes.env)
+    await runBuild(dir, {}, polling())
     // An edit: one new clip, whose kind now has a typical time (fal took ~400 ms). Polling starts then.
     const fs = await import("node:fs")
     const path = await import("node:path")
     fs.writeFileSync(path.join(dir, "transcript.txt"), [story[0], story[1], "A hunter waited on the ridge."].join("\n"))
     fakes.reset()
     const before = new Set(fakes.fal.requests.keys())
-    const edit = await runBuild(dir, {}, fakes.env)
+    const edit = await runBuild(dir, {}, polling())
     expect(edit.summary.failed).toEqual([])
     const fresh = [...fakes.fal.requests.entries()].filter(([id, r]) => !before.has(id) && r.model === models.video).map(([, r]) => r.polls)
     expect(fresh.length).toBe(1)

@@ -19,6 +19,7 @@ import { spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
+import type { ServerResponse } from "node:http"
 import * as path from "node:path"
 import { seededPng } from "./png.ts"
 import { startServer, type CommonFault, type FakeRequest as ReceivedRequest, type Reply } from "./server.ts"
@@ -46,6 +47,10 @@ export type FalFault =
   | { readonly kind: "nsfw" }
   /** submit answers 403 "User is locked. Reason: Exhausted balance." (fal's out-of-credit answer) */
   | { readonly kind: "out-of-credit" }
+  /** the request's status stream sends `afterEvents` events (default 1), then its connection drops before COMPLETED */
+  | { readonly kind: "stream-drops"; readonly afterEvents?: number }
+  /** the request's status stream answers 200 and then never sends anything (no event, no keep-alive) */
+  | { readonly kind: "stream-hangs" }
 
 export interface FakeFalOptions {
   /** when set, a submit with another key is refused with fal's 401: a build another test left running,
@@ -63,6 +68,11 @@ export interface FakeFalOptions {
   /** Media that differ per request, as a real provider's do: narration lasting ~0.4 s a word (1–12 s) at a
    *  tone of its own, clips of a colour of their own. Default: the same small files for every request. */
   readonly varyMedia?: boolean
+  /** Whether `status_url/stream` (server-sent events) is offered (default true, as fal does; false answers
+   *  it 404, like a gateway that has no streams). */
+  readonly stream?: boolean
+  /** fal's keep-alive comment on an open status stream, every this many ms (default 15 s, as fal) */
+  readonly streamPingMs?: number
 }
 
 export interface FakeRequest {
@@ -79,6 +89,10 @@ export interface FakeRequest {
   /** 503s already answered for a `flaky-status` fault */
   flaky: number
   readonly fault: FalFault | undefined
+  /** status streams opened for it */
+  streams: number
+  /** Its output's bytes, made from the submit on (a provider's output exists once its work is done). */
+  media?: Promise<Uint8Array> | undefined
 }
 
 export interface Upload {
@@ -197,14 +211,23 @@ const stillFor = (input: any): Uint8Array =>
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Faults that play out over a fal request's life, handed to the handler by the submit they were taken by. */
-type LifeFault = Extract<FalFault, { kind: "completed-with-error" | "truncated-download" | "gone" | "flaky-status" | "nsfw" }>
+type LifeFault = Extract<FalFault, { kind: "completed-with-error" | "truncated-download" | "gone" | "flaky-status" | "nsfw" | "stream-drops" | "stream-hangs" }>
 
 const isSubmit = (req: ReceivedRequest) =>
   req.method === "POST" && !req.path.startsWith("/storage/") && !req.path.split("?")[0]!.includes("/requests/")
 
 export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFal> => {
   const media = await makeMedia()
-  let options: Required<Omit<FakeFalOptions, "apiKey">> & Pick<FakeFalOptions, "apiKey"> = { pollsInQueue: 2, pollsInProgress: 1, latencyMs: 0, workMs: 0, varyMedia: false, ...initial }
+  let options: Required<Omit<FakeFalOptions, "apiKey">> & Pick<FakeFalOptions, "apiKey"> = {
+    pollsInQueue: 2,
+    pollsInProgress: 1,
+    latencyMs: 0,
+    workMs: 0,
+    varyMedia: false,
+    stream: true,
+    streamPingMs: 15_000,
+    ...initial
+  }
   const requests = new Map<string, FakeRequest>()
   const uploads = new Map<string, Upload>()
   const submitCounts = new Map<string, number>()
@@ -221,7 +244,8 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
     cancel_url: `${baseUrl}/${ownerApp}/requests/${id}/cancel`
   })
 
-  const bytesOf = async (request: FakeRequest) =>
+  const bytesOf = (request: FakeRequest): Promise<Uint8Array> => (request.media ??= makeBytes(request))
+  const makeBytes = async (request: FakeRequest) =>
     isImageModel(request.model)
       ? stillFor(request.input)
       : options.varyMedia ? mediaFor(request.model, request.input) : isVideoModel(request.model) ? media.mp4 : media.mp3
@@ -265,6 +289,54 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
       : request.fault?.kind === "completed-with-error"
       ? request.fault.message
       : undefined
+
+  /** One status answer (a poll's body, or a stream's event): each one moves the request along. */
+  const statusBody = (request: FakeRequest, ownerApp: string) => {
+    const n = advance(request)
+    const logs = request.state === "IN_QUEUE"
+      ? []
+      : [{ message: "Generating...", level: "INFO", timestamp: new Date().toISOString() }]
+    if (request.state === "IN_QUEUE") return { status: "IN_QUEUE", queue_position: Math.max(0, options.pollsInQueue - 1 - n), ...urlsFor(ownerApp, request.id) }
+    if (request.state === "IN_PROGRESS") return { status: "IN_PROGRESS", logs, ...urlsFor(ownerApp, request.id) }
+    const failure = failureOf(request)
+    return {
+      status: "COMPLETED",
+      logs,
+      metrics: { inference_time: 1.5 },
+      ...(failure ? { error: failure, error_type: request.cancelled ? "cancelled" : "validation_error" } : {}),
+      ...urlsFor(ownerApp, request.id)
+    }
+  }
+
+  /**
+   * `status_url/stream`, as fal serves it: an event (`data: {status object}`) at once and whenever the request
+   * moves on (queue position, logs), a `: ping` comment every 15 s, and the stream closed after COMPLETED.
+   * The request's polls and its stream's events move it along alike (`pollsInQueue`, `pollsInProgress`), then
+   * it completes when its work is done, which the stream tells at once.
+   */
+  const follow = (res: ServerResponse, request: FakeRequest, ownerApp: string) => {
+    let closed = false
+    const ping = setInterval(() => void (closed || res.write(": ping\n\n")), options.streamPingMs)
+    res.on("close", () => {
+      closed = true
+      clearInterval(ping)
+    })
+    if (request.fault?.kind === "stream-hangs") return clearInterval(ping)
+    let sent = 0
+    const step = () => {
+      if (closed) return
+      // A request fal no longer holds: its stream ends without a word (a poll then answers 404).
+      if (request.gone) return void res.end()
+      res.write(`data: ${JSON.stringify(statusBody(request, ownerApp))}\n\n`)
+      sent++
+      if (request.fault?.kind === "stream-drops" && sent >= (request.fault.afterEvents ?? 1)) return void res.socket?.destroy()
+      if (request.state === "COMPLETED") return void res.end()
+      const counted = request.polls >= options.pollsInQueue + options.pollsInProgress
+      const left = request.submittedAt + workOf(request.model) - Date.now()
+      setTimeout(step, counted ? Math.max(5, left) : 10)
+    }
+    step()
+  }
 
   const handle = async (req: ReceivedRequest, fault: LifeFault | undefined): Promise<Reply> => {
     if (options.latencyMs > 0) await sleep(options.latencyMs)
@@ -316,22 +388,13 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
           request.flaky++
           return json(503, { detail: "Service temporarily unavailable" })
         }
-        const n = advance(request)
-        const logs = request.state === "IN_QUEUE"
-          ? []
-          : [{ message: "Generating...", level: "INFO", timestamp: new Date().toISOString() }]
-        if (request.state === "IN_QUEUE") {
-          return json(202, { status: "IN_QUEUE", queue_position: Math.max(0, options.pollsInQueue - 1 - n), ...urlsFor(ownerApp, request.id) })
-        }
-        if (request.state === "IN_PROGRESS") return json(202, { status: "IN_PROGRESS", logs, ...urlsFor(ownerApp, request.id) })
-        const failure = failureOf(request)
-        return json(200, {
-          status: "COMPLETED",
-          logs,
-          metrics: { inference_time: 1.5 },
-          ...(failure ? { error: failure, error_type: request.cancelled ? "cancelled" : "validation_error" } : {}),
-          ...urlsFor(ownerApp, request.id)
-        })
+        const body = statusBody(request, ownerApp)
+        return json(request.state === "COMPLETED" ? 200 : 202, body)
+      }
+      if (req.method === "GET" && tail === "status/stream") {
+        if (!options.stream) return json(404, { detail: "Not Found" })
+        request.streams++
+        return { status: 200, headers: { "content-type": "text/event-stream", "cache-control": "no-cache" }, stream: (res) => follow(res, request, ownerApp) }
       }
       if (req.method === "GET" && tail === "") {
         if (request.state !== "COMPLETED") return json(400, { detail: "Request is still in progress" })
@@ -362,7 +425,10 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
         return json(401, { detail: "No user found for Key ID and Secret" })
       }
       const id = randomUUID()
-      requests.set(id, { id, model, input: req.json, submittedAt: Date.now(), polls: 0, state: "IN_QUEUE", cancelled: false, gone: fault?.kind === "gone", flaky: 0, fault })
+      const request: FakeRequest = { id, model, input: req.json, submittedAt: Date.now(), polls: 0, state: "IN_QUEUE", cancelled: false, gone: fault?.kind === "gone", flaky: 0, fault, streams: 0 }
+      requests.set(id, request)
+      // Its output is made while it works, as a provider's is: ready when the request completes.
+      void bytesOf(request).catch(() => undefined)
       if (fault?.kind === "truncated-download") server.inject({ kind: "truncated" }, { path: `/files/${id}/` })
       return json(200, { ...urlsFor(segments.slice(0, 2).join("/"), id), queue_position: options.pollsInQueue })
     }

@@ -26,6 +26,9 @@ export interface Reply {
   readonly headers?: Record<string, string>
   readonly json?: unknown
   readonly body?: Uint8Array | string
+  /** An answer written as it goes (server-sent events): the head is sent (no content-length), then this
+   *  writes and ends it. A stream still open when the server closes is cut. */
+  readonly stream?: (res: http.ServerResponse) => void
 }
 
 /** Faults every fake understands. */
@@ -120,6 +123,13 @@ export const startServer = async <F extends { readonly kind: string }>(
   }
 
   const send = (res: http.ServerResponse, reply: Reply) => {
+    if (reply.stream !== undefined) {
+      res.writeHead(reply.status, { ...reply.headers })
+      res.flushHeaders()
+      hanging.add(res)
+      res.on("close", () => hanging.delete(res))
+      return reply.stream(res)
+    }
     const { headers, body } = encode(reply)
     res.writeHead(reply.status, headers)
     res.end(body)

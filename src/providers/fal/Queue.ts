@@ -22,7 +22,7 @@
  * be queued and billed with nobody holding its id), and its answer is kept before it is decoded. Status polls,
  * result fetches and downloads are free to repeat: they are retried in place within a time budget.
  */
-import { Duration, Effect, Option, Schema } from "effect"
+import { Duration, Effect, Fiber, Option, Queue, Schema } from "effect"
 import type * as Cost from "../../engine/Cost.ts"
 import type { Json } from "../../engine/Hash.ts"
 import * as Failure from "../Failure.ts"
@@ -42,6 +42,12 @@ export interface FalSettings {
   readonly storageUrl: string
   /** First interval between status polls; it grows by half each poll up to `maxMs`. */
   readonly poll: { readonly initialMs: number; readonly maxMs: number }
+  /**
+   * fal's status stream (`status_url/stream`, server-sent events): followed instead of polling while it works.
+   * fal sends a comment every 15 s, so a stream silent for `idleMs` is taken for hung, and the request is
+   * polled instead (`STORYSHOT_FAL_STREAM=0` polls from the start).
+   */
+  readonly stream: { readonly enabled: boolean; readonly idleMs: number }
   /** Retries of free calls (status, result, upload, download). */
   readonly reads: Reads.ReadPolicy
   /** fal answers a submit at once: a silent one is known after this. */
@@ -57,6 +63,7 @@ export const defaultSettings = (apiKey: string, baseUrl: string, storageUrl = ba
   baseUrl,
   storageUrl,
   poll: { initialMs: 500, maxMs: 5_000 },
+  stream: { enabled: true, idleMs: 20_000 },
   reads: Reads.defaultPolicy,
   submitTimeoutMs: 15_000,
   readTimeoutMs: 15_000,
@@ -246,15 +253,123 @@ export const pollStatus = (settings: FalSettings, handle: FalHandle) =>
       if (refusal !== undefined) return yield* FalError.fromRefusal("status", refusal, res.headers, ids)
       const answer = Schema.decodeUnknownOption(StatusAnswer)(parseJson(res.body))
       if (Option.isNone(answer)) return yield* FalError.garbled("status", `not a status answer (${describeBody(res.body)})`, { ...ids, status: res.status })
-      const a = answer.value
-      const status: FalStatus = a.status === "IN_QUEUE"
-        ? { status: "IN_QUEUE", queuePosition: a.queue_position ?? undefined }
-        : a.status === "IN_PROGRESS"
-        ? { status: "IN_PROGRESS", logs: decodeLogs(a.logs) }
-        : { status: "COMPLETED", logs: decodeLogs(a.logs), error: a.error ?? undefined, errorType: a.error_type ?? undefined }
-      return status
+      return statusOf(answer.value)
     })
   )
+
+const statusOf = (a: typeof StatusAnswer.Type): FalStatus =>
+  a.status === "IN_QUEUE"
+    ? { status: "IN_QUEUE", queuePosition: a.queue_position ?? undefined }
+    : a.status === "IN_PROGRESS"
+    ? { status: "IN_PROGRESS", logs: decodeLogs(a.logs) }
+    : { status: "COMPLETED", logs: decodeLogs(a.logs), error: a.error ?? undefined, errorType: a.error_type ?? undefined }
+
+/**
+ * Server-sent events, read as they arrive: each event's `data:` lines (joined) is one status object, the
+ * same fields as a status poll's answer; `:` lines are comments (fal's keep-alive). Returns the statuses in
+ * each piece of text; an event whose data is not a status is skipped (fal may add other events).
+ */
+export const sseReader = () => {
+  const decoder = new TextDecoder()
+  let buffer = ""
+  return (chunk: Uint8Array): ReadonlyArray<FalStatus> => {
+    buffer += decoder.decode(chunk, { stream: true }).replace(/\r\n?/g, "\n")
+    const out: Array<FalStatus> = []
+    for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+      const block = buffer.slice(0, end)
+      buffer = buffer.slice(end + 2)
+      const data = block
+        .split("\n")
+        .filter((line) => line.startsWith("data:"))
+        .map((line) => line.slice(line.startsWith("data: ") ? 6 : 5))
+        .join("\n")
+      if (data === "") continue
+      let json: unknown
+      try {
+        json = JSON.parse(data)
+      } catch {
+        continue
+      }
+      const answer = Schema.decodeUnknownOption(StatusAnswer)(json)
+      if (Option.isSome(answer)) out.push(statusOf(answer.value))
+    }
+    return out
+  }
+}
+
+/**
+ * Streams that told nothing, one after another, per fal configuration: after a few (a gateway that buffers
+ * server-sent events, say), requests are polled from the start for a while, so each does not first wait out
+ * a silent stream while holding fal's slot.
+ */
+const broken = new WeakMap<FalSettings, { count: number; until: number }>()
+const maxBrokenStreams = 3
+const pollOnlyForMs = 5 * 60_000
+const streamsWork = (settings: FalSettings) => {
+  const b = broken.get(settings)
+  if (b === undefined || b.count < maxBrokenStreams) return true
+  if (Date.now() < b.until) return false
+  broken.delete(settings)
+  return true
+}
+const noteStream = (settings: FalSettings, told: boolean) => {
+  if (told) return void broken.delete(settings)
+  const b = broken.get(settings) ?? { count: 0, until: 0 }
+  b.count++
+  if (b.count >= maxBrokenStreams) b.until = Date.now() + pollOnlyForMs
+  broken.set(settings, b)
+}
+
+/**
+ * Follows `status_url/stream` until fal says COMPLETED (then the stream is closed at once, and fal's slot
+ * can go to the next request without waiting for a poll). Undefined when the stream cannot tell: not
+ * offered (any answer but 200 text/event-stream: a gateway, an older fal; a request fal no longer holds
+ * is then told by the poll), dropped, or silent for `stream.idleMs`. The caller polls then; nothing
+ * here is paid for, so giving up on a stream costs only the time it took.
+ */
+const streamUntilCompleted = (settings: FalSettings, handle: FalHandle, request: RunRequest) =>
+  Effect.gen(function*() {
+    const http = yield* Http
+    // Statuses reach `onStatus` as they arrive, not when the stream ends (`null`: it ended).
+    const seen = yield* Queue.unbounded<FalStatus | null>()
+    const tellAll: Effect.Effect<void> = Effect.flatMap(Queue.take(seen), (status) =>
+      status === null ? Effect.void : Effect.zipRight(request.onStatus ? request.onStatus(status) : Effect.void, Effect.suspend(() => tellAll)))
+    const tell = yield* Effect.fork(tellAll)
+    const read = sseReader()
+    let completed: Extract<FalStatus, { status: "COMPLETED" }> | undefined
+    let startedAt: number | undefined
+    let events = 0
+    const url = new URL(`${trimSlash(handle.statusUrl.split("?")[0]!)}/stream`)
+    url.searchParams.set("logs", "1")
+    yield* http.request(provider, {
+      method: "GET",
+      url: url.href,
+      headers: { ...authHeaders(settings.apiKey), accept: "text/event-stream" },
+      answerTimeoutMs: settings.readTimeoutMs,
+      idleTimeoutMs: settings.stream.idleMs,
+      maxBytes: 16 * 1024 * 1024,
+      onChunk: (chunk) => {
+        for (const status of read(chunk)) {
+          events++
+          if (status.status !== "IN_QUEUE" && startedAt === undefined) startedAt = Date.now()
+          Queue.unsafeOffer(seen, status)
+          if (status.status === "COMPLETED") {
+            completed = status
+            return true
+          }
+        }
+        return false
+      }
+    }).pipe(Effect.ignore)
+    const now = Date.now()
+    // What arrived is told before the caller moves on.
+    yield* Queue.offer(seen, null)
+    yield* Fiber.join(tell)
+    // A stream that told something works (a drop later is the network's); one that never did (not offered,
+    // silent, refused) counts against streams. Either way the answer itself needs no judging: polls follow.
+    noteStream(settings, events > 0)
+    return completed === undefined ? undefined : { status: completed, startedAt: startedAt ?? now, now }
+  })
 
 /** `GET response_url` of a COMPLETED request; its bytes go to the journal ("answer") before they are read. */
 const fetchResult = (settings: FalSettings, handle: FalHandle, completed: Extract<FalStatus, { status: "COMPLETED" }>, follow: Follow) =>
@@ -365,28 +480,51 @@ interface Completed {
 }
 
 /**
- * Polls `status_url?logs=1` until COMPLETED. The first poll comes at the typical time a request of this model
- * takes; each poll after it follows the growing interval.
+ * Waits until fal says COMPLETED: on its status stream when it offers one, else (or once it drops or hangs)
+ * by polling.
  */
 const untilCompleted = (settings: FalSettings, handle: FalHandle, request: RunRequest, follow: Follow): Effect.Effect<Completed, FalError.FalError, Http> =>
   Effect.gen(function*() {
     const waitStart = Date.now()
     const from = Math.min(handle.submittedAt, waitStart)
+    const tried = settings.stream.enabled && streamsWork(settings)
+    if (tried) {
+      const streamed = yield* streamUntilCompleted(settings, handle, request)
+      if (streamed !== undefined) {
+        // The stream says when fal finished, to the millisecond: what polls after a broken stream wait for.
+        if (streamed.status.error === undefined) noteSeen(handle.model, streamed.now - handle.submittedAt)
+        return { ...streamed, from }
+      }
+    }
+    return yield* pollUntilCompleted(settings, handle, request, follow, from, tried)
+  })
+
+/**
+ * Polls `status_url?logs=1` until COMPLETED. The first poll comes at the typical time a request of this model
+ * takes (not at once after a stream that gave up: it looks at once); each poll after it follows the growing
+ * interval. The time noted for the next requests is the middle of the last two looks, not the look that saw
+ * COMPLETED: a request is never seen done before the first look, so noting that look would only ever push
+ * the first look later (and a slot would stay held for nothing).
+ */
+const pollUntilCompleted = (settings: FalSettings, handle: FalHandle, request: RunRequest, follow: Follow, from: number, afterStream: boolean) =>
+  Effect.gen(function*() {
     let startedAt: number | undefined
     const typical = typicalFor(handle.model, follow.typicalMs)
     // After a first look at the typical time, the next come soon (a twentieth of it), then back off.
     let interval = typical === undefined ? settings.poll.initialMs : Math.min(settings.poll.initialMs, Math.max(50, Math.round(typical / 20)))
-    const first = firstPollIn(settings, handle, typical, waitStart)
+    const first = afterStream ? 0 : firstPollIn(settings, handle, typical)
     if (first > 0) yield* Effect.sleep(Duration.millis(first))
+    let lookedAt = handle.submittedAt
     for (;;) {
       const status = yield* pollStatus(settings, handle)
       if (request.onStatus) yield* request.onStatus(status)
       const now = Date.now()
       if (status.status !== "IN_QUEUE" && startedAt === undefined) startedAt = now
       if (status.status === "COMPLETED") {
-        if (status.error === undefined) noteSeen(handle.model, now - handle.submittedAt)
-        return { status, from, startedAt: startedAt ?? now, now }
+        if (status.error === undefined) noteSeen(handle.model, Math.round((lookedAt + now) / 2) - handle.submittedAt)
+        return { status, from, startedAt: startedAt ?? now, now } satisfies Completed
       }
+      lookedAt = now
       yield* Effect.sleep(Duration.millis(interval))
       interval = Math.min(settings.poll.maxMs, Math.round(interval * 1.5))
     }

@@ -47,6 +47,12 @@ export interface HttpRequest {
   readonly maxBytes?: number
   /** Called with a 2xx answer as soon as its last byte arrived, before anything reads it. */
   readonly keep?: ((answer: Answer) => Effect.Effect<void>) | undefined
+  /**
+   * An answer read as it arrives (an event stream): called with each piece of the body; `true` ends the
+   * answer there (the connection is closed, and what arrived so far is the body). The idle time-out still
+   * applies between pieces, so a stream that falls silent is cut off.
+   */
+  readonly onChunk?: ((chunk: Uint8Array) => boolean) | undefined
 }
 
 export interface HttpResponse extends Answer {
@@ -163,6 +169,7 @@ const make = (options: HttpOptions) =>
       }
       const chunks: Array<Buffer> = []
       let size = 0
+      let enough = false
       try {
         for await (const chunk of res.body) {
           const buf = chunk as Buffer
@@ -172,6 +179,11 @@ const make = (options: HttpOptions) =>
             throw new TooLarge(`more than ${limits.maxBytes} bytes`)
           }
           chunks.push(buf)
+          if (req.onChunk !== undefined && req.onChunk(new Uint8Array(buf.buffer, buf.byteOffset, buf.length))) {
+            enough = true
+            res.body.destroy()
+            break
+          }
         }
       } catch (cause) {
         if (cause instanceof TooLarge || signal.aborted) throw cause
@@ -179,7 +191,7 @@ const make = (options: HttpOptions) =>
         // The headers arrived, the body did not: the connection dropped mid-answer.
         throw new CutOff(`the connection closed after ${size}${declared === undefined ? "" : ` of ${declared}`} bytes`)
       }
-      if (declared !== undefined && Number.isFinite(declared) && size !== declared) {
+      if (!enough && declared !== undefined && Number.isFinite(declared) && size !== declared) {
         throw new CutOff(`received ${size} of ${declared} bytes`)
       }
       return { status: res.statusCode, headers: resHeaders, body: new Uint8Array(Buffer.concat(chunks)) }

@@ -24,8 +24,15 @@ beforeEach(() => {
 
 const input = { prompt: "a lighthouse at dusk", image_url: "https://example.com/a.png", duration: "5" }
 
-const run = (model: string, follow: Keep.Follow = Keep.followNothing, onStatus?: (s: Queue.FalStatus) => Effect.Effect<void>) =>
-  Queue.run(settingsFor(fal.baseUrl), { model, input: Effect.succeed(input), what: "clip", onStatus }, follow)
+const run = (model: string, follow: Keep.Follow = Keep.followNothing, onStatus?: (s: Queue.FalStatus) => Effect.Effect<void>, over: Partial<Queue.FalSettings> = {}) =>
+  Queue.run(settingsFor(fal.baseUrl, over), { model, input: Effect.succeed(input), what: "clip", onStatus }, follow)
+
+/** Polling only: the fallback when fal's status stream is not there or breaks. */
+const polling: Partial<Queue.FalSettings> = { stream: { enabled: false, idleMs: 1_000 } }
+
+const requestsOf = (requestId: string) => fal.received.filter((r) => r.method === "GET" && r.path.includes(`/requests/${requestId}`))
+const polls = (requestId: string) => requestsOf(requestId).filter((r) => r.path.includes("/status?")).length
+const streams = (requestId: string) => requestsOf(requestId).filter((r) => r.path.includes("/status/stream")).length
 
 const submit = (model: string, follow: Keep.Follow = Keep.followNothing, over: Partial<Queue.FalSettings> = {}) =>
   Queue.submit(settingsFor(fal.baseUrl, over), model, input, follow)
@@ -33,7 +40,7 @@ const submit = (model: string, follow: Keep.Follow = Keep.followNothing, over: P
 describe("fal queue", () => {
   it.live("a subpath model is polled under owner/app, with the URLs fal returned", () =>
     Effect.gen(function*() {
-      const result = yield* run(kling)
+      const result = yield* run(kling, Keep.followNothing, undefined, polling)
       expect(result.handle.statusUrl).toBe(`${fal.baseUrl}/fal-ai/kling-video/requests/${result.handle.requestId}/status`)
       const polled = fal.received.filter((r) => r.method === "GET" && r.path.includes(`/requests/${result.handle.requestId}`))
       expect(polled.length).toBeGreaterThan(0)
@@ -95,7 +102,7 @@ describe("fal queue", () => {
       fal.inject({ kind: "flaky-status", times: 2 }, model)
       let n = 0
       fal.injectAny((req) => (req.path.includes("/status") && n++ < 2 ? (n === 1 ? { kind: "malformedJson" } : { kind: "truncated" }) : undefined))
-      const result = yield* run(model)
+      const result = yield* run(model, Keep.followNothing, undefined, polling)
       expect((result.output as any).audio.url).toMatch(/\.mp3$/)
       expect(fal.submits(model)).toBe(1)
     }).pipe(Effect.provide(testLayer)))
@@ -210,6 +217,86 @@ describe("fal queue", () => {
       expect(result).toMatchObject({ resumed: true, handle: { requestId } })
       expect(fal.submits(tts)).toBe(submits)
     }).pipe(Effect.provide(testLayer)))
+
+  it.live("fal's status stream is followed instead of polling: one stream under owner/app, no poll, and the answer it told", () =>
+    Effect.gen(function*() {
+      fal.setOptions({ pollsInQueue: 2, pollsInProgress: 2, workMs: 150 })
+      const seen: Array<string> = []
+      const result = yield* run(kling, Keep.followNothing, (s) => Effect.sync(() => void seen.push(s.status)))
+      fal.setOptions({ workMs: 0 })
+      const id = result.handle.requestId
+      const stream = requestsOf(id).filter((r) => r.path.includes("/status/stream"))
+      expect(stream.map((r) => r.path)).toEqual([`/fal-ai/kling-video/requests/${id}/status/stream?logs=1`])
+      expect(stream[0]!.headers.accept).toBe("text/event-stream")
+      expect(stream[0]!.headers.authorization).toBe(`Key ${apiKey}`)
+      expect(polls(id)).toBe(0)
+      expect(seen).toEqual(["IN_QUEUE", "IN_QUEUE", "IN_PROGRESS", "IN_PROGRESS", "COMPLETED"])
+      expect((result.output as any).video.url).toMatch(/\.mp4$/)
+      expect(result.logs.map((l) => l.message)).toContain("Generating...")
+      expect(fal.submits(kling)).toBeGreaterThan(0)
+    }).pipe(Effect.provide(testLayer)))
+
+  it.live("a status stream that drops before COMPLETED: the request is polled, one submit, and its answer collected", () =>
+    Effect.gen(function*() {
+      const model = "fal-ai/minimax/speech-02-turbo"
+      fal.inject({ kind: "stream-drops", afterEvents: 2 }, model)
+      const result = yield* run(model)
+      const id = result.handle.requestId
+      expect(streams(id)).toBe(1)
+      expect(polls(id)).toBeGreaterThan(0)
+      expect((result.output as any).audio.url).toMatch(/\.mp3$/)
+      expect(fal.submits(model)).toBe(1)
+    }).pipe(Effect.provide(testLayer)))
+
+  it.live("a status stream that answers and then says nothing: given up after its silence, then polled; one submit", () =>
+    Effect.gen(function*() {
+      const model = "fal-ai/minimax/speech-02-hd"
+      const before = fal.submits(model)
+      fal.inject({ kind: "stream-hangs" }, model)
+      const result = yield* run(model, Keep.followNothing, undefined, { stream: { enabled: true, idleMs: 150 } })
+      const id = result.handle.requestId
+      expect(streams(id)).toBe(1)
+      expect(polls(id)).toBeGreaterThan(0)
+      expect((result.output as any).audio.url).toMatch(/\.mp3$/)
+      expect(fal.submits(model) - before).toBe(1)
+    }).pipe(Effect.provide(testLayer)))
+
+  it.live("no status stream offered (404, as from a gateway): polled; after a few such, polled from the start", () =>
+    Effect.gen(function*() {
+      fal.setOptions({ stream: false })
+      const settings = settingsFor(fal.baseUrl)
+      const once = () => Queue.run(settings, { model: tts, input: Effect.succeed(input), what: "narration" }, Keep.followNothing)
+      const ids: Array<string> = []
+      for (let i = 0; i < 4; i++) ids.push((yield* once()).handle.requestId)
+      fal.setOptions({ stream: true })
+      expect(ids.map(streams)).toEqual([1, 1, 1, 0])
+      for (const id of ids) expect(polls(id)).toBeGreaterThan(0)
+    }).pipe(Effect.provide(testLayer)))
+
+  it.live("a request re-attached after a restart is followed on its stream too, and pays for nothing new", () =>
+    Effect.gen(function*() {
+      const model = "fal-ai/kling-video/v1.6/pro/image-to-video"
+      const journal = Keep.memory()
+      const handle = yield* submit(model, { journal })
+      const before = fal.submits(model)
+      const result = yield* run(model, { journal })
+      expect(result).toMatchObject({ resumed: true, handle: { requestId: handle.requestId } })
+      expect(streams(handle.requestId)).toBe(1)
+      expect(fal.submits(model)).toBe(before)
+    }).pipe(Effect.provide(testLayer)))
+
+  it("server-sent events split anywhere: data lines joined, comments and other events skipped, CRLF read", () => {
+    const read = Queue.sseReader()
+    const text = ': ping\r\n\r\ndata: {"status":"IN_QUEUE","queue_position":3}\n\nevent: other\ndata: {"hello":1}\n\ndata: {"status":\ndata: "IN_PROGRESS","logs":[{"message":"Generating..."}]}\n\ndata:{"status":"COMPLETED"}\n\n'
+    const bytes = new TextEncoder().encode(text)
+    const got: Array<Queue.FalStatus> = []
+    for (let i = 0; i < bytes.length; i += 7) got.push(...read(bytes.subarray(i, i + 7)))
+    expect(got).toEqual([
+      { status: "IN_QUEUE", queuePosition: 3 },
+      { status: "IN_PROGRESS", logs: [{ message: "Generating..." }] },
+      { status: "COMPLETED", logs: [], error: undefined, errorType: undefined }
+    ])
+  })
 
   it.live("the key never appears in the IoLog; the Authorization header shows as Key ***", () =>
     Effect.gen(function*() {
