@@ -215,19 +215,17 @@ const syncTemp = (fd: number, tmp: string, target: string, what: string) =>
     })
   )
 
-/** Writes `data` to the new file `tmp`, every byte, and fsyncs it; a temp that could not be finished is removed. */
+/** Writes `data` to the new file `tmp`, every byte, and fsyncs it (on this thread); a temp that could not be finished is removed. */
 const writeTemp = (tmp: string, target: string, data: string | Uint8Array) => {
+  const fd = openTemp(tmp, target, data)
   try {
-    fs.mkdirSync(path.dirname(target), { recursive: true })
-    fs.mkdirSync(path.dirname(tmp), { recursive: true })
-    const fd = io.openSync(tmp, "w")
     try {
-      writeAll(fd, typeof data === "string" ? Buffer.from(data) : data)
       io.fsyncSync(fd)
     } finally {
       io.closeSync(fd)
     }
   } catch (e) {
+    // Closed first: Windows cannot remove a file that is still open.
     removeQuietly(tmp)
     throw fsError("write", target)(e)
   }

@@ -9,6 +9,7 @@
  * then encodes, as it always did.
  */
 import * as fs from "node:fs"
+import { topBoxes } from "./Mp4.ts"
 
 export interface VideoIndex {
   /** The sample entry's codec, width and height and its `avcC` box: equal configs can be stream-joined. */
@@ -54,23 +55,14 @@ const readMoov = (file: string): { moov: Buffer; size: number } | undefined => {
   const fd = fs.openSync(file, "r")
   try {
     const size = fs.fstatSync(fd).size
-    const header = Buffer.alloc(16)
-    let moov: Buffer | undefined
-    for (let at = 0; at + 8 <= size; ) {
-      fs.readSync(fd, header, 0, 16, at)
-      let boxSize = header.readUInt32BE(0)
-      const type = header.toString("latin1", 4, 8)
-      if (boxSize === 1) boxSize = Number(header.readBigUInt64BE(8))
-      else if (boxSize === 0) boxSize = size - at
-      if (boxSize < 8 || at + boxSize > size) return undefined
-      if (type === "moof") return undefined
-      if (type === "moov") {
-        moov = Buffer.alloc(boxSize)
-        fs.readSync(fd, moov, 0, boxSize, at)
-      }
-      at += boxSize
-    }
-    return moov === undefined ? undefined : { moov, size }
+    const top = topBoxes(fd, size)
+    // Cut short, or fragmented (its samples are in `moof`s, not in the index).
+    if (top === undefined || top.some((x) => x.type === "moof")) return undefined
+    const box = top.filter((x) => x.type === "moov").at(-1)
+    if (box === undefined) return undefined
+    const moov = Buffer.alloc(box.end - box.start)
+    fs.readSync(fd, moov, 0, moov.length, box.start)
+    return { moov, size }
   } finally {
     fs.closeSync(fd)
   }

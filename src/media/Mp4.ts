@@ -223,24 +223,33 @@ const readTrack = (b: Buffer, trak: Box): Track => {
   }
 }
 
+/**
+ * The top-level boxes of an open MP4 file of `size` bytes, by their headers alone (the media bytes are never
+ * read); undefined when a box runs past the end (a file cut short).
+ */
+export const topBoxes = (fd: number, size: number): Array<{ readonly type: string; readonly start: number; readonly end: number }> | undefined => {
+  const top: Array<{ type: string; start: number; end: number }> = []
+  const header = Buffer.alloc(16)
+  for (let at = 0; at + 8 <= size; ) {
+    fs.readSync(fd, header, 0, 16, at)
+    let boxSize = header.readUInt32BE(0)
+    const type = header.toString("latin1", 4, 8)
+    if (boxSize === 1) boxSize = Number(header.readBigUInt64BE(8))
+    else if (boxSize === 0) boxSize = size - at
+    if (boxSize < 8 || at + boxSize > size) return undefined
+    top.push({ type, start: at, end: at + boxSize })
+    at += boxSize
+  }
+  return top
+}
+
 /** Reads a part's index (the `moov`; its media bytes are not read). */
 export const readPart = (file: string): Part => {
   const fd = fs.openSync(file, "r")
   try {
     const size = fs.fstatSync(fd).size
-    // The top-level boxes, by their headers.
-    const top: Array<{ type: string; start: number; end: number }> = []
-    const header = Buffer.alloc(16)
-    for (let at = 0; at + 8 <= size; ) {
-      fs.readSync(fd, header, 0, 16, at)
-      let boxSize = header.readUInt32BE(0)
-      const type = header.toString("latin1", 4, 8)
-      if (boxSize === 1) boxSize = Number(header.readBigUInt64BE(8))
-      else if (boxSize === 0) boxSize = size - at
-      if (boxSize < 8 || at + boxSize > size) throw new Declined("it is cut short")
-      top.push({ type, start: at, end: at + boxSize })
-      at += boxSize
-    }
+    const top = topBoxes(fd, size)
+    if (top === undefined) throw new Declined("it is cut short")
     const ftypBox = top.find((x) => x.type === "ftyp")
     const moovBox = top.find((x) => x.type === "moov")
     if (!ftypBox || !moovBox) throw new Declined("it has no file type or no index")
