@@ -18,9 +18,8 @@ import type { Queue as BullQueue } from "bullmq"
 import { Effect, Layer, PubSub, Stream } from "effect"
 import * as RunLog from "../cli/RunLog.ts"
 import * as Session from "../cli/Session.ts"
-import * as Cost from "../engine/Cost.ts"
 import { Conflict, NotFound, Unprocessable } from "../server/Errors.ts"
-import { JobRunner, replayThenLive, type BuildOrder, type Sequenced, type ServerEvent } from "../server/Jobs.ts"
+import { finished, JobRunner, queuedJob, replayThenLive, withProgress, type BuildOrder, type Sequenced, type ServerEvent } from "../server/Jobs.ts"
 import * as Journal from "../server/Journal.ts"
 import * as Progress from "../server/Progress.ts"
 import { Projects, type Project } from "../server/Projects.ts"
@@ -47,7 +46,6 @@ interface ProjectState {
 const logSize = 2000
 /** How long a cancel answer waits for the worker to stop the build (it may wait for an image being made). */
 const cancelWaitMs = 30_000
-const finished = (job: Job) => job.state !== "queued" && job.state !== "running"
 
 export interface Hooks {
   /** Every build event a worker relays (the server's /metrics counts them). */
@@ -89,11 +87,7 @@ export const layer = (settings: QueueSettings, hooks: Hooks = {}, handle?: (q: Q
         if (state.log.length > logSize) state.log.splice(0, state.log.length - logSize)
         state.pubsub.unsafeOffer(item)
       }
-      const view = (rec: JobRec): Job => {
-        if (finished(rec.job)) return rec.job
-        const p = rec.progress.snapshot()
-        return { ...rec.job, progress: { done: p.done, total: p.total, stages: p.stages }, running: p.running, spent: p.spent, left: p.left, built: p.built, cached: p.cached, failed: p.failed }
-      }
+      const view = (rec: JobRec): Job => (finished(rec.job) ? rec.job : withProgress(rec.job, rec.progress))
 
       // What the workers say. A job not submitted by this server (another server, or before a restart) is
       // learnt from its first message.
@@ -168,26 +162,7 @@ export const layer = (settings: QueueSettings, hooks: Hooks = {}, handle?: (q: Q
           })
           // BullMQ ignores an add whose id is taken: that job (added by another server) is the one.
           const same = added.data.runId === runId
-          const job: Job = {
-            id: added.data.runId,
-            project: project.id,
-            state: "queued",
-            label: order.label,
-            targets: [...order.targets],
-            retake: [...order.retake],
-            createdAt: added.timestamp,
-            startedAt: null,
-            endedAt: null,
-            progress: { done: 0, total: 0, stages: [] },
-            running: [],
-            spent: Cost.zero,
-            left: null,
-            built: [],
-            cached: 0,
-            failed: [],
-            wallMs: null,
-            error: null
-          }
+          const job = queuedJob(added.data.runId, project.id, order, added.timestamp)
           const rec: JobRec = state.jobs.get(job.id) ?? { job, progress: Progress.make(), queueId }
           state.jobs.set(job.id, rec)
           if (same) {

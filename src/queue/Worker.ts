@@ -23,7 +23,7 @@ import * as Build from "../Build.ts"
 import * as Cost from "../engine/Cost.ts"
 import type { BuildEvent } from "../engine/Events.ts"
 import * as Journal from "../server/Journal.ts"
-import type { ServerEvent } from "../server/Jobs.ts"
+import { queuedJob, withProgress, type ServerEvent } from "../server/Jobs.ts"
 import type { Metrics } from "../server/Metrics.ts"
 import * as Progress from "../server/Progress.ts"
 import type { Job } from "../server/Schemas.ts"
@@ -47,33 +47,6 @@ export interface Options {
   readonly ready?: (() => void) | undefined
 }
 
-/** A job's view from its progress, as the server shows a local job's (LocalJobs.ts). */
-const view = (base: Job, progress: Progress.Progress): Job => {
-  const p = progress.snapshot()
-  return { ...base, progress: { done: p.done, total: p.total, stages: p.stages }, running: p.running, spent: p.spent, left: p.left, built: p.built, cached: p.cached, failed: p.failed }
-}
-
-const baseJob = (data: QueuedBuild, createdAt: number): Job => ({
-  id: data.runId,
-  project: data.projectId,
-  state: "queued",
-  label: data.order.label,
-  targets: [...data.order.targets],
-  retake: [...data.order.retake],
-  createdAt,
-  startedAt: null,
-  endedAt: null,
-  progress: { done: 0, total: 0, stages: [] },
-  running: [],
-  spent: Cost.zero,
-  left: null,
-  built: [],
-  cached: 0,
-  failed: [],
-  wallMs: null,
-  error: null
-})
-
 /** The builds this worker runs, by run id, so the server's cancel reaches the one it names. */
 type Running = Map<string, { readonly cancel: () => void }>
 
@@ -83,7 +56,7 @@ const runOne = (redis: IORedis, options: Options, data: QueuedBuild, job: BullJo
     const ws = yield* Workspace.load({ cwd: data.dir, env: process.env })
     const secrets = Secrets.secretsOf(ws.env, process.env)
     const progress = Progress.make()
-    let current = baseJob(data, job.timestamp)
+    let current = queuedJob(data.runId, data.projectId, data.order, job.timestamp)
     let began = false
     const relay = (event: ServerEvent) => {
       const message: Relayed = { dir: data.dir, event }
@@ -117,7 +90,7 @@ const runOne = (redis: IORedis, options: Options, data: QueuedBuild, job: BullJo
         began = true
         current = { ...current, state: "running", startedAt: Date.now() }
         save()
-        relay({ _tag: "Job", job: view(current, progress) })
+        relay({ _tag: "Job", job: withProgress(current, progress) })
       }
     }
     const flags: Build.BuildFlags = {

@@ -9,9 +9,10 @@
  * builds of different projects run at once and share the provider pools, and a job's id is its run's id.
  */
 import { Context, Effect, PubSub, type Scope, Stream } from "effect"
+import * as Cost from "../engine/Cost.ts"
 import type { BuildEvent } from "../engine/Events.ts"
 import type { Conflict, NotFound, Unprocessable } from "./Errors.ts"
-import type { NodeState } from "./Progress.ts"
+import type { NodeState, Progress } from "./Progress.ts"
 import type { Project } from "./Projects.ts"
 import type { Job } from "./Schemas.ts"
 
@@ -26,6 +27,37 @@ export interface BuildOrder {
   readonly maxCost: number | undefined
   /** What the person asked for, shown in the run list ("build", "re-roll shot 3"). */
   readonly label: string
+}
+
+/** Whether a job has ended (done, failed, cancelled or interrupted). */
+export const finished = (job: Job): boolean => job.state !== "queued" && job.state !== "running"
+
+/** A build just queued, by whichever runner takes it: nothing run, nothing spent yet. */
+export const queuedJob = (id: string, project: string, order: BuildOrder, createdAt: number): Job => ({
+  id,
+  project,
+  state: "queued",
+  label: order.label,
+  targets: [...order.targets],
+  retake: [...order.retake],
+  createdAt,
+  startedAt: null,
+  endedAt: null,
+  progress: { done: 0, total: 0, stages: [] },
+  running: [],
+  spent: Cost.zero,
+  left: null,
+  built: [],
+  cached: 0,
+  failed: [],
+  wallMs: null,
+  error: null
+})
+
+/** A job as its build's progress shows it now (what is running, spent, left, built). */
+export const withProgress = (job: Job, progress: Progress): Job => {
+  const p = progress.snapshot()
+  return { ...job, progress: { done: p.done, total: p.total, stages: p.stages }, running: p.running, spent: p.spent, left: p.left, built: p.built, cached: p.cached, failed: p.failed }
 }
 
 /** What the events stream carries, in order, each with an id (`Last-Event-ID` resumes after it). */

@@ -19,7 +19,7 @@ import * as Cost from "../engine/Cost.ts"
 import type { BuildEvent } from "../engine/Events.ts"
 import type { Pool } from "../engine/Pool.ts"
 import { Conflict, NotFound, Unprocessable } from "./Errors.ts"
-import { JobRunner, replayThenLive, type BuildOrder, type Sequenced, type ServerEvent } from "./Jobs.ts"
+import { finished, JobRunner, queuedJob, replayThenLive, withProgress, type BuildOrder, type Sequenced, type ServerEvent } from "./Jobs.ts"
 import * as Journal from "./Journal.ts"
 import * as Progress from "./Progress.ts"
 import { Projects, type Project } from "./Projects.ts"
@@ -49,8 +49,6 @@ const snapshotMs = 500
 
 /** Events kept per project for clients that reconnect. */
 const logSize = 2000
-
-const finished = (job: Job) => job.state !== "queued" && job.state !== "running"
 
 export const layer = Layer.scoped(
   JobRunner,
@@ -93,20 +91,7 @@ export const layer = Layer.scoped(
       state.pubsub.unsafeOffer(item)
     }
 
-    const view = (rec: JobRec): Job => {
-      if (finished(rec.job)) return rec.job
-      const p = rec.progress.snapshot()
-      return {
-        ...rec.job,
-        progress: { done: p.done, total: p.total, stages: p.stages },
-        running: p.running,
-        spent: p.spent,
-        left: p.left,
-        built: p.built,
-        cached: p.cached,
-        failed: p.failed
-      }
-    }
+    const view = (rec: JobRec): Job => (finished(rec.job) ? rec.job : withProgress(rec.job, rec.progress))
 
     const save = (rec: JobRec) =>
       Journal.write(rec.storeDir, { job: view(rec), pid: process.pid, hostname: os.hostname(), began: rec.began, profile: rec.profile })
@@ -119,26 +104,7 @@ export const layer = Layer.scoped(
         const id = RunLog.newRunId()
         const now = Date.now()
         const rec: JobRec = {
-          job: {
-            id,
-            project: project.id,
-            state: "queued",
-            label: order.label,
-            targets: [...order.targets],
-            retake: [...order.retake],
-            createdAt: now,
-            startedAt: null,
-            endedAt: null,
-            progress: { done: 0, total: 0, stages: [] },
-            running: [],
-            spent: Cost.zero,
-            left: null,
-            built: [],
-            cached: 0,
-            failed: [],
-            wallMs: null,
-            error: null
-          },
+          job: queuedJob(id, project.id, order, now),
           storeDir: ws.storeDir,
           profile: ws.config.profile,
           progress: Progress.make(),
