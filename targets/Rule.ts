@@ -191,13 +191,26 @@ export const unknownProviders = (config: Config): ReadonlyArray<string> =>
 const Provider = Schema.Struct({ provider: Schema.String })
 const providerOf = Schema.decodeUnknownSync(Provider)
 
+/** The implementation a node's recipe names (`provider`), for its stage; a name not registered is a defect. */
+export const implOfNode = (stage: ProviderStage, node: NodeSpec): Impl => {
+  const name = providerOf(node.recipe).provider
+  const impl = find(stage, name)
+  if (impl === undefined) throw new Error(`${node.id}: no ${stage} provider "${name}" is registered`)
+  return impl
+}
+
+/** A node's recipe as its implementation declares it (fields other rules add are ignored). */
+export const recipeOf = (impl: Impl, node: NodeSpec) => Schema.decodeUnknownSync(impl.recipe)(node.recipe, { onExcessProperty: "ignore" })
+
+/** What an implementation would charge for a node, before paying: its estimate, else unknown when it is paid. */
+export const estimateOf = (impl: Impl, node: NodeSpec): Cost.Cost =>
+  impl.estimate?.(recipeOf(impl, node), node) ?? (impl.paid ? { usd: undefined, source: "unknown" } : { usd: 0, source: "free" })
+
 /** The engine rule of a provider stage: the node's recipe names its implementation, looked up once here. */
 export const stageRule = (kind: string, stage: ProviderStage): Rule<unknown, any> => {
   const rules = new Map<Impl, Rule<unknown, any>>()
   const ruleOf = (node: NodeSpec): Rule<unknown, any> => {
-    const name = providerOf(node.recipe).provider
-    const impl = find(stage, name)
-    if (impl === undefined) throw new Error(`${node.id}: no ${stage} provider "${name}" is registered`)
+    const impl = implOfNode(stage, node)
     let rule = rules.get(impl)
     if (rule === undefined) {
       rule = defineRule({ ...impl, kind, paid: impl.paid })

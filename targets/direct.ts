@@ -8,26 +8,16 @@
  * already in the workspace is not in it (a redo with `--force` starts from the transcript, not from the last
  * draft). A node, not a bare call, so that a crash after the answer loses nothing and `--force` is a new take.
  */
-import { Effect, Schema } from "effect"
+import { Effect } from "effect"
 import * as Bible from "../src/director/Bible.ts"
 import type { Json, NodeSpec, Rule } from "../src/engine/Node.ts"
 import { ids, kinds } from "../src/Film.ts"
 import { normalize } from "../src/text/Sentences.ts"
-import { find, type Impl, type PlanContext } from "./Rule.ts"
+import { implOfNode, recipeOf, type Impl, type PlanContext } from "./Rule.ts"
 
 export const version = 1
 
-const Provider = Schema.Struct({ provider: Schema.String })
-const providerOf = Schema.decodeUnknownSync(Provider)
-
-const implOf = (node: NodeSpec): Impl => {
-  const name = providerOf(node.recipe).provider
-  const impl = find("prompts", name)
-  if (impl === undefined) throw new Error(`${node.id}: no prompts provider "${name}" is registered`)
-  return impl
-}
-
-const recipeOf = (impl: Impl, node: NodeSpec) => Schema.decodeUnknownSync(impl.recipe)(node.recipe, { onExcessProperty: "ignore" })
+const implOf = (node: NodeSpec): Impl => implOfNode("prompts", node)
 
 /** The draft's node: the writer's recipe for a sentence that names nobody, with the whole transcript. */
 export const node = (plan: PlanContext, prompts: Impl<"prompts">, sentences: ReadonlyArray<string>): NodeSpec => {

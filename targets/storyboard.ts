@@ -28,7 +28,7 @@ import type { Workspace } from "../src/Workspace.ts"
 import * as Bible from "../src/director/Bible.ts"
 import * as Inputs from "../src/director/Inputs.ts"
 import { fromEnv } from "../src/providers/ProviderConfig.ts"
-import { defineRule, pick } from "./Rule.ts"
+import { defineRule, estimateOf, pick } from "./Rule.ts"
 import { ids, kinds, Settings } from "./Settings.ts"
 import { displayText } from "./subtitles.ts"
 
@@ -356,12 +356,9 @@ const pendingEstimate = (ws: Workspace, count: number) => {
   const image = pick("image", ws.config)
   const video = pick("video", ws.config)
   const sentences = Array.from({ length: count }, () => "")
-  const priced = (impl: typeof image | typeof video, node: NodeSpec): Cost.Cost =>
-    impl.estimate?.(Schema.decodeUnknownSync(impl.recipe)(node.recipe, { onExcessProperty: "ignore" }), node) ??
-    (impl.paid ? { usd: undefined, source: "unknown" } : { usd: 0, source: "free" })
   return (k: number, n: number, j: number): Cost.Total => {
     const shot = { n, j, k }
-    return Cost.sum([priced(image, image.node({ shot, sentence: sentences[n - 1] ?? "" }, plan)), priced(video, video.node({ shot }, plan))])
+    return Cost.sum([estimateOf(image, image.node({ shot, sentence: sentences[n - 1] ?? "" }, plan)), estimateOf(video, video.node({ shot }, plan))])
   }
 }
 
@@ -370,10 +367,7 @@ const sheetsEstimate = (ws: Workspace): Cost.Total => {
   const image = pick("image", ws.config)
   if (image.sheet === undefined) return Cost.zero
   return Cost.sum(
-    (plan.director.bible?.cast ?? []).map((c) => {
-      const node = image.sheet!({ id: Bible.idOf(c.name) }, plan)
-      return image.estimate?.(Schema.decodeUnknownSync(image.recipe)(node.recipe, { onExcessProperty: "ignore" }), node) ?? (image.paid ? { usd: undefined, source: "unknown" as const } : Cost.zero)
-    })
+    (plan.director.bible?.cast ?? []).map((c) => estimateOf(image, image.sheet!({ id: Bible.idOf(c.name) }, plan)))
   )
 }
 

@@ -8,27 +8,17 @@
  * inserting a sentence before it finds the same answer again. `storyshot refine` writes the answer back into
  * the file as pinned fields, after which the plan reads those and this node is no longer part of the film.
  */
-import { Effect, Schema } from "effect"
+import { Effect } from "effect"
 import type { Json, NodeSpec, Rule } from "../../src/engine/Node.ts"
 import { ids, kinds } from "../../src/Film.ts"
 import { baseShot } from "../plan.ts"
-import { find, type PlanContext } from "../Rule.ts"
+import { implOfNode, recipeOf, type PlanContext } from "../Rule.ts"
 import type { Impl } from "../Rule.ts"
 import * as Prompts from "./Prompts.ts"
 
 export const version = 1
 
-const Provider = Schema.Struct({ provider: Schema.String })
-const providerOf = Schema.decodeUnknownSync(Provider)
-
-const implOf = (node: NodeSpec): Impl => {
-  const name = providerOf(node.recipe).provider
-  const impl = find("prompts", name)
-  if (impl === undefined) throw new Error(`${node.id}: no prompts provider "${name}" is registered`)
-  return impl
-}
-
-const recipeOf = (impl: Impl, node: NodeSpec) => Schema.decodeUnknownSync(impl.recipe)(node.recipe, { onExcessProperty: "ignore" })
+const implOf = (node: NodeSpec): Impl => implOfNode("prompts", node)
 
 /** The refine node of shot j of sentence n (K = k), as the plan's expansion declares it. */
 export const node = (
