@@ -60,6 +60,18 @@ export const withCast = (spec: NodeSpec, n: number, options: CastOptions): NodeS
   }
 })
 
+/**
+ * A shot's image node: the implementation's recipe, after the shot's still in its sentence's plan (and any
+ * `extra` inputs), with the cast and place the plan gives it.
+ */
+export const shotNode = (
+  shot: { readonly n: number; readonly j: number; readonly k: number },
+  recipe: NodeSpec["recipe"],
+  options: CastOptions,
+  extra: NodeSpec["deps"] = []
+): NodeSpec =>
+  withCast({ id: ids.image(shot.k), kind: kinds.image, stage: "image", version, recipe, deps: [stillDep(shot.n, shot.j), ...extra] }, shot.n, options)
+
 /** The shot's index j, from its still dependency (`sentence:N:plan#still.j`). */
 const jOf = (spec: NodeSpec): number => {
   const dep = spec.deps.find((d) => d.output?.startsWith("still."))

@@ -7,10 +7,8 @@
  * It runs in the "gpu" pool (one at a time by default: `pools: { gpu: N }` for a server with several).
  */
 import { Effect, Schema } from "effect"
-import { ids, kinds } from "../../src/Film.ts"
 import { A1111Client } from "../../src/providers/a1111/Client.ts"
 import * as Journal from "../Journal.ts"
-import { stillDep } from "../plan.ts"
 import * as Prompts from "../prompts/Prompts.ts"
 import { defineImpl } from "../Rule.ts"
 import * as Seed from "../Seed.ts"
@@ -52,25 +50,18 @@ export const impl = defineImpl({
   references: "none",
   node: ({ shot }, { config, providers, director }) => {
     const [width, height] = sizeOf(config.image.size)
-    return Image.withCast({
-      id: ids.image(shot.k),
-      kind: kinds.image,
-      stage: "image",
-      version: Image.version,
-      recipe: {
-        provider: "a1111",
-        width,
-        height,
-        sampler: providers.a1111.sampler,
-        steps: providers.a1111.steps,
-        cfgScale: providers.a1111.cfgScale,
-        checkpoint: providers.a1111.checkpoint,
-        negativePrompt: negative,
-        seed: config.image.seed ?? null,
-        style: Prompts.styleOf(director, config.style)
-      } satisfies typeof Recipe.Type,
-      deps: [stillDep(shot.n, shot.j)]
-    }, shot.n, { references: false })
+    return Image.shotNode(shot, {
+      provider: "a1111",
+      width,
+      height,
+      sampler: providers.a1111.sampler,
+      steps: providers.a1111.steps,
+      cfgScale: providers.a1111.cfgScale,
+      checkpoint: providers.a1111.checkpoint,
+      negativePrompt: negative,
+      seed: config.image.seed ?? null,
+      style: Prompts.styleOf(director, config.style)
+    } satisfies typeof Recipe.Type, { references: false })
   },
   run: (ctx) =>
     Effect.gen(function*() {

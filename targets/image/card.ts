@@ -17,11 +17,11 @@
 import * as path from "node:path"
 import { Effect, Schema } from "effect"
 import { sha256 } from "../../src/engine/Hash.ts"
-import { ids, kinds } from "../../src/Film.ts"
+import { ids } from "../../src/Film.ts"
 import { cameraLabel, captionOf, renderCard } from "../../src/media/Card.ts"
 import { normalize } from "../../src/text/Sentences.ts"
 import * as Cast from "../cast.ts"
-import { motionAt, motionDep, stillAt, stillDep } from "../plan.ts"
+import { motionAt, motionDep, stillAt } from "../plan.ts"
 import { defineImpl } from "../Rule.ts"
 import { displayText } from "../subtitles.ts"
 import * as Image from "./Image.ts"
@@ -68,31 +68,20 @@ export const impl = defineImpl({
   layers: { plate: "plate", lettering: "lettering" },
   references: "none",
   node: ({ shot, sentence }, { config }) =>
-    Image.withCast(
+    Image.shotNode(
+      shot,
       {
-        id: ids.image(shot.k),
-        kind: kinds.image,
-        stage: "image",
-        version: Image.version,
-        recipe: {
-          provider: "card",
-          layers: 3,
-          width: config.width,
-          height: config.height,
-          fps: config.fps,
-          colour: sentenceColour(sentence),
-          text: displayText(sentence),
-          shot: shot.j
-        } satisfies typeof Recipe.Type,
-        deps: [
-          stillDep(shot.n, shot.j),
-          { id: ids.timing(shot.n), output: String(shot.j) },
-          { id: ids.shots(shot.n), output: "count" },
-          motionDep(shot.n, shot.j)
-        ]
-      },
-      shot.n,
-      { references: false, colours: true }
+        provider: "card",
+        layers: 3,
+        width: config.width,
+        height: config.height,
+        fps: config.fps,
+        colour: sentenceColour(sentence),
+        text: displayText(sentence),
+        shot: shot.j
+      } satisfies typeof Recipe.Type,
+      { references: false, colours: true },
+      [{ id: ids.timing(shot.n), output: String(shot.j) }, { id: ids.shots(shot.n), output: "count" }, motionDep(shot.n, shot.j)]
     ),
   sheet: ({ id }, { config }) =>
     Image.sheetNode(

@@ -12,12 +12,10 @@
  * derived from the fingerprint, see `../Seed.ts`). Character sheets are made here too (`character:ID:sheet`).
  */
 import { Effect, Schema } from "effect"
-import { ids, kinds } from "../../src/Film.ts"
 import { FalClient } from "../../src/providers/fal/Client.ts"
 import * as FalImage from "../../src/providers/fal/Image.ts"
 import type { ProviderConfig } from "../../src/providers/ProviderConfig.ts"
 import * as Paid from "../Paid.ts"
-import { stillDep } from "../plan.ts"
 import * as Prompts from "../prompts/Prompts.ts"
 import { defineImpl, type PlanContext } from "../Rule.ts"
 import * as Seed from "../Seed.ts"
@@ -79,19 +77,7 @@ export const impl = defineImpl({
   recipe: Recipe,
   pool: "fal",
   verifyPool: "local",
-  node: ({ shot }, plan) =>
-    Image.withCast(
-      {
-        id: ids.image(shot.k),
-        kind: kinds.image,
-        stage: "image",
-        version: Image.version,
-        recipe: recipeOf(plan),
-        deps: [stillDep(shot.n, shot.j)]
-      },
-      shot.n,
-      { references: referencesFor(plan.providers) === "edit" }
-    ),
+  node: ({ shot }, plan) => Image.shotNode(shot, recipeOf(plan), { references: referencesFor(plan.providers) === "edit" }),
   sheet: ({ id }, plan) => Image.sheetNode(id, recipeOf(plan)),
   estimate: (recipe) => estimateOf(recipe),
   run: (ctx) =>

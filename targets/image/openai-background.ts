@@ -13,11 +13,9 @@
  * Responses API with its failures and the tests every provider has.
  */
 import { Effect, Schema } from "effect"
-import { ids, kinds } from "../../src/Film.ts"
 import * as Background from "../../src/providers/openai/Background.ts"
 import { OpenAIClient } from "../../src/providers/openai/Client.ts"
 import * as Paid from "../Paid.ts"
-import { stillDep } from "../plan.ts"
 import * as Prompts from "../prompts/Prompts.ts"
 import { defineImpl } from "../Rule.ts"
 import * as Image from "./Image.ts"
@@ -59,21 +57,14 @@ export const impl = defineImpl({
   verifyPool: "local",
   // The cast reaches it as text only (contract 6).
   references: "none",
-  node: ({ shot }, { config, providers, director }) => Image.withCast({
-    id: ids.image(shot.k),
-    kind: kinds.image,
-    stage: "image",
-    version: Image.version,
-    recipe: {
-      provider: "openai-background",
-      model: providers.openai.background.model,
-      imageModel: providers.openai.imageModel,
-      size: config.image.size,
-      quality: config.image.quality,
-      style: Prompts.styleOf(director, config.style)
-    } satisfies Recipe,
-    deps: [stillDep(shot.n, shot.j)]
-  }, shot.n, { references: false }),
+  node: ({ shot }, { config, providers, director }) => Image.shotNode(shot, {
+    provider: "openai-background",
+    model: providers.openai.background.model,
+    imageModel: providers.openai.imageModel,
+    size: config.image.size,
+    quality: config.image.quality,
+    style: Prompts.styleOf(director, config.style)
+  } satisfies Recipe, { references: false }),
   estimate: (recipe) => Background.estimate(request(recipe, "")),
   run: (ctx) =>
     Effect.gen(function*() {

@@ -10,12 +10,10 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Schema } from "effect"
-import { ids, kinds } from "../../src/Film.ts"
 import { OpenAIClient } from "../../src/providers/openai/Client.ts"
 import * as Images from "../../src/providers/openai/Images.ts"
 import { checkedOn } from "../../src/providers/openai/prices.ts"
 import * as Paid from "../Paid.ts"
-import { stillDep } from "../plan.ts"
 import * as Prompts from "../prompts/Prompts.ts"
 import { defineImpl, type PlanContext } from "../Rule.ts"
 import * as Image from "./Image.ts"
@@ -82,19 +80,7 @@ export const impl = defineImpl({
   recipe: Recipe,
   pool: "openai",
   verifyPool: "local",
-  node: ({ shot }, plan) =>
-    Image.withCast(
-      {
-        id: ids.image(shot.k),
-        kind: kinds.image,
-        stage: "image",
-        version: Image.version,
-        recipe: recipeOf(plan),
-        deps: [stillDep(shot.n, shot.j)]
-      },
-      shot.n,
-      { references: true }
-    ),
+  node: ({ shot }, plan) => Image.shotNode(shot, recipeOf(plan), { references: true }),
   sheet: ({ id }, plan) => Image.sheetNode(id, recipeOf(plan)),
   estimate: (recipe) => estimate(recipe.model, recipe.size, recipe.quality),
   run: (ctx) =>
