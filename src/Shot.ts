@@ -101,16 +101,22 @@ const DirectedShotSchema = Schema.Struct({
 
 const ShotListSchema = Schema.Struct({ shots: Schema.Array(DirectedShotSchema) })
 
-/** Checks a model's message content; Left carries a reason short enough to show the model and a person. */
-export const parseShots = (content: string, count: number): Either.Either<ReadonlyArray<DirectedShot>, string> => {
+/** A model's message content as JSON; Left says why it is not. */
+export const parseJsonAnswer = (content: string): Either.Either<unknown, string> => {
   // Some models wrap JSON in a Markdown fence even under a json_schema response_format.
   const text = content.trim().replace(/^```(?:json)?\s*/i, "").replace(/\s*```$/, "")
-  let json: unknown
   try {
-    json = JSON.parse(text)
+    return Either.right(JSON.parse(text) as unknown)
   } catch (e) {
     return Either.left(`the answer is not JSON (${e instanceof Error ? e.message : String(e)})`)
   }
+}
+
+/** Checks a model's message content; Left carries a reason short enough to show the model and a person. */
+export const parseShots = (content: string, count: number): Either.Either<ReadonlyArray<DirectedShot>, string> => {
+  const parsed = parseJsonAnswer(content)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  const json = parsed.right
   const decoded = Schema.decodeUnknownEither(ShotListSchema)(json, { onExcessProperty: "ignore" })
   if (Either.isLeft(decoded)) return Either.left(ParseResult.TreeFormatter.formatErrorSync(decoded.left))
   const shots = decoded.right.shots

@@ -9,7 +9,7 @@
 import { Either, Schema, ParseResult } from "effect"
 import type { Bible } from "../../src/director/Bible.ts"
 import { BibleFile } from "../../src/director/Bible.ts"
-import { cameraMoves, parseShots, shotFields, shotListJsonSchema, transitions, type DirectedShot } from "../../src/Shot.ts"
+import { cameraMoves, parseJsonAnswer, parseShots, shotFields, shotListJsonSchema, transitions, type DirectedShot } from "../../src/Shot.ts"
 import type { Brief } from "./Prompts.ts"
 
 /** 2: motion, transition, cast and place (issue 16). */
@@ -118,13 +118,9 @@ export const bibleSchema = {
 
 /** A writer's bible answer, checked as the file will be. */
 export const parseBible = (content: string): Either.Either<Bible, string> => {
-  const text = content.trim().replace(/^```(?:json)?\s*/i, "").replace(/\s*```$/, "")
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    return Either.left(`the answer is not JSON (${e instanceof Error ? e.message : String(e)})`)
-  }
+  const parsed = parseJsonAnswer(content)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left)
+  const json = parsed.right
   const withVersion = typeof json === "object" && json !== null ? { version: 1, ...json } : json
   return Either.mapLeft(Schema.decodeUnknownEither(BibleFile)(withVersion, { onExcessProperty: "ignore" }), (e) => ParseResult.TreeFormatter.formatErrorSync(e))
 }
