@@ -20,10 +20,9 @@ import type { Job as BullJob, Worker as BullWorker } from "bullmq"
 import type { Redis as IORedis } from "ioredis"
 import { Cause, Effect, Exit, Fiber, FiberSet, Option } from "effect"
 import * as Build from "../Build.ts"
-import * as Cost from "../engine/Cost.ts"
 import type { BuildEvent } from "../engine/Events.ts"
 import * as Journal from "../server/Journal.ts"
-import { queuedJob, withProgress, type ServerEvent } from "../server/Jobs.ts"
+import { endedJob, outcomeOf, queuedJob, withProgress, type ServerEvent } from "../server/Jobs.ts"
 import type { Metrics } from "../server/Metrics.ts"
 import * as Progress from "../server/Progress.ts"
 import type { Job } from "../server/Schemas.ts"
@@ -120,48 +119,12 @@ const runOne = (redis: IORedis, options: Options, data: QueuedBuild, job: BullJo
       Effect.onInterrupt(() => Fiber.interrupt(build)),
       Effect.ensuring(Effect.sync(() => running.delete(data.runId)))
     )
-    const endedAt = Date.now()
-    let ended: Partial<Job> & Pick<Job, "state" | "error">
-    if (Exit.isSuccess(exit)) {
-      const s = exit.value
-      ended = {
-        state: s.failed.length > 0 || s.storeFailure || s.blockedByBudget.length > 0 ? "failed" : "done",
-        error: s.storeFailure?.message ?? (s.failed.length > 0 ? `${s.failed.length} target(s) failed: ${s.failed[0]!.id}: ${s.failed[0]!.error}` : null),
-        spent: s.cost,
-        built: s.built,
-        cached: s.cached.length,
-        failed: s.failed.map(({ id, error }) => ({ id, error })),
-        wallMs: s.wallMs
-      }
-    } else if (cancelled && Cause.isInterruptedOnly(exit.cause)) {
-      ended = { state: "cancelled", error: "cancelled: what finished is kept; the next build continues from there" }
-    } else if (Cause.isInterruptedOnly(exit.cause)) {
-      // Stopped with the worker: the job goes back to the queue (its lock runs out) and resumes elsewhere.
-      ended = { state: "interrupted", error: "the worker stopped during this build: another worker resumes it" }
-    } else {
-      const failure = Cause.failureOption(exit.cause)
-      ended = {
-        state: "failed",
-        error: Option.match(failure, { onNone: () => Cause.pretty(exit.cause).split("\n")[0] ?? "the build stopped", onSome: (e) => (e as { message?: string }).message ?? String(e) })
-      }
-    }
-    const p = progress.snapshot()
-    current = Secrets.redactJson(
-      {
-        ...current,
-        progress: { done: p.done, total: p.total, stages: p.stages },
-        running: [],
-        spent: p.spent,
-        left: ended.state === "done" ? Cost.zero : p.left,
-        built: p.built,
-        cached: p.cached,
-        failed: p.failed,
-        endedAt,
-        wallMs: endedAt - (current.startedAt ?? current.createdAt),
-        ...ended
-      },
-      secrets
-    )
+    const stopped: Pick<Job, "state" | "error"> = cancelled
+      ? { state: "cancelled", error: "cancelled: what finished is kept; the next build continues from there" }
+      : // Stopped with the worker: the job goes back to the queue (its lock runs out) and resumes elsewhere.
+        { state: "interrupted", error: "the worker stopped during this build: another worker resumes it" }
+    const ended = outcomeOf(exit, stopped)
+    current = Secrets.redactJson(endedJob(current, progress, ended, Date.now()), secrets)
     if (began || ended.state !== "interrupted") save()
     options.metrics?.onBuildEnd(ended.state === "done" ? "done" : ended.state === "interrupted" ? "interrupted" : "failed")
     relay({ _tag: "Job", job: current })

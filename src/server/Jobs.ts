@@ -8,7 +8,9 @@
  * Two builds of one project queue behind the workspace lock (the second is "queued" until the first lets go),
  * builds of different projects run at once and share the provider pools, and a job's id is its run's id.
  */
-import { Context, Effect, PubSub, type Scope, Stream } from "effect"
+import { Cause, Context, Effect, Exit, Option, PubSub, type Scope, Stream } from "effect"
+import type { Summary } from "../Build.ts"
+import { capMessage } from "../cli/build.ts"
 import * as Cost from "../engine/Cost.ts"
 import type { BuildEvent } from "../engine/Events.ts"
 import type { Conflict, NotFound, Unprocessable } from "./Errors.ts"
@@ -58,6 +60,53 @@ export const queuedJob = (id: string, project: string, order: BuildOrder, create
 export const withProgress = (job: Job, progress: Progress): Job => {
   const p = progress.snapshot()
   return { ...job, progress: { done: p.done, total: p.total, stages: p.stages }, running: p.running, spent: p.spent, left: p.left, built: p.built, cached: p.cached, failed: p.failed }
+}
+
+/** What a job's end says: done or failed (and why) from the build's summary, else `stopped` or the failure. */
+export type Outcome = Pick<Job, "state" | "error"> & Partial<Job>
+
+/** A build's exit as its job shows it; `stopped` is what an interruption means for this runner. */
+export const outcomeOf = (exit: Exit.Exit<Summary, unknown>, stopped: Pick<Job, "state" | "error">): Outcome => {
+  if (Exit.isSuccess(exit)) {
+    const s = exit.value
+    return {
+      state: s.failed.length > 0 || s.storeFailure || s.blockedByBudget.length > 0 ? "failed" : "done",
+      error:
+        s.storeFailure?.message ??
+        (s.failed.length > 0 ? `${s.failed.length} target(s) failed: ${s.failed[0]!.id}: ${s.failed[0]!.error}` : s.blockedByBudget.length > 0 ? capMessage(s) : null),
+      spent: s.cost,
+      built: s.built,
+      cached: s.cached.length,
+      failed: s.failed.map(({ id, error }) => ({ id, error })),
+      wallMs: s.wallMs
+    }
+  }
+  if (Cause.isInterruptedOnly(exit.cause)) return stopped
+  return {
+    state: "failed",
+    error: Option.match(Cause.failureOption(exit.cause), {
+      onNone: () => Cause.pretty(exit.cause).split("\n")[0] ?? "the build stopped",
+      onSome: (e) => (e as { message?: string }).message ?? String(e)
+    })
+  }
+}
+
+/** The job at its end: its progress's last totals, then the outcome (nothing is left to pay once it is done). */
+export const endedJob = (job: Job, progress: Progress, outcome: Outcome, endedAt: number): Job => {
+  const p = progress.snapshot()
+  return {
+    ...job,
+    progress: { done: p.done, total: p.total, stages: p.stages },
+    running: [],
+    spent: p.spent,
+    left: outcome.state === "done" ? Cost.zero : p.left,
+    built: p.built,
+    cached: p.cached,
+    failed: p.failed,
+    endedAt,
+    wallMs: endedAt - (job.startedAt ?? job.createdAt),
+    ...outcome
+  }
 }
 
 /** What the events stream carries, in order, each with an id (`Last-Event-ID` resumes after it). */

@@ -13,13 +13,11 @@ import * as os from "node:os"
 import { randomBytes } from "node:crypto"
 import { Cause, Deferred, Effect, Exit, Fiber, FiberId, FiberSet, Layer, Option, PubSub, Stream } from "effect"
 import * as Build from "../Build.ts"
-import { capMessage } from "../cli/build.ts"
 import * as RunLog from "../cli/RunLog.ts"
-import * as Cost from "../engine/Cost.ts"
 import type { BuildEvent } from "../engine/Events.ts"
 import type { Pool } from "../engine/Pool.ts"
 import { Conflict, NotFound, Unprocessable } from "./Errors.ts"
-import { finished, JobRunner, queuedJob, replayThenLive, withProgress, type BuildOrder, type Sequenced, type ServerEvent } from "./Jobs.ts"
+import { endedJob, finished, JobRunner, outcomeOf, queuedJob, replayThenLive, withProgress, type BuildOrder, type Sequenced, type ServerEvent } from "./Jobs.ts"
 import * as Journal from "./Journal.ts"
 import * as Progress from "./Progress.ts"
 import { Projects, type Project } from "./Projects.ts"
@@ -180,52 +178,10 @@ export const layer = Layer.scoped(
               })
               return
             }
-            const p = rec.progress.snapshot()
-            const endedAt = Date.now()
-            let result: Pick<Job, "state" | "error"> & Partial<Job>
-            if (Exit.isSuccess(exit)) {
-              const s = exit.value
-              const failedNodes = s.failed.map(({ id, error }) => ({ id, error }))
-              result = {
-                state: s.failed.length > 0 || s.storeFailure || s.blockedByBudget.length > 0 ? "failed" : "done",
-                error: s.storeFailure?.message ?? (s.failed.length > 0 ? `${s.failed.length} target(s) failed: ${s.failed[0]!.id}: ${s.failed[0]!.error}` : s.blockedByBudget.length > 0 ? capMessage(s) : null),
-                spent: s.cost,
-                built: s.built,
-                cached: s.cached.length,
-                failed: failedNodes,
-                wallMs: s.wallMs
-              }
-            } else if (Cause.isInterruptedOnly(exit.cause)) {
-              result = {
-                state: rec.cancelled ? "cancelled" : "interrupted",
-                error: rec.cancelled ? "cancelled: what finished is kept; the next build continues from there" : "the server stopped during this build: what finished is kept; the next build continues from there"
-              }
-            } else {
-              const failure = Cause.failureOption(exit.cause)
-              result = {
-                state: "failed",
-                error: Option.match(failure, {
-                  onNone: () => Cause.pretty(exit.cause).split("\n")[0] ?? "the build stopped",
-                  onSome: (e) => (e as { message?: string }).message ?? String(e)
-                })
-              }
-            }
-            rec.job = Secrets.redactJson(
-              {
-                ...rec.job,
-                progress: { done: p.done, total: p.total, stages: p.stages },
-                running: [],
-                spent: p.spent,
-                left: result.state === "done" ? Cost.zero : p.left,
-                built: p.built,
-                cached: p.cached,
-                failed: p.failed,
-                endedAt,
-                wallMs: endedAt - (rec.job.startedAt ?? rec.job.createdAt),
-                ...result
-              },
-              secrets
-            )
+            const stopped: Pick<Job, "state" | "error"> = rec.cancelled
+              ? { state: "cancelled", error: "cancelled: what finished is kept; the next build continues from there" }
+              : { state: "interrupted", error: "the server stopped during this build: what finished is kept; the next build continues from there" }
+            rec.job = Secrets.redactJson(endedJob(rec.job, rec.progress, outcomeOf(exit, stopped), Date.now()), secrets)
             save(rec)
             publish(state, { _tag: "Job", job: rec.job })
           })
