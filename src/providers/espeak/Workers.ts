@@ -11,9 +11,14 @@
  * - The worker is a script given as text (`eval`), so it runs the same from the sources (tsx) and from the
  *   bundle (`dist/storyshot.cjs`) without a file of its own to find. The bundler rewrites `import(` in the
  *   sources, string literals included, so the script's one dynamic import is spelt `import (`.
- * - Each call instantiates 33 MB of WASM memory, which V8 collects late: three or four dead instances per worker
- *   were kept (~100 MB). The worker collects garbage after each call (a few ms in its small heap).
+ * - Each call instantiates 33 MB of WASM memory (18 MB of it written: espeak-ng's data). Two things kept dead
+ *   instances alive: V8 collects them late, and the glue, built with assertions, defines ~160 getters on the
+ *   global object that close over its instance (a build's two workers held six instances, 108 MB). The worker
+ *   removes the glue's globals when a call ends and collects garbage after it (a few ms in its small heap):
+ *   an idle worker holds no instance.
  * - A call cannot be stopped inside WASM: interrupting one terminates its worker; the next call starts another.
+ * - A worker idle for 3 s stops, and the last one takes the compiled module with it: a build narrates early,
+ *   and the workers' 40 MB each are then given back for the minutes of pictures and clips.
  * - A worker is ref'd only while it works: an idle one never keeps the process alive. (Attaching a "message"
  *   listener refs a worker's port again, so it is unref'd after its listeners.)
  */
@@ -57,6 +62,11 @@ parentPort.on("message", async ({ id, args, file }) => {
     const limit = Error.stackTraceLimit
     const exitCode = process.exitCode
     let instance
+    // The glue (built with assertions) defines some 160 getters on the global object, each closing over
+    // this call's instance: the newest one or two instances (33 MB of WASM memory each) stayed alive for
+    // as long as the worker did. They go when the call ends.
+    const globals = new Set(Reflect.ownKeys(globalThis))
+    collect()
     Error.stackTraceLimit = 0
     try {
       instance = await factory({
@@ -72,6 +82,7 @@ parentPort.on("message", async ({ id, args, file }) => {
     } finally {
       Error.stackTraceLimit = limit
       process.exitCode = exitCode
+      for (const key of Reflect.ownKeys(globalThis)) if (!globals.has(key)) delete globalThis[key]
     }
     let bytes
     if (file) {
@@ -98,7 +109,12 @@ interface Slot {
   readonly worker: Worker
   /** The call it is running, if any. */
   job: { readonly id: number; readonly done: (reply: Reply) => void } | undefined
+  /** While idle: when it stops (`retire`). */
+  retiring: ReturnType<typeof setTimeout> | undefined
 }
+
+/** How long an idle worker waits for its next call before it stops (`retire`); tests shorten it. */
+export const retiring = { afterMs: 3000 }
 
 let paths: { readonly module: string; readonly wasm: string } | undefined
 const locate = () => {
@@ -117,14 +133,30 @@ let compiled: WebAssembly.Module | undefined
 const compile = () => (compiled ??= new WebAssembly.Module(fs.readFileSync(locate().wasm)))
 
 const idle: Array<Slot> = []
+let alive = 0
+/** How many workers are alive, idle or at work. */
+export const workersAlive = (): number => alive
 let nextId = 0
+
+/**
+ * Stops an idle worker. A worker holds about 40 MB (its heap, its share of the compiled module); a draft
+ * build narrates its sentences first and then makes pictures for minutes. With the last one gone, the
+ * compiled module goes too (the next call compiles it again, about 0.2 s).
+ */
+const retire = (slot: Slot) => {
+  const at = idle.indexOf(slot)
+  if (at < 0) return
+  idle.splice(at, 1)
+  void slot.worker.terminate()
+}
 
 const spawn = (): Slot => {
   const worker = new Worker(source, {
     eval: true,
     workerData: { ...locate(), compiled: compile() }
   })
-  const slot: Slot = { worker, job: undefined }
+  alive++
+  const slot: Slot = { worker, job: undefined, retiring: undefined }
   const fail = (message: string) => {
     const job = slot.job
     slot.job = undefined
@@ -138,10 +170,15 @@ const spawn = (): Slot => {
     slot.job = undefined
     worker.unref()
     idle.push(slot)
+    slot.retiring = setTimeout(() => retire(slot), retiring.afterMs)
+    slot.retiring.unref()
     job.done(reply)
   })
   worker.on("error", (e) => fail(`espeak-ng's worker failed: ${e.message}`))
-  worker.on("exit", (code) => fail(`espeak-ng's worker stopped (exit code ${code})`))
+  worker.on("exit", (code) => {
+    if (--alive === 0) compiled = undefined
+    fail(`espeak-ng's worker stopped (exit code ${code})`)
+  })
   // After the listeners: attaching a "message" listener refs the worker's port again.
   worker.unref()
   return slot
@@ -154,6 +191,7 @@ const spawn = (): Slot => {
 export const run = (args: ReadonlyArray<string>, file?: string): Effect.Effect<RunResult, Error> =>
   Effect.async<RunResult, Error>((resume) => {
     const slot = idle.pop() ?? spawn()
+    clearTimeout(slot.retiring)
     const id = nextId++
     // A worker at work keeps the process alive (its answer is awaited); an idle one does not.
     slot.worker.ref()

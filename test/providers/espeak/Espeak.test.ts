@@ -6,6 +6,7 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe } from "vitest"
 import { Ffmpeg } from "../../../src/media/Ffmpeg.ts"
 import * as Espeak from "../../../src/providers/espeak/Espeak.ts"
+import * as Workers from "../../../src/providers/espeak/Workers.ts"
 
 let dir: string
 beforeAll(() => {
@@ -32,6 +33,25 @@ describe("Espeak.synthesize", () => {
       expect(result.durationSec).toBeCloseTo(seconds, 1)
       // Only the WAV is left: the temporary name was renamed away.
       expect(fs.readdirSync(path.dirname(out))).toEqual(["001.wav"])
+    }))
+
+  it.live("idle workers stop (their memory is given back), and the next narration starts one again and sounds the same", () =>
+    Effect.gen(function*() {
+      const before = Workers.retiring.afterMs
+      Workers.retiring.afterMs = 50
+      try {
+        const first = yield* Espeak.synthesize({ text: sentence, voice: "en-us", wordsPerMinute: 175, out: path.join(dir, "first.wav") })
+        const deadline = Date.now() + 5000
+        while (Workers.workersAlive() > 0 && Date.now() < deadline) yield* Effect.sleep("20 millis")
+        expect(Workers.workersAlive()).toBe(0)
+        Workers.retiring.afterMs = before
+        const again = yield* Espeak.synthesize({ text: sentence, voice: "en-us", wordsPerMinute: 175, out: path.join(dir, "again.wav") })
+        expect(Workers.workersAlive()).toBe(1)
+        expect(again.durationSec).toBe(first.durationSec)
+        expect(fs.readFileSync(again.out).equals(fs.readFileSync(first.out))).toBe(true)
+      } finally {
+        Workers.retiring.afterMs = before
+      }
     }))
 
   it.live("a slower rate gives a longer narration", () =>
