@@ -28,7 +28,7 @@ import { failed, noteRepaid, noteStoreFailure, recordBuilt } from "./Outcome.ts"
 import { takeHit } from "./Fresh.ts"
 import { estimateOf } from "./Plan.ts"
 import * as Priority from "./Priority.ts"
-import { poolFor, type BuildState, type Miss } from "./State.ts"
+import { admissionFor, poolFor, type BuildState, type Miss } from "./State.ts"
 
 /** Below this many free bytes on the store's volume, a node's failure is put down to a full disk. */
 const nearlyFullBytes = 1 << 20
@@ -99,15 +99,31 @@ export const runRule = (
   data: Fingerprint.FingerprintData,
   deps: ReadonlyArray<Dep>,
   previousRecord: NodeRecord | undefined
-) =>
-  // `held` keeps the claim (if any) until the record is written, however the node ends.
-  Effect.acquireUseRelease(
-    Scope.make(),
-    (held) => runHeld(state, spec, rule, fingerprint, data, deps, previousRecord, held),
-    // A claim is let go once the store has sent what it wrote for the node (the next holder must see it).
-    (held, exit) =>
-      Effect.zipRight(state.settings.claim && state.store.settled ? state.store.settled(fingerprint) : Effect.void, Scope.close(held, exit))
-  )
+) => {
+  const pool = rule.pool(spec)
+  return Effect.suspend(() => {
+    // Its inputs are built: from here on, a wait is a wait for a slot (the record's start).
+    const readyAt = Date.now()
+    // Admitted first (State.admissionFor): a node waiting at the door holds nothing of its attempt yet.
+    return admissionFor(state, pool).withPermit(
+      // `held` keeps the claim (if any) until the record is written, however the node ends.
+      Effect.acquireUseRelease(
+        Scope.make(),
+        (held) => runHeld(state, spec, rule, fingerprint, data, deps, previousRecord, held, readyAt),
+        // A claim is let go once the store has sent what it wrote for the node (the next holder must see it).
+        (held, exit) =>
+          Effect.zipRight(state.settings.claim && state.store.settled ? state.store.settled(fingerprint) : Effect.void, Scope.close(held, exit))
+      ),
+      priorityOf(state, spec, pool)
+    )
+  })
+}
+
+/** A node's place in line in a pool: the build's own order if it gave one; else the critical path, read again while it waits. */
+const priorityOf = (state: BuildState, spec: NodeSpec, pool: string): Pool.Priority => {
+  const fixed = state.settings.priority?.(spec)
+  return fixed !== undefined ? fixed : () => Priority.of(state, spec.id, pool)
+}
 
 const runHeld = Effect.fn("Scheduler.runNode")(function* (
   state: BuildState,
@@ -117,7 +133,8 @@ const runHeld = Effect.fn("Scheduler.runNode")(function* (
   data: Fingerprint.FingerprintData,
   deps: ReadonlyArray<Dep>,
   previousRecord: NodeRecord | undefined,
-  held: Scope.Scope
+  held: Scope.Scope,
+  started: number
 ) {
   const { store, events, settings } = state
   const id = spec.id
@@ -125,15 +142,12 @@ const runHeld = Effect.fn("Scheduler.runNode")(function* (
   const pool = rule.pool(spec)
   const verifyPool = rule.verify && rule.verifyPool ? rule.verifyPool(spec) : undefined
   const estimate = estimateOf(rule, spec)
-  // The build's own order if it gave one; else the critical path, read again while the node waits.
-  const fixed = settings.priority?.(spec)
-  const priorityIn = (name: string): Pool.Priority => (fixed !== undefined ? fixed : () => Priority.of(state, id, name))
+  const priorityIn = (name: string): Pool.Priority => priorityOf(state, spec, name)
   const timeoutMs = rule.timeoutMs ?? settings.timeoutMs
   yield* Effect.annotateCurrentSpan({ "node.id": id, "node.stage": spec.stage, "node.pool": pool, "node.paid": paid })
 
   const requests: Array<Cost.RequestRecord> = []
   const costOf = (): Cost.Cost => (requests.length === 0 ? (paid ? Cost.unknown : Cost.free) : sumCosts(requests))
-  const started = Date.now()
   let attempt = 0
   let reservation: Budget.Reservation | undefined
   const verdict = Retry.decide(settings.retryable)

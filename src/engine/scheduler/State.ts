@@ -107,6 +107,8 @@ export interface BuildState {
   reserved: number
 
   readonly pools: Map<string, Pool.Pool>
+  /** Per pool, how many of its nodes may be under way at once (`admissionFor`). */
+  readonly admissions: Map<string, Pool.Pool>
   /** Which waiting node gets a slot first (critical path, then the film's order). */
   readonly priority: Priority.PriorityState
   /** Fail-fast: completing it stops every running node. */
@@ -173,6 +175,7 @@ export const make = (
     saved: { usd: 0, known: true },
     reserved: 0,
     pools: new Map(),
+    admissions: new Map(),
     priority: Priority.make(),
     abort: Deferred.unsafeMake<void>(FiberId.none),
     storeFailure: undefined,
@@ -191,4 +194,21 @@ export const poolFor = (state: BuildState, name: string): Pool.Pool => {
     pools.set(name, pool)
   }
   return pool
+}
+
+/**
+ * How many of a pool's nodes may be under way at once: its slots, and as many again with a margin, for the
+ * nodes that wait on a retry, a transfer or their checks (their slot given back). The others wait at this
+ * door, the most urgent first, as a parked fiber that holds only its arguments: a node under way holds its
+ * attempt's whole machinery, and a draft of 433 sentences had 2,400 of them waiting on the ffmpeg pool (42 MB
+ * of the main heap).
+ */
+export const admissionFor = (state: BuildState, name: string): Pool.Pool => {
+  let door = state.admissions.get(name)
+  if (!door) {
+    const limit = poolFor(state, name).limit
+    door = Pool.make(Math.max(4 * limit, 2 * limit + 8), () => state.priority.epoch)
+    state.admissions.set(name, door)
+  }
+  return door
 }
