@@ -5,13 +5,12 @@
  * Prints one JSON line: { ms: [...], built, cached, maxRssMb }.
  */
 import { performance } from "node:perf_hooks"
-import * as v8 from "node:v8"
+import { createRequire } from "node:module"
 import { Effect } from "effect"
 import * as Graph from "./Graph.ts"
 
-// The heap settings the installed command runs with (bin/storyshot.cjs), so the engine is measured as it runs.
-const heapGrowth = process.env.STORYSHOT_HEAP_GROWTH ?? "30"
-if (heapGrowth !== "0") v8.setFlagsFromString(`--heap-growing-percent=${heapGrowth}`)
+// The heap settings the installed command runs with (bin/heap.cjs), so the engine is measured as it runs.
+createRequire(import.meta.url)("../bin/heap.cjs")
 
 const [mode, root, nArg, kArg] = process.argv.slice(2)
 if ((mode !== "build" && mode !== "noop") || !root || !nArg) {

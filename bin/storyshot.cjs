@@ -17,15 +17,9 @@ const { createRequire } = require("node:module")
 const os = require("node:os")
 const path = require("node:path")
 const vm = require("node:vm")
-const v8 = require("node:v8")
 
-// The heap grows by 30% over what survives a full collection, not up to 4×: a build holds tens of megabytes
-// for as long as it runs (the graph, the state, the reporters) and makes a lot of short-lived garbage, so with
-// V8's default the process kept four times what it used (a cold build of a 433-sentence text peaked at
-// 570 MB). Measured on the 10,000-node graph (bench/child.ts sets the same): 389 → 242 MB, for 20% more
-// CPU in that engine-only build, next to nothing in a film's. STORYSHOT_HEAP_GROWTH=0 keeps V8's default.
-const heapGrowth = process.env.STORYSHOT_HEAP_GROWTH ?? "30"
-if (heapGrowth !== "0") v8.setFlagsFromString(`--heap-growing-percent=${heapGrowth}`)
+// Before anything is allocated: the heap settings (bin/heap.cjs).
+require("./heap.cjs")
 
 const root = path.resolve(__dirname, "..")
 const bundlePath = path.join(root, "dist", "storyshot.cjs")
