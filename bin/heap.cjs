@@ -6,8 +6,9 @@
 // - `--heap-growing-percent=30`: the heap grows 30% over what survives a full collection, not up to 4×
 //   (570 → 532 MB; the 10,000-node graph 389 → 242 MB, for 20% more CPU in that engine-only build);
 // - `--optimize-for-size`: V8 collects to give memory back. It costs CPU (a no-op build of that text took
-//   0.95 s instead of 0.70 s), so it is turned on only once the process has run for 2 s: a no-op or a dry run
-//   is over by then, a build that makes things has hardly begun;
+//   0.95 s instead of 0.70 s), so the engine turns it on only when a build's first node runs
+//   (src/engine/scheduler/Run.ts): a no-op or a dry run never has it, a build that makes things has it from
+//   before its first espeak worker starts (turned on 2 s in, the cold build peaked 40 MB higher);
 // - `--semi-space-growth-factor=1`: the young generation stays at its first size (1 MB) instead of growing to
 //   16 MB in the main thread and in each worker.
 // With the espeak workers' own fixes (src/providers/espeak/Workers.ts), that build peaked at 386 MB with the
@@ -21,5 +22,4 @@ const growth = process.env.STORYSHOT_HEAP_GROWTH ?? "30"
 if (growth !== "0") {
   v8.setFlagsFromString(`--heap-growing-percent=${growth}`)
   v8.setFlagsFromString("--semi-space-growth-factor=1")
-  setTimeout(() => v8.setFlagsFromString("--optimize-for-size"), 2000).unref()
 }

@@ -13,6 +13,7 @@
  * record before it clears the entry, so reading in that order, one of the two is seen (or it had not begun).
  */
 import * as fs from "node:fs"
+import * as v8 from "node:v8"
 import { Duration, Effect, Option, Scope } from "effect"
 import { isStoreFailure, StoreError } from "../Atomic.ts"
 import * as Cost from "../Cost.ts"
@@ -91,6 +92,17 @@ const diskFailure = (state: BuildState, id: string, dir: string, error: unknown)
     })
   })
 
+/**
+ * A build that makes something runs for seconds to hours: from its first node on, V8 gives memory back at
+ * some cost in CPU (bin/heap.cjs has the figures; STORYSHOT_HEAP_GROWTH=0 keeps V8's defaults).
+ */
+let sizedForMemory = false
+const optimizeForSize = () => {
+  if (sizedForMemory) return
+  sizedForMemory = true
+  if (process.env.STORYSHOT_HEAP_GROWTH !== "0") v8.setFlagsFromString("--optimize-for-size")
+}
+
 export const runRule = (
   state: BuildState,
   spec: NodeSpec,
@@ -102,6 +114,7 @@ export const runRule = (
 ) => {
   const pool = rule.pool(spec)
   return Effect.suspend(() => {
+    optimizeForSize()
     // Its inputs are built: from here on, a wait is a wait for a slot (the record's start).
     const readyAt = Date.now()
     // Admitted first (State.admissionFor): a node waiting at the door holds nothing of its attempt yet.
