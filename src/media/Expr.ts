@@ -69,22 +69,17 @@ const compile = (source: string): string => {
     }
     return parts.length === 1 ? parts[0]! : `(${parts.join(",")})`
   }
-  const sum = (): string => {
-    let e = product()
-    while (isOp("+") || isOp("-")) {
+  /** A left-associative level: `next` joined by any of `ops`. */
+  const level = (ops: ReadonlyArray<string>, next: () => string) => (): string => {
+    let e = next()
+    while (ops.some(isOp)) {
       const op = tokens[i++]!.value
-      e = `(${e}${op}${product()})`
+      e = `(${e}${op}${next()})`
     }
     return e
   }
-  const product = (): string => {
-    let e = unary()
-    while (isOp("*") || isOp("/")) {
-      const op = tokens[i++]!.value
-      e = `(${e}${op}${unary()})`
-    }
-    return e
-  }
+  const product = level(["*", "/"], () => unary())
+  const sum = level(["+", "-"], product)
   const unary = (): string => {
     if (isOp("-")) {
       i++
