@@ -4,7 +4,8 @@
  * Surprises this adapter deals with:
  * - The package is the espeak-ng *command line* in a box: each `ESpeakNg({ arguments })` call instantiates the
  *   WASM, runs `main` once, and leaves the output in its in-memory filesystem. So: one instance per call, in a
- *   worker thread (`Workers.ts`: one per core, the compiled WASM kept, about 0.1 CPU-s a sentence).
+ *   worker thread (`Workers.ts`: one per core, the compiled WASM kept, its dictionaries written only when
+ *   opened: `Lean.ts`).
  * - When `main` exits non-zero (an unknown voice), the Emscripten glue sets `process.exitCode` and does not
  *   reject its promise. The worker restores `process.exitCode`; success is judged by stderr and by whether the
  *   WAV exists.

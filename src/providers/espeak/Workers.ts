@@ -11,11 +11,13 @@
  * - The worker is a script given as text (`eval`), so it runs the same from the sources (tsx) and from the
  *   bundle (`dist/storyshot.cjs`) without a file of its own to find. The bundler rewrites `import(` in the
  *   sources, string literals included, so the script's one dynamic import is spelt `import (`.
- * - Each call instantiates 33 MB of WASM memory (18 MB of it written: espeak-ng's data). Two things kept dead
- *   instances alive: V8 collects them late, and the glue, built with assertions, defines ~160 getters on the
- *   global object that close over its instance (a build's two workers held six instances, 108 MB). The worker
- *   removes the glue's globals when a call ends and collects garbage after it (a few ms in its small heap):
- *   an idle worker holds no instance.
+ * - Each call instantiates 33 MB of WASM memory. As shipped, 18 MB of it is written at once (espeak-ng's data,
+ *   the dictionaries of 113 languages); the module the workers get is the lean one (`Lean.ts`), and a call
+ *   writes the phoneme data plus the one or two dictionaries it opens, about 1 MB (40 calls: 9.6 → 3.7 s).
+ * - Two things kept dead instances alive: V8 frees them late (a worker briefly holds two), and the glue, built
+ *   with assertions, defines ~160 getters on the global object that close over its instance (a build's two
+ *   workers held six instances). The worker removes the glue's globals when a call ends and collects garbage
+ *   after it (a few ms in its small heap): an idle worker holds no instance.
  * - A call cannot be stopped inside WASM: interrupting one terminates its worker; the next call starts another.
  * - A worker idle for 3 s stops, and the last one takes the compiled module with it: a build narrates early,
  *   and the workers' 40 MB each are then given back for the minutes of pictures and clips.
@@ -27,6 +29,7 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { Worker } from "node:worker_threads"
+import * as Lean from "./Lean.ts"
 
 /** What one run of the espeak-ng command line printed, and the file it wrote (if asked for one). */
 export interface RunResult {
@@ -54,6 +57,37 @@ const load = () => (loading ??= (async () => {
   const wasm = workerData.compiled ?? (await WebAssembly.compile(fs.readFileSync(workerData.wasm)))
   return { factory, wasm }
 })())
+// The lean module's dictionaries (Lean.ts), by file name: each is copied from the .wasm file into an
+// instance's memory, at its own address, when espeak-ng first opens it.
+const deferred = new Map((workerData.compiled ? workerData.deferred : []).map((d) => [d.name.slice(d.name.lastIndexOf("/") + 1), d]))
+const decoder = new TextDecoder()
+let fd
+const fill = (memory, d) => {
+  fd ??= fs.openSync(workerData.wasm, "r")
+  const view = new Uint8Array(memory.buffer, d.address, d.length)
+  for (let done = 0; done < d.length; ) {
+    const n = fs.readSync(fd, view, done, d.length - done, d.offset + done)
+    if (n <= 0) throw new Error("espeak-ng.wasm ended before " + d.name)
+    done += n
+  }
+}
+const withDeferred = (imports, instance) => {
+  if (deferred.size === 0) return imports
+  const filled = new Set()
+  const openat = imports.env.__syscall_openat
+  const env = { ...imports.env, __syscall_openat: (dirfd, at, flags, varargs) => {
+    const memory = instance().exports.memory
+    const bytes = new Uint8Array(memory.buffer)
+    const name = decoder.decode(bytes.subarray(at, bytes.indexOf(0, at)))
+    const d = deferred.get(name.slice(name.lastIndexOf("/") + 1))
+    if (d && !filled.has(d)) {
+      filled.add(d)
+      fill(memory, d)
+    }
+    return openat(dirfd, at, flags, varargs)
+  } }
+  return { ...imports, env, wasi_snapshot_preview1: imports.wasi_snapshot_preview1 === imports.env ? env : imports.wasi_snapshot_preview1 }
+}
 parentPort.on("message", async ({ id, args, file }) => {
   const stdout = []
   const stderr = []
@@ -75,7 +109,8 @@ parentPort.on("message", async ({ id, args, file }) => {
         print: (line) => stdout.push(line),
         printErr: (line) => stderr.push(line),
         instantiateWasm: (imports, done) => {
-          WebAssembly.instantiate(wasm, imports).then((i) => done(i, wasm), (e) => parentPort.postMessage({ id, stdout, stderr, error: String(e && e.message || e) }))
+          let made
+          WebAssembly.instantiate(wasm, withDeferred(imports, () => made)).then((i) => done((made = i), wasm), (e) => parentPort.postMessage({ id, stdout, stderr, error: String(e && e.message || e) }))
           return {}
         }
       })
@@ -129,8 +164,17 @@ const locate = () => {
  * The WASM compiled once for the process: a compiled module passed to a worker shares its code, where each
  * worker compiling its own held ~40 MB more. Compiled synchronously on the first call (about 0.2 s, once).
  */
-let compiled: WebAssembly.Module | undefined
-const compile = () => (compiled ??= new WebAssembly.Module(fs.readFileSync(locate().wasm)))
+let compiled: { readonly module: WebAssembly.Module; readonly deferred: ReadonlyArray<Lean.Deferred> } | undefined
+const compile = () => {
+  if (!compiled) {
+    const bytes = fs.readFileSync(locate().wasm)
+    const lean = Lean.lean(bytes)
+    compiled = lean
+      ? { module: new WebAssembly.Module(lean.bytes), deferred: lean.deferred }
+      : { module: new WebAssembly.Module(bytes), deferred: [] }
+  }
+  return compiled
+}
 
 const idle: Array<Slot> = []
 let alive = 0
@@ -153,7 +197,7 @@ const retire = (slot: Slot) => {
 const spawn = (): Slot => {
   const worker = new Worker(source, {
     eval: true,
-    workerData: { ...locate(), compiled: compile() }
+    workerData: { ...locate(), compiled: compile().module, deferred: compile().deferred }
   })
   alive++
   const slot: Slot = { worker, job: undefined, retiring: undefined }

@@ -1,11 +1,14 @@
 import { expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import { afterAll, beforeAll, describe } from "vitest"
 import { Ffmpeg } from "../../../src/media/Ffmpeg.ts"
 import * as Espeak from "../../../src/providers/espeak/Espeak.ts"
+import * as Lean from "../../../src/providers/espeak/Lean.ts"
 import * as Workers from "../../../src/providers/espeak/Workers.ts"
 
 let dir: string
@@ -102,6 +105,55 @@ describe("Espeak.synthesize", () => {
       if (error._tag === "EspeakFailed") expect(error.reason).toBe("empty-audio")
       expect(fs.existsSync(out)).toBe(false)
     }))
+})
+
+describe("the lean module (dictionaries written only when opened)", () => {
+  // The module as shipped, in this thread: every dictionary written into its memory before main runs.
+  const shipped = (args: ReadonlyArray<string>) =>
+    Effect.promise(async () => {
+      const glue = createRequire(import.meta.url).resolve("espeak-ng")
+      const factory = (await import(pathToFileURL(glue).href)).default
+      const stdout: Array<string> = []
+      const stderr: Array<string> = []
+      const exitCode = process.exitCode
+      const instance = await factory({ arguments: [...args], print: (l: string) => stdout.push(l), printErr: (l: string) => stderr.push(l) })
+      process.exitCode = exitCode
+      let bytes: Uint8Array | undefined
+      try {
+        bytes = instance.FS.readFile("/o.wav")
+      } catch {}
+      return { stdout, stderr, bytes }
+    })
+
+  it("leaves out the 113 dictionaries (17 MB) and nothing else", () => {
+    const wasm = fs.readFileSync(path.join(path.dirname(createRequire(import.meta.url).resolve("espeak-ng")), "espeak-ng.wasm"))
+    const lean = Lean.lean(wasm)
+    expect(lean).toBeDefined()
+    expect(lean!.deferred.every((d) => d.name.endsWith("_dict"))).toBe(true)
+    expect(lean!.deferred.map((d) => path.posix.basename(d.name))).toContain("en_dict")
+    expect(lean!.deferred.length).toBe(113)
+    const left = lean!.deferred.reduce((n, d) => n + d.length, 0)
+    expect(lean!.bytes.length).toBeLessThan(wasm.length - left + 1000)
+    expect(Lean.lean(wasm.subarray(0, 1000))).toBeUndefined()
+  })
+
+  it.live("speaks every text byte for byte as the module as shipped: English, another script in it, other languages", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [string, string]> = [
+        ["en-us", sentence],
+        ["en-gb", "Привет мир and Γειά σου κόσμε, then 你好 and مرحبا."],
+        ["ru", "Привет, как дела?"],
+        ["de", "Guten Tag, wie geht es Ihnen?"]
+      ]
+      for (const [voice, text] of cases) {
+        const args = ["-b", "1", "-v", voice, "-s", "175", "-w", "/o.wav", "--", text]
+        const expected = yield* shipped(args)
+        const got = yield* Workers.run(args, "/o.wav")
+        expect(got.stderr).toEqual(expected.stderr)
+        expect(got.bytes).toBeDefined()
+        expect(Buffer.from(got.bytes!).equals(Buffer.from(expected.bytes!))).toBe(true)
+      }
+    }), 60_000)
 })
 
 describe("Espeak.listVoices", () => {
