@@ -20,6 +20,13 @@ export interface Pool {
   readonly limit: number
   /** Runs `self` holding one permit; the permit is returned however `self` ends (also on interruption). */
   readonly withPermit: <A, E, R>(self: Effect.Effect<A, E, R>, priority?: Priority) => Effect.Effect<A, E, R>
+  /**
+   * Without a fiber: `go` runs once a permit is the caller's, at once or at a release (synchronously, in
+   * whatever releases it). The caller gives the permit back with `release`, however its work ends. A
+   * node waiting this way is an entry in the line, not a parked fiber.
+   */
+  readonly offer: (go: () => void, priority?: Priority) => void
+  readonly release: () => void
   /** How many permits are in use now. */
   readonly inUse: () => number
   /** How many are waiting for one. */
@@ -140,6 +147,17 @@ export const make = (limit: number, epoch: () => number = () => 0): Pool => {
       Effect.uninterruptibleMask((restore) =>
         restore(acquire(priority)).pipe(Effect.zipRight(restore(self).pipe(Effect.ensuring(Effect.sync(release)))))
       ),
+    offer: (go, priority = 0) => {
+      if (free > 0) {
+        free--
+        go()
+        return
+      }
+      const w: Waiter = { key: read(priority), seq: seq++, priority, at: heap.length, wake: go }
+      heap.push(w)
+      up(w.at)
+    },
+    release,
     inUse: () => size - free,
     waiting: () => heap.length
   }

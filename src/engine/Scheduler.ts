@@ -18,7 +18,7 @@
  * not change leaves the fingerprint as it was). Otherwise its rule runs, its outputs are verified and
  * stored, and only then is its record written.
  */
-import { Deferred, Effect, Exit, Scope } from "effect"
+import { Deferred, Effect, Exit, Runtime, RuntimeFlags, Scope } from "effect"
 import type * as Cost from "./Cost.ts"
 import { BuildEvents } from "./Events.ts"
 import type * as Fingerprint from "./Fingerprint.ts"
@@ -154,6 +154,8 @@ export const build = <R>(graph: Graph<R>, options: BuildOptions): Effect.Effect<
         recorded: options.recorded !== undefined && (options.force?.size ?? 0) === 0 ? Recorded.keyOf(options.recorded, graph.nodes, options.targets) : undefined
       }
     })
+    // What forks the nodes let in at their pool's door (Walk.ts `gate`): this build's services, interruptible.
+    state.runtime = Runtime.enableRuntimeFlag(yield* Effect.runtime<any>(), RuntimeFlags.Interruption)
     // Leftovers of earlier builds: in-flight entries already recorded (a kill between the record and the
     // clear), temp files of processes that are gone. A dry run changes nothing.
     if (!dryRun) yield* store.housekeep
@@ -191,9 +193,9 @@ export const build = <R>(graph: Graph<R>, options: BuildOptions): Effect.Effect<
     const interrupted = yield* Effect.raceFirst(main, Deferred.await(state.abort)).pipe(
       Effect.as(false),
       Effect.onInterrupt(() =>
-        Scope.close(scope, Exit.void).pipe(Effect.zipRight(dryRun ? Effect.void : Effect.ignore(store.writeState(partialState(state)))))
+        Effect.sync(() => (state.stopping = true)).pipe(Effect.zipRight(Scope.close(scope, Exit.void))).pipe(Effect.zipRight(dryRun ? Effect.void : Effect.ignore(store.writeState(partialState(state)))))
       ),
-      Effect.ensuring(Scope.close(scope, Exit.void))
+      Effect.ensuring(Effect.sync(() => (state.stopping = true)).pipe(Effect.zipRight(Scope.close(scope, Exit.void))))
     )
 
     yield* collectMisses(state)

@@ -208,6 +208,40 @@ describe("Scheduler on a toy graph", () => {
       expect(sorted(next.result.built)).toEqual(["slow", "top"])
     }))
 
+  // 30 nodes on one slot: 10 are let in at the pool's door (State.admissionFor), 20 wait in its line without a fiber.
+  const lineUp = (delay: number) => {
+    const nodes = Array.from({ length: 30 }, (_, i) => leaf(`l${i}`, i, { pool: "one", delay }))
+    return [...nodes, sum("all", nodes.map((n) => n.id))]
+  }
+
+  it.live("fail-fast: nodes still waiting at a pool's door never start, then or later", () =>
+    Effect.gen(function* () {
+      const probe = makeProbe()
+      probe.failNext.set("l0", [new ProviderError({ provider: "toy", message: "422 nope", transient: false })])
+      const r = yield* runBuild(tempStore(), probe, lineUp(20), { targets: ["all"], pools: { one: 1 } })
+      expect(r.result.failed.map((f) => f.id)).toEqual(["l0"])
+      yield* Effect.sleep(200)
+      // l0 failed; at most the node already handed its slot had begun.
+      expect(probe.runs.length).toBeLessThanOrEqual(2)
+      expect(probe.runs[0]).toBe("l0")
+    }))
+
+  it.live("interrupted with nodes waiting at a pool's door: none of them starts afterwards, and the next build does all of them", () =>
+    Effect.gen(function* () {
+      const root = tempStore()
+      const probe = makeProbe()
+      const fiber = yield* Effect.fork(runBuild(root, probe, lineUp(150), { targets: ["all"], pools: { one: 1 } }))
+      yield* Effect.sleep(100)
+      yield* Fiber.interrupt(fiber)
+      yield* Effect.sleep(400)
+      expect(probe.runs).toEqual(["l0"])
+      const probe2 = makeProbe()
+      const next = yield* runBuild(root, probe2, lineUp(0), { targets: ["all"], pools: { one: 1 } })
+      expect(next.result.built).toHaveLength(31)
+      expect(next.result.results.get("all")!.outputs.value!.value).toBe(435)
+      expect(probe2.peak.get("one")).toBe(1)
+    }))
+
   it.effect("a dependency cycle is reported with the ids around it", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(

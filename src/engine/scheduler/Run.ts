@@ -115,25 +115,27 @@ export const runRule = (
   const pool = rule.pool(spec)
   return Effect.suspend(() => {
     optimizeForSize()
-    // Its inputs are built: from here on, a wait is a wait for a slot (the record's start).
-    const readyAt = Date.now()
-    // Admitted first (State.admissionFor): a node waiting at the door holds nothing of its attempt yet.
-    return admissionFor(state, pool).withPermit(
-      // `held` keeps the claim (if any) until the record is written, however the node ends.
+    // `held` keeps the claim (if any) until the record is written, however the node ends.
+    const attempt = (readyAt: number) =>
       Effect.acquireUseRelease(
         Scope.make(),
         (held) => runHeld(state, spec, rule, fingerprint, data, deps, previousRecord, held, readyAt),
         // A claim is let go once the store has sent what it wrote for the node (the next holder must see it).
         (held, exit) =>
           Effect.zipRight(state.settings.claim && state.store.settled ? state.store.settled(fingerprint) : Effect.void, Scope.close(held, exit))
-      ),
-      priorityOf(state, spec, pool)
-    )
+      )
+    // Let in at the door before its fiber was forked (Walk.ts `gate`): its wait there counts as pool time.
+    const admittedAt = state.admitted.get(spec.id)
+    if (admittedAt !== undefined) return attempt(admittedAt)
+    // Its inputs are built: from here on, a wait is a wait for a slot (the record's start).
+    const readyAt = Date.now()
+    // Admitted first (State.admissionFor): a node waiting at the door holds nothing of its attempt yet.
+    return admissionFor(state, pool).withPermit(attempt(readyAt), priorityOf(state, spec, pool))
   })
 }
 
 /** A node's place in line in a pool: the build's own order if it gave one; else the critical path, read again while it waits. */
-const priorityOf = (state: BuildState, spec: NodeSpec, pool: string): Pool.Priority => {
+export const priorityOf = (state: BuildState, spec: NodeSpec, pool: string): Pool.Priority => {
   const fixed = state.settings.priority?.(spec)
   return fixed !== undefined ? fixed : () => Priority.of(state, spec.id, pool)
 }

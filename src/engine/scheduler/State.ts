@@ -3,7 +3,7 @@
  * result, what the summary will say, the money, the pools. Each room of the scheduler (Graph, Walk, Fresh,
  * Plan, Run, Budget, Outcome) reads and writes this and nothing else; a build makes one and drops it.
  */
-import { Deferred, type Effect, FiberId, type Scope } from "effect"
+import { Deferred, type Effect, FiberId, type Runtime, type Scope } from "effect"
 import type * as Cost from "../Cost.ts"
 import type { BuildEvent, BuildEvents } from "../Events.ts"
 import type * as Fingerprint from "../Fingerprint.ts"
@@ -109,6 +109,12 @@ export interface BuildState {
   readonly pools: Map<string, Pool.Pool>
   /** Per pool, how many of its nodes may be under way at once (`admissionFor`). */
   readonly admissions: Map<string, Pool.Pool>
+  /** Nodes let in at their pool's door before their fiber was forked (Walk.ts `gate`), and since when they were ready. */
+  readonly admitted: Map<string, number>
+  /** What forks a node let in at the door (from whichever fiber gave the permit back). */
+  runtime: Runtime.Runtime<any> | undefined
+  /** The build is stopping (fail-fast, a full disk, an interrupt): a node let in at the door now does not start. */
+  stopping: boolean
   /** Which waiting node gets a slot first (critical path, then the film's order). */
   readonly priority: Priority.PriorityState
   /** Fail-fast: completing it stops every running node. */
@@ -176,6 +182,9 @@ export const make = (
     reserved: 0,
     pools: new Map(),
     admissions: new Map(),
+    admitted: new Map(),
+    runtime: undefined,
+    stopping: false,
     priority: Priority.make(),
     abort: Deferred.unsafeMake<void>(FiberId.none),
     storeFailure: undefined,

@@ -197,6 +197,9 @@ const retire = (slot: Slot) => {
 const spawn = (): Slot => {
   const worker = new Worker(source, {
     eval: true,
+    // A call makes little garbage, collected at its end: a young generation of 1 MB is enough, where the
+    // default grows to 16 MB in each worker (40 calls on two workers: peak 248 → 225 MB, same time).
+    resourceLimits: { maxYoungGenerationSizeMb: 1 },
     workerData: { ...locate(), compiled: compile().module, deferred: compile().deferred }
   })
   alive++
