@@ -188,14 +188,19 @@ export const build = <R>(graph: Graph<R>, options: BuildOptions): Effect.Effect<
       concurrency: "unbounded",
       discard: true
     }).pipe(Effect.zipRight(drain))
+    // Nothing waiting at a pool's door starts any more (Walk.ts `gate`), and every running node is stopped.
+    const stopAll = Effect.suspend(() => {
+      state.stopping = true
+      return Scope.close(scope, Exit.void)
+    })
     // Interrupted (Ctrl-C): stop every running node (their finalizers kill processes and cancel requests),
     // then record the graph as far as it got; every finished node's record is already in the store.
     const interrupted = yield* Effect.raceFirst(main, Deferred.await(state.abort)).pipe(
       Effect.as(false),
       Effect.onInterrupt(() =>
-        Effect.sync(() => (state.stopping = true)).pipe(Effect.zipRight(Scope.close(scope, Exit.void))).pipe(Effect.zipRight(dryRun ? Effect.void : Effect.ignore(store.writeState(partialState(state)))))
+        stopAll.pipe(Effect.zipRight(dryRun ? Effect.void : Effect.ignore(store.writeState(partialState(state)))))
       ),
-      Effect.ensuring(Effect.sync(() => (state.stopping = true)).pipe(Effect.zipRight(Scope.close(scope, Exit.void))))
+      Effect.ensuring(stopAll)
     )
 
     yield* collectMisses(state)

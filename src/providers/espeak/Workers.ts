@@ -61,14 +61,18 @@ const load = () => (loading ??= (async () => {
 // instance's memory, at its own address, when espeak-ng first opens it.
 const deferred = new Map((workerData.compiled ? workerData.deferred : []).map((d) => [d.name.slice(d.name.lastIndexOf("/") + 1), d]))
 const decoder = new TextDecoder()
-let fd
+// Opened and closed each time: a worker's descriptors are the process's, and a stopped worker closes none.
 const fill = (memory, d) => {
-  fd ??= fs.openSync(workerData.wasm, "r")
-  const view = new Uint8Array(memory.buffer, d.address, d.length)
-  for (let done = 0; done < d.length; ) {
-    const n = fs.readSync(fd, view, done, d.length - done, d.offset + done)
-    if (n <= 0) throw new Error("espeak-ng.wasm ended before " + d.name)
-    done += n
+  const fd = fs.openSync(workerData.wasm, "r")
+  try {
+    const view = new Uint8Array(memory.buffer, d.address, d.length)
+    for (let done = 0; done < d.length; ) {
+      const n = fs.readSync(fd, view, done, d.length - done, d.offset + done)
+      if (n <= 0) throw new Error("espeak-ng.wasm ended before " + d.name)
+      done += n
+    }
+  } finally {
+    fs.closeSync(fd)
   }
 }
 const withDeferred = (imports, instance) => {
