@@ -413,12 +413,14 @@ const continuousSound = (parts: ReadonlyArray<Track>, starts: ReadonlyArray<numb
   return { tracks, edit: { ticks: Math.min(end, at - skip), mediaTime: skip, span: Math.min(end, at - skip) } }
 }
 
+/**
+ * A joined track's box, but for where its chunks are: the tables are built once, and `trak` writes the box
+ * for the chunk offsets of a layout (the index's own size moves them).
+ */
 const trackBox = (
   parts: ReadonlyArray<Track>,
-  edits: ReadonlyArray<Edit>,
-  chunkOffsets: ReadonlyArray<number>,
-  use64: boolean
-): { readonly trak: Buffer; readonly movieDuration: number } => {
+  edits: ReadonlyArray<Edit>
+): { readonly trak: (chunkOffsets: ReadonlyArray<number>, use64: boolean) => Buffer; readonly movieDuration: number } => {
   const first = parts[0]!
   const durations = parts.flatMap((p) => p.durations)
   const sizes = parts.flatMap((p) => p.sizes)
@@ -475,23 +477,37 @@ const trackBox = (
     })
   )
   tables.push(table("stsz", 0, [0, sizes.length], sizes.length, 4, (b, at, i) => b.writeUInt32BE(sizes[i]!, at)))
-  tables.push(
-    use64
-      ? table("co64", 0, [chunkOffsets.length], chunkOffsets.length, 8, (b, at, i) => b.writeBigUInt64BE(BigInt(chunkOffsets[i]!), at))
-      : table("stco", 0, [chunkOffsets.length], chunkOffsets.length, 4, (b, at, i) => b.writeUInt32BE(chunkOffsets[i]!, at))
-  )
+  const after: Array<Buffer> = []
   if (first.sgpd && parts.every((p) => p.sgpd && p.sgpd.equals(first.sgpd!))) {
-    tables.push(Buffer.from(first.sgpd))
-    tables.push(full("sbgp", 0, 0, Buffer.from("roll", "latin1"), u32(1, sizes.length, 1)))
+    after.push(Buffer.from(first.sgpd))
+    after.push(full("sbgp", 0, 0, Buffer.from("roll", "latin1"), u32(1, sizes.length, 1)))
   }
   const tkhd = withDuration(first.tkhd, "tkhd", movieDuration)
   const mdhd = withDuration(first.mdhd, "mdhd", mediaDuration)
-  const trak = box(
-    "trak",
-    tkhd,
-    box("edts", elst),
-    box("mdia", mdhd, Buffer.from(first.hdlr), box("minf", Buffer.from(first.mediaHeader), Buffer.from(first.dinf), box("stbl", ...tables)))
-  )
+  const trak = (chunkOffsets: ReadonlyArray<number>, use64: boolean) =>
+    box(
+      "trak",
+      tkhd,
+      box("edts", elst),
+      box(
+        "mdia",
+        mdhd,
+        Buffer.from(first.hdlr),
+        box(
+          "minf",
+          Buffer.from(first.mediaHeader),
+          Buffer.from(first.dinf),
+          box(
+            "stbl",
+            ...tables,
+            use64
+              ? table("co64", 0, [chunkOffsets.length], chunkOffsets.length, 8, (b, at, i) => b.writeBigUInt64BE(BigInt(chunkOffsets[i]!), at))
+              : table("stco", 0, [chunkOffsets.length], chunkOffsets.length, 4, (b, at, i) => b.writeUInt32BE(chunkOffsets[i]!, at)),
+            ...after
+          )
+        )
+      )
+    )
   return { trak, movieDuration }
 }
 
@@ -531,6 +547,80 @@ const mismatch = (parts: ReadonlyArray<Part>): string | undefined => {
     for (const t of [p.video, p.audio])
       if (((t.compositionEnd - t.mediaTime) * movie) % t.timescale !== 0) return `${p.file}: its length is not a whole number of ticks at ${movie} Hz`
   return undefined
+}
+
+/** Sequential writes to `fd` from `at` on, gathered into 1 MB writes. */
+class Output {
+  private readonly buffer = Buffer.allocUnsafe(1 << 20)
+  private used = 0
+  constructor(
+    private readonly fd: number,
+    private at: number
+  ) {}
+  /** Appends bytes; a piece larger than the buffer is written as it is. */
+  put(bytes: Buffer) {
+    if (this.used + bytes.length > this.buffer.length) this.drain()
+    if (bytes.length >= this.buffer.length) {
+      this.write(bytes)
+      return
+    }
+    bytes.copy(this.buffer, this.used)
+    this.used += bytes.length
+  }
+  private write(bytes: Buffer) {
+    for (let done = 0; done < bytes.length; ) done += fs.writeSync(this.fd, bytes, done, bytes.length - done, this.at + done)
+    this.at += bytes.length
+  }
+  private drain() {
+    if (this.used === 0) return
+    this.write(this.buffer.subarray(0, this.used))
+    this.used = 0
+  }
+  /** Writes what is gathered; returns where the file now ends. */
+  flush(): number {
+    this.drain()
+    return this.at
+  }
+}
+
+/** Reads of one file through a window of up to 4 MB that moves forward to each read it does not hold. */
+class Window {
+  private static readonly size = 4 << 20
+  private readonly fd: number
+  private readonly fileSize: number
+  private buffer = Buffer.alloc(0)
+  private from = 0
+  private to = 0
+  constructor(private readonly file: string) {
+    this.fd = fs.openSync(file, "r")
+    this.fileSize = fs.fstatSync(this.fd).size
+  }
+  /** Copies `length` bytes from `start` on to `out`. */
+  copy(start: number, length: number, out: Output) {
+    while (length > 0) {
+      if (start < this.from || start >= this.to) this.fill(start)
+      const n = Math.min(length, this.to - start)
+      out.put(this.buffer.subarray(start - this.from, start - this.from + n))
+      start += n
+      length -= n
+    }
+  }
+  private fill(start: number) {
+    const want = Math.min(Window.size, this.fileSize - start)
+    if (want <= 0) throw new Error(`${this.file} ended early`)
+    if (this.buffer.length < want) this.buffer = Buffer.allocUnsafe(Math.min(Window.size, Math.max(want, 2 * this.buffer.length)))
+    let got = 0
+    while (got < want) {
+      const n = fs.readSync(this.fd, this.buffer, got, want - got, start + got)
+      if (n <= 0) throw new Error(`${this.file} ended early`)
+      got += n
+    }
+    this.from = start
+    this.to = start + got
+  }
+  close() {
+    fs.closeSync(this.fd)
+  }
 }
 
 export interface JoinResult {
@@ -578,10 +668,10 @@ export const join = (files: ReadonlyArray<string>, out: string): JoinResult => {
     })
     return { video, audio, end: at }
   }
+  const v = trackBox(pictures, pictureEdits)
+  const a = trackBox(sounds, [sound.edit])
   const moovFor = (moovSize: number, use64: boolean) => {
     const { video, audio } = layout(moovSize)
-    const v = trackBox(pictures, pictureEdits, video, use64)
-    const a = trackBox(sounds, [sound.edit], audio, use64)
     const mvhd = full(
       "mvhd",
       0,
@@ -594,7 +684,7 @@ export const join = (files: ReadonlyArray<string>, out: string): JoinResult => {
       Buffer.alloc(24),
       u32(3) // next track id
     )
-    return box("moov", mvhd, v.trak, a.trak)
+    return box("moov", mvhd, v.trak(video, use64), a.trak(audio, use64))
   }
   // The index's size moves the media's offsets; two passes settle it (the tables' sizes do not depend on them).
   const probe = moovFor(0, false)
@@ -617,32 +707,29 @@ export const join = (files: ReadonlyArray<string>, out: string): JoinResult => {
     mdatHead.write("mdat", 4, "latin1")
     mdatHead.writeBigUInt64BE(BigInt(mdatSize), 8)
     write(mdatHead)
-    const buffer = Buffer.alloc(1 << 20)
+    // Samples are copied run by run (a part's two tracks interleave in short chunks: 34,000 runs in a
+    // 12-minute draft), but through a window over the part and one output buffer, not a read and a write
+    // each: 69,000 system calls took the join 190 ms of that film's 230.
+    const sink = new Output(fd, at)
     for (const [k, p] of parts.entries()) {
-      const src = fs.openSync(p.file, "r")
+      const src = new Window(p.file)
       try {
         for (const t of tracksOf(k)) {
-          // Samples of one track in one part, in order; contiguous runs are copied in one read.
           let i = 0
           while (i < t.positions.length) {
-            let start = t.positions[i]!
+            const start = t.positions[i]!
             let length = t.sizes[i]!
             i++
             while (i < t.positions.length && t.positions[i] === start + length) length += t.sizes[i++]!
-            while (length > 0) {
-              const n = fs.readSync(src, buffer, 0, Math.min(buffer.length, length), start)
-              if (n <= 0) throw new Error(`${p.file} ended early`)
-              fs.writeSync(fd, buffer, 0, n, at)
-              at += n
-              start += n
-              length -= n
-            }
+            src.copy(start, length, sink)
           }
         }
       } finally {
-        fs.closeSync(src)
+        src.close()
       }
     }
+    at = sink.flush()
+    if (at !== end) throw new Error(`the joined film is ${at} bytes where its index says ${end}`)
     // No fsync: the file is a scratch copy that the store copies (and syncs) before it records anything.
     return { bytes: at, parts: parts.length }
   } finally {
