@@ -290,6 +290,29 @@ export const copyAtomic = (file: string, target: string, size: number, tmp: stri
   )
 
 /**
+ * Moves `file`, the caller's own and on the store's volume (a rule's scratch output), to `target`: fsync, then
+ * rename. Where it cannot be moved (another volume, a rename Windows refuses) it is copied (`copyAtomic`);
+ * the file itself is never removed here, so a failure leaves it where it was.
+ */
+export const moveAtomic = (file: string, target: string, size: number, tmp: string) =>
+  Effect.suspend(() => {
+    let fd: number
+    try {
+      fs.mkdirSync(path.dirname(target), { recursive: true })
+      fd = io.openSync(file, "r+")
+    } catch {
+      return copyAtomic(file, target, size, tmp)
+    }
+    return fsyncOff(fd).pipe(
+      Effect.ensuring(Effect.sync(() => io.closeSync(fd))),
+      Effect.zipRight(renameRetrying(file, target)),
+      Effect.zipRight(fsyncDirOff(path.dirname(target))),
+      Effect.catchAll(() => copyAtomic(file, target, size, tmp)),
+      Effect.uninterruptible
+    )
+  })
+
+/**
  * Appends one line (a newline is added) as a whole or not at all. A file whose last line was torn by a
  * crash gets that line ended first, so the new one stays readable. Not fsynced: what is appended here is
  * a hint that the records (which are fsynced) can rebuild.

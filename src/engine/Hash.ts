@@ -84,7 +84,8 @@ export const hashFile = (path: string): Effect.Effect<{ readonly hash: string; r
   Effect.async((resume) => {
     const hash = createHash("sha256")
     let size = 0
-    const stream = createReadStream(path)
+    // 1 MB reads: a film is read in 30 of them, not 500.
+    const stream = createReadStream(path, { highWaterMark: 1 << 20 })
     stream.on("data", (chunk) => {
       size += chunk.length
       hash.update(chunk)

@@ -111,8 +111,11 @@ export class Store extends Context.Tag("storyshot/Store")<
     readonly root: string
     /** A readable path of a stored object (the memory store writes the object out when first asked). */
     readonly objectPath: (hash: string, ext: string) => string
-    /** Copies a finished file into the store; returns its hash. */
-    readonly putFile: (file: string, ext: string) => Effect.Effect<{ hash: string; size: number }, StoreError>
+    /**
+     * Stores a finished file; returns its hash. `"move"`: the file is the caller's to give up (a rule's
+     * scratch output), so it may be moved in rather than copied; else it is copied and left as it was.
+     */
+    readonly putFile: (file: string, ext: string, how?: "copy" | "move") => Effect.Effect<{ hash: string; size: number }, StoreError>
     readonly putBytes: (bytes: Uint8Array, ext: string) => Effect.Effect<{ hash: string; size: number }, StoreError>
     readonly hasObject: (hash: string, ext: string) => Effect.Effect<boolean>
     readonly getRecord: (fingerprint: string) => Effect.Effect<Option.Option<NodeRecord>>
@@ -352,12 +355,12 @@ export const make = (root: string) =>
       return true
     }
 
-    const putFile = (file: string, ext: string) =>
+    const putFile = (file: string, ext: string, how: "copy" | "move" = "copy") =>
       Effect.gen(function* () {
         const { hash, size } = yield* hashFile(file).pipe(Effect.mapError(Atomic.fsError("read", file)))
         const target = objectPath(hash, ext)
         if (sizeOf(target) === size) return { hash, size }
-        yield* Effect.suspend(() => Atomic.copyAtomic(file, target, size, tmpName()))
+        yield* Effect.suspend(() => (how === "move" ? Atomic.moveAtomic : Atomic.copyAtomic)(file, target, size, tmpName()))
         noteWritten(target)
         return { hash, size }
       })

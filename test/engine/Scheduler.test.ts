@@ -242,6 +242,50 @@ describe("Scheduler on a toy graph", () => {
       expect(probe2.peak.get("one")).toBe(1)
     }))
 
+  // A film's shape: sentence n's mux expands to its parts once the part counts of sentences 1..n are known
+  // (part numbers run across the film), its plan once its own count is; a second target asks for the plans.
+  const film = (sentences: number, edited: number) => {
+    const nodes: Array<NodeSpec> = []
+    for (let n = 1; n <= sentences; n++) {
+      nodes.push(leaf(`a:${n}`, n === edited ? 3 : 1, { n }))
+      nodes.push({ ...sum(`count:${n}`, [], { n }), kind: "parity", deps: [{ id: `a:${n}`, output: "value" }] })
+      nodes.push({
+        ...sum(`plan:${n}`, [], { n, role: "plan" }),
+        after: [`count:${n}`],
+        expand: () => ({ nodes: [sum(`p:${n}`, [`a:${n}`], { n })], deps: [{ id: `p:${n}`, output: "value" }] })
+      })
+      nodes.push({
+        ...sum(`mux:${n}`, [], { n, role: "mux" }),
+        after: Array.from({ length: n }, (_, i) => `count:${i + 1}`),
+        expand: (built) => {
+          let first = 1
+          for (let i = 1; i < n; i++) first += Number(built.value(`count:${i}`, "value")) + 1
+          const parts = [first, first + 1].map((k) => sum(`part:${k}`, [`plan:${n}`], { k }))
+          return { nodes: parts, deps: parts.map((x) => ({ id: x.id, output: "value" })) }
+        }
+      })
+    }
+    nodes.push(sum("final", Array.from({ length: sentences }, (_, i) => `mux:${i + 1}`)))
+    nodes.push(sum("board", Array.from({ length: sentences }, (_, i) => `plan:${i + 1}`)))
+    return nodes
+  }
+
+  it.effect("after an edit, the edited sentence's work starts before the later sentences' expansions find their parts fresh", () =>
+    Effect.gen(function* () {
+      const root = tempStore()
+      yield* runBuild(root, makeProbe(), film(30, 0), { targets: ["final", "board"] })
+      const probe = makeProbe()
+      const edit = yield* runBuild(root, probe, film(30, 2), { targets: ["final", "board"] })
+      expect(sorted(probe.runs)).toEqual(sorted(["a:2", "count:2", "p:2", "plan:2"]))
+      // Every later sentence's parts were looked at again (their numbers follow sentence 2's), and found fresh.
+      const cached = (id: string) => edit.events.findIndex((e) => e._tag === "Cached" && e.id === id)
+      expect(cached("part:60")).toBeGreaterThan(-1)
+      const started = edit.events.findIndex((e) => e._tag === "Started" && e.id === "p:2")
+      expect(started).toBeGreaterThan(-1)
+      expect(started).toBeLessThan(cached("part:60"))
+      expect(started).toBeLessThan(cached("part:12"))
+    }))
+
   it.effect("a dependency cycle is reported with the ids around it", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(

@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { spawnSync } from "node:child_process"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
+import * as Atomic from "../../src/engine/Atomic.ts"
 import { sha256 } from "../../src/engine/Hash.ts"
 import { memoryContents, Store, type NodeRecord } from "../../src/engine/Store.ts"
 import * as Verify from "../../src/engine/Verify.ts"
@@ -152,6 +153,38 @@ describe("disk store on a disk that fills up or fails", () => {
       expect(yield* store.hasObject(first.hash, "bin")).toBe(true)
       const report = yield* Verify.verify(root)
       expect(report.problems).toEqual([])
+    }))
+
+  it.effect("a file given up is moved into the store, not copied; one that cannot be moved is copied and stays", () =>
+    Effect.gen(function* () {
+      const root = tempRoot()
+      const store = yield* Effect.provide(Store, Store.layer(root))
+      const dir = yield* store.scratch("move").pipe(Effect.scoped)
+      fs.mkdirSync(dir, { recursive: true })
+      const file = path.join(dir, "final.mp4")
+      fs.writeFileSync(file, new Uint8Array(70_000).fill(7))
+      const inode = fs.statSync(file).ino
+      const moved = yield* store.putFile(file, "mp4", "move")
+      const object = store.objectPath(moved.hash, "mp4")
+      expect(fs.existsSync(file)).toBe(false)
+      expect(fs.statSync(object).ino).toBe(inode)
+      expect(whole(root)).toEqual([])
+
+      // Another volume (EXDEV) or a rename Windows refuses: copied, and the file is left as it was.
+      const other = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "storyshot-src-")), "clip.mp4")
+      fs.writeFileSync(other, new Uint8Array(5000).fill(8))
+      const restore = Atomic.withIo({
+        renameSync: (from, to) => {
+          if (from === other) throw Object.assign(new Error("EXDEV: cross-device link not permitted"), { code: "EXDEV" })
+          fs.renameSync(from, to)
+        }
+      })
+      const copied = yield* store.putFile(other, "mp4", "move").pipe(Effect.ensuring(Effect.sync(restore)))
+      expect(fs.readFileSync(other)).toEqual(Buffer.from(new Uint8Array(5000).fill(8)))
+      expect(fs.readFileSync(store.objectPath(copied.hash, "mp4"))).toEqual(Buffer.from(new Uint8Array(5000).fill(8)))
+      expect(whole(root)).toEqual([])
+      fs.rmSync(path.dirname(other), { recursive: true, force: true })
+      fs.rmSync(path.dirname(root), { recursive: true, force: true })
     }))
 
   it.effect("a journal append that fails part-way leaves the journal as it was; later lines stay readable", () =>

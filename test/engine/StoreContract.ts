@@ -87,6 +87,24 @@ export const storeContract = (backend: Backend) =>
         })
       ))
 
+    it.effect("a file given up (a rule's scratch output) is stored with its bytes, and stored once", () =>
+      run(() =>
+        Effect.gen(function* () {
+          const store = yield* Store
+          const dir = fs.mkdtempSync(path.join(os.tmpdir(), "storyshot-contract-"))
+          const file = path.join(dir, "clip.mp4")
+          fs.writeFileSync(file, "a clip given up")
+          const stored = yield* store.putFile(file, "mp4", "move")
+          expect(stored).toEqual({ hash: sha256(bytes("a clip given up")), size: 15 })
+          expect(fs.readFileSync(store.objectPath(stored.hash, "mp4"), "utf8")).toBe("a clip given up")
+          // The same bytes again (a retry, another node): the object is not written twice.
+          fs.writeFileSync(file, "a clip given up")
+          expect(yield* store.putFile(file, "mp4", "move")).toEqual(stored)
+          expect(fs.readFileSync(store.objectPath(stored.hash, "mp4"), "utf8")).toBe("a clip given up")
+          fs.rmSync(dir, { recursive: true, force: true })
+        })
+      ))
+
     it.effect("a record is found by its fingerprint, with its outputs, cost and request ids", () =>
       run(() =>
         Effect.gen(function* () {

@@ -3,7 +3,9 @@
  * cannot mount a small file system. After `bytes` more bytes are written under `root`, the write that
  * crosses the line is short (as a nearly full disk answers: fewer bytes than asked, no error) and every
  * later one throws `code` (ENOSPC, or EIO for a failing disk). Copies into the store count their size, and
- * one that does not fit leaves a partial copy before it throws, as `copyfile` does.
+ * one that does not fit leaves a partial copy before it throws, as `copyfile` does. A rule's own file moved
+ * into the store counts its size when it is moved (the rule wrote it with calls this disk does not see), and
+ * one that does not fit fails the rename, as a directory that cannot grow does.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -28,6 +30,8 @@ export const fillingDisk = (root: string, bytes: number, code: "ENOSPC" | "EIO" 
   const base = path.resolve(root)
   const under = (p: string) => path.resolve(p).startsWith(base)
   const watched = new Set<number>()
+  // Files this disk has counted the bytes of (written or copied through it).
+  const counted = new Set<string>()
   const fail = () => {
     failures++
     return errno(code)
@@ -36,6 +40,7 @@ export const fillingDisk = (root: string, bytes: number, code: "ENOSPC" | "EIO" 
     openSync: (file, flags) => {
       const fd = fs.openSync(file, flags)
       if (under(file)) watched.add(fd)
+      if (under(file) && flags.startsWith("w")) counted.add(path.resolve(file))
       return fd
     },
     closeSync: (fd) => {
@@ -59,6 +64,18 @@ export const fillingDisk = (root: string, bytes: number, code: "ENOSPC" | "EIO" 
       }
       left -= size
       fs.copyFileSync(from, to)
+      counted.add(path.resolve(to))
+    },
+    renameSync: (from, to) => {
+      if (under(to) && !counted.has(path.resolve(from))) {
+        const size = fs.statSync(from).size
+        if (size > left) {
+          left = 0
+          throw fail()
+        }
+        left -= size
+      }
+      fs.renameSync(from, to)
     }
   })
   return {

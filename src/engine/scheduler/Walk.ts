@@ -12,7 +12,7 @@ import { Cause, Deferred, Effect, Exit, FiberId, Option, Runtime } from "effect"
 import * as Fingerprint from "../Fingerprint.ts"
 import type { Built, Dep, NodeSpec } from "../Node.ts"
 import { ExpansionFailed, messageOf } from "./Errors.ts"
-import { findStored, resolved, takeHit } from "./Fresh.ts"
+import { findStored, resolved, resolveFresh, takeHit } from "./Fresh.ts"
 import { addExpansion, ruleOf, unknownTarget } from "./Graph.ts"
 import { failed } from "./Outcome.ts"
 import { guessOrMiss, noteWouldBuild, wouldBuildUpstream } from "./Plan.ts"
@@ -84,13 +84,17 @@ export const start = (state: BuildState, id: string, parent?: string): Effect.Ef
     noteStart(state, id, parent)
     const existing = state.results.get(id)
     if (existing) return Effect.succeed(existing)
-    // Resolved by the no-op fast path: a deferred is made only when a fiber asks.
-    const fresh = state.built.get(id)
+    // Resolved by the no-op fast path: a deferred is made only when a fiber asks. A node the fast path has
+    // not seen yet is tried on it now: after an edit, every later sentence's shots are added (their numbers
+    // follow the edited sentence's shots) and found fresh here, without a fiber each (in a 12-minute film,
+    // 400 fibers' fresh checks held up the edited sentence's prompts by about 0.2 s).
+    const fresh = state.built.get(id) ?? (state.slow.has(id) ? undefined : resolveFresh(state, id, 0))
     if (fresh) {
       const done = resolved(fresh)
       state.results.set(id, done)
       state.settled.add(id)
-      return Effect.succeed(done)
+      const events = state.pending.splice(0)
+      return events.length === 0 ? Effect.succeed(done) : Effect.as(Effect.forEach(events, state.events.emit, { discard: true }), done)
     }
     const deferred = Deferred.unsafeMake<Built, Miss>(FiberId.none)
     state.results.set(id, deferred)
@@ -151,6 +155,56 @@ const gate = (
 export const ensure = (state: BuildState, id: string): Effect.Effect<Built, Miss, any> =>
   start(state, id).pipe(Effect.flatMap((deferred) => Deferred.await(deferred)))
 
+/**
+ * An expansion that waited for `after` nodes goes behind the work those nodes let go, one expansion per turn
+ * of the event loop, the earliest in the film's order first (Priority.ts: sentence 1's before sentence 2's).
+ * After an edit, one sentence's shots let every later sentence's mux expand, and each of those finds its
+ * shots fresh (about 3 ms a sentence, 0.2 s in a 12-minute film); the edited sentence's own mux comes first,
+ * and what its expansion starts (its prompts, plan and pictures) does not wait behind the others.
+ */
+const lane: Array<{ readonly order: () => number; readonly seq: number; readonly go: () => boolean }> = []
+let laneSeq = 0
+let pumping = false
+const pump = () => {
+  while (lane.length > 0) {
+    // Read now: a node's place moves up when an earlier sentence's node asks for it (Priority.noteStart).
+    let best = 0
+    let bestOrder = lane[0]!.order()
+    for (let i = 1; i < lane.length; i++) {
+      const order = lane[i]!.order()
+      if (order < bestOrder || (order === bestOrder && lane[i]!.seq < lane[best]!.seq)) {
+        best = i
+        bestOrder = order
+      }
+    }
+    // An interrupted waiter's turn is skipped.
+    if (lane.splice(best, 1)[0]!.go()) break
+  }
+  if (lane.length > 0) setImmediate(pump)
+  else pumping = false
+}
+const behindTheQueue = (state: BuildState, id: string) =>
+  Effect.async<void>((resume) => {
+    let waiting = true
+    lane.push({
+      order: () => state.priority.order.get(id) ?? Number.MAX_SAFE_INTEGER,
+      seq: laneSeq++,
+      go: () => {
+        if (!waiting) return false
+        waiting = false
+        resume(Effect.void)
+        return true
+      }
+    })
+    if (!pumping) {
+      pumping = true
+      setImmediate(pump)
+    }
+    return Effect.sync(() => {
+      waiting = false
+    })
+  })
+
 /** Builds a node's `after` nodes and expands it (once per build); resolves with the deps it added. */
 const expand = (state: BuildState, spec: NodeSpec): Effect.Effect<ReadonlyArray<Dep>, Miss, any> =>
   Effect.suspend(() => {
@@ -160,7 +214,10 @@ const expand = (state: BuildState, spec: NodeSpec): Effect.Effect<ReadonlyArray<
     deferred = Deferred.unsafeMake<ReadonlyArray<Dep>, Miss>(FiberId.none)
     state.expansions.set(spec.id, deferred)
     const body = Effect.gen(function* () {
-      yield* awaitAll(state, spec.id, spec.after ?? [])
+      if ((spec.after?.length ?? 0) > 0) {
+        yield* awaitAll(state, spec.id, spec.after!)
+        yield* behindTheQueue(state, spec.id)
+      }
       const expansion = yield* Effect.try({
         try: () => spec.expand!(state.lookup),
         catch: (e) => failed(spec.id, new ExpansionFailed({ id: spec.id, message: `could not expand: ${messageOf(e)}` }))
