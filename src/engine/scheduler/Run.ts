@@ -105,9 +105,9 @@ const diskFailure = (state: BuildState, id: string, dir: string, error: unknown)
 /**
  * A build that makes a lot runs for minutes to hours: from its 64th running node on, V8 gives memory back at
  * some cost in CPU (bin/heap.cjs has the figures; STORYSHOT_HEAP_GROWTH=0 keeps V8's defaults). An edit,
- * which runs a few dozen nodes, does without: in the edit of one sentence of a 12-minute film it doubled the
- * main thread's collections (about 180 ms against 80 ms, most of it while the edited sentence's prompts
- * were written).
+ * which runs a few dozen nodes, does without: in the edit of one sentence of a 12-minute draft it made the
+ * main thread's collections take 230 ms instead of 155 ms (medians of 4, --trace-gc), twice as many
+ * scavenges, most of them while the edited sentence's prompts were written.
  */
 const runsBeforeSizing = 64
 let running = 0
