@@ -117,28 +117,28 @@ export const make = (limit: number, epoch: () => number = () => 0): Pool => {
     next.wake()
   }
 
+  /** `wake` runs at once when a permit is free, else once a release hands it one; the waiter, if it waits. */
+  const enter = (priority: Priority, wake: () => void): Waiter | undefined => {
+    if (free > 0) {
+      free--
+      wake()
+      return undefined
+    }
+    const w: Waiter = { key: read(priority), seq: seq++, priority, at: heap.length, wake }
+    heap.push(w)
+    up(w.at)
+    return w
+  }
+
   const acquire = (priority: Priority) =>
     Effect.async<void>((resume) => {
-      if (free > 0) {
-        free--
-        resume(Effect.void)
-        return
-      }
       let granted = false
-      const w: Waiter = {
-        key: read(priority),
-        seq: seq++,
-        priority,
-        at: heap.length,
-        wake: () => {
-          granted = true
-          resume(Effect.void)
-        }
-      }
-      heap.push(w)
-      up(w.at)
+      const w = enter(priority, () => {
+        granted = true
+        resume(Effect.void)
+      })
       // Interrupted while waiting: leave the line, or pass on a permit that was handed over but not used.
-      return Effect.sync(() => (granted ? release() : remove(w)))
+      if (w) return Effect.sync(() => (granted ? release() : remove(w)))
     })
 
   return {
@@ -147,16 +147,7 @@ export const make = (limit: number, epoch: () => number = () => 0): Pool => {
       Effect.uninterruptibleMask((restore) =>
         restore(acquire(priority)).pipe(Effect.zipRight(restore(self).pipe(Effect.ensuring(Effect.sync(release)))))
       ),
-    offer: (go, priority = 0) => {
-      if (free > 0) {
-        free--
-        go()
-        return
-      }
-      const w: Waiter = { key: read(priority), seq: seq++, priority, at: heap.length, wake: go }
-      heap.push(w)
-      up(w.at)
-    },
+    offer: (go, priority = 0) => void enter(priority, go),
     release,
     inUse: () => size - free,
     waiting: () => heap.length

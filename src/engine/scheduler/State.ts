@@ -115,6 +115,8 @@ export interface BuildState {
   runtime: Runtime.Runtime<any> | undefined
   /** The build is stopping (fail-fast, a full disk, an interrupt): a node let in at the door now does not start. */
   stopping: boolean
+  /** Expansions that waited for `after` nodes, let through one per turn of the event loop (Walk.ts `behindTheQueue`). */
+  lane: { readonly line: Pool.Pool; turning: boolean } | undefined
   /** Which waiting node gets a slot first (critical path, then the film's order). */
   readonly priority: Priority.PriorityState
   /** Fail-fast: completing it stops every running node. */
@@ -185,6 +187,7 @@ export const make = (
     admitted: new Map(),
     runtime: undefined,
     stopping: false,
+    lane: undefined,
     priority: Priority.make(),
     abort: Deferred.unsafeMake<void>(FiberId.none),
     storeFailure: undefined,

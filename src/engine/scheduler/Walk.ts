@@ -11,6 +11,7 @@
 import { Cause, Deferred, Effect, Exit, FiberId, Option, Runtime } from "effect"
 import * as Fingerprint from "../Fingerprint.ts"
 import type { Built, Dep, NodeSpec } from "../Node.ts"
+import * as Pool from "../Pool.ts"
 import { ExpansionFailed, messageOf } from "./Errors.ts"
 import { findStored, resolved, resolveFresh, takeHit } from "./Fresh.ts"
 import { addExpansion, ruleOf, unknownTarget } from "./Graph.ts"
@@ -84,11 +85,13 @@ export const start = (state: BuildState, id: string, parent?: string): Effect.Ef
     noteStart(state, id, parent)
     const existing = state.results.get(id)
     if (existing) return Effect.succeed(existing)
-    // Resolved by the no-op fast path: a deferred is made only when a fiber asks. A node the fast path has
-    // not seen yet is tried on it now: after an edit, every later sentence's shots are added (their numbers
-    // follow the edited sentence's shots) and found fresh here, without a fiber each (in a 12-minute film,
-    // 400 fibers' fresh checks held up the edited sentence's prompts by about 0.2 s).
-    const fresh = state.built.get(id) ?? (state.slow.has(id) ? undefined : resolveFresh(state, id, 0))
+    // Resolved by the no-op fast path: a deferred is made only when a fiber asks. A node the last build made
+    // that the fast path has not seen yet is tried on it now: after an edit, every later sentence's shots are
+    // added again (their numbers follow the edited sentence's shots) and found fresh here, without a fiber
+    // each (in a 12-minute film, 400 fibers' fresh checks held up the edited sentence's prompts by about
+    // 0.2 s). A node the last build did not have (a cold build's) goes to its fiber without the attempt.
+    const fresh =
+      state.built.get(id) ?? (state.slow.has(id) || state.previous.nodes[id] === undefined ? undefined : resolveFresh(state, id, 0))
     if (fresh) {
       const done = resolved(fresh)
       state.results.set(id, done)
@@ -157,49 +160,46 @@ export const ensure = (state: BuildState, id: string): Effect.Effect<Built, Miss
 
 /**
  * An expansion that waited for `after` nodes goes behind the work those nodes let go, one expansion per turn
- * of the event loop, the earliest in the film's order first (Priority.ts: sentence 1's before sentence 2's).
- * After an edit, one sentence's shots let every later sentence's mux expand, and each of those finds its
- * shots fresh (about 3 ms a sentence, 0.2 s in a 12-minute film); the edited sentence's own mux comes first,
- * and what its expansion starts (its prompts, plan and pictures) does not wait behind the others.
+ * of the event loop, the earliest in the film's order first (Priority.ts: sentence 1's before sentence 2's;
+ * a pool of one, whose permit only a turn hands on, and which re-reads the order when it moved). After an
+ * edit, one sentence's shots let every later sentence's mux expand, and each of those finds its shots fresh
+ * (about 3 ms a sentence, 0.2 s in a 12-minute film); the edited sentence's own mux comes first, and what
+ * its expansion starts (its prompts, plan and pictures) does not wait behind the others.
  */
-const lane: Array<{ readonly order: () => number; readonly seq: number; readonly go: () => boolean }> = []
-let laneSeq = 0
-let pumping = false
-const pump = () => {
-  while (lane.length > 0) {
-    // Read now: a node's place moves up when an earlier sentence's node asks for it (Priority.noteStart).
-    let best = 0
-    let bestOrder = lane[0]!.order()
-    for (let i = 1; i < lane.length; i++) {
-      const order = lane[i]!.order()
-      if (order < bestOrder || (order === bestOrder && lane[i]!.seq < lane[best]!.seq)) {
-        best = i
-        bestOrder = order
-      }
-    }
-    // An interrupted waiter's turn is skipped.
-    if (lane.splice(best, 1)[0]!.go()) break
-  }
-  if (lane.length > 0) setImmediate(pump)
-  else pumping = false
+type Lane = NonNullable<BuildState["lane"]>
+
+/** A turn: the permit goes to the first in line, and the next turn is asked for while anyone waits. */
+const turn = (lane: Lane) => {
+  lane.turning = false
+  if (lane.line.waiting() === 0) return
+  lane.line.release()
+  nextTurn(lane)
 }
+const nextTurn = (lane: Lane) => {
+  if (lane.turning || lane.line.waiting() === 0) return
+  lane.turning = true
+  setImmediate(() => turn(lane))
+}
+
 const behindTheQueue = (state: BuildState, id: string) =>
   Effect.async<void>((resume) => {
+    if (!state.lane) {
+      const line = Pool.make(1, () => state.priority.epoch)
+      // The permit is the turns': nobody is let through but at a turn.
+      line.offer(() => {})
+      state.lane = { line, turning: false }
+    }
     let waiting = true
-    lane.push({
-      order: () => state.priority.order.get(id) ?? Number.MAX_SAFE_INTEGER,
-      seq: laneSeq++,
-      go: () => {
-        if (!waiting) return false
+    // An interrupted waiter's turn passes.
+    state.lane.line.offer(
+      () => {
+        if (!waiting) return
         waiting = false
         resume(Effect.void)
-        return true
-      }
-    })
-    if (!pumping) {
-      pumping = true
-      setImmediate(pump)
-    }
+      },
+      () => -(state.priority.order.get(id) ?? Number.MAX_SAFE_INTEGER)
+    )
+    nextTurn(state.lane)
     return Effect.sync(() => {
       waiting = false
     })
