@@ -584,27 +584,29 @@ class Output {
 }
 
 /**
- * Reads of one file through a window of up to 4 MB that moves to each read it does not hold. The window's
- * memory is the join's, passed from part to part (a buffer per part made the collector run 10 times in the
- * join of a 12-minute film).
+ * Reads of the parts through one window of up to 4 MB that moves to each read it does not hold; one reader
+ * serves the whole join, part after part (a buffer per part made the collector run 10 times in the join of a
+ * 12-minute film).
  */
-class Window {
+class Reader {
   static readonly size = 4 << 20
-  private readonly fd: number
-  private readonly fileSize: number
+  private buffer = Buffer.alloc(0)
+  private file = ""
+  private fd = -1
+  private fileSize = 0
   private from = 0
   private to = 0
-  constructor(
-    private readonly file: string,
-    private readonly memory: { buffer: Buffer }
-  ) {
+  open(file: string) {
+    this.file = file
     this.fd = fs.openSync(file, "r")
     this.fileSize = fs.fstatSync(this.fd).size
+    this.from = this.to = 0
   }
-  private get buffer() {
-    return this.memory.buffer
+  close() {
+    if (this.fd >= 0) fs.closeSync(this.fd)
+    this.fd = -1
   }
-  /** Copies `length` bytes from `start` on to `out`. */
+  /** Copies `length` bytes of the open part from `start` on to `out`. */
   copy(start: number, length: number, out: Output) {
     while (length > 0) {
       if (start < this.from || start >= this.to) this.fill(start)
@@ -615,9 +617,9 @@ class Window {
     }
   }
   private fill(start: number) {
-    const want = Math.min(Window.size, this.fileSize - start)
+    const want = Math.min(Reader.size, this.fileSize - start)
     if (want <= 0) throw new Error(`${this.file} ended early`)
-    if (this.buffer.length < want) this.memory.buffer = Buffer.allocUnsafe(Math.min(Window.size, Math.max(want, 2 * this.buffer.length)))
+    if (this.buffer.length < want) this.buffer = Buffer.allocUnsafe(Math.min(Reader.size, Math.max(want, 2 * this.buffer.length)))
     let got = 0
     while (got < want) {
       const n = fs.readSync(this.fd, this.buffer, got, want - got, start + got)
@@ -626,9 +628,6 @@ class Window {
     }
     this.from = start
     this.to = start + got
-  }
-  close() {
-    fs.closeSync(this.fd)
   }
 }
 
@@ -717,12 +716,12 @@ export const join = (files: ReadonlyArray<string>, out: string): JoinResult => {
     mdatHead.writeBigUInt64BE(BigInt(mdatSize), 8)
     write(mdatHead)
     // Samples are copied run by run (a part's two tracks interleave in short chunks: 34,000 runs in a
-    // 12-minute draft), but through a window over the part and one output buffer, not a read and a write
+    // 12-minute draft), but through a window over the part (`Reader`) and one output buffer, not a read and a write
     // each: 69,000 system calls took the join 190 ms of that film's 230.
     const sink = new Output(fd, at)
-    const memory = { buffer: Buffer.alloc(0) }
+    const src = new Reader()
     for (const [k, p] of parts.entries()) {
-      const src = new Window(p.file, memory)
+      src.open(p.file)
       try {
         for (const t of tracksOf(k)) {
           let i = 0
