@@ -1,8 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect, Fiber, Schema, TestClock } from "effect"
-import type { NodeSpec } from "../../src/engine/Node.ts"
+import { Effect, Fiber, Layer, Schema, TestClock } from "effect"
+import type { NodeSpec, Rule } from "../../src/engine/Node.ts"
+import { BuildEvents } from "../../src/engine/Events.ts"
+import { Store } from "../../src/engine/Store.ts"
 import * as Scheduler from "../../src/engine/Scheduler.ts"
 import { fan, leaf, makeProbe, runBuild, sum, tempStore } from "./toy.ts"
 
@@ -284,6 +286,31 @@ describe("Scheduler on a toy graph", () => {
       expect(started).toBeGreaterThan(-1)
       expect(started).toBeLessThan(cached("part:60"))
       expect(started).toBeLessThan(cached("part:12"))
+    }))
+
+  it.effect("a rule that names one scratch file for two outputs gets both stored (the file is copied, not moved away under the second)", () =>
+    Effect.gen(function* () {
+      const root = tempStore()
+      const rule: Rule<unknown> = {
+        kind: "twice",
+        pool: () => "toy",
+        paid: () => false,
+        run: (ctx) =>
+          Effect.sync(() => {
+            const file = path.join(ctx.scratch, "both.bin")
+            fs.writeFileSync(file, "one file, two outputs")
+            return { a: { file, ext: "bin" }, b: { file, ext: "bin" } }
+          })
+      }
+      const node: NodeSpec = { id: "two", kind: "twice", stage: "toy", version: 1, recipe: {}, deps: [] }
+      const r = yield* Scheduler.build({ nodes: [node], rules: { twice: rule } }, { targets: ["two"], retryBaseMs: 1 }).pipe(
+        Effect.provide(Layer.mergeAll(Store.layer(root), BuildEvents.layerFanout(() => {})))
+      )
+      expect(r.failed).toEqual([])
+      const outputs = r.results.get("two")!.outputs
+      expect(outputs.a!.hash).toBe(outputs.b!.hash)
+      const store = yield* Effect.provide(Store, Store.layer(root))
+      expect(fs.readFileSync(store.objectPath(outputs.a!.hash, "bin"), "utf8")).toBe("one file, two outputs")
     }))
 
   it.effect("a dependency cycle is reported with the ids around it", () =>

@@ -61,8 +61,9 @@ const ingest = (state: BuildState, id: string, produced: Produced, scratch: stri
     const files = Object.values(produced).flatMap((p) => ("file" in p ? [path.resolve(p.file)] : []))
     // In the scratch folder, and no other output names the same file.
     const movable = (file: string) => {
-      const own = path.relative(path.resolve(scratch), path.resolve(file))
-      return own !== "" && !own.startsWith("..") && !path.isAbsolute(own) && files.filter((f) => f === path.resolve(file)).length === 1
+      const f = path.resolve(file)
+      const own = path.relative(path.resolve(scratch), f)
+      return own !== "" && !own.startsWith("..") && !path.isAbsolute(own) && files.indexOf(f) === files.lastIndexOf(f)
     }
     for (const [name, p] of Object.entries(produced)) {
       if ("value" in p) {
