@@ -327,13 +327,15 @@ export const startFakeFal = async (initial: FakeFalOptions = {}): Promise<FakeFa
       if (closed) return
       // A request fal no longer holds: its stream ends without a word (a poll then answers 404).
       if (request.gone) return void res.end()
+      // The first event goes at once; once its counted events are sent, the next one is COMPLETED, sent when the
+      // work is done (a timer that fires a millisecond early must not send another IN_PROGRESS).
+      const left = request.submittedAt + workOf(request.model) - Date.now()
+      if (sent > 0 && request.polls >= options.pollsInQueue + options.pollsInProgress && left > 0) return void setTimeout(step, left + 1)
       res.write(`data: ${JSON.stringify(statusBody(request, ownerApp))}\n\n`)
       sent++
       if (request.fault?.kind === "stream-drops" && sent >= (request.fault.afterEvents ?? 1)) return void res.socket?.destroy()
       if (request.state === "COMPLETED") return void res.end()
-      const counted = request.polls >= options.pollsInQueue + options.pollsInProgress
-      const left = request.submittedAt + workOf(request.model) - Date.now()
-      setTimeout(step, counted ? Math.max(5, left) : 10)
+      setTimeout(step, 10)
     }
     step()
   }
